@@ -1,0 +1,56 @@
+"""Ostiary: an OAuth 2.0 / OpenID Connect identity provider."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from app.config import database_url, environment, load_settings
+from app.extensions import csrf, db, migrate
+from app.security.keys import KeyRing, ensure_secret_key, ensure_signing_key
+from app.security.passwords import Passwords
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def create_app(overrides: dict[str, Any] | None = None) -> Flask:
+    settings = load_settings(environment(), overrides)
+    app = Flask(__name__)
+    app.config.update(settings)
+    keys_dir = Path(settings["KEYS_DIR"])
+    app.config.update(
+        SECRET_KEY=settings["SECRET_KEY"] or ensure_secret_key(keys_dir),
+        SQLALCHEMY_DATABASE_URI=database_url(settings["DATABASE_URL"]),
+        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+        MAX_CONTENT_LENGTH=settings["MAX_CONTENT_LENGTH_BYTES"],
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings["ISSUER"].startswith("https://"),
+        WTF_CSRF_TIME_LIMIT=None,
+    )
+    logging.basicConfig(level=settings["LOG_LEVEL"].upper())
+    if settings["TRUSTED_PROXY_HOPS"]:
+        hops = settings["TRUSTED_PROXY_HOPS"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
+    csrf.init_app(app)
+
+    ensure_signing_key(keys_dir)  # first start: a key is needed to sign anything
+    app.extensions["ostiary.keyring"] = KeyRing(keys_dir)
+    app.extensions["ostiary.passwords"] = Passwords(
+        settings["ARGON2_TIME_COST"], settings["ARGON2_MEMORY_KIB"], settings["ARGON2_PARALLELISM"]
+    )
+
+    from app import models  # noqa: F401  (register tables with the metadata)
+    from app.oauth import config_oauth
+    from app.web import register_blueprints
+
+    config_oauth(app)
+    register_blueprints(app)
+    return app

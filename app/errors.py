@@ -1,0 +1,34 @@
+"""App errors (admin API, CLI) render as {"error", "error_description"}, like OAuth errors."""
+
+from __future__ import annotations
+
+
+class AppError(Exception):
+    error = "server_error"
+    status_code = 500
+
+    def __init__(self, description: str, field: str | None = None) -> None:
+        super().__init__(description)
+        self.description = description
+        self.field = field
+
+    def to_dict(self) -> dict[str, str]:
+        body = {"error": self.error, "error_description": self.description}
+        if self.field:
+            body["field"] = self.field
+        return body
+
+
+class ValidationError(AppError):
+    error = "invalid_request"
+    status_code = 400
+
+
+class NotFoundError(AppError):
+    error = "not_found"
+    status_code = 404
+
+
+class ConflictError(AppError):
+    error = "conflict"
+    status_code = 409

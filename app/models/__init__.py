@@ -1,0 +1,10 @@
+"""What is stored. Every secret a client presents is kept only as a SHA-256 digest."""
+
+from app.models.authorization_code import AuthorizationCode
+from app.models.client import Client
+from app.models.consent import Consent
+from app.models.session import LoginSession
+from app.models.token import AccessTokenRecord, RefreshToken
+from app.models.user import User
+
+__all__ = ["AccessTokenRecord", "AuthorizationCode", "Client", "Consent", "LoginSession", "RefreshToken", "User"]

@@ -1,0 +1,80 @@
+"""Verify our own access tokens the way a resource server would: signature, typ, iss, exp, revocation."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from authlib.integrations.flask_oauth2 import ResourceProtector
+from authlib.oauth2.rfc6750 import BearerTokenValidator
+from flask import current_app
+
+from app.oauth.signing import InvalidJWT, verify
+from app.oauth.tokens import ACCESS_TOKEN_TYP
+from app.services import grants as storage
+
+# Tolerated clock difference for iat/nbf of tokens we verify.
+CLOCK_SKEW_SECONDS = 30
+
+
+@dataclass
+class AccessToken:
+    """A verified JWT access token, shaped as Authlib's TokenMixin."""
+
+    claims: dict[str, Any]
+
+    @property
+    def jti(self) -> str:
+        return self.claims["jti"]
+
+    def get_scope(self) -> str:
+        return self.claims.get("scope", "")
+
+    def check_client(self, client) -> bool:
+        return self.claims.get("client_id") == client.get_client_id()
+
+    def get_expires_in(self) -> int:
+        return self.claims["exp"] - self.claims["iat"]
+
+    def is_expired(self) -> bool:
+        return self.claims["exp"] <= time.time()
+
+    def is_revoked(self) -> bool:
+        return storage.is_access_token_revoked(self.jti)
+
+
+def _is_access_token_typ(typ: Any) -> bool:
+    # RFC 9068 §4: "at+jwt" or "application/at+jwt", compared case-insensitively.
+    return isinstance(typ, str) and typ.lower() in {ACCESS_TOKEN_TYP, "application/" + ACCESS_TOKEN_TYP}
+
+
+def verify_access_token(token: str) -> AccessToken:
+    """An access token we issued, or InvalidJWT. Expiry and revocation are left to the caller."""
+    header, claims = verify(token)
+    if not _is_access_token_typ(header.get("typ")):
+        raise InvalidJWT("not an access token")
+    if claims.get("iss") != current_app.config["ISSUER"]:
+        raise InvalidJWT("wrong issuer")
+    for name in ("exp", "iat"):
+        if not isinstance(claims.get(name), int):
+            raise InvalidJWT(f"missing {name}")
+    if not isinstance(claims.get("jti"), str) or not isinstance(claims.get("client_id"), str):
+        raise InvalidJWT("missing jti or client_id")
+    if claims["iat"] > time.time() + CLOCK_SKEW_SECONDS or claims.get("nbf", 0) > time.time() + CLOCK_SKEW_SECONDS:
+        raise InvalidJWT("not yet valid")
+    return AccessToken(claims)
+
+
+class JWTAccessTokenValidator(BearerTokenValidator):
+    """RFC 6750 Bearer validation for our own endpoints (userinfo)."""
+
+    def authenticate_token(self, token_string: str) -> AccessToken | None:
+        try:
+            return verify_access_token(token_string)
+        except InvalidJWT:
+            return None
+
+
+require_oauth = ResourceProtector()
+require_oauth.register_token_validator(JWTAccessTokenValidator())

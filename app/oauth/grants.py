@@ -1,0 +1,175 @@
+"""The three grants we serve, on Authlib's protocol classes, with our defaults."""
+
+from __future__ import annotations
+
+import uuid
+
+from authlib.oauth2.rfc6749 import grants
+from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidRequestError, InvalidScopeError
+from authlib.oauth2.rfc7636 import CodeChallenge
+from flask import current_app
+
+from app.extensions import db
+from app.models import AuthorizationCode, RefreshToken
+from app.models.clock import now
+from app.scopes import STANDARD_SCOPES, is_valid_scope_token
+from app.security.secrets import digest
+from app.services import grants as storage
+
+TOKEN_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+
+
+class ClientScopeMixin:
+    """Refuse scopes the client is not registered for, instead of silently dropping them."""
+
+    def validate_requested_scope(self) -> None:
+        requested = self.request.payload.scope
+        if not requested:
+            return
+        allowed = set((self.request.client.scope or "").split())
+        for token in requested.split():
+            if not is_valid_scope_token(token):
+                raise InvalidScopeError("scope is malformed")
+            if token not in allowed:
+                raise InvalidScopeError(f"scope '{token}' is not allowed for this client")
+
+
+def wants_refresh_token(client, scope: str) -> bool:
+    """OpenID Connect Core §11: OIDC clients get a refresh token only with offline_access."""
+    scopes = scope.split()
+    return client.check_grant_type("refresh_token") and ("offline_access" in scopes or "openid" not in scopes)
+
+
+class S256CodeChallenge(CodeChallenge):
+    """PKCE for every client, S256 only (RFC 9700 §2.1.1); Authlib defaults to optional plain."""
+
+    DEFAULT_CODE_CHALLENGE_METHOD = "S256"
+    SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]
+
+    def validate_code_challenge(self, grant, redirect_uri) -> None:
+        data = grant.request.payload.data
+        if not data.get("code_challenge"):
+            raise InvalidRequestError("code_challenge is required (PKCE with S256)")
+        if data.get("code_challenge_method") != "S256":
+            raise InvalidRequestError("code_challenge_method must be S256")
+        super().validate_code_challenge(grant, redirect_uri)
+
+    def validate_code_verifier(self, grant, result) -> None:
+        if not grant.request.form.get("code_verifier"):
+            raise InvalidRequestError("code_verifier is required")
+        super().validate_code_verifier(grant, result)
+
+
+class AuthorizationCodeGrant(ClientScopeMixin, grants.AuthorizationCodeGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = TOKEN_AUTH_METHODS
+
+    def save_authorization_code(self, code: str, request) -> None:
+        """Store only the digest; the code is bound to client, redirect_uri, PKCE, nonce, scope, auth_time."""
+        data = request.payload.data
+        login_session = request.login_session
+        moment = now()
+        db.session.add(
+            AuthorizationCode(
+                code_hash=digest(code),
+                client_id=request.client.client_id,
+                user_id=request.user.id,
+                redirect_uri=request.payload.redirect_uri,
+                scope=request.scope or "",
+                nonce=data.get("nonce"),
+                code_challenge=data["code_challenge"],
+                code_challenge_method=data["code_challenge_method"],
+                auth_time=login_session.auth_time,
+                amr=login_session.amr,
+                family_id=str(uuid.uuid4()),
+                created_at=moment,
+                expires_at=moment + current_app.config["AUTHORIZATION_CODE_TTL_SECONDS"],
+            )
+        )
+        db.session.commit()
+
+    def query_authorization_code(self, code: str, client) -> AuthorizationCode | None:
+        found = storage.find_code(code, client.client_id)
+        if found is None:
+            return None
+        if found.used_at is not None:
+            # RFC 6749 §4.1.2: a replayed code revokes everything issued from it.
+            storage.revoke_family(found.family_id)
+            return None
+        if found.expires_at <= now() or not found.user.is_active:
+            return None
+        return found
+
+    def authenticate_user(self, authorization_code: AuthorizationCode):
+        return authorization_code.user
+
+    def create_token_response(self):
+        """Consume the code first, atomically: of concurrent redemptions exactly one wins."""
+        client = self.request.client
+        code: AuthorizationCode = self.request.authorization_code
+        if not storage.consume_code(code):
+            db.session.rollback()
+            storage.revoke_family(code.family_id)
+            raise InvalidGrantError("authorization code was already used")
+        user = code.user
+        self.request.user = user
+        self.request.family_id = code.family_id
+        self.request.auth_time, self.request.amr = code.auth_time, code.amr
+        token = self.generate_token(
+            user=user, scope=code.scope, include_refresh_token=wants_refresh_token(client, code.scope)
+        )
+        self.save_token(token)
+        db.session.commit()
+        return 200, token, self.TOKEN_RESPONSE_HEADER
+
+
+class RefreshTokenGrant(ClientScopeMixin, grants.RefreshTokenGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = TOKEN_AUTH_METHODS
+    # Rotation on every use (RFC 9700 §4.14.2); Authlib defaults to keeping the old token.
+    INCLUDE_NEW_REFRESH_TOKEN = True
+
+    def authenticate_refresh_token(self, refresh_token: str) -> RefreshToken | None:
+        found = storage.find_refresh_token(refresh_token)
+        if found is None or found.revoked_at is not None:
+            return None
+        if found.used_at is not None:
+            storage.revoke_family(found.family_id)  # reuse of a rotated token
+            return None
+        if found.is_expired() or not found.user.is_active:
+            return None
+        return found
+
+    def authenticate_user(self, refresh_token: RefreshToken):
+        return refresh_token.user
+
+    def revoke_old_credential(self, refresh_token: RefreshToken) -> None:
+        """Done atomically in create_token_response."""
+
+    def create_token_response(self):
+        old: RefreshToken = self.request.refresh_token
+        if not storage.consume_refresh_token(old):
+            db.session.rollback()
+            storage.revoke_family(old.family_id)
+            raise InvalidGrantError("refresh token was already used")
+        scope = self.request.payload.scope or old.scope
+        self.request.user = old.user
+        self.request.family_id = old.family_id
+        self.request.refresh_scope = old.scope  # RFC 6749 §6: the new refresh token keeps the original scope
+        self.request.auth_time, self.request.amr = old.auth_time, old.amr
+        token = self.generate_token(user=old.user, scope=scope, include_refresh_token=True)
+        self.save_token(token)
+        db.session.commit()
+        return 200, token, self.TOKEN_RESPONSE_HEADER
+
+
+class ClientCredentialsGrant(ClientScopeMixin, grants.ClientCredentialsGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+
+    def create_token_response(self):
+        scope = self.request.payload.scope or default_machine_scope(self.request.client)
+        token = self.generate_token(scope=scope, include_refresh_token=False)
+        return 200, token, self.TOKEN_RESPONSE_HEADER
+
+
+def default_machine_scope(client) -> str:
+    """RFC 6749 §3.3: without `scope`, a machine gets its registered API scopes."""
+    return " ".join(s for s in (client.scope or "").split() if s not in STANDARD_SCOPES)

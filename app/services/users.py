@@ -1,0 +1,90 @@
+"""Users: creation, lookup and password sign-in, shared by pages, CLI and admin API."""
+
+from __future__ import annotations
+
+import re
+
+from flask import current_app
+from sqlalchemy import func, or_, select
+
+from app.errors import ConflictError, ValidationError
+from app.extensions import db
+from app.models import User
+from app.security.passwords import Passwords, PasswordPolicyError, check_policy
+
+EMAIL_PATTERN = re.compile(r"^[^@\s\x00-\x1f]{1,64}@[^@\s\x00-\x1f]{1,255}$")
+USERNAME_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+def passwords() -> Passwords:
+    return current_app.extensions["ostiary.passwords"]
+
+
+def normalize_email(email: str) -> str:
+    email = email.strip().lower()
+    if not EMAIL_PATTERN.match(email) or "." not in email.rpartition("@")[2]:
+        raise ValidationError("email is not a valid address", field="email")
+    return email
+
+
+def create_user(
+    email: str,
+    password: str | None,
+    *,
+    name: str | None = None,
+    username: str | None = None,
+    is_admin: bool = False,
+) -> User:
+    email = normalize_email(email)
+    if username is not None and not USERNAME_PATTERN.match(username):
+        raise ValidationError("username may use letters, digits, '.', '_' and '-' (at most 64)", field="username")
+    if name is not None and (len(name) > 200 or any(ord(c) < 32 for c in name)):
+        raise ValidationError("name must be at most 200 printable characters", field="name")
+    if password is not None:
+        try:
+            check_policy(password)
+        except PasswordPolicyError as exc:
+            raise ValidationError(str(exc), field="password") from None
+    taken = select(User.id).where(or_(User.email == email, User.username == (username or email)))
+    if db.session.scalar(taken) is not None:
+        raise ConflictError("a user with this email or username already exists", field="email")
+    user = User(
+        email=email,
+        username=username,
+        name=name,
+        is_admin=is_admin,
+        password_hash=passwords().hash(password) if password is not None else None,
+    )
+    db.session.add(user)
+    db.session.commit()
+    return user
+
+
+def list_users() -> list[User]:
+    return list(db.session.scalars(select(User).order_by(User.id)))
+
+
+def find_by_login(login: str) -> User | None:
+    """Email (case-insensitive) or username."""
+    login = login.strip()
+    if not login or len(login) > 320:
+        return None
+    query = select(User).where(or_(User.email == login.lower(), func.lower(User.username) == login.lower()))
+    return db.session.scalar(query)
+
+
+def authenticate(login: str, password: str) -> User | None:
+    """Password sign-in. Unknown users cost one argon2 verify too, so timing does not tell."""
+    user = find_by_login(login)
+    stored = user.password_hash if user and user.is_active else None
+    if not passwords().verify(stored, password):
+        return None
+    assert user is not None and user.password_hash is not None
+    if passwords().needs_rehash(user.password_hash):
+        user.password_hash = passwords().hash(password)
+        db.session.commit()
+    return user
+
+
+def get_by_sub(sub: str) -> User | None:
+    return db.session.scalar(select(User).where(User.sub == sub))

@@ -1,0 +1,20 @@
+"""HTTP layer: thin views over app.oauth and app.services."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from app.web import errors, headers
+from app.web.login_session import load_login_session
+from app.web.oauth import bp as oauth_bp
+from app.web.oidc import bp as oidc_bp
+from app.web.pages import bp as pages_bp
+
+
+def register_blueprints(app: Flask) -> None:
+    app.register_blueprint(pages_bp)
+    app.register_blueprint(oauth_bp)
+    app.register_blueprint(oidc_bp)
+    app.before_request(load_login_session)
+    headers.init_app(app)
+    errors.init_app(app)

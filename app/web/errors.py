@@ -1,0 +1,70 @@
+"""Errors become a friendly page for people and {"error", "error_description"} for machines."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError
+from werkzeug.exceptions import HTTPException
+
+from app.errors import AppError
+
+log = logging.getLogger(__name__)
+
+# Paths answered in JSON: the OAuth endpoints people never see in a browser.
+JSON_PREFIXES = ("/oauth/token", "/oauth/revoke", "/oauth/introspect", "/oauth/userinfo", "/.well-known/", "/admin/api/")
+
+HTTP_ERROR_CODES = {400: "invalid_request", 401: "invalid_client", 404: "not_found", 405: "invalid_request",
+                    413: "invalid_request", 429: "slow_down", 503: "temporarily_unavailable"}
+
+
+def wants_json() -> bool:
+    return request.path.startswith(JSON_PREFIXES)
+
+
+def error_response(status: int, error: str, description: str) -> Response:
+    if wants_json():
+        response = jsonify(error=error, error_description=description)
+        response.status_code = status
+        response.headers["Cache-Control"] = "no-store"
+        return response
+    return Response(render_template("error.html", error=error, description=description), status=status)
+
+
+def handle_http_exception(exc: HTTPException) -> Response:
+    status = exc.code or 500
+    if status == 413:
+        return error_response(413, "invalid_request", "request body is too large")
+    return error_response(status, HTTP_ERROR_CODES.get(status, "server_error"), exc.description or exc.name)
+
+
+def handle_csrf_error(exc: CSRFError) -> Response:
+    return error_response(400, "invalid_request", "The form expired or was sent from another site. Go back, reload and try again.")
+
+
+def handle_app_error(exc: AppError) -> Response:
+    response = jsonify(exc.to_dict())
+    response.status_code = exc.status_code
+    return response
+
+
+def handle_database_down(exc: OperationalError) -> Response:
+    log.error("database unavailable: %s", type(exc.orig).__name__ if exc.orig else "OperationalError")
+    response = error_response(503, "temporarily_unavailable", "The service is temporarily unavailable. Try again shortly.")
+    response.headers["Retry-After"] = "5"
+    return response
+
+
+def handle_unexpected(exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.path)
+    return error_response(500, "server_error", "Something went wrong on our side.")
+
+
+def init_app(app: Flask) -> None:
+    app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(CSRFError, handle_csrf_error)
+    app.register_error_handler(AppError, handle_app_error)
+    app.register_error_handler(OperationalError, handle_database_down)
+    app.register_error_handler(Exception, handle_unexpected)

@@ -1,0 +1,57 @@
+"""The browser's login session: a cookie with a random id, resolved once per request onto g."""
+
+from __future__ import annotations
+
+from flask import Response, current_app, g, request
+
+from app.models import LoginSession, User
+from app.services import sessions
+
+
+def cookie_name() -> str:
+    # The __Host- prefix pins the cookie to this host and path, over https only.
+    return "__Host-ostiary_session" if _secure() else "ostiary_session"
+
+
+def _secure() -> bool:
+    return current_app.config["ISSUER"].startswith("https://")
+
+
+def load_login_session() -> None:
+    g.login_session = None
+    if request.endpoint in {"oauth.token", "oauth.introspect", "oauth.revoke", "oauth.jwks", "oauth.metadata"}:
+        return  # machine endpoints never use the browser session
+    token = request.cookies.get(cookie_name())
+    if token:
+        g.login_session = sessions.load(token)
+
+
+def current_login_session() -> LoginSession | None:
+    return g.get("login_session")
+
+
+def current_user() -> User | None:
+    found = current_login_session()
+    return found.user if found else None
+
+
+def set_session_cookie(response: Response, token: str) -> None:
+    response.set_cookie(
+        cookie_name(),
+        token,
+        max_age=current_app.config["SESSION_ABSOLUTE_TTL_SECONDS"],
+        path="/",
+        secure=_secure(),
+        httponly=True,
+        samesite="Lax",
+    )
+
+
+def clear_session_cookie(response: Response) -> None:
+    response.delete_cookie(cookie_name(), path="/", secure=_secure(), httponly=True, samesite="Lax")
+
+
+def end_current_session(response: Response) -> None:
+    sessions.end(request.cookies.get(cookie_name()))
+    g.login_session = None
+    clear_session_cookie(response)

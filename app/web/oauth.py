@@ -1,0 +1,153 @@
+"""OAuth 2.0 endpoints: authorize, token, revocation, introspection, metadata, JWKS."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.rfc6749.errors import AccessDeniedError, InvalidRequestError
+from authlib.oidc.core.errors import ConsentRequiredError, LoginRequiredError
+from flask import Blueprint, Response, jsonify, redirect, render_template, request, url_for
+
+from app.extensions import csrf
+from app.models.clock import now
+from app.oauth import authorization
+from app.oauth.discovery import metadata as server_metadata
+from app.oauth.signing import keyring
+from app.scopes import describe
+from app.services import consents
+from app.web.errors import error_response
+from app.web.login_session import current_login_session
+from app.web.parameters import duplicate_or_oversized_parameter
+
+bp = Blueprint("oauth", __name__)
+
+# Fields our own consent form adds to the authorization request it replays.
+CONSENT_FIELDS = {"csrf_token", "decision"}
+
+
+def _authorization_params() -> list[tuple[str, str]]:
+    return [(k, v) for k, v in request.values.items(multi=True) if k not in CONSENT_FIELDS]
+
+
+def _error_page(error: OAuth2Error) -> Response:
+    """Unknown client or unverified redirect_uri: show the error, never redirect (RFC 6749 §4.1.2.1)."""
+    return error_response(400, error.error, error.description or "The authorization request is invalid.")
+
+
+def _max_age() -> int | None:
+    raw = request.values.get("max_age")
+    if raw is None:
+        return None
+    if not raw.isdigit() or len(raw) > 10:
+        raise InvalidRequestError("max_age must be a non-negative integer")
+    return int(raw)
+
+
+def _login_redirect(prompts: set[str]) -> Response:
+    """Send the browser to sign in, then back here without prompt=login, so it is asked once."""
+    params = [(k, v) for k, v in _authorization_params() if k != "prompt"]
+    remaining = " ".join(p for p in sorted(prompts) if p != "login")
+    if remaining:
+        params.append(("prompt", remaining))
+    back = url_for("oauth.authorize") + "?" + urlencode(params)
+    query = {"next": back}
+    if request.values.get("login_hint"):
+        query["login_hint"] = request.values["login_hint"][:320]
+    return redirect(url_for("pages.login", **query))
+
+
+@bp.route("/oauth/authorize", methods=["GET", "POST"])
+@csrf.exempt  # a relying party may POST the request; our consent decision checks CSRF itself
+def authorize() -> Response:
+    """RFC 6749 §4.1.1 / OpenID Connect Core §3.1.2: sign in, consent, redirect with a code."""
+    problem = duplicate_or_oversized_parameter()
+    if problem:
+        return error_response(400, "invalid_request", problem)
+    login_session = current_login_session()
+    user = login_session.user if login_session else None
+    try:
+        grant = authorization.get_consent_grant(end_user=user)
+    except OAuth2Error as error:
+        return authorization.authorization_error_response(error) if error.redirect_uri else _error_page(error)
+    grant.request.login_session = login_session
+    redirect_uri = grant.redirect_uri
+    state = request.values.get("state")
+    prompts = set(request.values.get("prompt", "").split())
+    try:
+        max_age = _max_age()
+        needs_login = (
+            user is None
+            or "login" in prompts
+            or (max_age is not None and now() - login_session.auth_time > max_age)
+        )
+        if needs_login:
+            if "none" in prompts:
+                raise LoginRequiredError()
+            return _login_redirect(prompts)
+        scope = grant.request.scope or ""
+        decision = request.form.get("decision") if request.method == "POST" else None
+        if decision is None:
+            if "consent" not in prompts and consents.covers(user, grant.client.client_id, scope):
+                return authorization.create_authorization_response(grant=grant, grant_user=user)
+            if "none" in prompts:
+                raise ConsentRequiredError()
+            return _consent_page(grant, scope)
+        csrf.protect()
+        if decision != "allow":
+            raise AccessDeniedError("the user denied the request")
+        consents.remember(user, grant.client.client_id, scope)
+        return authorization.create_authorization_response(grant=grant, grant_user=user)
+    except OAuth2Error as error:
+        error.redirect_uri, error.state = redirect_uri, state
+        return authorization.authorization_error_response(error)
+
+
+def _consent_page(grant, scope: str) -> Response:
+    scopes = [(s, describe(s)) for s in scope.split()]
+    body = render_template(
+        "consent.html",
+        client=grant.client,
+        scopes=scopes,
+        params=_authorization_params(),
+        user=current_login_session().user,
+    )
+    return Response(body)
+
+
+@bp.route("/oauth/token", methods=["POST"])
+@csrf.exempt
+def token() -> Response:
+    problem = duplicate_or_oversized_parameter()
+    if problem:
+        return error_response(400, "invalid_request", problem)
+    return authorization.create_token_response()
+
+
+@bp.route("/oauth/revoke", methods=["POST"])
+@csrf.exempt
+def revoke() -> Response:
+    return authorization.create_endpoint_response("revocation")
+
+
+@bp.route("/oauth/introspect", methods=["POST"])
+@csrf.exempt
+def introspect() -> Response:
+    response = authorization.create_endpoint_response("introspection")
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.route("/.well-known/openid-configuration")
+@bp.route("/.well-known/oauth-authorization-server")
+def metadata() -> Response:
+    response = jsonify(server_metadata())
+    response.headers["Cache-Control"] = "public, max-age=3600"
+    return response
+
+
+@bp.route("/.well-known/jwks.json")
+def jwks() -> Response:
+    response = Response(keyring().jwks_json, mimetype="application/json")
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response

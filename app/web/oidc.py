@@ -1,0 +1,54 @@
+"""OpenID Connect endpoints: userinfo and RP-initiated logout."""
+
+from __future__ import annotations
+
+from authlib.integrations.flask_oauth2 import current_token
+from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.rfc6750 import InvalidTokenError
+from flask import Blueprint, Response, g, jsonify, render_template, request, session
+
+from app.extensions import csrf
+from app.oauth import authorization
+from app.oauth.bearer import require_oauth
+from app.oauth.oidc import userinfo_claims
+from app.services.users import get_by_sub
+from app.web.errors import error_response
+from app.web.login_session import current_user, end_current_session
+
+bp = Blueprint("oidc", __name__)
+
+
+@bp.route("/oauth/userinfo", methods=["GET", "POST"])
+@csrf.exempt
+@require_oauth("openid")
+def userinfo() -> Response:
+    """OpenID Connect Core §5.3: claims of the token's subject, filtered by its scope."""
+    user = get_by_sub(current_token.claims["sub"])
+    if user is None or not user.is_active:
+        require_oauth.raise_error_response(InvalidTokenError(description="the token's subject is no longer active"))
+    response = jsonify(userinfo_claims(user, current_token.get_scope()))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.route("/oauth/logout", methods=["GET", "POST"])
+@csrf.exempt  # the RP's request carries no CSRF token; our confirmation form is checked below
+def end_session() -> Response | str:
+    """OpenID Connect RP-Initiated Logout 1.0."""
+    try:
+        end_request = authorization.validate_endpoint_request("end_session")
+    except OAuth2Error as error:
+        return error_response(400, error.error, error.description or "The logout request is invalid.")
+    confirmed = request.method == "POST" and request.form.get("confirm") == "yes"
+    if confirmed:
+        csrf.protect()
+    elif end_request.needs_confirmation and current_user() is not None:
+        params = [(k, v) for k, v in request.values.items(multi=True) if k not in {"csrf_token", "confirm"}]
+        return render_template("logout.html", user=current_user(), params=params, client=end_request.client)
+    response = authorization.create_endpoint_response("end_session", end_request)
+    if response is None:
+        response = Response(render_template("logged_out.html"))
+    if g.get("end_session"):
+        end_current_session(response)
+        session.clear()
+    return response

@@ -1,0 +1,45 @@
+"""Hosted pages: home, sign in, sign out."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, redirect, render_template, request, session
+
+from app.services import sessions, users
+from app.web.login_session import current_user, end_current_session, set_session_cookie
+from app.web.redirects import safe_next
+
+bp = Blueprint("pages", __name__)
+
+INVALID_CREDENTIALS = "Invalid credentials."
+
+
+@bp.route("/")
+def home() -> str:
+    return render_template("home.html", user=current_user())
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> Response | str | tuple[str, int]:
+    next_url = safe_next(request.values.get("next"))
+    if request.method == "GET":
+        return render_template("login.html", next_url=next_url, login=request.args.get("login_hint", "")[:320])
+    login_name = request.form.get("login", "")[:320]
+    user = users.authenticate(login_name, request.form.get("password", ""))
+    if user is None:
+        # One message whatever failed: no hint whether the account exists.
+        return render_template("login.html", next_url=next_url, login=login_name, error=INVALID_CREDENTIALS), 401
+    token = sessions.start(user, ip=request.remote_addr, user_agent=request.user_agent.string)
+    session.clear()  # fresh CSRF state: nothing from before sign-in carries over
+    response = redirect(next_url)
+    set_session_cookie(response, token)
+    return response
+
+
+@bp.route("/logout", methods=["GET", "POST"])
+def logout() -> Response | str:
+    if request.method == "GET":
+        return render_template("logout.html", user=current_user(), params=[])
+    response = redirect("/")
+    end_current_session(response)
+    session.clear()
+    return response
