@@ -19,7 +19,7 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     settings = load_settings(environment(), overrides)
-    app = Flask(__name__)
+    app = Flask(__name__, template_folder="web/templates", static_folder="web/static")
     app.config.update(settings)
     keys_dir = Path(settings["KEYS_DIR"])
     app.config.update(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 from authlib.oauth2.rfc6749 import grants
+from authlib.oauth2.rfc6749.hooks import hooked
 from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidRequestError, InvalidScopeError
 from authlib.oauth2.rfc7636 import CodeChallenge
 from flask import current_app
@@ -102,6 +103,7 @@ class AuthorizationCodeGrant(ClientScopeMixin, grants.AuthorizationCodeGrant):
     def authenticate_user(self, authorization_code: AuthorizationCode):
         return authorization_code.user
 
+    @hooked
     def create_token_response(self):
         """Consume the code first, atomically: of concurrent redemptions exactly one wins."""
         client = self.request.client
@@ -144,6 +146,7 @@ class RefreshTokenGrant(ClientScopeMixin, grants.RefreshTokenGrant):
     def revoke_old_credential(self, refresh_token: RefreshToken) -> None:
         """Done atomically in create_token_response."""
 
+    @hooked
     def create_token_response(self):
         old: RefreshToken = self.request.refresh_token
         if not storage.consume_refresh_token(old):
@@ -164,6 +167,7 @@ class RefreshTokenGrant(ClientScopeMixin, grants.RefreshTokenGrant):
 class ClientCredentialsGrant(ClientScopeMixin, grants.ClientCredentialsGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
 
+    @hooked
     def create_token_response(self):
         scope = self.request.payload.scope or default_machine_scope(self.request.client)
         token = self.generate_token(scope=scope, include_refresh_token=False)

@@ -1,0 +1,59 @@
+"""make.user / make.client: explicit keyword arguments, safe defaults, committed through the services."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import Flask
+
+from app.models import Client, User
+from app.services.clients import create_client
+from app.services.users import create_user
+
+DEFAULT_PASSWORD = "correct horse battery staple"
+REDIRECT_URI = "http://127.0.0.1:8765/callback"
+
+
+@dataclass
+class RegisteredClient:
+    client_id: str
+    client_secret: str | None
+    redirect_uri: str
+
+
+class Factories:
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self._count = 0
+
+    def user(self, email: str | None = None, password: str = DEFAULT_PASSWORD, **kwargs) -> User:
+        self._count += 1
+        with self.app.app_context():
+            user = create_user(email or f"user{self._count}@example.com", password, **kwargs)
+            user.id, user.sub  # noqa: B018 - load before the session closes
+            return user
+
+    def client(
+        self,
+        *,
+        public: bool = False,
+        redirect_uris: list[str] | None = None,
+        grant_types: list[str] | None = None,
+        scope: str | None = "openid profile email offline_access",
+        **kwargs,
+    ) -> RegisteredClient:
+        uris = redirect_uris if redirect_uris is not None else [REDIRECT_URI]
+        with self.app.app_context():
+            registration = create_client(
+                "Test App", public=public, redirect_uris=uris, grant_types=grant_types, scope=scope, **kwargs
+            )
+            return RegisteredClient(registration.client.client_id, registration.client_secret, uris[0] if uris else "")
+
+    def machine(self, scope: str = "api:read api:write", **kwargs) -> RegisteredClient:
+        return self.client(redirect_uris=[], grant_types=["client_credentials"], scope=scope, **kwargs)
+
+    @staticmethod
+    def model(cls: type, **filters) -> Client | User | None:
+        from app.extensions import db
+
+        return db.session.query(cls).filter_by(**filters).one_or_none()
