@@ -65,6 +65,9 @@ def app(database_url: str, keys_dir: Path, port: int) -> Iterator[Flask]:
                 conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
         upgrade()  # the real migrations, not create_all
     yield application
+    with application.app_context():
+        db.session.remove()
+        db.engine.dispose()
 
 
 @pytest.fixture(scope="session")
