@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +10,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.config import database_url, environment, load_settings
 from app.extensions import csrf, db, migrate
+from app.logs import configure_logging
 from app.security.keys import KeyRing, ensure_secret_key, ensure_signing_key
 from app.security.passwords import Passwords
 
@@ -32,7 +32,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         SESSION_COOKIE_SECURE=settings["ISSUER"].startswith("https://"),
         WTF_CSRF_TIME_LIMIT=None,
     )
-    logging.basicConfig(level=settings["LOG_LEVEL"].upper())
+    configure_logging(settings["LOG_LEVEL"])
     if settings["TRUSTED_PROXY_HOPS"]:
         hops = settings["TRUSTED_PROXY_HOPS"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]

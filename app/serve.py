@@ -33,6 +33,6 @@ def run(host: str, port: int, workers: int, threads: int) -> None:
             "keepalive": 5,
             "timeout": 30,
             "graceful_timeout": 20,
-            "accesslog": "-",
+            "accesslog": None,  # the app writes its own JSON access log
         }
     ).run()

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from flask import Flask
 
-from app.web import errors, headers
+from app.web import errors, headers, request_log
+from app.web.health import bp as health_bp
 from app.web.login_session import load_login_session
 from app.web.oauth import bp as oauth_bp
 from app.web.oidc import bp as oidc_bp
@@ -15,6 +16,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(pages_bp)
     app.register_blueprint(oauth_bp)
     app.register_blueprint(oidc_bp)
+    app.register_blueprint(health_bp)
+    request_log.init_app(app)
     app.before_request(load_login_session)
     headers.init_app(app)
     errors.init_app(app)
