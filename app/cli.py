@@ -11,10 +11,12 @@ from typing import Any
 import click
 from flask import Flask
 from flask.cli import FlaskGroup, with_appcontext
+from sqlalchemy.exc import SQLAlchemyError
 
 from app.config import ConfigError
 from app.errors import AppError
 from app.models import Client, User
+from app.security.keys import KeyError_
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 
@@ -57,7 +59,20 @@ def _create_app() -> Flask:
         sys.exit(2)
 
 
-cli = FlaskGroup(create_app=_create_app, add_default_commands=False, help="Ostiary identity provider.")
+class OstiaryGroup(FlaskGroup):
+    """Operational failures (database, key files) are one clear line, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except SQLAlchemyError as exc:
+            reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+            raise click.ClickException(f"database error: {reason} (has `ostiary init` been run?)") from None
+        except (KeyError_, OSError) as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+cli = OstiaryGroup(create_app=_create_app, add_default_commands=False, help="Ostiary identity provider.")
 
 
 @cli.command("init")

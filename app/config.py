@@ -32,6 +32,13 @@ def _positive_int(value: str) -> int:
     return number
 
 
+def _non_negative_int(value: str) -> int:
+    number = int(value)
+    if number < 0:
+        raise ValueError("expected a non-negative integer")
+    return number
+
+
 def _str_list(value: str) -> list[str]:
     return [item for item in value.replace(",", " ").split() if item]
 
@@ -53,7 +60,7 @@ SETTINGS: dict[str, tuple[Any, Callable[[str], Any]]] = {
     "ARGON2_MEMORY_KIB": (65536, _positive_int),
     "ARGON2_PARALLELISM": (4, _positive_int),
     "MAX_CONTENT_LENGTH_BYTES": (64 * 1024, _positive_int),
-    "TRUSTED_PROXY_HOPS": (0, int),
+    "TRUSTED_PROXY_HOPS": (0, _non_negative_int),
     "LOG_LEVEL": ("INFO", str),
 }
 
@@ -83,13 +90,20 @@ def _is_loopback(host: str | None) -> bool:
 def validate(settings: Mapping[str, Any]) -> None:
     """Fail fast with the name of the first bad variable."""
     issuer = settings["ISSUER"]
-    parts = urlsplit(issuer)
-    if parts.scheme not in {"http", "https"} or not parts.hostname:
+    try:
+        parts = urlsplit(issuer)
+        parts.port  # noqa: B018 - raises on a malformed port
+    except ValueError:
+        raise ConfigError(f"{ENV_PREFIX}ISSUER={issuer!r} is not a valid URL") from None
+    if parts.scheme not in {"http", "https"} or not parts.hostname or any(ord(c) <= 32 or ord(c) == 127 for c in issuer):
         raise ConfigError(f"{ENV_PREFIX}ISSUER={issuer!r} must be an absolute http(s) URL")
+    if parts.username is not None or parts.password is not None:
+        raise ConfigError(f"{ENV_PREFIX}ISSUER must not contain user information")
     if parts.scheme == "http" and not _is_loopback(parts.hostname):
         raise ConfigError(f"{ENV_PREFIX}ISSUER={issuer!r} must use https unless it is a loopback address")
-    if parts.query or parts.fragment or issuer.endswith("/"):
-        raise ConfigError(f"{ENV_PREFIX}ISSUER={issuer!r} must have no query, fragment or trailing slash")
+    if parts.query or parts.fragment or parts.path:
+        # Endpoints live at the root, so a path in the issuer would break RFC 8414 §3.1 metadata discovery.
+        raise ConfigError(f"{ENV_PREFIX}ISSUER={issuer!r} must be scheme://host[:port] with no path, query or fragment")
     url = settings["DATABASE_URL"]
     if not url.startswith(("sqlite://", "postgresql://", "postgresql+psycopg://")):
         raise ConfigError(

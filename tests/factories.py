@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask import Flask
+from sqlalchemy import update
 
+from app.extensions import db
 from app.models import Client, User
 from app.services.clients import create_client
 from app.services.users import create_user
@@ -52,8 +54,20 @@ class Factories:
     def machine(self, scope: str = "api:read api:write", **kwargs) -> RegisteredClient:
         return self.client(redirect_uris=[], grant_types=["client_credentials"], scope=scope, **kwargs)
 
+    def update(self, cls: type, where: dict[str, object], **values: object) -> int:
+        """Change stored rows directly (age a session, expire a code); returns the row count."""
+        with self.app.app_context():
+            result = db.session.execute(update(cls).filter_by(**where).values(**values))
+            db.session.commit()
+            return result.rowcount
+
+    def jwt(self, claims: dict, typ: str | None = "at+jwt") -> str:
+        """A JWT signed with the current signing key: tokens the server would never issue itself."""
+        from app.oauth.signing import sign
+
+        with self.app.app_context():
+            return sign(claims, typ=typ)
+
     @staticmethod
     def model(cls: type, **filters) -> Client | User | None:
-        from app.extensions import db
-
         return db.session.query(cls).filter_by(**filters).one_or_none()

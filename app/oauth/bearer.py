@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 from authlib.integrations.flask_oauth2 import ResourceProtector
+from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.rfc6749 import MissingAuthorizationError, UnsupportedTokenTypeError
 from authlib.oauth2.rfc6750 import BearerTokenValidator
-from flask import current_app
+from flask import Response, abort, current_app, json
 
 from app.oauth.signing import InvalidJWT, verify
 from app.oauth.tokens import ACCESS_TOKEN_TYP
@@ -44,7 +46,7 @@ class AccessToken:
         return storage.is_access_token_revoked(self.jti)
 
 
-def _is_access_token_typ(typ: Any) -> bool:
+def is_access_token_typ(typ: Any) -> bool:
     # RFC 9068 §4: "at+jwt" or "application/at+jwt", compared case-insensitively.
     return isinstance(typ, str) and typ.lower() in {ACCESS_TOKEN_TYP, "application/" + ACCESS_TOKEN_TYP}
 
@@ -52,15 +54,18 @@ def _is_access_token_typ(typ: Any) -> bool:
 def verify_access_token(token: str) -> AccessToken:
     """An access token we issued, or InvalidJWT. Expiry and revocation are left to the caller."""
     header, claims = verify(token)
-    if not _is_access_token_typ(header.get("typ")):
+    if not is_access_token_typ(header.get("typ")):
         raise InvalidJWT("not an access token")
     if claims.get("iss") != current_app.config["ISSUER"]:
         raise InvalidJWT("wrong issuer")
     for name in ("exp", "iat"):
         if not isinstance(claims.get(name), int):
             raise InvalidJWT(f"missing {name}")
-    if not isinstance(claims.get("jti"), str) or not isinstance(claims.get("client_id"), str):
-        raise InvalidJWT("missing jti or client_id")
+    for name in ("jti", "client_id", "sub"):
+        if not isinstance(claims.get(name), str):
+            raise InvalidJWT(f"missing {name}")
+    if not isinstance(claims.get("scope", ""), str):
+        raise InvalidJWT("malformed scope")
     if claims["iat"] > time.time() + CLOCK_SKEW_SECONDS or claims.get("nbf", 0) > time.time() + CLOCK_SKEW_SECONDS:
         raise InvalidJWT("not yet valid")
     return AccessToken(claims)
@@ -76,5 +81,34 @@ class JWTAccessTokenValidator(BearerTokenValidator):
             return None
 
 
-require_oauth = ResourceProtector()
+def _quoted(value: str) -> str:
+    # RFC 6750 §3: error and error_description exclude '"' and '\\'.
+    return "".join(c for c in value if 0x20 <= ord(c) <= 0x7E and c not in '"\\')
+
+
+def bearer_error_response(error: OAuth2Error, scope: str | None = None) -> Response:
+    """RFC 6750 §3: a WWW-Authenticate challenge; no error code when no Bearer credentials came at all."""
+    if isinstance(error, (MissingAuthorizationError, UnsupportedTokenTypeError)):
+        response = Response(status=401)
+        response.headers["WWW-Authenticate"] = "Bearer"
+    else:
+        description = _quoted(error.get_error_description() or "")
+        challenge = f'Bearer error="{_quoted(error.error)}", error_description="{description}"'
+        if scope:
+            challenge += f', scope="{_quoted(scope)}"'
+        body = {"error": error.error, "error_description": description}
+        response = Response(json.dumps(body), status=error.status_code, mimetype="application/json")
+        response.headers["WWW-Authenticate"] = challenge
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+class BearerProtector(ResourceProtector):
+    """Authlib's protector, with errors rendered here so no generic HTTP error handler can rewrite them."""
+
+    def raise_error_response(self, error: OAuth2Error) -> NoReturn:
+        abort(bearer_error_response(error))
+
+
+require_oauth = BearerProtector()
 require_oauth.register_token_validator(JWTAccessTokenValidator())

@@ -2,18 +2,39 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
+from authlib.oauth2 import OAuth2Error, OAuth2Request
+from authlib.oauth2.rfc6749 import InvalidRequestError
 from authlib.oauth2.rfc7009 import RevocationEndpoint as _RevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint as _IntrospectionEndpoint
 from authlib.oidc.rpinitiated import EndSessionEndpoint as _EndSessionEndpoint
+from authlib.oidc.rpinitiated import EndSessionRequest
 from flask import current_app, g
 
-from app.models import RefreshToken
-from app.oauth.bearer import AccessToken, verify_access_token
-from app.oauth.signing import InvalidJWT, keyring
+from app.models import Client, RefreshToken
+from app.oauth.bearer import AccessToken, is_access_token_typ, verify_access_token
+from app.oauth.signing import InvalidJWT, keyring, verify
 from app.security.keys import SIGNING_ALG
 from app.services import grants as storage
+from app.services.users import get_by_sub
+
+
+class UnsupportedTokenTypeError(OAuth2Error):
+    """RFC 7009 §2.2.1, answered as an RFC 6749 §5.2 error (Authlib's class is a 401 resource error)."""
+
+    error = "unsupported_token_type"
+    description = "token_type_hint must be access_token or refresh_token"
+    status_code = 400
+
+
+def check_token_parameter(request: OAuth2Request) -> None:
+    """RFC 7009 §2.1 / RFC 7662 §2.1: exactly one `token` in the form body (RFC 6749 §3.2: no repeats)."""
+    for name in ("token", "token_type_hint"):
+        if len(request.form.getlist(name)) > 1:
+            raise InvalidRequestError(f"parameter '{name}' is repeated")
+    if not request.form.get("token"):
+        raise InvalidRequestError("token is required")
 
 
 def query_token(token_string: str, token_type_hint: str | None) -> RefreshToken | AccessToken | None:
@@ -40,22 +61,32 @@ def _refresh_token(token_string: str) -> RefreshToken | None:
 
 
 class RevocationEndpoint(_RevocationEndpoint):
-    CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+    CLIENT_AUTH_METHODS: ClassVar[list[str]] = ["client_secret_basic", "client_secret_post", "none"]
+
+    def check_params(self, request: OAuth2Request, client: Client) -> None:
+        check_token_parameter(request)
+        hint = request.form.get("token_type_hint")
+        if hint and hint not in self.SUPPORTED_TOKEN_TYPES:
+            raise UnsupportedTokenTypeError()
 
     def query_token(self, token_string: str, token_type_hint: str | None):
         return query_token(token_string, token_type_hint)
 
-    def revoke_token(self, token, request) -> None:
+    def revoke_token(self, token: RefreshToken | AccessToken, request: OAuth2Request) -> None:
         """RFC 7009 §2.1: a refresh token takes its whole family (and its access tokens) with it."""
         if isinstance(token, RefreshToken):
             storage.revoke_family(token.family_id)
-        else:
-            storage.revoke_access_token(token.jti, token.claims["client_id"], token.claims["exp"])
+            return
+        storage.revoke_access_token(token.jti, token.claims["client_id"], token.claims["exp"])
 
 
 class IntrospectionEndpoint(_IntrospectionEndpoint):
     # Only authenticated (confidential) clients may introspect.
-    CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+    CLIENT_AUTH_METHODS: ClassVar[list[str]] = ["client_secret_basic", "client_secret_post"]
+
+    def check_params(self, request: OAuth2Request, client: Client) -> None:
+        # RFC 7662 §2.1: the server MAY ignore token_type_hint; query_token searches every type anyway.
+        check_token_parameter(request)
 
     def query_token(self, token_string: str, token_type_hint: str | None):
         return query_token(token_string, token_type_hint)
@@ -64,7 +95,7 @@ class IntrospectionEndpoint(_IntrospectionEndpoint):
         return True
 
     def create_introspection_payload(self, token) -> dict[str, Any]:
-        if isinstance(token, RefreshToken) and not token.user.is_active:
+        if token is not None and not _subject_is_active(token):
             return {"active": False}
         return super().create_introspection_payload(token)
 
@@ -82,8 +113,39 @@ class IntrospectionEndpoint(_IntrospectionEndpoint):
         }
 
 
+def _subject_is_active(token: RefreshToken | AccessToken) -> bool:
+    """A token speaks for a user only while that user exists and is enabled."""
+    if isinstance(token, RefreshToken):
+        return token.user.is_active
+    if token.claims["sub"] == token.claims["client_id"]:
+        return True  # client_credentials: the client is the subject
+    user = get_by_sub(token.claims["sub"])
+    return user is not None and user.is_active
+
+
+def check_id_token_hint(hint: str) -> None:
+    """RP-Initiated Logout 1.0 §2: the hint must be an ID token we issued, not any JWT we signed."""
+    try:
+        header, claims = verify(hint)
+    except InvalidJWT:
+        raise InvalidRequestError("id_token_hint is not a valid ID token") from None
+    if (
+        is_access_token_typ(header.get("typ"))
+        or claims.get("iss") != current_app.config["ISSUER"]
+        or not isinstance(claims.get("sub"), str)
+        or not claims.get("aud")
+    ):
+        raise InvalidRequestError("id_token_hint is not a valid ID token")
+
+
 class EndSessionEndpoint(_EndSessionEndpoint):
     """OpenID Connect RP-Initiated Logout 1.0 §2-3."""
+
+    def validate_request(self, request: OAuth2Request) -> EndSessionRequest:
+        hint = request.payload.data.get("id_token_hint")
+        if hint:
+            check_id_token_hint(hint)
+        return super().validate_request(request)
 
     def get_server_jwks(self):
         return keyring().key_set

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 
 from authlib.oauth2.rfc6749 import grants
 from authlib.oauth2.rfc6749.hooks import hooked
-from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidRequestError, InvalidScopeError
+from authlib.oauth2.rfc6749.errors import (
+    InvalidGrantError,
+    InvalidRequestError,
+    InvalidScopeError,
+    UnauthorizedClientError,
+)
 from authlib.oauth2.rfc7636 import CodeChallenge
 from flask import current_app
 
@@ -18,6 +24,7 @@ from app.security.secrets import digest
 from app.services import grants as storage
 
 TOKEN_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+S256_CHALLENGE = re.compile(r"[A-Za-z0-9_-]{43}")
 
 
 class ClientScopeMixin:
@@ -53,6 +60,9 @@ class S256CodeChallenge(CodeChallenge):
             raise InvalidRequestError("code_challenge is required (PKCE with S256)")
         if data.get("code_challenge_method") != "S256":
             raise InvalidRequestError("code_challenge_method must be S256")
+        # RFC 7636 §4.2: BASE64URL(SHA256(verifier)) is always 43 characters, unpadded.
+        if not S256_CHALLENGE.fullmatch(data["code_challenge"]):
+            raise InvalidRequestError("code_challenge is not a base64url SHA-256 digest")
         super().validate_code_challenge(grant, redirect_uri)
 
     def validate_code_verifier(self, grant, result) -> None:
@@ -63,6 +73,16 @@ class S256CodeChallenge(CodeChallenge):
 
 class AuthorizationCodeGrant(ClientScopeMixin, grants.AuthorizationCodeGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = TOKEN_AUTH_METHODS
+
+    @staticmethod
+    def validate_authorization_redirect_uri(request, client) -> str:
+        """RFC 9700 §2.1: exact match, always required; Authlib's message echoes the URI (non-ASCII → crash)."""
+        redirect_uri = request.payload.redirect_uri
+        if not redirect_uri:
+            raise InvalidRequestError("redirect_uri is required")
+        if not client.check_redirect_uri(redirect_uri):
+            raise InvalidRequestError("redirect_uri is not registered for this client")
+        return redirect_uri
 
     def save_authorization_code(self, code: str, request) -> None:
         """Store only the digest; the code is bound to client, redirect_uri, PKCE, nonce, scope, auth_time."""
@@ -165,7 +185,13 @@ class RefreshTokenGrant(ClientScopeMixin, grants.RefreshTokenGrant):
 
 
 class ClientCredentialsGrant(ClientScopeMixin, grants.ClientCredentialsGrant):
-    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+    # "none" only so that a public client is told unauthorized_client, not invalid_client.
+    TOKEN_ENDPOINT_AUTH_METHODS = TOKEN_AUTH_METHODS
+
+    def validate_token_request(self) -> None:
+        super().validate_token_request()
+        if self.request.auth_method == "none":
+            raise UnauthorizedClientError("client_credentials is for confidential clients only")  # RFC 6749 §4.4
 
     @hooked
     def create_token_response(self):

@@ -31,7 +31,7 @@ def _write_private(path: Path, data: bytes) -> None:
 
 def generate_signing_key(keys_dir: Path) -> Path:
     """Write a new RSA private key as keys/<created>-<kid>.pem and return its path."""
-    keys_dir.mkdir(parents=True, exist_ok=True)
+    keys_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     private = rsa.generate_private_key(public_exponent=65537, key_size=RSA_KEY_BITS)
     pem = private.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
@@ -44,7 +44,7 @@ def generate_signing_key(keys_dir: Path) -> Path:
 
 def ensure_signing_key(keys_dir: Path) -> None:
     """Generate the first key unless one exists; a lock keeps concurrent workers from making two."""
-    keys_dir.mkdir(parents=True, exist_ok=True)
+    keys_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     with open(keys_dir / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not any(keys_dir.glob("*.pem")):
@@ -55,7 +55,7 @@ def ensure_secret_key(keys_dir: Path) -> str:
     """The Flask secret (signs the CSRF cookie) lives beside the signing keys when not configured."""
     path = keys_dir / SECRET_KEY_FILE
     if not path.exists():
-        keys_dir.mkdir(parents=True, exist_ok=True)
+        keys_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         try:
             _write_private(path, os.urandom(32).hex().encode())
         except FileExistsError:  # another worker won the race

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from app.extensions import db
 from app.models import AccessTokenRecord, AuthorizationCode, RefreshToken
@@ -67,11 +69,14 @@ def record_access_token(jti: str, family_id: str | None, client_id: str, expires
 
 
 def revoke_access_token(jti: str, client_id: str, expires_at: int) -> None:
-    record = db.session.get(AccessTokenRecord, jti)
-    if record is None:
-        db.session.add(AccessTokenRecord(jti=jti, client_id=client_id, expires_at=expires_at, revoked_at=now()))
-    elif record.revoked_at is None:
-        record.revoked_at = now()
+    """One upsert, so concurrent revocations of the same jti cannot collide."""
+    insert = postgresql_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
+    statement = insert(AccessTokenRecord).values(jti=jti, client_id=client_id, expires_at=expires_at, revoked_at=now())
+    statement = statement.on_conflict_do_update(
+        index_elements=[AccessTokenRecord.jti],
+        set_={"revoked_at": func.coalesce(AccessTokenRecord.revoked_at, statement.excluded.revoked_at)},
+    )
+    db.session.execute(statement)
     db.session.commit()
 
 

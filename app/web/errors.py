@@ -16,7 +16,7 @@ log = logging.getLogger(__name__)
 # Paths answered in JSON: the OAuth endpoints people never see in a browser.
 JSON_PREFIXES = ("/oauth/token", "/oauth/revoke", "/oauth/introspect", "/oauth/userinfo", "/.well-known/", "/admin/api/")
 
-HTTP_ERROR_CODES = {400: "invalid_request", 401: "invalid_client", 404: "not_found", 405: "invalid_request",
+HTTP_ERROR_CODES = {400: "invalid_request", 401: "unauthorized", 404: "not_found", 405: "invalid_request",
                     413: "invalid_request", 429: "slow_down", 503: "temporarily_unavailable"}
 
 
@@ -29,11 +29,14 @@ def error_response(status: int, error: str, description: str) -> Response:
         response = jsonify(error=error, error_description=description)
         response.status_code = status
         response.headers["Cache-Control"] = "no-store"
+        response.headers["Pragma"] = "no-cache"
         return response
     return Response(render_template("error.html", error=error, description=description), status=status)
 
 
 def handle_http_exception(exc: HTTPException) -> Response:
+    if exc.response is not None:
+        return exc.response  # already a complete answer (e.g. an RFC 6750 challenge): keep it
     status = exc.code or 500
     if status == 413:
         return error_response(413, "invalid_request", "request body is too large")

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlencode
 
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749.errors import AccessDeniedError, InvalidRequestError
-from authlib.oidc.core.errors import ConsentRequiredError, LoginRequiredError
+from authlib.oidc.core.errors import (
+    ConsentRequiredError,
+    LoginRequiredError,
+    RequestNotSupportedError,
+    RequestURINotSupportedError,
+)
 from flask import Blueprint, Response, jsonify, redirect, render_template, request, url_for
 
 from app.extensions import csrf
@@ -24,6 +30,8 @@ bp = Blueprint("oauth", __name__)
 
 # Fields our own consent form adds to the authorization request it replays.
 CONSENT_FIELDS = {"csrf_token", "decision"}
+# ASCII digits only: str.isdigit() also accepts "²" and "٣".
+MAX_AGE = re.compile(r"[0-9]{1,10}")
 
 
 def _authorization_params() -> list[tuple[str, str]]:
@@ -37,16 +45,31 @@ def _error_page(error: OAuth2Error) -> Response:
 
 def _max_age() -> int | None:
     raw = request.values.get("max_age")
-    if raw is None:
-        return None
-    if not raw.isdigit() or len(raw) > 10:
+    if not raw:
+        return None  # RFC 6749 §3.1: a parameter without a value is treated as omitted
+    if not MAX_AGE.fullmatch(raw):
         raise InvalidRequestError("max_age must be a non-negative integer")
     return int(raw)
 
 
+def _refuse_request_objects() -> None:
+    """OpenID Connect Core §6: we advertise no request object support, so say so rather than ignore one."""
+    if request.values.get("request"):
+        raise RequestNotSupportedError("the request parameter is not supported")
+    if request.values.get("request_uri"):
+        raise RequestURINotSupportedError("the request_uri parameter is not supported")
+
+
+def _prompts() -> set[str]:
+    prompts = set(request.values.get("prompt", "").split())
+    if "none" in prompts and len(prompts) > 1:
+        raise InvalidRequestError("prompt=none cannot be combined with other values")
+    return prompts
+
+
 def _login_redirect(prompts: set[str]) -> Response:
-    """Send the browser to sign in, then back here without prompt=login, so it is asked once."""
-    params = [(k, v) for k, v in _authorization_params() if k != "prompt"]
+    """Send the browser to sign in, then back here without prompt=login or max_age, so it is asked once."""
+    params = [(k, v) for k, v in _authorization_params() if k not in {"prompt", "max_age"}]
     remaining = " ".join(p for p in sorted(prompts) if p != "login")
     if remaining:
         params.append(("prompt", remaining))
@@ -73,8 +96,9 @@ def authorize() -> Response:
     grant.request.login_session = login_session
     redirect_uri = grant.redirect_uri
     state = request.values.get("state")
-    prompts = set(request.values.get("prompt", "").split())
     try:
+        _refuse_request_objects()
+        prompts = _prompts()
         max_age = _max_age()
         needs_login = (
             user is None
@@ -120,7 +144,7 @@ def _consent_page(grant, scope: str) -> Response:
 def token() -> Response:
     problem = duplicate_or_oversized_parameter()
     if problem:
-        return error_response(400, "invalid_request", problem)
+        return authorization.handle_error_response(None, InvalidRequestError(problem))
     return authorization.create_token_response()
 
 

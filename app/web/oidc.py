@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from authlib.integrations.flask_oauth2 import current_token
 from authlib.oauth2 import OAuth2Error
-from authlib.oauth2.rfc6750 import InvalidTokenError
-from flask import Blueprint, Response, g, jsonify, render_template, request, session
+from authlib.oauth2.rfc6750 import InsufficientScopeError, InvalidTokenError
+from flask import Blueprint, Response, abort, g, jsonify, render_template, request, session
 
 from app.extensions import csrf
 from app.oauth import authorization
-from app.oauth.bearer import require_oauth
+from app.oauth.bearer import bearer_error_response, require_oauth
 from app.oauth.oidc import userinfo_claims
 from app.services.users import get_by_sub
 from app.web.errors import error_response
@@ -20,12 +20,15 @@ bp = Blueprint("oidc", __name__)
 
 @bp.route("/oauth/userinfo", methods=["GET", "POST"])
 @csrf.exempt
-@require_oauth("openid")
+@require_oauth()
 def userinfo() -> Response:
     """OpenID Connect Core §5.3: claims of the token's subject, filtered by its scope."""
     user = get_by_sub(current_token.claims["sub"])
     if user is None or not user.is_active:
-        require_oauth.raise_error_response(InvalidTokenError(description="the token's subject is no longer active"))
+        # A client_credentials token, or a disabled or deleted user: no end-user to describe.
+        abort(bearer_error_response(InvalidTokenError(description="the token has no active end-user")))
+    if "openid" not in current_token.get_scope().split():
+        abort(bearer_error_response(InsufficientScopeError(description="the token lacks the openid scope"), "openid"))
     response = jsonify(userinfo_claims(user, current_token.get_scope()))
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -40,11 +43,14 @@ def end_session() -> Response | str:
     except OAuth2Error as error:
         return error_response(400, error.error, error.description or "The logout request is invalid.")
     confirmed = request.method == "POST" and request.form.get("confirm") == "yes"
+    user = current_user()
+    # §6: ask before acting on a request without a hint, or with a hint about someone else.
+    hinted_sub = (end_request.id_token_claims or {}).get("sub")
     if confirmed:
         csrf.protect()
-    elif end_request.needs_confirmation and current_user() is not None:
+    elif user is not None and hinted_sub != user.sub:
         params = [(k, v) for k, v in request.values.items(multi=True) if k not in {"csrf_token", "confirm"}]
-        return render_template("logout.html", user=current_user(), params=params, client=end_request.client)
+        return render_template("logout.html", user=user, params=params, client=end_request.client)
     response = authorization.create_endpoint_response("end_session", end_request)
     if response is None:
         response = Response(render_template("logged_out.html"))

@@ -2,15 +2,33 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, redirect, render_template, request, session
+from urllib.parse import parse_qs, urlsplit
 
-from app.services import sessions, users
+from flask import Blueprint, Response, redirect, render_template, request, session, url_for
+
+from app.services import clients, sessions, users
 from app.web.login_session import current_user, end_current_session, set_session_cookie
 from app.web.redirects import safe_next
 
 bp = Blueprint("pages", __name__)
 
 INVALID_CREDENTIALS = "Invalid credentials."
+
+
+def _requesting_client_name(next_url: str) -> str | None:
+    """The registered name of the client whose authorization request sent the browser to sign in."""
+    parts = urlsplit(next_url)
+    if parts.path != url_for("oauth.authorize"):
+        return None
+    client_id = parse_qs(parts.query).get("client_id", [""])[0]
+    client = clients.get_client(client_id)
+    return client.name if client else None
+
+
+def _login_page(next_url: str, login: str, error: str | None = None) -> str:
+    return render_template(
+        "login.html", next_url=next_url, login=login, error=error, client_name=_requesting_client_name(next_url)
+    )
 
 
 @bp.route("/")
@@ -22,12 +40,12 @@ def home() -> str:
 def login() -> Response | str | tuple[str, int]:
     next_url = safe_next(request.values.get("next"))
     if request.method == "GET":
-        return render_template("login.html", next_url=next_url, login=request.args.get("login_hint", "")[:320])
+        return _login_page(next_url, request.args.get("login_hint", "")[:320])
     login_name = request.form.get("login", "")[:320]
     user = users.authenticate(login_name, request.form.get("password", ""))
     if user is None:
         # One message whatever failed: no hint whether the account exists.
-        return render_template("login.html", next_url=next_url, login=login_name, error=INVALID_CREDENTIALS), 401
+        return _login_page(next_url, login_name, INVALID_CREDENTIALS), 401
     token = sessions.start(user, ip=request.remote_addr, user_agent=request.user_agent.string)
     session.clear()  # fresh CSRF state: nothing from before sign-in carries over
     response = redirect(next_url)

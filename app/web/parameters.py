@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 from flask import request
 
 MAX_PARAMETER_LENGTH = 4096
+SAFE_NAME = re.compile(r"[A-Za-z0-9_.:-]{1,40}")
 
 
 def duplicate_or_oversized_parameter() -> str | None:
@@ -12,7 +15,12 @@ def duplicate_or_oversized_parameter() -> str | None:
     for source in (request.args, request.form):
         for name, values in source.lists():
             if len(values) > 1 or (name in request.args and name in request.form and source is request.args):
-                return f"parameter '{name[:40]}' is repeated"
+                return f"{_label(name)} is repeated"
             if any(len(value) > MAX_PARAMETER_LENGTH for value in values) or len(name) > 100:
-                return f"parameter '{name[:40]}' is too long"
+                return f"{_label(name)} is too long"
     return None
+
+
+def _label(name: str) -> str:
+    """Echo only a plain name: an OAuth error_description must stay ASCII without quotes (RFC 6749 §5.2)."""
+    return f"parameter '{name}'" if SAFE_NAME.fullmatch(name) else "a parameter"

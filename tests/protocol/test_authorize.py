@@ -1,0 +1,406 @@
+"""The authorization endpoint (RFC 6749 §4.1, RFC 7636, RFC 9207, OpenID Connect Core §3.1.2) over real HTTP."""
+
+from __future__ import annotations
+
+import re
+import time
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+
+from app.models import LoginSession
+from tests.flows import (
+    Browser,
+    authorization_params,
+    consent_form,
+    is_consent_page,
+    pkce_pair,
+    query_of,
+    redirect_error,
+    signed_in,
+)
+
+APP_URI = "https://app.example.com/cb"
+EMAIL = "alice@example.com"
+METHODS = ["GET", "POST"]
+ERROR_CODE = re.compile(r'id="error-code">([a-z_]+)<')
+
+
+@pytest.fixture
+def user(make):
+    return make.user(EMAIL)
+
+
+@pytest.fixture
+def rp(make):
+    return make.client(redirect_uris=[APP_URI, "https://app.example.com/cb?tenant=a%2Bb"])
+
+
+@pytest.fixture
+def browser(live_server, user) -> Browser:
+    return signed_in(live_server, EMAIL)
+
+
+def params_for(rp, **changes: str | None) -> dict[str, str]:
+    """A valid request with some parameters changed; None removes one."""
+    params = authorization_params(rp, pkce_pair()[1])
+    params.update(changes)
+    return {k: v for k, v in params.items() if v is not None}
+
+
+def assert_error_page(response: requests.Response, error: str) -> None:
+    assert response.status_code == 400, response.text[:300]
+    assert "Location" not in response.headers
+    assert response.headers["Content-Type"].startswith("text/html")
+    found = ERROR_CODE.search(response.text)
+    assert found and found.group(1) == error
+
+
+def assert_code(response: requests.Response, live_server: str, redirect_uri: str, state: str) -> str:
+    assert response.status_code == 302, response.text[:300]
+    location = response.headers["Location"]
+    assert location.startswith(redirect_uri.split("?")[0] + "?")
+    query = query_of(location)
+    assert query["state"] == state and query["iss"] == live_server and "error" not in query
+    return query["code"]
+
+
+def assert_redirected_error(response, live_server: str, error: str, state: str | None) -> dict[str, str]:
+    query = redirect_error(response)
+    assert response.headers["Location"].startswith(APP_URI + "?")
+    assert query["error"] == error, query
+    assert query["iss"] == live_server  # RFC 9207 on errors too
+    assert query.get("state") == state
+    assert re.fullmatch(r"[\x20\x21\x23-\x5b\x5d-\x7e]*", query.get("error_description", ""))
+    assert "code" not in query
+    return query
+
+
+# --- requests that cannot be redirected: the client or its redirect_uri is not verified ----------------
+
+UNVERIFIABLE = [
+    pytest.param({"client_id": "no-such-client"}, "invalid_client", id="unknown-client"),
+    pytest.param({"client_id": None}, "invalid_client", id="missing-client"),
+    pytest.param({"client_id": ""}, "invalid_client", id="empty-client"),
+    pytest.param({"client_id": "x" * 300}, "invalid_client", id="huge-client"),
+    pytest.param({"redirect_uri": None}, "invalid_request", id="missing-redirect"),
+    pytest.param({"redirect_uri": ""}, "invalid_request", id="empty-redirect"),
+    pytest.param({"redirect_uri": APP_URI + "/"}, "invalid_request", id="trailing-slash"),
+    pytest.param({"redirect_uri": "https://APP.example.com/cb"}, "invalid_request", id="upper-case-host"),
+    pytest.param({"redirect_uri": "https://app.example.com/CB"}, "invalid_request", id="upper-case-path"),
+    pytest.param({"redirect_uri": "https://app.example.com:8443/cb"}, "invalid_request", id="other-port"),
+    pytest.param({"redirect_uri": "https://app.example.com:443/cb"}, "invalid_request", id="explicit-port"),
+    pytest.param({"redirect_uri": APP_URI + "?next=https://evil.example"}, "invalid_request", id="extra-query"),
+    pytest.param({"redirect_uri": "https://app.example.com/cb?tenant=a+b"}, "invalid_request", id="query-reencoded"),
+    pytest.param({"redirect_uri": "http://app.example.com/cb"}, "invalid_request", id="http-not-https"),
+    pytest.param({"redirect_uri": APP_URI + "/evil"}, "invalid_request", id="appended-path"),
+    pytest.param({"redirect_uri": APP_URI + "#x"}, "invalid_request", id="fragment"),
+    pytest.param({"redirect_uri": "https://app.example.com.evil.example/cb"}, "invalid_request", id="suffix-host"),
+    pytest.param({"redirect_uri": "https://evil.example@app.example.com/cb"}, "invalid_request", id="userinfo"),
+    pytest.param({"redirect_uri": APP_URI + "/%C3%A9"}, "invalid_request", id="non-ascii"),
+    pytest.param({"redirect_uri": APP_URI + 'é"\\'}, "invalid_request", id="non-ascii-quote"),
+    # Without a verified redirect_uri even a bad response_type is shown, not redirected.
+    pytest.param({"redirect_uri": APP_URI + "/", "response_type": "token"}, "unsupported_response_type",
+                 id="bad-redirect-and-response-type"),
+    pytest.param({"client_id": "nope", "response_type": "tökén\""}, "unsupported_response_type",
+                 id="unknown-client-odd-response-type"),
+]
+
+
+# Validation comes before sign-in, so these run without a session; see also test_signed_in_browser_same_errors.
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize(("changes", "error"), UNVERIFIABLE)
+def test_unverified_client_or_redirect_uri_gets_an_error_page(live_server, rp, method, changes, error):
+    response = Browser(live_server).authorize(params_for(rp, **changes), method=method)
+    assert_error_page(response, error)
+
+
+# --- errors redirected to the verified redirect_uri, with state and iss -----------------------------------
+
+REDIRECTED = [
+    pytest.param({"response_type": "token"}, "unsupported_response_type", id="token"),
+    pytest.param({"response_type": "id_token"}, "unsupported_response_type", id="id_token"),
+    pytest.param({"response_type": "code id_token"}, "unsupported_response_type", id="hybrid"),
+    pytest.param({"response_type": "tökén\"\\"}, "unsupported_response_type", id="non-ascii"),
+    pytest.param({"response_type": None}, "invalid_request", id="missing-response-type"),
+    pytest.param({"response_type": ""}, "invalid_request", id="empty-response-type"),
+    # RFC 7636 and RFC 9700 §2.1.1: S256 PKCE for every client.
+    pytest.param({"code_challenge": None}, "invalid_request", id="missing-challenge"),
+    pytest.param({"code_challenge": None, "code_challenge_method": None}, "invalid_request", id="no-pkce"),
+    pytest.param({"code_challenge_method": "plain"}, "invalid_request", id="plain"),
+    pytest.param({"code_challenge_method": None}, "invalid_request", id="missing-method"),
+    pytest.param({"code_challenge_method": "s256"}, "invalid_request", id="lower-case-method"),
+    pytest.param({"code_challenge": "abc"}, "invalid_request", id="short-challenge"),
+    pytest.param({"code_challenge": "a" * 42}, "invalid_request", id="42-chars"),
+    pytest.param({"code_challenge": "a" * 44}, "invalid_request", id="44-chars"),
+    pytest.param({"code_challenge": "a" * 42 + "="}, "invalid_request", id="padded"),
+    pytest.param({"code_challenge": "a" * 42 + "+"}, "invalid_request", id="plus"),
+    pytest.param({"code_challenge": "a" * 42 + "/"}, "invalid_request", id="slash"),
+    pytest.param({"code_challenge": "a" * 42 + "é"}, "invalid_request", id="non-ascii-challenge"),
+    pytest.param({"code_challenge": "a" * 200}, "invalid_request", id="long-challenge"),
+    # RFC 6749 §3.3: scopes beyond the registration are refused, not silently dropped.
+    pytest.param({"scope": "openid admin"}, "invalid_scope", id="unregistered-scope"),
+    pytest.param({"scope": "openid prof\"ile"}, "invalid_scope", id="malformed-scope"),
+    pytest.param({"scope": "openid é"}, "invalid_scope", id="non-ascii-scope"),
+    # OpenID Connect Core §3.1.2.1 and §3.1.2.2.
+    pytest.param({"prompt": "none login"}, "invalid_request", id="prompt-none-with-other"),
+    pytest.param({"prompt": "none consent", "scope": "profile"}, "invalid_request", id="prompt-none-with-other-oauth"),
+    pytest.param({"max_age": "-1"}, "invalid_request", id="negative-max-age"),
+    pytest.param({"max_age": "abc"}, "invalid_request", id="text-max-age"),
+    pytest.param({"max_age": "1.5"}, "invalid_request", id="fractional-max-age"),
+    pytest.param({"max_age": "²"}, "invalid_request", id="unicode-digit-max-age"),
+    pytest.param({"max_age": "٣"}, "invalid_request", id="arabic-digit-max-age"),
+    pytest.param({"max_age": "9" * 30}, "invalid_request", id="huge-max-age"),
+    pytest.param({"request": "eyJhbGciOiJub25lIn0.e30."}, "request_not_supported", id="request-object"),
+    pytest.param({"request_uri": "https://app.example.com/r/1"}, "request_uri_not_supported", id="request-uri"),
+]
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize(("changes", "error"), REDIRECTED)
+def test_invalid_request_redirects_error_with_state_and_iss(live_server, rp, method, changes, error):
+    params = params_for(rp, redirect_uri=APP_URI, **changes)
+    response = Browser(live_server).authorize(params, method=method)
+    assert_redirected_error(response, live_server, error, params["state"])
+
+
+def test_signed_in_browser_same_errors(live_server, rp, browser):
+    assert_error_page(browser.authorize(params_for(rp, client_id="nope")), "invalid_client")
+    assert_error_page(browser.authorize(params_for(rp, redirect_uri=APP_URI + "/")), "invalid_request")
+    for changes, error in [({"response_type": "token"}, "unsupported_response_type"),
+                           ({"code_challenge_method": "plain"}, "invalid_request"),
+                           ({"scope": "openid admin"}, "invalid_scope"), ({"max_age": "x"}, "invalid_request")]:
+        params = params_for(rp, redirect_uri=APP_URI, **changes)
+        assert_redirected_error(browser.authorize(params), live_server, error, params["state"])
+
+
+def test_unauthorized_client_for_response_type_code(live_server, make, browser):
+    refresh_only = make.client(redirect_uris=[APP_URI], grant_types=["refresh_token"])
+    params = params_for(refresh_only)
+    assert_redirected_error(browser.authorize(params), live_server, "unauthorized_client", params["state"])
+
+
+def test_error_redirect_without_state_has_no_state(live_server, rp, browser):
+    response = browser.authorize(params_for(rp, redirect_uri=APP_URI, response_type="token", state=None))
+    assert_redirected_error(response, live_server, "unsupported_response_type", None)
+
+
+# --- duplicate parameters: RFC 6749 §3.1, never a redirect -----------------------------------------------
+
+DUPLICATED = ["client_id", "redirect_uri", "response_type", "scope", "state", "code_challenge",
+              "code_challenge_method", "nonce", "prompt", "max_age", "login_hint"]
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("name", DUPLICATED)
+def test_duplicate_parameter_is_refused(live_server, rp, browser, method, name):
+    params = list(params_for(rp, prompt="consent", max_age="600", login_hint=EMAIL).items())
+    params.append((name, dict(params)[name]))  # even an identical repeat is refused
+    response = browser.authorize(params, method=method, decision=None)
+    assert_error_page(response, "invalid_request")
+
+
+def test_parameter_in_both_query_and_body_is_a_duplicate(live_server, rp, browser):
+    params = params_for(rp)
+    response = browser.session.post(
+        f"{live_server}/oauth/authorize", params={"state": params["state"]}, data=params, allow_redirects=False
+    )
+    assert_error_page(response, "invalid_request")
+
+
+# --- successful authorization -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("method", METHODS)
+def test_code_redirect_carries_state_and_iss(live_server, rp, browser, method):
+    params = params_for(rp, redirect_uri=APP_URI)
+    assert_code(browser.authorize(params, method=method), live_server, APP_URI, params["state"])
+
+
+def test_registered_query_of_redirect_uri_is_kept(live_server, rp, browser):
+    """RFC 6749 §3.1.2: the redirect_uri's own query is retained when ours is added."""
+    uri = "https://app.example.com/cb?tenant=a%2Bb"
+    params = params_for(rp, redirect_uri=uri)
+    response = browser.authorize(params)
+    assert_code(response, live_server, uri, params["state"])
+    assert query_of(response.headers["Location"])["tenant"] == "a+b"
+    deny = redirect_error(browser.authorize(params_for(rp, redirect_uri=uri, prompt="consent"), decision="deny"))
+    assert deny["tenant"] == "a+b" and deny["error"] == "access_denied"
+
+
+STATES = ["xyz", "a b", "a&b=c", "100%", "%20%41", "1+1=2", "ünïcødé ✓ 𝄞", "#frag?q=1", "'\"<>", "x" * 2000]
+
+
+@pytest.mark.parametrize("state", STATES)
+def test_state_is_echoed_byte_for_byte(live_server, rp, browser, state):
+    params = params_for(rp, redirect_uri=APP_URI, state=state)
+    assert_code(browser.authorize(params), live_server, APP_URI, state)
+    denied = browser.authorize(params_for(rp, redirect_uri=APP_URI, state=state, prompt="consent"), decision="deny")
+    assert_redirected_error(denied, live_server, "access_denied", state)
+
+
+def test_deny_redirects_access_denied(live_server, rp, browser):
+    params = params_for(rp, redirect_uri=APP_URI)
+    assert_redirected_error(browser.authorize(params, decision="deny"), live_server, "access_denied", params["state"])
+    # A denial is not remembered as consent.
+    assert is_consent_page(browser.authorize(params_for(rp), decision=None).text)
+
+
+def test_relying_party_post_shows_consent_like_get(live_server, rp, browser):
+    params = params_for(rp, redirect_uri=APP_URI)
+    page = browser.authorize(params, method="POST", decision=None)
+    assert page.status_code == 200 and is_consent_page(page.text)
+    form = consent_form(page.text)
+    assert {k: form[k] for k in params} == params  # every request parameter is carried to the decision
+
+
+# --- consent -------------------------------------------------------------------------------------------------
+
+def test_consent_is_remembered_per_scope(live_server, rp, browser):
+    first = params_for(rp, scope="openid profile")
+    assert_code(browser.authorize(first), live_server, rp.redirect_uri, first["state"])
+    # Same or fewer scopes: no consent page.
+    for scope in ("openid profile", "profile openid", "openid"):
+        again = params_for(rp, scope=scope)
+        assert_code(browser.authorize(again, decision=None), live_server, rp.redirect_uri, again["state"])
+    # An extra scope asks again, and only then.
+    wider = browser.authorize(params_for(rp, scope="openid profile email"), decision=None)
+    assert wider.status_code == 200 and is_consent_page(wider.text) and 'data-scope="email"' in wider.text
+    # prompt=consent always asks.
+    forced = browser.authorize(params_for(rp, scope="openid", prompt="consent"), decision=None)
+    assert forced.status_code == 200 and is_consent_page(forced.text)
+
+
+def test_consent_is_per_user(live_server, make, rp, browser):
+    params = params_for(rp)
+    assert_code(browser.authorize(params), live_server, rp.redirect_uri, params["state"])
+    make.user("bob@example.com")
+    other = signed_in(live_server, "bob@example.com")
+    assert is_consent_page(other.authorize(params_for(rp), decision=None).text)
+
+
+@pytest.mark.parametrize("token", [None, "", "forged-token", "IjEyMyI.Zx0000.aaaaaaaaaaaaaaaaaaaaaaaaaaa"])
+def test_consent_decision_without_valid_csrf_token_is_refused(live_server, rp, browser, token):
+    page = browser.authorize(params_for(rp), decision=None)
+    form = consent_form(page.text)
+    form["decision"] = "allow"
+    if token is None:
+        del form["csrf_token"]
+    else:
+        form["csrf_token"] = token
+    response = browser.session.post(f"{live_server}/oauth/authorize", data=form, allow_redirects=False)
+    assert_error_page(response, "invalid_request")
+    # Nothing was granted: the next request still asks.
+    assert is_consent_page(browser.authorize(params_for(rp), decision=None).text)
+
+
+def test_consent_decision_from_another_browser_is_refused(live_server, rp, browser, make):
+    form = consent_form(browser.authorize(params_for(rp), decision=None).text)
+    make.user("mallory@example.com")
+    attacker = signed_in(live_server, "mallory@example.com")
+    response = attacker.session.post(f"{live_server}/oauth/authorize", data={**form, "decision": "allow"},
+                                     allow_redirects=False)
+    assert_error_page(response, "invalid_request")
+
+
+# --- prompt, max_age, login_hint (OpenID Connect Core §3.1.2.1) -------------------------------------------
+
+@pytest.mark.parametrize("scope", ["openid profile", "profile"])
+@pytest.mark.parametrize("method", METHODS)
+def test_prompt_none_without_session_is_login_required(live_server, rp, scope, method):
+    params = params_for(rp, redirect_uri=APP_URI, prompt="none", scope=scope)
+    response = Browser(live_server).authorize(params, method=method)
+    assert_redirected_error(response, live_server, "login_required", params["state"])
+
+
+@pytest.mark.parametrize("scope", ["openid profile", "profile"])
+def test_prompt_none_without_consent_is_consent_required(live_server, rp, browser, scope):
+    params = params_for(rp, redirect_uri=APP_URI, prompt="none", scope=scope)
+    assert_redirected_error(browser.authorize(params), live_server, "consent_required", params["state"])
+
+
+def test_prompt_none_with_remembered_consent_returns_code(live_server, rp, browser):
+    assert browser.authorize(params_for(rp)).status_code == 302
+    params = params_for(rp, prompt="none")
+    assert_code(browser.authorize(params, decision=None), live_server, rp.redirect_uri, params["state"])
+
+
+def test_prompt_none_with_wider_scope_is_consent_required(live_server, rp, browser):
+    assert browser.authorize(params_for(rp, scope="openid")).status_code == 302
+    params = params_for(rp, redirect_uri=APP_URI, prompt="none", scope="openid email")
+    assert_redirected_error(browser.authorize(params), live_server, "consent_required", params["state"])
+
+
+def login_redirect(response: requests.Response) -> dict[str, str]:
+    assert response.status_code == 302, response.text[:300]
+    location = response.headers["Location"]
+    assert urlsplit(location).path == "/login" and not urlsplit(location).netloc
+    return query_of(location)
+
+
+def sign_in_and_return(browser: Browser, login_query: dict[str, str]) -> requests.Response:
+    """Sign in on the page we were sent to, then follow the redirect back to the authorization endpoint."""
+    signed = browser.login(EMAIL, next_url=login_query["next"])
+    assert signed.status_code == 302 and signed.headers["Location"].startswith("/oauth/authorize?")
+    return browser.follow(signed)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_prompt_login_with_session_asks_to_sign_in_once(live_server, rp, browser, method):
+    assert browser.authorize(params_for(rp)).status_code == 302  # consent remembered
+    params = params_for(rp, prompt="login")
+    back = sign_in_and_return(browser, login_redirect(browser.authorize(params, method=method)))
+    assert_code(back, live_server, rp.redirect_uri, params["state"])
+
+
+def test_prompt_login_and_consent_keeps_consent(live_server, rp, browser):
+    assert browser.authorize(params_for(rp)).status_code == 302
+    params = params_for(rp, prompt="login consent")
+    back = sign_in_and_return(browser, login_redirect(browser.authorize(params)))
+    assert back.status_code == 200 and is_consent_page(back.text)
+
+
+def test_max_age_zero_with_old_session_asks_to_sign_in(live_server, rp, browser, user, make, monkeypatch):
+    assert browser.authorize(params_for(rp)).status_code == 302
+    make.update(LoginSession, {"user_id": user.id}, auth_time=int(time.time()) - 3600)
+    params = params_for(rp, max_age="0")
+    query = login_redirect(browser.authorize(params))
+    # The way back must not loop even when signing in took a few seconds.
+    real_now = time.time
+    monkeypatch.setattr("app.web.oauth.now", lambda: int(real_now()) + 5)
+    assert_code(sign_in_and_return(browser, query), live_server, rp.redirect_uri, params["state"])
+
+
+@pytest.mark.parametrize(("age", "max_age", "asks"), [(3600, "60", True), (10, "60", False), (10, "", False)])
+def test_max_age_against_session_auth_time(live_server, rp, browser, user, make, age, max_age, asks):
+    assert browser.authorize(params_for(rp)).status_code == 302
+    make.update(LoginSession, {"user_id": user.id}, auth_time=int(time.time()) - age)
+    params = params_for(rp, max_age=max_age)
+    response = browser.authorize(params, decision=None)
+    if asks:
+        login_redirect(response)
+    else:
+        assert_code(response, live_server, rp.redirect_uri, params["state"])
+
+
+def test_max_age_with_prompt_none_and_old_session_is_login_required(live_server, rp, browser, user, make):
+    assert browser.authorize(params_for(rp)).status_code == 302
+    make.update(LoginSession, {"user_id": user.id}, auth_time=int(time.time()) - 3600)
+    params = params_for(rp, redirect_uri=APP_URI, max_age="60", prompt="none")
+    assert_redirected_error(browser.authorize(params), live_server, "login_required", params["state"])
+
+
+def test_anonymous_browser_is_sent_to_login_and_back(live_server, rp, user):
+    browser = Browser(live_server)
+    params = params_for(rp)
+    back = sign_in_and_return(browser, login_redirect(browser.authorize(params)))
+    assert back.status_code == 200 and is_consent_page(back.text)
+
+
+def test_login_hint_is_prefilled(live_server, rp):
+    browser = Browser(live_server)
+    hint = 'bob+"x"@example.com'
+    query = login_redirect(browser.authorize(params_for(rp, login_hint=hint)))
+    assert query["login_hint"] == hint
+    page = browser.session.get(f"{live_server}/login", params=query)
+    assert 'value="bob+&#34;x&#34;@example.com"' in page.text

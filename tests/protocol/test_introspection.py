@@ -1,0 +1,190 @@
+"""RFC 7662 token introspection over real HTTP."""
+
+from __future__ import annotations
+
+import time
+
+import jwt
+import pytest
+import requests
+
+from app.models import RefreshToken, User
+from tests.factories import Factories, RegisteredClient
+from tests.flows import introspect, refresh, revoke, tokens_for
+
+INACTIVE = {"active": False}
+
+
+@pytest.fixture
+def rp(make) -> RegisteredClient:
+    make.user("alice@example.com")
+    return make.client()
+
+
+@pytest.fixture
+def tokens(live_server, rp) -> dict:
+    return tokens_for(live_server, rp, "alice@example.com")
+
+
+def test_an_access_token_is_described_by_its_claims(live_server, rp, tokens):
+    claims = jwt.decode(tokens["access_token"], options={"verify_signature": False})
+
+    response = requests.post(
+        f"{live_server}/oauth/introspect", data={"token": tokens["access_token"]}, auth=(rp.client_id, rp.client_secret)
+    )
+
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.json() == {
+        "active": True,
+        "token_type": "Bearer",
+        "scope": "openid profile email offline_access",
+        "client_id": rp.client_id,
+        "sub": claims["sub"],
+        "aud": live_server,
+        "iss": live_server,
+        "exp": claims["exp"],
+        "iat": claims["iat"],
+        "jti": claims["jti"],
+    }
+
+
+def test_a_refresh_token_is_described_from_storage(live_server, rp, tokens):
+    body = introspect(live_server, rp, tokens["refresh_token"])
+    sub = jwt.decode(tokens["access_token"], options={"verify_signature": False})["sub"]
+
+    assert body.keys() == {"active", "scope", "client_id", "sub", "iss", "exp", "iat"}
+    assert (body["active"], body["client_id"], body["sub"], body["iss"]) == (True, rp.client_id, sub, live_server)
+    assert body["scope"] == "openid profile email offline_access"
+    assert body["iat"] <= time.time() < body["exp"]
+
+
+def test_a_client_credentials_token_is_active_for_its_client(live_server, make):
+    machine = make.machine()
+    token = requests.post(
+        f"{live_server}/oauth/token", data={"grant_type": "client_credentials", "scope": "api:read"},
+        auth=(machine.client_id, machine.client_secret),
+    ).json()["access_token"]
+
+    body = introspect(live_server, machine, token)
+
+    assert (body["active"], body["sub"], body["client_id"], body["scope"]) == (True, machine.client_id, machine.client_id,
+                                                                              "api:read")
+
+
+def test_any_confidential_client_may_introspect(live_server, make, tokens):
+    """Resource servers introspect tokens issued to other clients."""
+    api = make.machine()
+    assert introspect(live_server, api, tokens["access_token"])["active"] is True
+
+
+def _inactive_token(kind: str, live_server: str, make: Factories, rp: RegisteredClient, tokens: dict) -> str:
+    access_claims = jwt.decode(tokens["access_token"], options={"verify_signature": False})
+    now = int(time.time())
+    match kind:
+        case "expired access token":
+            return make.jwt({**access_claims, "iat": now - 700, "exp": now - 100, "jti": "expired-jti"})
+        case "revoked access token":
+            assert revoke(live_server, rp, tokens["access_token"]).status_code == 200
+            return tokens["access_token"]
+        case "access token of a revoked family":
+            assert revoke(live_server, rp, tokens["refresh_token"]).status_code == 200
+            return tokens["access_token"]
+        case "revoked refresh token":
+            assert revoke(live_server, rp, tokens["refresh_token"]).status_code == 200
+            return tokens["refresh_token"]
+        case "rotated refresh token":
+            assert refresh(live_server, rp, tokens["refresh_token"]).status_code == 200
+            return tokens["refresh_token"]
+        case "expired refresh token":
+            make.update(RefreshToken, {"client_id": rp.client_id}, expires_at=now - 1)
+            return tokens["refresh_token"]
+        case "disabled user's access token":
+            make.update(User, {"email": "alice@example.com"}, is_active=False)
+            return tokens["access_token"]
+        case "disabled user's refresh token":
+            make.update(User, {"email": "alice@example.com"}, is_active=False)
+            return tokens["refresh_token"]
+        case "deleted user's access token":
+            return make.jwt({**access_claims, "sub": "00000000-0000-4000-8000-000000000000"})
+        case "wrong issuer":
+            return make.jwt({**access_claims, "iss": "https://evil.example"})
+        case "ID token":
+            return tokens["id_token"]
+        case "unknown":
+            return "never-issued-" + "x" * 30
+        case "malformed JWT":
+            return tokens["access_token"][:-10] + "AAAAAAAAAA"
+        case "garbage":
+            return "ünïcode.\x00.garbage"
+    raise AssertionError(kind)
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "expired access token",
+        "revoked access token",
+        "access token of a revoked family",
+        "revoked refresh token",
+        "rotated refresh token",
+        "expired refresh token",
+        "disabled user's access token",
+        "disabled user's refresh token",
+        "deleted user's access token",
+        "wrong issuer",
+        "ID token",
+        "unknown",
+        "malformed JWT",
+        "garbage",
+    ],
+)
+@pytest.mark.parametrize("hint", [None, "access_token", "refresh_token"])
+def test_dead_tokens_are_only_inactive(live_server, make, rp, tokens, kind, hint):
+    """RFC 7662 §2.2: nothing beyond "active": false about a token that is not active."""
+    token = _inactive_token(kind, live_server, make, rp, tokens)
+    data = {"token": token} | ({"token_type_hint": hint} if hint else {})
+
+    response = requests.post(f"{live_server}/oauth/introspect", data=data, auth=(rp.client_id, rp.client_secret))
+
+    assert response.status_code == 200
+    assert response.json() == INACTIVE
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_an_unknown_hint_is_ignored(live_server, rp, tokens):
+    """RFC 7662 §2.1: the server MAY ignore token_type_hint."""
+    response = requests.post(
+        f"{live_server}/oauth/introspect", data={"token": tokens["access_token"], "token_type_hint": "id_token"},
+        auth=(rp.client_id, rp.client_secret),
+    )
+    assert response.json()["active"] is True
+
+
+@pytest.mark.parametrize(
+    ("credentials", "data", "status", "error"),
+    [
+        ("none", {"token": "t"}, 401, "invalid_client"),
+        ("public client id", {"token": "t"}, 401, "invalid_client"),
+        ("confidential client id only", {"token": "t"}, 401, "invalid_client"),
+        ("wrong secret", {"token": "t"}, 401, "invalid_client"),
+        ("basic", {}, 400, "invalid_request"),
+        ("basic", {"token": ""}, 400, "invalid_request"),
+        ("basic", {"token": ["a", "b"]}, 400, "invalid_request"),
+    ],
+)
+def test_refused_requests(live_server, make, rp, credentials, data, status, error):
+    auth = None
+    if credentials == "public client id":
+        data = {**data, "client_id": make.client(public=True).client_id}
+    elif credentials == "confidential client id only":
+        data = {**data, "client_id": rp.client_id}
+    elif credentials == "wrong secret":
+        auth = (rp.client_id, "wrong")
+    elif credentials == "basic":
+        auth = (rp.client_id, rp.client_secret)
+
+    response = requests.post(f"{live_server}/oauth/introspect", data=data, auth=auth)
+
+    assert (response.status_code, response.json()["error"]) == (status, error)
+    assert response.headers["Cache-Control"] == "no-store"

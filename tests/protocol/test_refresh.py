@@ -1,0 +1,185 @@
+"""Refresh tokens (RFC 6749 §6, RFC 9700 §4.14, OpenID Connect Core §11) over real HTTP."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import requests
+
+from app.models import Client, RefreshToken, User
+from app.security.secrets import digest
+from tests.flows import introspect, refresh, tokens_for
+
+EMAIL = "alice@example.com"
+FULL_SCOPE = "openid profile email offline_access"
+
+
+@pytest.fixture
+def user(make):
+    return make.user(EMAIL)
+
+
+@pytest.fixture
+def rp(make):
+    return make.client()
+
+
+@pytest.fixture
+def tokens(live_server, rp, user) -> dict:
+    return tokens_for(live_server, rp, EMAIL)
+
+
+def assert_refresh_error(response: requests.Response, error: str) -> None:
+    assert response.status_code == 400, response.text
+    assert response.headers["Cache-Control"] == "no-store" and response.headers["Pragma"] == "no-cache"
+    body = response.json()
+    assert body["error"] == error and body["error_description"], body
+
+
+def refreshed(live_server: str, client, refresh_token: str, **extra: str) -> dict:
+    response = refresh(live_server, client, refresh_token, **extra)
+    assert response.status_code == 200, response.text
+    assert response.headers["Cache-Control"] == "no-store" and response.headers["Pragma"] == "no-cache"
+    return response.json()
+
+
+def test_each_use_rotates(live_server, rp, tokens):
+    first = refreshed(live_server, rp, tokens["refresh_token"])
+    second = refreshed(live_server, rp, first["refresh_token"])
+    assert len({tokens["refresh_token"], first["refresh_token"], second["refresh_token"]}) == 3
+    assert set(second["scope"].split()) == set(FULL_SCOPE.split())
+    claims = introspect(live_server, rp, second["access_token"])
+    assert claims["active"] is True and claims["client_id"] == rp.client_id
+
+
+@pytest.mark.parametrize("reused", ["original", "rotated"])
+def test_reuse_revokes_the_whole_family(live_server, rp, tokens, reused):
+    """RFC 9700 §4.14.2: a rotated refresh token presented again is a theft signal."""
+    first = refreshed(live_server, rp, tokens["refresh_token"])
+    newest = refreshed(live_server, rp, first["refresh_token"])
+    old = tokens["refresh_token"] if reused == "original" else first["refresh_token"]
+    assert_refresh_error(refresh(live_server, rp, old), "invalid_grant")
+    assert_refresh_error(refresh(live_server, rp, newest["refresh_token"]), "invalid_grant")
+    for token in (newest["access_token"], first["access_token"], tokens["access_token"], newest["refresh_token"]):
+        assert introspect(live_server, rp, token) == {"active": False}
+
+
+def test_reuse_revokes_only_its_own_family(live_server, rp, user, tokens):
+    other = tokens_for(live_server, rp, EMAIL)
+    refreshed(live_server, rp, tokens["refresh_token"])
+    assert_refresh_error(refresh(live_server, rp, tokens["refresh_token"]), "invalid_grant")
+    assert introspect(live_server, rp, other["access_token"])["active"] is True
+    refreshed(live_server, rp, other["refresh_token"])
+
+
+def test_narrower_scope_then_full_scope_again(live_server, rp, tokens):
+    """RFC 6749 §6: a narrower access token; the new refresh token keeps what was originally granted."""
+    narrow = refreshed(live_server, rp, tokens["refresh_token"], scope="openid profile")
+    assert narrow["scope"] == "openid profile"
+    assert introspect(live_server, rp, narrow["access_token"])["scope"] == "openid profile"
+    assert set(introspect(live_server, rp, narrow["refresh_token"])["scope"].split()) == set(FULL_SCOPE.split())
+    email_only = refreshed(live_server, rp, narrow["refresh_token"], scope="email")
+    assert email_only["scope"] == "email"
+    full = refreshed(live_server, rp, email_only["refresh_token"])
+    assert set(full["scope"].split()) == set(FULL_SCOPE.split())
+
+
+@pytest.mark.parametrize("scope", ["openid profile email offline_access admin", "admin", "api:read", "openid \"x\""])
+def test_broader_scope_is_invalid_scope(live_server, rp, tokens, scope):
+    assert_refresh_error(refresh(live_server, rp, tokens["refresh_token"], scope=scope), "invalid_scope")
+    refreshed(live_server, rp, tokens["refresh_token"])  # a refused request does not use the token up
+
+
+def test_broader_than_original_after_narrowing_is_invalid_scope(live_server, make, user):
+    rp = make.client(scope="openid profile email offline_access")
+    tokens = tokens_for(live_server, rp, EMAIL, scope="openid profile offline_access")
+    assert_refresh_error(refresh(live_server, rp, tokens["refresh_token"], scope="email"), "invalid_scope")
+
+
+@pytest.mark.parametrize("public", [False, True])
+def test_refresh_token_of_another_client(live_server, make, rp, tokens, public):
+    other = make.client(public=public)
+    assert_refresh_error(refresh(live_server, other, tokens["refresh_token"]), "invalid_grant")
+    refreshed(live_server, rp, tokens["refresh_token"])  # still the owner's to use
+
+
+def test_public_client_refreshes_with_client_id_only(live_server, make, user):
+    public = make.client(public=True)
+    tokens = tokens_for(live_server, public, EMAIL)  # the whole code flow without a secret
+    first = refreshed(live_server, public, tokens["refresh_token"])
+    refreshed(live_server, public, first["refresh_token"])
+    assert_refresh_error(refresh(live_server, public, tokens["refresh_token"]), "invalid_grant")
+
+
+def test_public_client_with_a_failed_basic_header_is_not_authenticated(live_server, make, user):
+    public = make.client(public=True)
+    tokens = tokens_for(live_server, public, EMAIL)
+    data = {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"], "client_id": public.client_id}
+    response = requests.post(f"{live_server}/oauth/token", data=data, auth=(public.client_id, "guess"))
+    assert response.status_code == 401 and response.json()["error"] == "invalid_client"
+
+
+@pytest.mark.parametrize(
+    ("client_scope", "scope", "gets_refresh_token"),
+    [
+        ("openid profile email offline_access", "openid profile", False),  # OpenID Connect Core §11
+        ("openid profile email offline_access", "openid offline_access", True),
+        ("openid profile email offline_access api:read", "api:read", True),
+        ("openid profile email offline_access", "profile email", True),
+    ],
+)
+def test_when_a_refresh_token_is_issued(live_server, make, user, client_scope, scope, gets_refresh_token):
+    rp = make.client(scope=client_scope)
+    tokens = tokens_for(live_server, rp, EMAIL, scope=scope)
+    assert ("refresh_token" in tokens) is gets_refresh_token
+    assert tokens["scope"] == scope
+
+
+def test_no_refresh_token_without_the_refresh_grant(live_server, make, user):
+    rp = make.client(grant_types=["authorization_code"])
+    tokens = tokens_for(live_server, rp, EMAIL)
+    assert "refresh_token" not in tokens
+
+
+def test_refresh_grant_removed_after_issue(live_server, make, rp, tokens):
+    make.update(Client, {"client_id": rp.client_id}, grant_types=["authorization_code"])
+    assert_refresh_error(refresh(live_server, rp, tokens["refresh_token"]), "unauthorized_client")
+
+
+def test_expired_refresh_token(live_server, make, rp, tokens):
+    where = {"token_hash": digest(tokens["refresh_token"])}
+    assert make.update(RefreshToken, where, expires_at=int(time.time()) - 1) == 1
+    assert_refresh_error(refresh(live_server, rp, tokens["refresh_token"]), "invalid_grant")
+
+
+def test_refresh_token_of_a_disabled_user(live_server, make, rp, user, tokens):
+    make.update(User, {"id": user.id}, is_active=False)
+    assert_refresh_error(refresh(live_server, rp, tokens["refresh_token"]), "invalid_grant")
+
+
+def test_revoked_refresh_token(live_server, rp, tokens):
+    revoked = requests.post(f"{live_server}/oauth/revoke", data={"token": tokens["refresh_token"]},
+                            auth=(rp.client_id, rp.client_secret))
+    assert revoked.status_code == 200
+    assert_refresh_error(refresh(live_server, rp, tokens["refresh_token"]), "invalid_grant")
+
+
+@pytest.mark.parametrize(
+    ("refresh_token", "error"),
+    [("garbage", "invalid_grant"), ("x" * 3000, "invalid_grant"), ("ünïcødé", "invalid_grant"),
+     (None, "invalid_request")],
+)
+def test_malformed_refresh_requests(live_server, rp, refresh_token, error):
+    data = {"grant_type": "refresh_token"}
+    if refresh_token is not None:
+        data["refresh_token"] = refresh_token
+    response = requests.post(f"{live_server}/oauth/token", data=data, auth=(rp.client_id, rp.client_secret))
+    assert_refresh_error(response, error)
+
+
+def test_refreshed_access_token_keeps_subject_and_auth_time(live_server, rp, user, tokens):
+    before = introspect(live_server, rp, tokens["access_token"])
+    after = introspect(live_server, rp, refreshed(live_server, rp, tokens["refresh_token"])["access_token"])
+    assert after["sub"] == before["sub"] == user.sub
+    assert after["jti"] != before["jti"]
