@@ -1,5 +1,6 @@
 """What is stored. Every secret a client presents is kept only as a SHA-256 digest."""
 
+from app.models.audit import AuditEvent
 from app.models.authorization_code import AuthorizationCode
 from app.models.client import Client
 from app.models.consent import Consent
@@ -7,4 +8,4 @@ from app.models.session import LoginSession
 from app.models.token import AccessTokenRecord, RefreshToken
 from app.models.user import User
 
-__all__ = ["AccessTokenRecord", "AuthorizationCode", "Client", "Consent", "LoginSession", "RefreshToken", "User"]
+__all__ = ["AccessTokenRecord", "AuditEvent", "AuthorizationCode", "Client", "Consent", "LoginSession", "RefreshToken", "User"]

@@ -1,0 +1,80 @@
+"""`ostiary` command line. Every command takes --json; failures are one line, never a traceback."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+from flask import Flask
+from flask.cli import FlaskGroup, with_appcontext
+from sqlalchemy.exc import SQLAlchemyError
+
+from app.cli.clients import clients_group
+from app.cli.common import emit, json_option
+from app.cli.users import users_group
+from app.config import ConfigError
+from app.security.keys import KeyError_
+
+
+def _create_app() -> Flask:
+    from app import create_app
+
+    try:
+        return create_app()
+    except ConfigError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(2)
+
+
+class OstiaryGroup(FlaskGroup):
+    """Operational failures (database, key files) are one clear line, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except SQLAlchemyError as exc:
+            reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+            raise click.ClickException(f"database error: {reason} (has `ostiary init` been run?)") from None
+        except (KeyError_, OSError) as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+cli = OstiaryGroup(create_app=_create_app, add_default_commands=False, help="Ostiary identity provider.")
+
+
+@cli.command("init")
+@click.option("--demo", is_flag=True, help="Also create a demo admin and a demo client (first run only).")
+@json_option
+@with_appcontext
+def init_command(demo: bool, as_json: bool) -> None:
+    """Migrate the database and make sure a signing key exists. Safe to run again."""
+    from flask_migrate import upgrade
+
+    from app.oauth.signing import keyring
+
+    upgrade()
+    result: dict[str, Any] = {"database": "migrated", "kid": keyring().current.kid}
+    lines = [f"Database migrated. Signing key: {result['kid']}"]
+    if demo:
+        from app.cli.demo import create_demo
+
+        result["demo"] = create_demo()
+        lines.append(result["demo"]["instructions"])
+    emit(as_json, result, "\n".join(lines))
+
+
+@cli.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
+@click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 64))
+def serve_command(host: str, port: int, workers: int, threads: int) -> None:
+    """Serve through gunicorn."""
+    from app.serve import run
+
+    run(host=host, port=port, workers=workers, threads=threads)
+
+
+for group in (users_group, clients_group):
+    cli.add_command(group)
