@@ -6,8 +6,9 @@ from urllib.parse import parse_qs, urlsplit
 
 from flask import Blueprint, Response, redirect, render_template, request, session, url_for
 
+from app import metrics
 from app.services import clients, sessions, users
-from app.web.login_session import current_user, end_current_session, set_session_cookie
+from app.web.login_session import cookie_name, current_user, end_current_session, set_session_cookie
 from app.web.redirects import safe_next
 
 bp = Blueprint("pages", __name__)
@@ -44,8 +45,10 @@ def login() -> Response | str | tuple[str, int]:
     login_name = request.form.get("login", "")[:320]
     user = users.authenticate(login_name, request.form.get("password", ""))
     if user is None:
+        metrics.sign_in_failed()
         # One message whatever failed: no hint whether the account exists.
         return _login_page(next_url, login_name, INVALID_CREDENTIALS), 401
+    sessions.end(request.cookies.get(cookie_name()))  # a new sign-in never keeps the old session id alive
     token = sessions.start(user, ip=request.remote_addr, user_agent=request.user_agent.string)
     session.clear()  # fresh CSRF state: nothing from before sign-in carries over
     response = redirect(next_url)

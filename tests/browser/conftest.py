@@ -1,0 +1,191 @@
+"""Headless Chromium (Debian's, never a downloaded build) driven by Playwright's sync API."""
+
+from __future__ import annotations
+
+import html
+import os
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import pytest
+
+from tests.factories import DEFAULT_PASSWORD, RegisteredClient
+from tests.flows import authorization_params, pkce_pair
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+# Set to a folder to keep a PNG of every page a test names (see the `screenshot` fixture).
+SCREENSHOT_DIR = os.environ.get("OSTIARY_SCREENSHOT_DIR")
+
+RP_PAGE = "<!doctype html><html lang=en><title>Relying party</title><link rel=icon href=data:,><p>{}</p>"
+RP_FRAME = "<!doctype html><html lang=en><title>Framing</title><link rel=icon href=data:,><iframe src={}></iframe>"
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[object]:
+    if not CHROMIUM.exists():
+        reason = f"{CHROMIUM} is not installed (apt-get install chromium)"
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+
+    playwright = sync_playwright().start()
+    try:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+    finally:
+        playwright.stop()
+
+
+class _RelyingPartyPage(BaseHTTPRequestHandler):
+    """Any path: a tiny page. /frame?src=URL: a page that tries to put URL in an iframe."""
+
+    def do_GET(self) -> None:
+        parts = urlsplit(self.path)
+        if parts.path == "/frame":
+            body = RP_FRAME.format(html.escape(parse_qs(parts.query)["src"][0], quote=True))
+        else:
+            body = RP_PAGE.format(html.escape(parts.path))
+        encoded = body.encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(encoded)))
+        self.end_headers()
+        self.wfile.write(encoded)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="session")
+def relying_party() -> Iterator[str]:
+    """A relying party's web server on loopback, where the browser lands after authorize and logout."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _RelyingPartyPage)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+@pytest.fixture
+def rp_client(make, relying_party: str) -> RegisteredClient:
+    """A confidential client whose redirect URIs point at the relying party's server."""
+    return make.client(
+        redirect_uris=[f"{relying_party}/callback"], post_logout_redirect_uris=[f"{relying_party}/signed-out"]
+    )
+
+
+@dataclass
+class BrowserLog:
+    """What one browser context saw: console errors, uncaught errors, CSP violations and every page loaded."""
+
+    errors: list[str] = field(default_factory=list)
+    documents: list = field(default_factory=list)  # Playwright Response objects, headers read on demand
+
+    def on_console(self, message) -> None:
+        if message.type == "error" and not _is_status_report(message.text):
+            self.errors.append(f"{message.location.get('url', '')}: {message.text}")
+
+    def on_web_error(self, web_error) -> None:
+        self.errors.append(f"uncaught: {web_error.error}")
+
+    def on_response(self, response) -> None:
+        if response.request.resource_type == "document":
+            self.documents.append(response)
+        elif response.status >= 400:
+            self.errors.append(f"{response.url}: {response.request.resource_type} answered {response.status}")
+
+
+def _is_status_report(text: str) -> bool:
+    # Chromium logs every 4xx response as a console error. A 401 page after a wrong password is intended;
+    # a failing stylesheet or image is caught by on_response instead.
+    return text.startswith("Failed to load resource: the server responded with a status of 4")
+
+
+@pytest.fixture
+def browser_log() -> BrowserLog:
+    return BrowserLog()
+
+
+@pytest.fixture
+def context(chromium, live_server: str, browser_log: BrowserLog) -> Iterator[object]:
+    """A fresh profile (no cookies) per test."""
+    context = chromium.new_context(base_url=live_server, viewport={"width": 1024, "height": 760}, locale="en-GB")
+    context.set_default_timeout(10_000)
+    context.on("console", browser_log.on_console)
+    context.on("weberror", browser_log.on_web_error)
+    context.on("response", browser_log.on_response)
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def page(context) -> Iterator[object]:
+    page = context.new_page()
+    yield page
+    page.close()
+
+
+@pytest.fixture
+def screenshot() -> Callable[[object, str], None]:
+    """screenshot(page, "login") writes login.png into OSTIARY_SCREENSHOT_DIR when it is set."""
+
+    def take(page, name: str) -> None:
+        if SCREENSHOT_DIR:
+            Path(SCREENSHOT_DIR).mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(Path(SCREENSHOT_DIR) / f"{name}.png"), full_page=True)
+
+    return take
+
+
+@pytest.fixture
+def sign_in() -> Callable[..., object]:
+    """Fill the login form the page shows, submit it the way a person does; return the POST's response."""
+
+    def submit(page, login: str, password: str = DEFAULT_PASSWORD):
+        page.get_by_label("Email or username").fill(login)
+        page.get_by_label("Password").fill(password)
+        with page.expect_event("load"), page.expect_response(_is_login_post) as posted:
+            page.get_by_role("button", name="Sign in").click()
+        return posted.value
+
+    return submit
+
+
+def _is_login_post(response) -> bool:
+    return response.request.method == "POST" and urlsplit(response.url).path == "/login"
+
+
+@dataclass
+class AuthorizationRequest:
+    url: str
+    params: dict[str, str]
+    verifier: str
+
+
+@pytest.fixture
+def authorization_request(live_server: str) -> Callable[..., AuthorizationRequest]:
+    """A relying party's authorization URL with PKCE S256, state and nonce."""
+
+    def build(client: RegisteredClient, **extra: str) -> AuthorizationRequest:
+        verifier, challenge = pkce_pair()
+        params = authorization_params(client, challenge, **extra)
+        return AuthorizationRequest(f"{live_server}/oauth/authorize?{urlencode(params)}", params, verifier)
+
+    return build
