@@ -8,10 +8,12 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from app.config import database_url, environment, load_settings
+from app.config import database_url, engine_options, environment, key_retention_seconds, load_settings
 from app.extensions import csrf, db, migrate
 from app.logs import configure_logging
-from app.security.keys import KeyRing, ensure_secret_key, ensure_signing_key
+from app.security.keyring import KeyRing
+from app.security.keys import ensure_secret_key, ensure_signing_key
+from app.security import throttle
 from app.security.passwords import Passwords
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
@@ -25,7 +27,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.config.update(
         SECRET_KEY=settings["SECRET_KEY"] or ensure_secret_key(keys_dir),
         SQLALCHEMY_DATABASE_URI=database_url(settings["DATABASE_URL"]),
-        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+        SQLALCHEMY_ENGINE_OPTIONS=engine_options(settings),
         MAX_CONTENT_LENGTH=settings["MAX_CONTENT_LENGTH_BYTES"],
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
@@ -39,18 +41,21 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
-    csrf.init_app(app)
 
     ensure_signing_key(keys_dir)  # first start: a key is needed to sign anything
-    app.extensions["ostiary.keyring"] = KeyRing(keys_dir)
+    app.extensions["ostiary.keyring"] = KeyRing(
+        keys_dir, retention_seconds=key_retention_seconds(settings), rescan_seconds=settings["KEY_RESCAN_SECONDS"]
+    )
     app.extensions["ostiary.passwords"] = Passwords(
         settings["ARGON2_TIME_COST"], settings["ARGON2_MEMORY_KIB"], settings["ARGON2_PARALLELISM"]
     )
-
     from app import models  # noqa: F401  (register tables with the metadata)
     from app.oauth import config_oauth
     from app.web import register_blueprints
 
     config_oauth(app)
     register_blueprints(app)
+    # After the blueprints' hooks: the request clock and id start before a CSRF refusal can end a request.
+    csrf.init_app(app)
+    throttle.init_app(app)
     return app

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -46,8 +47,16 @@ def _str_list(value: str) -> list[str]:
 # name -> (default, parser of the environment string)
 SETTINGS: dict[str, tuple[Any, Callable[[str], Any]]] = {
     "DATABASE_URL": (f"sqlite:///{ROOT / 'ostiary.db'}", str),
+    "DATABASE_CONNECT_TIMEOUT_SECONDS": (3, _positive_int),
+    "DATABASE_POOL_TIMEOUT_SECONDS": (5, _positive_int),
+    "DATABASE_STATEMENT_TIMEOUT_MS": (10_000, _non_negative_int),
     "ISSUER": ("http://localhost:8000", str),
     "KEYS_DIR": (str(ROOT / "keys"), str),
+    "JWKS_MAX_AGE_SECONDS": (600, _positive_int),
+    "KEY_PUBLISH_DELAY_SECONDS": (3600, _positive_int),
+    "KEY_RESCAN_SECONDS": (5, _positive_int),
+    "KEY_RETIRE_LEEWAY_SECONDS": (300, _non_negative_int),
+    "KEY_ROTATION_DAYS": (90, _non_negative_int),
     "SECRET_KEY": (None, str),
     "ACCESS_TOKEN_TTL_SECONDS": (600, _positive_int),
     "ID_TOKEN_TTL_SECONDS": (600, _positive_int),
@@ -62,6 +71,20 @@ SETTINGS: dict[str, tuple[Any, Callable[[str], Any]]] = {
     "MAX_CONTENT_LENGTH_BYTES": (64 * 1024, _positive_int),
     "TRUSTED_PROXY_HOPS": (0, _non_negative_int),
     "LOG_LEVEL": ("INFO", str),
+    "METRICS_ALLOWED_NETWORKS": (["127.0.0.1/32", "::1/128"], _str_list),
+    "METRICS_BEARER_TOKEN": (None, str),
+    "AUDIT_RETENTION_DAYS": (90, _positive_int),
+    # Brute-force limits (OWASP ASVS V2.2.1): failures are counted from the first one for *_LOCKOUT_SECONDS;
+    # at the limit the account, client or address is refused until that period ends. Never permanent.
+    "SIGN_IN_FAILURES_PER_ACCOUNT": (10, _positive_int),
+    "SIGN_IN_FAILURES_PER_IP": (100, _positive_int),
+    "SIGN_IN_LOCKOUT_SECONDS": (900, _positive_int),
+    "CLIENT_AUTH_FAILURES_PER_CLIENT": (20, _positive_int),
+    "CLIENT_AUTH_FAILURES_PER_IP": (100, _positive_int),
+    "CLIENT_AUTH_LOCKOUT_SECONDS": (300, _positive_int),
+    # Shared rate-limit counters for every node; without it each process counts alone.
+    "REDIS_URL": (None, str),
+    "CORS_ALLOWED_ORIGINS": ([], _str_list),
 }
 
 
@@ -111,11 +134,60 @@ def validate(settings: Mapping[str, Any]) -> None:
         )
     if settings["AUTHORIZATION_CODE_TTL_SECONDS"] > 60:
         raise ConfigError(f"{ENV_PREFIX}AUTHORIZATION_CODE_TTL_SECONDS must be at most 60")
+    # A next key must reach every JWKS cache before it signs: a node lists keys/ within KEY_RESCAN_SECONDS,
+    # and a cache that fetched just before that holds the old set for JWKS_MAX_AGE_SECONDS more.
+    if settings["KEY_PUBLISH_DELAY_SECONDS"] < settings["JWKS_MAX_AGE_SECONDS"] + settings["KEY_RESCAN_SECONDS"]:
+        raise ConfigError(
+            f"{ENV_PREFIX}KEY_PUBLISH_DELAY_SECONDS must be at least JWKS_MAX_AGE_SECONDS + KEY_RESCAN_SECONDS"
+            f" ({settings['JWKS_MAX_AGE_SECONDS']} + {settings['KEY_RESCAN_SECONDS']})"
+        )
     secret = settings["SECRET_KEY"]
     if secret is not None and len(secret) < 32:
         raise ConfigError(f"{ENV_PREFIX}SECRET_KEY must be at least 32 characters")
     if settings["LOG_LEVEL"].upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         raise ConfigError(f"{ENV_PREFIX}LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR")
+    for network in settings["METRICS_ALLOWED_NETWORKS"]:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            raise ConfigError(f"{ENV_PREFIX}METRICS_ALLOWED_NETWORKS: {network!r} is not an IP address or network") from None
+    token = settings["METRICS_BEARER_TOKEN"]
+    if token is not None and len(token) < 32:
+        raise ConfigError(f"{ENV_PREFIX}METRICS_BEARER_TOKEN must be at least 32 characters")
+    _validate_redis_url(settings["REDIS_URL"])
+    for origin in settings["CORS_ALLOWED_ORIGINS"]:
+        _validate_origin(origin)
+
+
+def _validate_redis_url(url: str | None) -> None:
+    if url is None:
+        return
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises on a malformed port
+    except ValueError:
+        raise ConfigError(f"{ENV_PREFIX}REDIS_URL is not a valid URL") from None
+    database = parts.path.strip("/")
+    if parts.scheme in {"redis", "rediss"} and parts.hostname and (not database or database.isdigit()):
+        return
+    if parts.scheme == "redis+unix" and parts.path:
+        return
+    # The URL may carry a password: never echo it.
+    raise ConfigError(f"{ENV_PREFIX}REDIS_URL must be redis://host[:port][/db], rediss://... or redis+unix:///path")
+
+
+def _validate_origin(origin: str) -> None:
+    """RFC 6454 origin: scheme://host[:port], https unless loopback, nothing after it."""
+    name = f"{ENV_PREFIX}CORS_ALLOWED_ORIGINS"
+    try:
+        parts = urlsplit(origin)
+        parts.port  # noqa: B018 - raises on a malformed port
+    except ValueError:
+        raise ConfigError(f"{name}: {origin!r} is not an origin") from None
+    if parts.scheme not in {"http", "https"} or not parts.hostname or origin != f"{parts.scheme}://{parts.netloc}":
+        raise ConfigError(f"{name}: {origin!r} must be scheme://host[:port] with no path or trailing slash")
+    if parts.username is not None or (parts.scheme == "http" and not _is_loopback(parts.hostname)):
+        raise ConfigError(f"{name}: {origin!r} must use https unless it is a loopback address")
 
 
 def database_url(url: str) -> str:
@@ -123,6 +195,26 @@ def database_url(url: str) -> str:
     if url.startswith("postgresql://"):
         return "postgresql+psycopg://" + url[len("postgresql://"):]
     return url
+
+
+def engine_options(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """SQLAlchemy engine options: dead pooled connections are replaced, and on PostgreSQL no wait is unbounded."""
+    options: dict[str, Any] = {"pool_pre_ping": True}
+    if not database_url(settings["DATABASE_URL"]).startswith("postgresql"):
+        return options
+    # libpq waits for an unreachable server as long as TCP does (minutes); a request should get its 503 first.
+    connect_args: dict[str, Any] = {"connect_timeout": settings["DATABASE_CONNECT_TIMEOUT_SECONDS"]}
+    if settings["DATABASE_STATEMENT_TIMEOUT_MS"]:
+        # Server side: a statement stuck behind a lock is cancelled instead of holding a worker thread.
+        connect_args["options"] = f"-c statement_timeout={settings['DATABASE_STATEMENT_TIMEOUT_MS']}"
+    options.update(pool_timeout=settings["DATABASE_POOL_TIMEOUT_SECONDS"], connect_args=connect_args)
+    return options
+
+
+def key_retention_seconds(settings: Mapping[str, Any]) -> int:
+    """How long a retired key stays published: its last token's lifetime plus verifiers' clock leeway."""
+    longest = max(settings["ACCESS_TOKEN_TTL_SECONDS"], settings["ID_TOKEN_TTL_SECONDS"])
+    return longest + settings["KEY_RETIRE_LEEWAY_SECONDS"]
 
 
 def environment() -> Mapping[str, str]:

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import re
 
-STANDARD_SCOPES = ("openid", "profile", "email", "offline_access")
+STANDARD_SCOPES = ("openid", "profile", "email", "offline_access", "roles")
+
+# The admin API's resource scope, and the role whose holders may use it.
+ADMIN_SCOPE = "ostiary:admin"
+ADMIN_ROLE = "admin"
+# Scopes Ostiary defines for itself: never granted directly nor registered on a resource.
+RESERVED_SCOPE_PREFIX = "ostiary:"
 
 # RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
 SCOPE_TOKEN = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]{1,128}$")
@@ -15,11 +21,17 @@ SCOPE_DESCRIPTIONS = {
     "profile": "See your name and username",
     "email": "See your email address",
     "offline_access": "Stay connected when you are not using it",
+    "roles": "See the roles you have",
 }
 
 
 def is_valid_scope_token(token: str) -> bool:
     return bool(SCOPE_TOKEN.match(token))
+
+
+def is_api_scope(token: str) -> bool:
+    """A scope an operator may register on a resource or grant to a principal: not OIDC's, not Ostiary's own."""
+    return token not in STANDARD_SCOPES and not token.startswith(RESERVED_SCOPE_PREFIX)
 
 
 def describe(scope: str) -> str:

@@ -1,10 +1,13 @@
-"""`ostiary serve`: gunicorn running create_app(), keep-alive capable gthread workers."""
+"""`ostiary serve`: gunicorn with app/gunicorn_conf.py, each worker running its own create_app()."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from flask import Flask
 from gunicorn.app.base import BaseApplication
+
+from app.config import environment, load_settings
 
 
 class OstiaryServer(BaseApplication):
@@ -13,26 +16,31 @@ class OstiaryServer(BaseApplication):
         super().__init__()
 
     def load_config(self) -> None:
-        for key, value in self.options.items():
-            self.cfg.set(key, value)
+        """app/gunicorn_conf.py, then GUNICORN_CMD_ARGS, then the options given to `ostiary serve`."""
+        from app import gunicorn_conf
 
-    def load(self):
+        for name, value in vars(gunicorn_conf).items():
+            if name in self.cfg.settings:
+                self.cfg.set(name, value)
+        from_environment = self.cfg.parser().parse_args(self.cfg.get_cmd_args_from_env())
+        for name, value in vars(from_environment).items():
+            if value is not None and name != "args":
+                self.cfg.set(name, value)
+        for name, value in self.options.items():
+            self.cfg.set(name, value)
+
+    def load(self) -> Flask:
         from app import create_app
 
         return create_app()
 
 
-def run(host: str, port: int, workers: int, threads: int) -> None:
-    OstiaryServer(
-        {
-            "bind": f"{host}:{port}",
-            "workers": workers,
-            # gthread keeps connections alive; sync workers close each one, which costs clients a handshake.
-            "worker_class": "gthread",
-            "threads": threads,
-            "keepalive": 5,
-            "timeout": 30,
-            "graceful_timeout": 20,
-            "accesslog": None,  # the app writes its own JSON access log
-        }
-    ).run()
+def run(host: str, port: int, workers: int | None = None, threads: int | None = None) -> None:
+    """Serve until stopped. Bad settings fail here, once, rather than in every worker."""
+    load_settings(environment(), None)
+    options: dict[str, Any] = {"bind": f"{host}:{port}"}
+    if workers is not None:
+        options["workers"] = workers
+    if threads is not None:
+        options["threads"] = threads
+    OstiaryServer(options).run()

@@ -82,8 +82,9 @@ def live_server(app: Flask, port: int) -> Iterator[str]:
 
 @pytest.fixture(autouse=True)
 def clean_database(app: Flask) -> Iterator[None]:
-    """Each test starts from empty tables."""
+    """Each test starts from empty tables and fresh rate-limit counters."""
     yield
+    app.extensions["ostiary.throttle"].reset()
     with app.app_context():
         db.session.remove()
         with db.engine.begin() as conn:

@@ -9,7 +9,10 @@ from sqlalchemy import update
 
 from app.extensions import db
 from app.models import Client, User
+from app.services.api_keys import create_api_key
 from app.services.clients import create_client
+from app.services.resources import create_resource
+from app.services.service_accounts import create_service_account
 from app.services.users import create_user
 
 DEFAULT_PASSWORD = "correct horse battery staple"
@@ -53,6 +56,25 @@ class Factories:
 
     def machine(self, scope: str = "api:read api:write", **kwargs) -> RegisteredClient:
         return self.client(redirect_uris=[], grant_types=["client_credentials"], scope=scope, **kwargs)
+
+    def resource(self, identifier: str = "https://api.example.com", scope: str = "api:read api:write",
+                 name: str = "Test API") -> str:
+        """A registered resource server (RFC 8707); returns its identifier."""
+        with self.app.app_context():
+            return create_resource(identifier, name, scope, actor=None).identifier
+
+    def service_account(self, name: str = "worker", **kwargs) -> User:
+        with self.app.app_context():
+            account = create_service_account(name, actor=None, **kwargs)
+            account.id, account.sub  # noqa: B018 - load before the session closes
+            return account
+
+    def api_key(self, owner: User, scope: str = "", name: str = "test key", expires_at: int | None = None
+                ) -> RegisteredClient:
+        """An API key as the token endpoint sees it: client_id = the key id, client_secret = the whole key."""
+        with self.app.app_context():
+            issued = create_api_key(db.session.get(User, owner.id), name, scope, expires_at=expires_at, actor=None)
+            return RegisteredClient(issued.api_key.key_id, issued.key, "")
 
     def update(self, cls: type, where: dict[str, object], **values: object) -> int:
         """Change stored rows directly (age a session, expire a code); returns the row count."""

@@ -166,3 +166,14 @@ def revoke(base_url: str, client: RegisteredClient, token: str, **extra: str) ->
 
 def userinfo(base_url: str, access_token: str, method: str = "GET") -> requests.Response:
     return requests.request(method, f"{base_url}/oauth/userinfo", headers={"Authorization": f"Bearer {access_token}"})
+
+
+def client_credentials(
+    base_url: str, client: RegisteredClient, method: str = "basic", **extra: str
+) -> requests.Response:
+    """RFC 6749 §4.4 with client_secret_basic, or client_secret_post (method="post")."""
+    data = {"grant_type": "client_credentials", **extra}
+    if method == "post":
+        data |= {"client_id": client.client_id, "client_secret": client.client_secret or ""}
+        return requests.post(f"{base_url}/oauth/token", data=data)
+    return requests.post(f"{base_url}/oauth/token", data=data, auth=(client.client_id, client.client_secret or ""))

@@ -10,8 +10,13 @@ from flask import Flask
 from flask.cli import FlaskGroup, with_appcontext
 from sqlalchemy.exc import SQLAlchemyError
 
+from app.cli.api_keys import api_keys_group
 from app.cli.clients import clients_group
 from app.cli.common import emit, json_option
+from app.cli.keys import keys_group
+from app.cli.ops import purge_command
+from app.cli.resources import resources_group
+from app.cli.service_accounts import service_accounts_group
 from app.cli.users import users_group
 from app.config import ConfigError
 from app.security.keys import KeyError_
@@ -64,17 +69,23 @@ def init_command(demo: bool, as_json: bool) -> None:
     emit(as_json, result, "\n".join(lines))
 
 
-@cli.command("serve")
+# No app in this process: each gunicorn worker creates its own after the fork (see app/gunicorn_conf.py).
+@cli.command("serve", with_appcontext=False)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
-@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
-@click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 64))
-def serve_command(host: str, port: int, workers: int, threads: int) -> None:
+@click.option("--workers", type=click.IntRange(1, 64), help="Worker processes  [default: one per CPU]")
+@click.option("--threads", type=click.IntRange(1, 64), help="Threads per worker  [default: 4]")
+def serve_command(host: str, port: int, workers: int | None, threads: int | None) -> None:
     """Serve through gunicorn."""
     from app.serve import run
 
-    run(host=host, port=port, workers=workers, threads=threads)
+    try:
+        run(host=host, port=port, workers=workers, threads=threads)
+    except ConfigError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(2)
 
 
-for group in (users_group, clients_group):
+for group in (users_group, clients_group, resources_group, api_keys_group, service_accounts_group, keys_group,
+              purge_command):
     cli.add_command(group)

@@ -7,14 +7,11 @@ from typing import Any
 import click
 from flask.cli import with_appcontext
 
-from app.cli.common import app_errors, emit, json_option
+from app.cli.common import CLI_ACTOR, app_errors, emit, json_option
 from app.models import Client
+from app.services.representations import client_dict
 
-
-def client_dict(client: Client) -> dict[str, Any]:
-    return {"client_id": client.client_id, "name": client.name, "public": client.is_public,
-            "redirect_uris": client.redirect_uris, "post_logout_redirect_uris": client.post_logout_redirect_uris,
-            "grant_types": client.grant_types, "scope": client.scope, "audience": client.audience}
+GRANT_TYPE = click.Choice(["authorization_code", "refresh_token", "client_credentials"])
 
 
 @click.group("clients")
@@ -27,21 +24,23 @@ def clients_group() -> None:
 @click.option("--public", is_flag=True, help="A public client (no secret; browser or native app).")
 @click.option("--redirect-uri", "redirect_uris", multiple=True)
 @click.option("--post-logout-redirect-uri", "post_logout_redirect_uris", multiple=True)
-@click.option("--grant-type", "grant_types", multiple=True,
-              type=click.Choice(["authorization_code", "refresh_token", "client_credentials"]))
+@click.option("--grant-type", "grant_types", multiple=True, type=GRANT_TYPE)
 @click.option("--scope", help='Space-separated scopes, e.g. "openid profile email offline_access api:read".')
 @click.option("--audience", help="The access-token `aud` for this client (default: the server default).")
+@click.option("--resource", "resources", multiple=True, help="A resource identifier the client may request (RFC 8707).")
 @json_option
 @with_appcontext
 @app_errors
 def clients_create(name: str, public: bool, redirect_uris: tuple[str, ...], post_logout_redirect_uris: tuple[str, ...],
-                   grant_types: tuple[str, ...], scope: str | None, audience: str | None, as_json: bool) -> None:
+                   grant_types: tuple[str, ...], scope: str | None, audience: str | None, resources: tuple[str, ...],
+                   as_json: bool) -> None:
     """Register a client; its secret is printed once and only its digest is stored."""
     from app.services.clients import create_client
 
     registration = create_client(
         name, public=public, redirect_uris=list(redirect_uris), post_logout_redirect_uris=list(post_logout_redirect_uris),
-        grant_types=list(grant_types) or None, scope=scope, audience=audience,
+        grant_types=list(grant_types) or None, scope=scope, audience=audience, resources=list(resources),
+        actor=CLI_ACTOR,
     )
     payload = {**client_dict(registration.client), "client_secret": registration.client_secret}
     text = f"client_id:     {registration.client.client_id}"
@@ -59,3 +58,85 @@ def clients_list(as_json: bool) -> None:
     found = list_clients()
     text = "\n".join(f"{c.client_id}  {c.name}  {'public' if c.is_public else 'confidential'}  {' '.join(c.grant_types)}" for c in found)
     emit(as_json, [client_dict(c) for c in found], text or "No clients.")
+
+
+def _client(client_id: str) -> Client:
+    from app.errors import NotFoundError
+    from app.services.clients import get_client
+
+    found = get_client(client_id)
+    if found is None:
+        raise NotFoundError(f"no client {client_id!r}")
+    return found
+
+
+@clients_group.command("show")
+@click.argument("client_id")
+@json_option
+@with_appcontext
+@app_errors
+def clients_show(client_id: str, as_json: bool) -> None:
+    found = client_dict(_client(client_id))
+    emit(as_json, found, "\n".join(f"{k}: {v}" for k, v in found.items()))
+
+
+@clients_group.command("update")
+@click.argument("client_id")
+@click.option("--name")
+@click.option("--redirect-uri", "redirect_uris", multiple=True, help="Replaces the redirect URIs (repeatable).")
+@click.option("--post-logout-redirect-uri", "post_logout_redirect_uris", multiple=True,
+              help="Replaces the post-logout redirect URIs (repeatable).")
+@click.option("--grant-type", "grant_types", multiple=True, type=GRANT_TYPE, help="Replaces the grant types.")
+@click.option("--scope", help='Replaces the allowed scopes ("" for none).')
+@click.option("--audience", help='The access-token `aud` ("" for the server default).')
+@click.option("--resource", "resources", multiple=True, help="Replaces the allowed resources (repeatable).")
+@click.option("--no-resources", is_flag=True, help="Allow no resource.")
+@json_option
+@with_appcontext
+@app_errors
+def clients_update(client_id: str, name: str | None, redirect_uris: tuple[str, ...],
+                   post_logout_redirect_uris: tuple[str, ...], grant_types: tuple[str, ...], scope: str | None,
+                   audience: str | None, resources: tuple[str, ...], no_resources: bool, as_json: bool) -> None:
+    """Change a client's metadata; options not given stay as they are."""
+    from app.services.clients import update_client
+
+    changes: dict[str, Any] = {k: v for k, v in {"name": name, "scope": scope, "audience": audience}.items()
+                               if v is not None}
+    lists = {"redirect_uris": redirect_uris, "post_logout_redirect_uris": post_logout_redirect_uris,
+             "grant_types": grant_types, "resources": resources}
+    changes.update({k: list(v) for k, v in lists.items() if v})
+    if no_resources:
+        changes["resources"] = []
+    updated = update_client(_client(client_id), changes, actor=CLI_ACTOR)
+    emit(as_json, client_dict(updated), f"Updated client {updated.client_id}")
+
+
+@clients_group.command("rotate-secret")
+@click.argument("client_id")
+@json_option
+@with_appcontext
+@app_errors
+def clients_rotate_secret(client_id: str, as_json: bool) -> None:
+    """Replace the secret; the old one stops working at once and the new one is printed once."""
+    from app.services.clients import rotate_secret
+
+    secret = rotate_secret(_client(client_id), actor=CLI_ACTOR)
+    emit(as_json, {"client_id": client_id, "client_secret": secret},
+         f"client_secret: {secret}\n(shown once: store it now)")
+
+
+@clients_group.command("delete")
+@click.argument("client_id")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@json_option
+@with_appcontext
+@app_errors
+def clients_delete(client_id: str, yes: bool, as_json: bool) -> None:
+    """Delete a client and what it was issued."""
+    from app.services.clients import delete_client
+
+    found = _client(client_id)
+    if not yes:
+        click.confirm(f"Delete client {found.name} ({client_id})?", abort=True)
+    delete_client(found, actor=CLI_ACTOR)
+    emit(as_json, {"client_id": client_id, "deleted": True}, f"Deleted client {client_id}")

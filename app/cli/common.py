@@ -12,6 +12,8 @@ import click
 from app.errors import AppError
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+# Who acts, in the audit trail, when an operator runs a command.
+CLI_ACTOR = "cli"
 
 
 def emit(as_json: bool, payload: Any, text: str) -> None:
@@ -29,3 +31,17 @@ def app_errors(func: Callable) -> Callable:
             raise click.ClickException(exc.description) from None
 
     return wrapper
+
+
+def all_pages(fetch: Callable[[int, str | None], Any]) -> list[Any]:
+    """Every item of a paginated service listing (fetch(limit, cursor) -> Page)."""
+    from app.services.pagination import MAX_LIMIT
+
+    items: list[Any] = []
+    cursor = None
+    while True:
+        page = fetch(MAX_LIMIT, cursor)
+        items.extend(page.items)
+        if page.next_cursor is None:
+            return items
+        cursor = page.next_cursor

@@ -8,13 +8,9 @@ from typing import Any
 import click
 from flask.cli import with_appcontext
 
-from app.cli.common import app_errors, emit, json_option
+from app.cli.common import CLI_ACTOR, all_pages, app_errors, emit, json_option
 from app.models import User
-
-
-def user_dict(user: User) -> dict[str, Any]:
-    return {"sub": user.sub, "email": user.email, "username": user.username, "name": user.name,
-            "is_admin": user.is_admin, "is_active": user.is_active, "created_at": user.created_at}
+from app.services.representations import user_dict
 
 
 @click.group("users")
@@ -34,26 +30,131 @@ def _read_password(password_stdin: bool) -> str:
 @click.argument("email")
 @click.option("--name")
 @click.option("--username")
-@click.option("--admin", is_flag=True)
+@click.option("--admin", is_flag=True, help="Give the user the admin role.")
+@click.option("--role", "roles", multiple=True, help="A role (repeatable).")
+@click.option("--scope", default="", help='API scopes the user may hold in API keys, e.g. "api:read".')
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 @json_option
 @with_appcontext
 @app_errors
-def users_create(email: str, name: str | None, username: str | None, admin: bool, password_stdin: bool, as_json: bool) -> None:
+def users_create(email: str, name: str | None, username: str | None, admin: bool, roles: tuple[str, ...], scope: str,
+                 password_stdin: bool, as_json: bool) -> None:
     """Create a user; the password is prompted for or read from stdin, never an argument."""
     from app.services.users import create_user
 
     password = _read_password(password_stdin)
-    user = create_user(email, password, name=name, username=username, is_admin=admin)
+    user = create_user(email, password, name=name, username=username, is_admin=admin, roles=list(roles), scope=scope,
+                       actor=CLI_ACTOR)
     emit(as_json, user_dict(user), f"Created user {user.email} (sub {user.sub})")
 
 
 @users_group.command("list")
+@click.option("--search", help="Only users whose email, username or name contains this.")
 @json_option
 @with_appcontext
-def users_list(as_json: bool) -> None:
-    from app.services.users import list_users
+@app_errors
+def users_list(search: str | None, as_json: bool) -> None:
+    from app.services.accounts import user_page
 
-    found = list_users()
+    found = all_pages(lambda limit, cursor: user_page(search, limit, cursor))
     text = "\n".join(f"{u.sub}  {u.email}{'  admin' if u.is_admin else ''}{'' if u.is_active else '  disabled'}" for u in found)
     emit(as_json, [user_dict(u) for u in found], text or "No users.")
+
+
+def _user(ref: str) -> User:
+    from app.services.accounts import find_person
+
+    return find_person(ref)
+
+
+@users_group.command("show")
+@click.argument("user")
+@json_option
+@with_appcontext
+@app_errors
+def users_show(user: str, as_json: bool) -> None:
+    """Show a user (by sub, email or username)."""
+    found = _user(user)
+    emit(as_json, user_dict(found), "\n".join(f"{k}: {v}" for k, v in user_dict(found).items()))
+
+
+@users_group.command("update")
+@click.argument("user")
+@click.option("--email")
+@click.option("--username")
+@click.option("--name")
+@click.option("--role", "roles", multiple=True, help="The user's roles: replaces them all (repeatable).")
+@click.option("--no-roles", is_flag=True, help="Remove every role.")
+@click.option("--scope", help='API scopes the user may hold in API keys ("" for none).')
+@json_option
+@with_appcontext
+@app_errors
+def users_update(user: str, email: str | None, username: str | None, name: str | None, roles: tuple[str, ...],
+                 no_roles: bool, scope: str | None, as_json: bool) -> None:
+    """Change a user's profile, roles or API scopes."""
+    from app.services.accounts import update_user
+
+    changes: dict[str, Any] = {k: v for k, v in {"email": email, "username": username, "name": name,
+                                                 "scope": scope}.items() if v is not None}
+    if roles or no_roles:
+        changes["roles"] = list(roles)
+    updated = update_user(_user(user), changes, actor=CLI_ACTOR)
+    emit(as_json, user_dict(updated), f"Updated user {updated.email}")
+
+
+@users_group.command("disable")
+@click.argument("user")
+@json_option
+@with_appcontext
+@app_errors
+def users_disable(user: str, as_json: bool) -> None:
+    """Disable a user: their sessions and refresh tokens are revoked at once."""
+    from app.services.accounts import disable_user
+
+    found = disable_user(_user(user), actor=CLI_ACTOR)
+    emit(as_json, user_dict(found), f"Disabled user {found.email}; their sessions and refresh tokens were revoked")
+
+
+@users_group.command("enable")
+@click.argument("user")
+@json_option
+@with_appcontext
+@app_errors
+def users_enable(user: str, as_json: bool) -> None:
+    from app.services.accounts import enable_user
+
+    found = enable_user(_user(user), actor=CLI_ACTOR)
+    emit(as_json, user_dict(found), f"Enabled user {found.email}")
+
+
+@users_group.command("set-password")
+@click.argument("user")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@json_option
+@with_appcontext
+@app_errors
+def users_set_password(user: str, password_stdin: bool, as_json: bool) -> None:
+    """Set a user's password; their sessions end."""
+    from app.services.accounts import set_password
+
+    found = _user(user)
+    set_password(found, _read_password(password_stdin), actor=CLI_ACTOR)
+    emit(as_json, {"sub": found.sub, "password": "set"}, f"Password set for {found.email}")
+
+
+@users_group.command("delete")
+@click.argument("user")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@json_option
+@with_appcontext
+@app_errors
+def users_delete(user: str, yes: bool, as_json: bool) -> None:
+    """Delete a user and everything issued to them."""
+    from app.services.accounts import delete_user
+
+    found = _user(user)
+    if not yes:
+        click.confirm(f"Delete {found.email} and everything issued to them?", abort=True)
+    sub = found.sub
+    delete_user(found, actor=CLI_ACTOR)
+    emit(as_json, {"sub": sub, "deleted": True}, f"Deleted user {sub}")

@@ -1,11 +1,14 @@
 """What is stored. Every secret a client presents is kept only as a SHA-256 digest."""
 
+from app.models.api_key import ApiKey
 from app.models.audit import AuditEvent
 from app.models.authorization_code import AuthorizationCode
 from app.models.client import Client
 from app.models.consent import Consent
+from app.models.resource import Resource
 from app.models.session import LoginSession
 from app.models.token import AccessTokenRecord, RefreshToken
 from app.models.user import User
 
-__all__ = ["AccessTokenRecord", "AuditEvent", "AuthorizationCode", "Client", "Consent", "LoginSession", "RefreshToken", "User"]
+__all__ = ["AccessTokenRecord", "ApiKey", "AuditEvent", "AuthorizationCode", "Client", "Consent", "LoginSession",
+           "RefreshToken", "Resource", "User"]

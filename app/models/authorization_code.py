@@ -18,6 +18,8 @@ class AuthorizationCode(db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     redirect_uri: Mapped[str] = mapped_column(Text)
     scope: Mapped[str] = mapped_column(Text, default="")
+    # RFC 8707: the resource named at authorization; the token request may not name another.
+    resource: Mapped[str | None] = mapped_column(String(500))
     nonce: Mapped[str | None] = mapped_column(Text)
     code_challenge: Mapped[str] = mapped_column(String(128))
     code_challenge_method: Mapped[str] = mapped_column(String(10))

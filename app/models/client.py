@@ -28,6 +28,8 @@ class Client(db.Model, ClientMixin):
     scope: Mapped[str] = mapped_column(Text, default="")
     # Access-token `aud`; empty means the server's default audience.
     audience: Mapped[str | None] = mapped_column(String(500))
+    # RFC 8707 resource identifiers this client may name in `resource`.
+    resources: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[int] = mapped_column(Integer, default=now)
 
     # --- authlib ClientMixin ---------------------------------------------
@@ -47,6 +49,10 @@ class Client(db.Model, ClientMixin):
     def check_redirect_uri(self, redirect_uri: str) -> bool:
         # Exact string comparison (RFC 9700 §2.1): no normalisation, no prefix matching.
         return redirect_uri in (self.redirect_uris or [])
+
+    def allows_resource(self, identifier: str, scopes: list[str]) -> bool:
+        """RFC 8707 §2: a registered client may use the resources it was registered for."""
+        return identifier in (self.resources or [])
 
     def check_client_secret(self, client_secret: str) -> bool:
         return matches(client_secret, self.client_secret_hash)

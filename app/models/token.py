@@ -19,6 +19,8 @@ class RefreshToken(db.Model):
     client_id: Mapped[str] = mapped_column(String(64), index=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     scope: Mapped[str] = mapped_column(Text, default="")
+    # RFC 8707: the resource the grant was bound to; every refresh keeps it.
+    resource: Mapped[str | None] = mapped_column(String(500))
     auth_time: Mapped[int] = mapped_column(Integer)
     amr: Mapped[str] = mapped_column(String(100), default="pwd")
     issued_at: Mapped[int] = mapped_column(Integer, default=now)

@@ -2,11 +2,12 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import Boolean, Integer, String
+from sqlalchemy import JSON, Boolean, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
 from app.models.clock import now
+from app.scopes import ADMIN_ROLE
 
 
 def new_subject() -> str:
@@ -19,15 +20,25 @@ class User(db.Model):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     # The public, stable identifier that goes into `sub`; never the primary key.
     sub: Mapped[str] = mapped_column(String(36), unique=True, default=new_subject)
-    email: Mapped[str] = mapped_column(String(320), unique=True)
+    # None only for service accounts, which never sign in.
+    email: Mapped[str | None] = mapped_column(String(320), unique=True)
     username: Mapped[str | None] = mapped_column(String(64), unique=True)
     name: Mapped[str | None] = mapped_column(String(200))
     password_hash: Mapped[str | None] = mapped_column(String(255))
-    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Role names, released in the `roles` claim; "admin" may use the admin API.
+    roles: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # API scopes this principal may hold in its API keys (roles may add more, see app/services/roles.py).
+    scope: Mapped[str] = mapped_column(Text, default="")
+    # A non-human owner of API keys (created by admins): no email, no password, no sign-in.
+    is_service_account: Mapped[bool] = mapped_column(Boolean, default=False)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     email_verified: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[int] = mapped_column(Integer, default=now)
     updated_at: Mapped[int] = mapped_column(Integer, default=now, onupdate=now)
+
+    @property
+    def is_admin(self) -> bool:
+        return ADMIN_ROLE in (self.roles or [])
 
     def get_user_id(self) -> str:
         return self.sub

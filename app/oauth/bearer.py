@@ -51,8 +51,8 @@ def is_access_token_typ(typ: Any) -> bool:
     return isinstance(typ, str) and typ.lower() in {ACCESS_TOKEN_TYP, "application/" + ACCESS_TOKEN_TYP}
 
 
-def verify_access_token(token: str) -> AccessToken:
-    """An access token we issued, or InvalidJWT. Expiry and revocation are left to the caller."""
+def verify_access_token(token: str, audience: str | None = None) -> AccessToken:
+    """An access token we issued (for `audience`, if given), or InvalidJWT. Expiry and revocation are the caller's."""
     header, claims = verify(token)
     if not is_access_token_typ(header.get("typ")):
         raise InvalidJWT("not an access token")
@@ -66,9 +66,16 @@ def verify_access_token(token: str) -> AccessToken:
             raise InvalidJWT(f"missing {name}")
     if not isinstance(claims.get("scope", ""), str):
         raise InvalidJWT("malformed scope")
+    if audience is not None and not has_audience(claims.get("aud"), audience):
+        raise InvalidJWT("wrong audience")
     if claims["iat"] > time.time() + CLOCK_SKEW_SECONDS or claims.get("nbf", 0) > time.time() + CLOCK_SKEW_SECONDS:
         raise InvalidJWT("not yet valid")
     return AccessToken(claims)
+
+
+def has_audience(aud: Any, audience: str) -> bool:
+    """RFC 7519 §4.1.3: `aud` is one string or an array of them."""
+    return aud == audience or (isinstance(aud, list) and audience in aud)
 
 
 class JWTAccessTokenValidator(BearerTokenValidator):

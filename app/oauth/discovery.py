@@ -35,7 +35,7 @@ def metadata() -> dict[str, Any]:
         "code_challenge_methods_supported": ["S256"],
         "claims_supported": [
             "iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "amr", "at_hash",
-            "name", "preferred_username", "updated_at", "email", "email_verified",
+            "name", "preferred_username", "updated_at", "email", "email_verified", "roles",
         ],
         "prompt_values_supported": ["none", "login", "consent"],
         "authorization_response_iss_parameter_supported": True,

@@ -16,6 +16,7 @@ from app.models import Client, RefreshToken
 from app.oauth.bearer import AccessToken, is_access_token_typ, verify_access_token
 from app.oauth.signing import InvalidJWT, keyring, verify
 from app.security.keys import SIGNING_ALG
+from app.services import audit
 from app.services import grants as storage
 from app.services.users import get_by_sub
 
@@ -74,9 +75,14 @@ class RevocationEndpoint(_RevocationEndpoint):
 
     def revoke_token(self, token: RefreshToken | AccessToken, request: OAuth2Request) -> None:
         """RFC 7009 §2.1: a refresh token takes its whole family (and its access tokens) with it."""
+        # Audited by identifiers only, and committed with the revocation itself.
         if isinstance(token, RefreshToken):
+            audit.record("token.revoked", user_sub=token.user.sub, client_id=request.client.client_id,
+                         token_type="refresh_token", family_id=token.family_id, commit=False)
             storage.revoke_family(token.family_id)
             return
+        audit.record("token.revoked", user_sub=token.claims["sub"], client_id=request.client.client_id,
+                     token_type="access_token", jti=token.jti, commit=False)
         storage.revoke_access_token(token.jti, token.claims["client_id"], token.claims["exp"])
 
 

@@ -16,11 +16,15 @@ from authlib.oauth2.rfc6749.errors import (
 from authlib.oauth2.rfc7636 import CodeChallenge
 from flask import current_app
 
+from app import metrics
 from app.extensions import db
-from app.models import AuthorizationCode, RefreshToken
+from app.models import ApiKey, AuthorizationCode, RefreshToken
 from app.models.clock import now
+from app.oauth.resource_indicators import bound_resource, requested_resource, resolve_resource
+from app.oauth.tokens import generate_token
 from app.scopes import STANDARD_SCOPES, is_valid_scope_token
 from app.security.secrets import digest
+from app.services import audit
 from app.services import grants as storage
 
 TOKEN_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
@@ -40,6 +44,42 @@ class ClientScopeMixin:
                 raise InvalidScopeError("scope is malformed")
             if token not in allowed:
                 raise InvalidScopeError(f"scope '{token}' is not allowed for this client")
+
+
+class ResourceIndicatorMixin:
+    """RFC 8707: the resource a request names, or its grant was bound to, becomes the access token's `aud`."""
+
+    def validate_requested_scope(self) -> None:
+        super().validate_requested_scope()
+        self.request.resource = resolve_resource(
+            self.request.client, requested_resource(self.request), self.request.payload.scope
+        )
+
+    def resolve_bound_resource(self, bound: str | None, scope: str) -> None:
+        """RFC 8707 §2.2: a token request for a code or refresh token stays with the grant's resource."""
+        identifier = bound_resource(requested_resource(self.request), bound)
+        self.request.resource = resolve_resource(self.request.client, identifier, scope)
+
+    def generate_token(self, user=None, scope=None, grant_type=None, expires_in=None, include_refresh_token=True):
+        # Authlib's token-generator hook has no resource parameter, so the audience is passed from here.
+        resource = getattr(self.request, "resource", None)
+        return generate_token(
+            grant_type or self.GRANT_TYPE,
+            self.request.client,
+            user=user,
+            scope=scope,
+            expires_in=expires_in,
+            include_refresh_token=include_refresh_token,
+            audience=resource.identifier if resource else None,
+        )
+
+
+def reuse_detected(token_type: str, used: AuthorizationCode | RefreshToken) -> None:
+    """RFC 9700 §4.14.2, RFC 6749 §4.1.2: a used refresh token or code presented again revokes its family."""
+    audit.record("token.reuse_detected", outcome="failure", user_sub=used.user.sub, client_id=used.client_id,
+                 token_type=token_type, family_id=used.family_id, commit=False)  # committed with the revocation
+    storage.revoke_family(used.family_id)
+    metrics.token_reuse_detected(token_type)
 
 
 def wants_refresh_token(client, scope: str) -> bool:
@@ -71,7 +111,7 @@ class S256CodeChallenge(CodeChallenge):
         super().validate_code_verifier(grant, result)
 
 
-class AuthorizationCodeGrant(ClientScopeMixin, grants.AuthorizationCodeGrant):
+class AuthorizationCodeGrant(ResourceIndicatorMixin, ClientScopeMixin, grants.AuthorizationCodeGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = TOKEN_AUTH_METHODS
 
     @staticmethod
@@ -96,6 +136,7 @@ class AuthorizationCodeGrant(ClientScopeMixin, grants.AuthorizationCodeGrant):
                 user_id=request.user.id,
                 redirect_uri=request.payload.redirect_uri,
                 scope=request.scope or "",
+                resource=request.resource.identifier if request.resource else None,
                 nonce=data.get("nonce"),
                 code_challenge=data["code_challenge"],
                 code_challenge_method=data["code_challenge_method"],
@@ -114,7 +155,7 @@ class AuthorizationCodeGrant(ClientScopeMixin, grants.AuthorizationCodeGrant):
             return None
         if found.used_at is not None:
             # RFC 6749 §4.1.2: a replayed code revokes everything issued from it.
-            storage.revoke_family(found.family_id)
+            reuse_detected("authorization_code", found)
             return None
         if found.expires_at <= now() or not found.user.is_active:
             return None
@@ -123,6 +164,11 @@ class AuthorizationCodeGrant(ClientScopeMixin, grants.AuthorizationCodeGrant):
     def authenticate_user(self, authorization_code: AuthorizationCode):
         return authorization_code.user
 
+    def validate_token_request(self) -> None:
+        super().validate_token_request()
+        code: AuthorizationCode = self.request.authorization_code
+        self.resolve_bound_resource(code.resource, code.scope)
+
     @hooked
     def create_token_response(self):
         """Consume the code first, atomically: of concurrent redemptions exactly one wins."""
@@ -130,11 +176,12 @@ class AuthorizationCodeGrant(ClientScopeMixin, grants.AuthorizationCodeGrant):
         code: AuthorizationCode = self.request.authorization_code
         if not storage.consume_code(code):
             db.session.rollback()
-            storage.revoke_family(code.family_id)
+            reuse_detected("authorization_code", code)
             raise InvalidGrantError("authorization code was already used")
         user = code.user
         self.request.user = user
         self.request.family_id = code.family_id
+        self.request.family_resource = self.request.resource.identifier if self.request.resource else None
         self.request.auth_time, self.request.amr = code.auth_time, code.amr
         token = self.generate_token(
             user=user, scope=code.scope, include_refresh_token=wants_refresh_token(client, code.scope)
@@ -144,7 +191,7 @@ class AuthorizationCodeGrant(ClientScopeMixin, grants.AuthorizationCodeGrant):
         return 200, token, self.TOKEN_RESPONSE_HEADER
 
 
-class RefreshTokenGrant(ClientScopeMixin, grants.RefreshTokenGrant):
+class RefreshTokenGrant(ResourceIndicatorMixin, ClientScopeMixin, grants.RefreshTokenGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = TOKEN_AUTH_METHODS
     # Rotation on every use (RFC 9700 §4.14.2); Authlib defaults to keeping the old token.
     INCLUDE_NEW_REFRESH_TOKEN = True
@@ -154,7 +201,7 @@ class RefreshTokenGrant(ClientScopeMixin, grants.RefreshTokenGrant):
         if found is None or found.revoked_at is not None:
             return None
         if found.used_at is not None:
-            storage.revoke_family(found.family_id)  # reuse of a rotated token
+            reuse_detected("refresh_token", found)  # reuse of a rotated token
             return None
         if found.is_expired() or not found.user.is_active:
             return None
@@ -162,6 +209,11 @@ class RefreshTokenGrant(ClientScopeMixin, grants.RefreshTokenGrant):
 
     def authenticate_user(self, refresh_token: RefreshToken):
         return refresh_token.user
+
+    def validate_token_request(self) -> None:
+        super().validate_token_request()
+        old: RefreshToken = self.request.refresh_token
+        self.resolve_bound_resource(old.resource, self.request.payload.scope or old.scope)
 
     def revoke_old_credential(self, refresh_token: RefreshToken) -> None:
         """Done atomically in create_token_response."""
@@ -171,12 +223,13 @@ class RefreshTokenGrant(ClientScopeMixin, grants.RefreshTokenGrant):
         old: RefreshToken = self.request.refresh_token
         if not storage.consume_refresh_token(old):
             db.session.rollback()
-            storage.revoke_family(old.family_id)
+            reuse_detected("refresh_token", old)
             raise InvalidGrantError("refresh token was already used")
         scope = self.request.payload.scope or old.scope
         self.request.user = old.user
         self.request.family_id = old.family_id
         self.request.refresh_scope = old.scope  # RFC 6749 §6: the new refresh token keeps the original scope
+        self.request.family_resource = old.resource
         self.request.auth_time, self.request.amr = old.auth_time, old.amr
         token = self.generate_token(user=old.user, scope=scope, include_refresh_token=True)
         self.save_token(token)
@@ -184,7 +237,7 @@ class RefreshTokenGrant(ClientScopeMixin, grants.RefreshTokenGrant):
         return 200, token, self.TOKEN_RESPONSE_HEADER
 
 
-class ClientCredentialsGrant(ClientScopeMixin, grants.ClientCredentialsGrant):
+class ClientCredentialsGrant(ResourceIndicatorMixin, ClientScopeMixin, grants.ClientCredentialsGrant):
     # "none" only so that a public client is told unauthorized_client, not invalid_client.
     TOKEN_ENDPOINT_AUTH_METHODS = TOKEN_AUTH_METHODS
 
@@ -195,11 +248,18 @@ class ClientCredentialsGrant(ClientScopeMixin, grants.ClientCredentialsGrant):
 
     @hooked
     def create_token_response(self):
-        scope = self.request.payload.scope or default_machine_scope(self.request.client)
-        token = self.generate_token(scope=scope, include_refresh_token=False)
+        client = self.request.client
+        scope = self.request.payload.scope or default_machine_scope(client, self.request.resource)
+        # An API key's tokens speak for its owner (sub); a registered client is its own subject.
+        owner = client.owner if isinstance(client, ApiKey) else None
+        token = self.generate_token(user=owner, scope=scope, include_refresh_token=False)
+        self.save_token(token)  # stores nothing: it writes the audit log line
         return 200, token, self.TOKEN_RESPONSE_HEADER
 
 
-def default_machine_scope(client) -> str:
-    """RFC 6749 §3.3: without `scope`, a machine gets its registered API scopes."""
-    return " ".join(s for s in (client.scope or "").split() if s not in STANDARD_SCOPES)
+def default_machine_scope(client, resource) -> str:
+    """RFC 6749 §3.3: without `scope`, a machine gets its registered API scopes (those of the resource, if named)."""
+    scopes = [s for s in (client.scope or "").split() if s not in STANDARD_SCOPES]
+    if resource is not None:
+        scopes = [s for s in scopes if s in resource.scopes]
+    return " ".join(scopes)

@@ -36,6 +36,8 @@ class OpenIDCode(_OpenIDCode):
         }
         if code.nonce:
             claims["nonce"] = code.nonce
+        if "roles" in code.get_scope().split():
+            claims["roles"] = list(request.user.roles or [])
         return sign(claims)
 
 
@@ -50,4 +52,6 @@ def userinfo_claims(user: User, scope: str) -> dict[str, Any]:
     if "email" in scopes:
         claims["email"] = user.email
         claims["email_verified"] = user.email_verified
+    if "roles" in scopes:
+        claims["roles"] = list(user.roles or [])
     return {k: v for k, v in claims.items() if v is not None}

@@ -9,14 +9,20 @@ from urllib.parse import unquote_plus
 from authlib.common.urls import add_params_to_uri
 from authlib.integrations.flask_oauth2 import AuthorizationServer as FlaskAuthorizationServer
 from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.rfc6749.authenticate_client import (
+    authenticate_client_secret_post as authlib_client_secret_post,
+)
 from authlib.oauth2.rfc6749.errors import InvalidClientError, InvalidRequestError, UnsupportedResponseTypeError
 from flask import Response, current_app, request as http_request
 
+from app import metrics
 from app.extensions import db
 from app.models import RefreshToken
+from app.oauth import client_lockout
 from app.oauth.grants import AuthorizationCodeGrant
 from app.oauth.tokens import IssuedToken
 from app.security.secrets import digest
+from app.services import api_keys, audit
 from app.services import grants as storage
 from app.services.clients import get_client
 
@@ -34,9 +40,20 @@ class AuthorizationServer(FlaskAuthorizationServer):
     def __init__(self) -> None:
         super().__init__()
         self.register_client_auth_method("client_secret_basic", authenticate_client_secret_basic)
+        self.register_client_auth_method("client_secret_post", authenticate_client_secret_post)
 
     def query_client(self, client_id: str):
+        if any(ord(c) < 32 or ord(c) == 127 for c in client_id or ""):
+            return None  # no registered id has one, and PostgreSQL refuses NUL in a query parameter
         return get_client(client_id)
+
+    def authenticate_client(self, request, methods, endpoint="token"):
+        """Token, revocation and introspection: failures are limited per client_id and address (client_lockout)."""
+        return client_lockout.counted(
+            lambda: super(AuthorizationServer, self).authenticate_client(request, methods, endpoint),
+            presented_client_id(request),
+            endpoint,
+        )
 
     def create_token_response(self, request=None) -> Response:
         """RFC 6749 §3.2 and §5.2: refuse malformed requests before any grant looks at them."""
@@ -44,7 +61,11 @@ class AuthorizationServer(FlaskAuthorizationServer):
             check_token_request()
         except OAuth2Error as error:
             return self.handle_error_response(None, error)
-        return super().create_token_response(request)
+        response = super().create_token_response(request)
+        if response.status_code == 200:
+            # Only a registered grant answers 200, so the label set stays as small as the grant list.
+            metrics.token_issued(http_request.form["grant_type"])
+        return response
 
     def handle_error_response(self, request, error: OAuth2Error) -> Response:
         if not error.description:
@@ -54,6 +75,7 @@ class AuthorizationServer(FlaskAuthorizationServer):
     def save_token(self, token: IssuedToken, request) -> None:
         """Persist what outlives the response: the refresh token digest and the family's access jti."""
         family_id = getattr(request, "family_id", None)
+        audit_token_issued(token, request, family_id)
         if family_id is None:
             return  # client_credentials: nothing to store on the hot path
         storage.record_access_token(token.jti, family_id, request.client.client_id, token.expires_at)
@@ -67,6 +89,7 @@ class AuthorizationServer(FlaskAuthorizationServer):
                     client_id=request.client.client_id,
                     user_id=request.user.id,
                     scope=scope,
+                    resource=request.family_resource,
                     auth_time=request.auth_time,
                     amr=request.amr,
                     expires_at=token.expires_at
@@ -101,6 +124,24 @@ class AuthorizationServer(FlaskAuthorizationServer):
         return with_issuer(self.handle_error_response(None, error))
 
 
+def audit_token_issued(token: IssuedToken, request, family_id: str | None) -> None:
+    """Identifiers only (jti, family): a client_credentials token gets the log line alone, since nothing else
+    is written for it and a row would add a commit to the busiest path; the others join the grant's commit."""
+    subject = getattr(request, "user", None) or getattr(request.client, "owner", None)
+    grant_type = request.payload.grant_type
+    audit.record(
+        "token.refreshed" if grant_type == "refresh_token" else "token.issued",
+        user_sub=subject.sub if subject is not None else None,
+        client_id=request.client.client_id,
+        grant_type=grant_type,
+        jti=token.jti,
+        family_id=family_id,
+        scope=token.get("scope", ""),
+        commit=False,
+        store=family_id is not None,
+    )
+
+
 def with_issuer(response: Response) -> Response:
     """RFC 9207: every authorization response redirect carries `iss`."""
     if response.status_code == 302 and response.location:
@@ -128,10 +169,36 @@ def authenticate_client_secret_basic(query_client, request):
     credentials = basic_credentials(encoded.strip())
     if credentials and not credentials[1]:
         return None  # "client_id:" with no secret: a public client, left to the "none" method
-    client = query_client(credentials[0]) if credentials else None
-    if client is None or not client.check_client_secret(credentials[1]):
+    client = client_with_secret(query_client, *credentials) if credentials else None
+    if client is None:
         raise InvalidClientError(status_code=401, description="client authentication failed")
     return client
+
+
+def authenticate_client_secret_post(query_client, request):
+    """RFC 6749 §2.3.1 in the body: an API key that fails is refused at once; a client as Authlib does it."""
+    client_id, client_secret = request.form.get("client_id"), request.form.get("client_secret")
+    if client_id and client_secret and api_keys.is_presented_key(client_id, client_secret):
+        api_key = api_keys.authenticate(client_secret)
+        if api_key is None:
+            raise InvalidClientError(status_code=401, description="client authentication failed")
+        return api_key
+    return authlib_client_secret_post(query_client, request)
+
+
+def client_with_secret(query_client, client_id: str, client_secret: str):
+    """The client these credentials prove: registered, or an API key (client_id = key id, client_secret = the key)."""
+    if api_keys.is_presented_key(client_id, client_secret):
+        return api_keys.authenticate(client_secret)
+    client = query_client(client_id)
+    return client if client is not None and client.check_client_secret(client_secret) else None
+
+
+def presented_client_id(request) -> str:
+    """The client_id the request claims, read as the authentication methods read it (Basic first)."""
+    scheme, _, encoded = request.headers.get("Authorization", "").partition(" ")
+    credentials = basic_credentials(encoded.strip()) if scheme.lower() == "basic" else None
+    return credentials[0] if credentials else request.form.get("client_id") or ""
 
 
 def basic_credentials(encoded: str) -> tuple[str, str] | None:

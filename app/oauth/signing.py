@@ -9,7 +9,8 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jws import JWSRegistry, extract_compact
 
-from app.security.keys import SIGNING_ALG, KeyRing
+from app.security.keyring import KeyRing
+from app.security.keys import SIGNING_ALG
 
 _REGISTRY = JWSRegistry(algorithms=[SIGNING_ALG])
 
@@ -19,6 +20,7 @@ def keyring() -> KeyRing:
 
 
 def sign(claims: dict[str, Any], typ: str | None = None) -> str:
+    """RFC 7515 compact JWS with the current key; its kid names the published key that verifies it."""
     current = keyring().current
     header = {"alg": SIGNING_ALG, "kid": current.kid}
     if typ:

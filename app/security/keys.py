@@ -1,54 +1,123 @@
-"""Signing keys are PEM files in keys/; the keyring loads them once and serves JWKS."""
+"""Signing keys are PEM files in keys/ named <activates>-<kid>.pem; the name alone fixes each key's schedule."""
 
 from __future__ import annotations
 
 import fcntl
-import json
+import math
 import os
+import re
+import secrets
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from joserfc.jwk import KeySet, RSAKey
+from joserfc.jwk import RSAKey
 
 RSA_KEY_BITS = 2048
 SIGNING_ALG = "RS256"
 SECRET_KEY_FILE = "flask-secret-key"
+# kid is an RFC 7638 SHA-256 thumbprint: 43 base64url characters.
+KEY_FILE_NAME = re.compile(r"(?P<activates>[0-9]{1,12})-(?P<kid>[A-Za-z0-9_-]{43})\.pem")
 
 
 class KeyError_(Exception):
     """No usable signing key."""
 
 
+@dataclass(frozen=True, order=True)
+class KeyFile:
+    """A key file's schedule, read from its name: it signs from activates_at (Unix seconds) on."""
+
+    activates_at: int
+    kid: str
+
+    @property
+    def name(self) -> str:
+        return f"{self.activates_at}-{self.kid}.pem"
+
+    @classmethod
+    def parse(cls, name: str) -> KeyFile | None:
+        found = KEY_FILE_NAME.fullmatch(name)
+        return cls(int(found["activates"]), found["kid"]) if found else None
+
+
+def key_files(keys_dir: Path) -> list[KeyFile]:
+    """The key files in keys/, oldest activation first; other files are ignored."""
+    parsed = (KeyFile.parse(name) for name in os.listdir(keys_dir))
+    return sorted(key for key in parsed if key is not None)
+
+
 def _write_private(path: Path, data: bytes) -> None:
-    """Create the file with mode 0600 from the first byte: never readable by others."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
+    """Mode 0600 from the first byte, and atomic: a reader sees no file or the whole file, never a partial one.
+
+    The data goes to a temporary file that is then hard-linked to its name; unlike rename, link fails
+    when the name exists, so of two concurrent writers exactly one wins (FileExistsError for the other).
+    """
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.link(temporary, path)
+    finally:
+        temporary.unlink()
 
 
-def generate_signing_key(keys_dir: Path) -> Path:
-    """Write a new RSA private key as keys/<created>-<kid>.pem and return its path."""
+def create_key_file(keys_dir: Path, activates_at: int) -> KeyFile:
+    """Write a new RSA private key that signs from activates_at on."""
     keys_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     private = rsa.generate_private_key(public_exponent=65537, key_size=RSA_KEY_BITS)
     pem = private.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
-    kid = RSAKey.import_key(pem).thumbprint()
-    path = keys_dir / f"{int(time.time())}-{kid}.pem"
-    _write_private(path, pem)
-    return path
+    key = KeyFile(activates_at, RSAKey.import_key(pem).thumbprint())
+    _write_private(keys_dir / key.name, pem)
+    return key
 
 
-def ensure_signing_key(keys_dir: Path) -> None:
-    """Generate the first key unless one exists; a lock keeps concurrent workers from making two."""
+def generate_signing_key(keys_dir: Path, activates_at: int | None = None) -> Path:
+    """A new key that signs from activates_at (default: now); returns its path."""
+    key = create_key_file(keys_dir, int(time.time()) if activates_at is None else activates_at)
+    return keys_dir / key.name
+
+
+@contextmanager
+def keys_lock(keys_dir: Path) -> Iterator[None]:
+    """Serialise key changes between processes on this host (concurrent workers, cron jobs)."""
     keys_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     with open(keys_dir / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if not any(keys_dir.glob("*.pem")):
+        yield
+
+
+def ensure_signing_key(keys_dir: Path) -> None:
+    """Generate the first key unless one exists; it signs at once, since there is nothing to hand over from."""
+    if keys_dir.is_dir() and key_files(keys_dir):
+        return  # the usual start: nothing is written, so keys/ may be a read-only volume
+    with keys_lock(keys_dir):
+        if not key_files(keys_dir):
             generate_signing_key(keys_dir)
+
+
+def add_next_key(keys_dir: Path, publish_delay_seconds: int, now: float | None = None) -> KeyFile:
+    """A key that is published now and signs once every JWKS cache has had time to fetch it."""
+    clock = time.time() if now is None else now
+    # Round up: truncating would let the key sign up to a second before the promised delay.
+    return create_key_file(keys_dir, math.ceil(clock + publish_delay_seconds))
+
+
+def remove_key_file(keys_dir: Path, key: KeyFile) -> None:
+    """Delete a key file; a retired private key has no use left, so nothing is archived."""
+    try:
+        (keys_dir / key.name).unlink()
+    except FileNotFoundError:
+        pass  # another node pruned it first
 
 
 def ensure_secret_key(keys_dir: Path) -> str:
@@ -61,46 +130,3 @@ def ensure_secret_key(keys_dir: Path) -> str:
         except FileExistsError:  # another worker won the race
             pass
     return path.read_text().strip()
-
-
-@dataclass(frozen=True)
-class SigningKey:
-    kid: str
-    key: RSAKey
-
-
-class KeyRing:
-    """Keys loaded once per change of keys/, never per request."""
-
-    def __init__(self, keys_dir: Path) -> None:
-        self.keys_dir = keys_dir
-        self._loaded: list[SigningKey] = []
-        self.key_set = KeySet([])
-        self.jwks_json = '{"keys": []}'
-        self.reload()
-
-    def reload(self) -> None:
-        paths = sorted(self.keys_dir.glob("*.pem"))
-        loaded = []
-        for path in paths:
-            pem = path.read_bytes()
-            kid = RSAKey.import_key(pem).thumbprint()  # RFC 7638
-            key = RSAKey.import_key(pem, {"use": "sig", "alg": SIGNING_ALG, "kid": kid})
-            loaded.append(SigningKey(kid=kid, key=key))
-        self._loaded = loaded
-        self.key_set = KeySet([k.key for k in loaded])
-        public = [k.key.as_dict(private=False) for k in loaded]
-        self.jwks_json = json.dumps({"keys": public}, separators=(",", ":"))
-
-    @property
-    def current(self) -> SigningKey:
-        """The newest key signs."""
-        if not self._loaded:
-            raise KeyError_(f"no signing key in {self.keys_dir}: run `ostiary init`")
-        return self._loaded[-1]
-
-    def find(self, kid: str) -> RSAKey | None:
-        for signing_key in self._loaded:
-            if signing_key.kid == kid:
-                return signing_key.key
-        return None

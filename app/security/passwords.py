@@ -1,16 +1,22 @@
-"""Human passwords: argon2id with rehash-on-login."""
+"""Human passwords (NIST SP 800-63B §5.1.1.2): argon2id with rehash-on-login, length rules and a blocklist only."""
 
 from __future__ import annotations
 
+import gzip
 import unicodedata
+from functools import cache
+from pathlib import Path
 
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
 
+# NIST's floor; 15 or more is what the README recommends. No composition rules (§5.1.1.2 forbids them).
 MIN_LENGTH = 8
 MAX_LENGTH = 256
 # argon2 cost does not grow with input size much, but cap bytes against abuse.
 MAX_BYTES = 1024
+# The 20,000 most common passwords, from Django (BSD licence): django/contrib/auth/common-passwords.txt.gz.
+COMMON_PASSWORDS_FILE = Path(__file__).with_name("common_passwords.txt.gz")
 
 
 class PasswordPolicyError(ValueError):
@@ -22,12 +28,33 @@ def normalize(password: str) -> str:
     return unicodedata.normalize("NFKC", password)
 
 
+@cache
+def common_passwords() -> frozenset[str]:
+    """Loaded on first use (a few milliseconds, about 2 MB), then kept for the life of the process."""
+    with gzip.open(COMMON_PASSWORDS_FILE, "rt", encoding="utf-8") as lines:
+        return frozenset(line.strip() for line in lines if line.strip())
+
+
 def check_policy(password: str) -> None:
     normalized = normalize(password)
     if len(normalized) < MIN_LENGTH:
         raise PasswordPolicyError(f"password must be at least {MIN_LENGTH} characters")
-    if len(normalized) > MAX_LENGTH or len(normalized.encode("utf-8")) > MAX_BYTES:
+    size = _utf8_length(normalized)
+    if size is None:
+        raise PasswordPolicyError("password must be valid Unicode text")
+    if len(normalized) > MAX_LENGTH or size > MAX_BYTES:
         raise PasswordPolicyError(f"password must be at most {MAX_LENGTH} characters")
+    # §5.1.1.2: refuse values known to be commonly used; the list is lower case, so "Password1" is caught too.
+    if normalized.strip().casefold() in common_passwords():
+        raise PasswordPolicyError("this password is too common: choose another one")
+
+
+def _utf8_length(text: str) -> int | None:
+    """Bytes argon2 would hash, or None for text that is not valid Unicode (a lone surrogate from JSON)."""
+    try:
+        return len(text.encode("utf-8"))
+    except UnicodeEncodeError:
+        return None
 
 
 class Passwords:
@@ -44,8 +71,9 @@ class Passwords:
         return self._hasher.hash(normalize(password))
 
     def verify(self, stored_hash: str | None, password: str) -> bool:
-        if len(password.encode("utf-8", "surrogatepass")) > MAX_BYTES:
-            return False
+        length = _utf8_length(password)
+        if length is None or length > MAX_BYTES:
+            return False  # no stored password is like this, and hashing a huge input would only burn CPU
         try:
             return self._hasher.verify(stored_hash or self._dummy_hash, normalize(password)) and bool(stored_hash)
         except (VerificationError, InvalidHashError):

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 
 from app.errors import ValidationError
 from app.extensions import db
-from app.models import Client
+from app.models import AccessTokenRecord, AuthorizationCode, Client, Consent, RefreshToken
+from app.models.clock import now
 from app.scopes import STANDARD_SCOPES, is_valid_scope_token
 from app.security.secrets import digest, generate_secret
+from app.services import audit
+from app.services.pagination import Page, paginate
+from app.services.resources import validate_client_resources
 
 GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
 LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
@@ -51,6 +57,51 @@ def validate_scope(scope: str) -> str:
     return " ".join(dict.fromkeys(tokens))
 
 
+def validate_client_name(name: str) -> str:
+    name = name.strip()
+    if not name or len(name) > 200 or any(ord(c) < 32 for c in name):
+        raise ValidationError("name must be 1 to 200 printable characters", field="name")
+    return name
+
+
+def validate_audience(audience: str | None) -> str | None:
+    if audience and (len(audience) > 500 or any(ord(c) < 33 or ord(c) > 126 for c in audience)):
+        raise ValidationError("audience must be at most 500 printable characters without spaces", field="audience")
+    return audience or None
+
+
+def check_metadata(client: Client) -> None:
+    """Rules that tie fields together, checked after every change."""
+    grants = client.grant_types
+    for grant in grants:
+        if grant not in GRANT_TYPES:
+            raise ValidationError(f"grant type {grant!r} is not one of {', '.join(GRANT_TYPES)}", field="grant_types")
+    if client.is_public and "client_credentials" in grants:
+        raise ValidationError("a public client cannot use client_credentials", field="grant_types")
+    if "authorization_code" in grants and not client.redirect_uris:
+        raise ValidationError("authorization_code needs at least one redirect URI", field="redirect_uris")
+
+
+def apply_metadata(client: Client, changes: Mapping[str, Any]) -> None:
+    """Validate and set registrable metadata (RFC 7591 §2 names) on a new or existing client."""
+    if "name" in changes:
+        client.name = validate_client_name(changes["name"])
+    if "redirect_uris" in changes:
+        client.redirect_uris = [validate_redirect_uri(u, "redirect_uris") for u in changes["redirect_uris"]]
+    if "post_logout_redirect_uris" in changes:
+        uris = changes["post_logout_redirect_uris"]
+        client.post_logout_redirect_uris = [validate_redirect_uri(u, "post_logout_redirect_uris") for u in uris]
+    if "grant_types" in changes:
+        client.grant_types = list(dict.fromkeys(changes["grant_types"]))
+    if "scope" in changes:
+        client.scope = validate_scope(changes["scope"])
+    if "audience" in changes:
+        client.audience = validate_audience(changes["audience"])
+    if "resources" in changes:
+        client.resources = validate_client_resources(list(changes["resources"]))
+    check_metadata(client)
+
+
 def create_client(
     name: str,
     *,
@@ -60,36 +111,63 @@ def create_client(
     grant_types: list[str] | None = None,
     scope: str | None = None,
     audience: str | None = None,
+    resources: list[str] | None = None,
+    actor: str | None = None,
 ) -> Registration:
-    name = name.strip()
-    if not name or len(name) > 200 or any(ord(c) < 32 for c in name):
-        raise ValidationError("name must be 1 to 200 printable characters", field="name")
-    redirect_uris = [validate_redirect_uri(u, "redirect_uri") for u in redirect_uris or []]
-    post_logout = [validate_redirect_uri(u, "post_logout_redirect_uri") for u in post_logout_redirect_uris or []]
     grants = list(dict.fromkeys(grant_types or ["authorization_code", "refresh_token"]))
-    for grant in grants:
-        if grant not in GRANT_TYPES:
-            raise ValidationError(f"grant type {grant!r} is not one of {', '.join(GRANT_TYPES)}", field="grant_type")
-    if public and "client_credentials" in grants:
-        raise ValidationError("a public client cannot use client_credentials", field="grant_type")
-    if "authorization_code" in grants and not redirect_uris:
-        raise ValidationError("authorization_code needs at least one redirect URI", field="redirect_uri")
     default_scope = " ".join(STANDARD_SCOPES) if "authorization_code" in grants else ""
+    client = Client(client_id=generate_secret(16), is_public=public)
+    apply_metadata(client, {
+        "name": name,
+        "redirect_uris": redirect_uris or [],
+        "post_logout_redirect_uris": post_logout_redirect_uris or [],
+        "grant_types": grants,
+        "scope": scope if scope is not None else default_scope,
+        "audience": audience,
+        "resources": resources or [],
+    })
     secret = None if public else generate_secret(32)
-    client = Client(
-        client_id=generate_secret(16),
-        client_secret_hash=digest(secret) if secret else None,
-        name=name,
-        is_public=public,
-        redirect_uris=redirect_uris,
-        post_logout_redirect_uris=post_logout,
-        grant_types=grants,
-        scope=validate_scope(scope if scope is not None else default_scope),
-        audience=audience or None,
-    )
+    client.client_secret_hash = digest(secret) if secret else None
     db.session.add(client)
+    audit.record("client.created", client_id=client.client_id, actor=actor, public=public, commit=False)
     db.session.commit()
     return Registration(client=client, client_secret=secret)
+
+
+def update_client(client: Client, changes: Mapping[str, Any], *, actor: str | None) -> Client:
+    apply_metadata(client, changes)
+    audit.record("client.updated", client_id=client.client_id, actor=actor, fields=sorted(changes), commit=False)
+    db.session.commit()
+    return client
+
+
+def rotate_secret(client: Client, *, actor: str | None) -> str:
+    """A new secret, shown once; the old one stops working at once."""
+    if client.is_public:
+        raise ValidationError("a public client has no secret", field="client_id")
+    secret = generate_secret(32)
+    client.client_secret_hash = digest(secret)
+    audit.record("client.secret_rotated", client_id=client.client_id, actor=actor, commit=False)
+    db.session.commit()
+    return secret
+
+
+def delete_client(client: Client, *, actor: str | None) -> None:
+    """What it was issued goes with it: codes, refresh tokens and consents; its recorded access tokens are revoked."""
+    db.session.execute(
+        update(AccessTokenRecord)
+        .where(AccessTokenRecord.client_id == client.client_id, AccessTokenRecord.revoked_at.is_(None))
+        .values(revoked_at=now())
+    )
+    for model in (AuthorizationCode, RefreshToken, Consent):
+        db.session.execute(delete(model).where(model.client_id == client.client_id))
+    audit.record("client.deleted", client_id=client.client_id, actor=actor, commit=False)
+    db.session.delete(client)
+    db.session.commit()
+
+
+def client_page(limit: int, cursor: str | None) -> Page[Client]:
+    return paginate(select(Client), Client.id, limit, cursor)
 
 
 def list_clients() -> list[Client]:

@@ -10,7 +10,10 @@ from sqlalchemy import func, or_, select
 from app.errors import ConflictError, ValidationError
 from app.extensions import db
 from app.models import User
+from app.scopes import ADMIN_ROLE
 from app.security.passwords import Passwords, PasswordPolicyError, check_policy
+from app.services import audit
+from app.services.roles import validate_principal_scope, validate_roles
 
 EMAIL_PATTERN = re.compile(r"^[^@\s\x00-\x1f]{1,64}@[^@\s\x00-\x1f]{1,255}$")
 USERNAME_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -27,6 +30,26 @@ def normalize_email(email: str) -> str:
     return email
 
 
+def validate_username(username: str | None) -> str | None:
+    if username is not None and not USERNAME_PATTERN.fullmatch(username):  # match() would allow a final "\n"
+        raise ValidationError("username may use letters, digits, '.', '_' and '-' (at most 64)", field="username")
+    return username
+
+
+def validate_name(name: str | None) -> str | None:
+    if name is not None and (len(name) > 200 or any(ord(c) < 32 for c in name)):
+        raise ValidationError("name must be at most 200 printable characters", field="name")
+    return name
+
+
+def validate_password(password: str) -> str:
+    try:
+        check_policy(password)
+    except PasswordPolicyError as exc:
+        raise ValidationError(str(exc), field="password") from None
+    return password
+
+
 def create_user(
     email: str,
     password: str | None,
@@ -34,17 +57,17 @@ def create_user(
     name: str | None = None,
     username: str | None = None,
     is_admin: bool = False,
+    roles: list[str] | None = None,
+    scope: str = "",
+    actor: str | None = None,
 ) -> User:
     email = normalize_email(email)
-    if username is not None and not USERNAME_PATTERN.match(username):
-        raise ValidationError("username may use letters, digits, '.', '_' and '-' (at most 64)", field="username")
-    if name is not None and (len(name) > 200 or any(ord(c) < 32 for c in name)):
-        raise ValidationError("name must be at most 200 printable characters", field="name")
+    validate_username(username)
+    validate_name(name)
     if password is not None:
-        try:
-            check_policy(password)
-        except PasswordPolicyError as exc:
-            raise ValidationError(str(exc), field="password") from None
+        validate_password(password)
+    role_names = validate_roles([*(roles or []), *([ADMIN_ROLE] if is_admin else [])])
+    scope = validate_principal_scope(scope)
     taken = select(User.id).where(or_(User.email == email, User.username == (username or email)))
     if db.session.scalar(taken) is not None:
         raise ConflictError("a user with this email or username already exists", field="email")
@@ -52,23 +75,27 @@ def create_user(
         email=email,
         username=username,
         name=name,
-        is_admin=is_admin,
+        roles=role_names,
+        scope=scope,
         password_hash=passwords().hash(password) if password is not None else None,
     )
     db.session.add(user)
+    db.session.flush()
+    audit.record("user.created", user_sub=user.sub, actor=actor, roles=role_names, commit=False)
     db.session.commit()
     return user
 
 
 def list_users() -> list[User]:
-    return list(db.session.scalars(select(User).order_by(User.id)))
+    """People only; service accounts are listed by app/services/service_accounts.py."""
+    return list(db.session.scalars(select(User).where(User.is_service_account.is_(False)).order_by(User.id)))
 
 
 def find_by_login(login: str) -> User | None:
     """Email (case-insensitive) or username."""
     login = login.strip()
-    if not login or len(login) > 320:
-        return None
+    if not login or len(login) > 320 or not login.isprintable():
+        return None  # no account has such a login, and PostgreSQL refuses NUL in a query parameter
     query = select(User).where(or_(User.email == login.lower(), func.lower(User.username) == login.lower()))
     return db.session.scalar(query)
 

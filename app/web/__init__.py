@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from flask import Flask
 
-from app.web import errors, headers, request_log
+from app.web import errors, headers, metrics, request_log
+from app.web.account import bp as account_bp
+from app.web.admin_api import bp as admin_api_bp
 from app.web.health import bp as health_bp
 from app.web.login_session import load_login_session
 from app.web.oauth import bp as oauth_bp
@@ -17,6 +19,9 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(oauth_bp)
     app.register_blueprint(oidc_bp)
     app.register_blueprint(health_bp)
+    app.register_blueprint(admin_api_bp)
+    app.register_blueprint(account_bp)
+    metrics.init_app(app)  # first hooks: the request clock starts before any other hook can fail
     request_log.init_app(app)
     app.before_request(load_login_session)
     headers.init_app(app)

@@ -6,15 +6,23 @@ import logging
 
 from flask import Flask, Response, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import (
+    DataError,
+    InterfaceError,
+    OperationalError,
+    SQLAlchemyError,
+    TimeoutError as PoolTimeoutError,
+)
 from werkzeug.exceptions import HTTPException
 
 from app.errors import AppError
+from app.extensions import db
 
 log = logging.getLogger(__name__)
 
 # Paths answered in JSON: the OAuth endpoints people never see in a browser.
-JSON_PREFIXES = ("/oauth/token", "/oauth/revoke", "/oauth/introspect", "/oauth/userinfo", "/.well-known/", "/admin/api/")
+JSON_PREFIXES = ("/oauth/token", "/oauth/revoke", "/oauth/introspect", "/oauth/userinfo", "/.well-known/", "/admin/api/",
+                 "/metrics")
 
 HTTP_ERROR_CODES = {400: "invalid_request", 401: "unauthorized", 404: "not_found", 405: "invalid_request",
                     413: "invalid_request", 429: "slow_down", 503: "temporarily_unavailable"}
@@ -53,11 +61,29 @@ def handle_app_error(exc: AppError) -> Response:
     return response
 
 
-def handle_database_down(exc: OperationalError) -> Response:
-    log.error("database unavailable: %s", type(exc.orig).__name__ if exc.orig else "OperationalError")
+def handle_database_down(exc: OperationalError | InterfaceError | PoolTimeoutError) -> Response:
+    cause = getattr(exc, "orig", None) or exc  # the pool's TimeoutError wraps no driver error
+    log.error("database unavailable: %s", type(cause).__name__)
     response = error_response(503, "temporarily_unavailable", "The service is temporarily unavailable. Try again shortly.")
     response.headers["Retry-After"] = "5"
     return response
+
+
+def handle_unstorable_input(exc: DataError) -> Response:
+    """A value the database cannot hold (on PostgreSQL: NUL in text, more than a column's length) is the request's fault."""
+    log.warning("input refused by the database: %s", type(getattr(exc, "orig", None) or exc).__name__)
+    return error_response(400, "invalid_request", "The request contains a value that cannot be accepted.")
+
+
+def release_database_session(exc: BaseException | None) -> None:
+    """Runs before Flask-SQLAlchemy's own teardown: its rollback on a connection the database dropped
+    would raise after the response is built, and the WSGI server would answer 500 instead."""
+    try:
+        db.session.remove()
+    except SQLAlchemyError:
+        log.warning("database connection lost while releasing it: discarded")
+        db.session().invalidate()  # drop the connection without talking to the server
+        db.session.remove()
 
 
 def handle_unexpected(exc: Exception) -> Response:
@@ -69,5 +95,9 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(CSRFError, handle_csrf_error)
     app.register_error_handler(AppError, handle_app_error)
-    app.register_error_handler(OperationalError, handle_database_down)
+    # Unreachable server, a connection it closed, no free connection in the pool: all mean "try again shortly".
+    for database_down in (OperationalError, InterfaceError, PoolTimeoutError):
+        app.register_error_handler(database_down, handle_database_down)
+    app.register_error_handler(DataError, handle_unstorable_input)
     app.register_error_handler(Exception, handle_unexpected)
+    app.teardown_appcontext(release_database_session)  # registered after db.init_app, so it runs first

@@ -1,10 +1,19 @@
-"""Security headers on every response."""
+"""Security headers on every response, and CORS for the endpoints browser apps call from their own origin."""
 
 from __future__ import annotations
 
-from flask import Flask, Response, current_app
+from flask import Flask, Response, current_app, request
 
+# No script at all, no inline style, never framed. No form-action: browsers apply it to the redirect
+# that follows the consent form, which goes to the client's redirect_uri.
 CSP = "default-src 'none'; style-src 'self'; img-src 'self'; frame-ancestors 'none'; base-uri 'none'"
+
+# OAuth 2.0 for Browser-Based Apps §6.1: a browser app calls these from its origin; never authorize or pages,
+# which a browser visits itself and whose answers must not be readable by another origin.
+CORS_ENDPOINTS = frozenset({"oauth.token", "oidc.userinfo", "oauth.jwks", "oauth.metadata"})
+CORS_REQUEST_HEADERS = "Authorization, Content-Type"
+CORS_EXPOSED_HEADERS = "WWW-Authenticate, Retry-After"
+CORS_MAX_AGE_SECONDS = 600
 
 
 def add_security_headers(response: Response) -> Response:
@@ -20,7 +29,28 @@ def add_security_headers(response: Response) -> Response:
     return response
 
 
+def add_cors_headers(response: Response) -> Response:
+    """Fetch standard §3.2: the origin is echoed only when it is on OSTIARY_CORS_ALLOWED_ORIGINS; no credentials."""
+    if request.endpoint not in CORS_ENDPOINTS:
+        return response
+    response.vary.add("Origin")  # a shared cache must not hand one origin's answer to another
+    origin = request.headers.get("Origin")
+    if origin is None or origin not in current_app.config["CORS_ALLOWED_ORIGINS"]:
+        return response
+    response.headers["Access-Control-Allow-Origin"] = origin
+    if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
+        rule = request.url_rule
+        methods = sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}) if rule else []
+        response.headers["Access-Control-Allow-Methods"] = ", ".join(methods)
+        response.headers["Access-Control-Allow-Headers"] = CORS_REQUEST_HEADERS
+        response.headers["Access-Control-Max-Age"] = str(CORS_MAX_AGE_SECONDS)
+    else:
+        response.headers["Access-Control-Expose-Headers"] = CORS_EXPOSED_HEADERS
+    return response
+
+
 def init_app(app: Flask) -> None:
     app.after_request(add_security_headers)
+    app.after_request(add_cors_headers)
     session_cookie = "__Host-ostiary_csrf" if app.config["SESSION_COOKIE_SECURE"] else "ostiary_csrf"
     app.config["SESSION_COOKIE_NAME"] = session_cookie

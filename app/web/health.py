@@ -26,7 +26,7 @@ def readyz() -> Response | tuple[Response, int]:
     try:
         db.session.execute(text("SELECT 1"))
     except SQLAlchemyError:
-        db.session.rollback()
+        db.session().invalidate()  # a dropped connection cannot even roll back: discard it
         checks["database"] = "unavailable"
     try:
         keyring().current

@@ -17,9 +17,17 @@ def _secure() -> bool:
     return current_app.config["ISSUER"].startswith("https://")
 
 
+# Endpoints that never use the browser session: no session lookup, so probes and token calls stay cheap
+# and keep answering while the database is down.
+MACHINE_ENDPOINTS = frozenset({
+    "oauth.token", "oauth.introspect", "oauth.revoke", "oauth.jwks", "oauth.metadata",
+    "health.healthz", "health.readyz", "metrics.scrape",
+})
+
+
 def load_login_session() -> None:
     g.login_session = None
-    if request.endpoint in {"oauth.token", "oauth.introspect", "oauth.revoke", "oauth.jwks", "oauth.metadata"}:
+    if request.endpoint in MACHINE_ENDPOINTS:
         return  # machine endpoints never use the browser session
     token = request.cookies.get(cookie_name())
     if token:

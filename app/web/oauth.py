@@ -13,7 +13,7 @@ from authlib.oidc.core.errors import (
     RequestNotSupportedError,
     RequestURINotSupportedError,
 )
-from flask import Blueprint, Response, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, Response, current_app, jsonify, redirect, render_template, request, url_for
 
 from app.extensions import csrf
 from app.models.clock import now
@@ -21,10 +21,10 @@ from app.oauth import authorization
 from app.oauth.discovery import metadata as server_metadata
 from app.oauth.signing import keyring
 from app.scopes import describe
-from app.services import consents
+from app.services import audit, consents
 from app.web.errors import error_response
 from app.web.login_session import current_login_session
-from app.web.parameters import duplicate_or_oversized_parameter
+from app.web.parameters import malformed_parameter
 
 bp = Blueprint("oauth", __name__)
 
@@ -84,7 +84,7 @@ def _login_redirect(prompts: set[str]) -> Response:
 @csrf.exempt  # a relying party may POST the request; our consent decision checks CSRF itself
 def authorize() -> Response:
     """RFC 6749 §4.1.1 / OpenID Connect Core §3.1.2: sign in, consent, redirect with a code."""
-    problem = duplicate_or_oversized_parameter()
+    problem = malformed_parameter()
     if problem:
         return error_response(400, "invalid_request", problem)
     login_session = current_login_session()
@@ -118,8 +118,11 @@ def authorize() -> Response:
                 raise ConsentRequiredError()
             return _consent_page(grant, scope)
         csrf.protect()
+        consent = {"user_sub": user.sub, "client_id": grant.client.client_id, "scope": scope}
         if decision != "allow":
+            audit.record("consent.denied", outcome="failure", **consent)
             raise AccessDeniedError("the user denied the request")
+        audit.record("consent.granted", commit=False, **consent)  # committed with the consent itself
         consents.remember(user, grant.client.client_id, scope)
         return authorization.create_authorization_response(grant=grant, grant_user=user)
     except OAuth2Error as error:
@@ -142,7 +145,7 @@ def _consent_page(grant, scope: str) -> Response:
 @bp.route("/oauth/token", methods=["POST"])
 @csrf.exempt
 def token() -> Response:
-    problem = duplicate_or_oversized_parameter()
+    problem = malformed_parameter()
     if problem:
         return authorization.handle_error_response(None, InvalidRequestError(problem))
     return authorization.create_token_response()
@@ -172,6 +175,9 @@ def metadata() -> Response:
 
 @bp.route("/.well-known/jwks.json")
 def jwks() -> Response:
-    response = Response(keyring().jwks_json, mimetype="application/json")
-    response.headers["Cache-Control"] = "public, max-age=300"
-    return response
+    """RFC 7517 §5 key set: cacheable for less than a next key's publish delay, revalidated by ETag (RFC 9110 §13.1.2)."""
+    view = keyring().view()
+    response = Response(view.jwks_json, mimetype="application/json")
+    response.set_etag(view.etag)
+    response.headers["Cache-Control"] = f"public, max-age={current_app.config['JWKS_MAX_AGE_SECONDS']}"
+    return response.make_conditional(request)

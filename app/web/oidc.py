@@ -11,9 +11,11 @@ from app.extensions import csrf
 from app.oauth import authorization
 from app.oauth.bearer import bearer_error_response, require_oauth
 from app.oauth.oidc import userinfo_claims
+from app.services import audit
 from app.services.users import get_by_sub
 from app.web.errors import error_response
 from app.web.login_session import current_user, end_current_session
+from app.web.parameters import malformed_parameter
 
 bp = Blueprint("oidc", __name__)
 
@@ -38,6 +40,9 @@ def userinfo() -> Response:
 @csrf.exempt  # the RP's request carries no CSRF token; our confirmation form is checked below
 def end_session() -> Response | str:
     """OpenID Connect RP-Initiated Logout 1.0."""
+    problem = malformed_parameter()
+    if problem:
+        return error_response(400, "invalid_request", problem)
     try:
         end_request = authorization.validate_endpoint_request("end_session")
     except OAuth2Error as error:
@@ -55,6 +60,9 @@ def end_session() -> Response | str:
     if response is None:
         response = Response(render_template("logged_out.html"))
     if g.get("end_session"):
+        if user is not None:
+            client_id = end_request.client.client_id if end_request.client else None
+            audit.record("sign_out", user_sub=user.sub, client_id=client_id, commit=False)  # committed as it ends
         end_current_session(response)
         session.clear()
     return response

@@ -7,7 +7,9 @@ from urllib.parse import parse_qs, urlsplit
 from flask import Blueprint, Response, redirect, render_template, request, session, url_for
 
 from app import metrics
-from app.services import clients, sessions, users
+from app.security.throttle import Throttled
+from app.services import audit, clients, sessions, users
+from app.web import rate_limits
 from app.web.login_session import cookie_name, current_user, end_current_session, set_session_cookie
 from app.web.redirects import safe_next
 
@@ -22,7 +24,7 @@ def _requesting_client_name(next_url: str) -> str | None:
     if parts.path != url_for("oauth.authorize"):
         return None
     client_id = parse_qs(parts.query).get("client_id", [""])[0]
-    client = clients.get_client(client_id)
+    client = clients.get_client(client_id) if client_id.isprintable() else None  # PostgreSQL refuses NUL
     return client.name if client else None
 
 
@@ -43,11 +45,17 @@ def login() -> Response | str | tuple[str, int]:
     if request.method == "GET":
         return _login_page(next_url, request.args.get("login_hint", "")[:320])
     login_name = request.form.get("login", "")[:320]
-    user = users.authenticate(login_name, request.form.get("password", ""))
-    if user is None:
-        metrics.sign_in_failed()
-        # One message whatever failed: no hint whether the account exists.
-        return _login_page(next_url, login_name, INVALID_CREDENTIALS), 401
+    try:
+        attempt = rate_limits.sign_in_attempt(login_name)
+    except Throttled as refused:
+        return rate_limits.too_many_requests(_login_page(next_url, login_name, rate_limits.wait_message(refused)), refused)
+    with attempt:
+        user = users.authenticate(login_name, request.form.get("password", ""))
+        if user is None:
+            _sign_in_failed(login_name, attempt.fail())
+            # One message whatever failed: no hint whether the account exists.
+            return _login_page(next_url, login_name, INVALID_CREDENTIALS), 401
+    audit.record("sign_in", user_sub=user.sub, commit=False)  # committed with the new session
     sessions.end(request.cookies.get(cookie_name()))  # a new sign-in never keeps the old session id alive
     token = sessions.start(user, ip=request.remote_addr, user_agent=request.user_agent.string)
     session.clear()  # fresh CSRF state: nothing from before sign-in carries over
@@ -56,10 +64,23 @@ def login() -> Response | str | tuple[str, int]:
     return response
 
 
+def _sign_in_failed(login_name: str, exhausted: list[str]) -> None:
+    metrics.sign_in_failed()
+    # Who was targeted, if the account exists; the typed login is not kept (it may be a mistyped password).
+    known = users.find_by_login(login_name)
+    sub = known.sub if known else None
+    audit.record("sign_in", outcome="failure", user_sub=sub, commit=not exhausted)
+    if exhausted:
+        audit.record("sign_in.locked_out", outcome="failure", user_sub=sub, counters=exhausted)
+
+
 @bp.route("/logout", methods=["GET", "POST"])
 def logout() -> Response | str:
     if request.method == "GET":
         return render_template("logout.html", user=current_user(), params=[])
+    user = current_user()
+    if user is not None:
+        audit.record("sign_out", user_sub=user.sub, commit=False)  # committed as the session ends
     response = redirect("/")
     end_current_session(response)
     session.clear()

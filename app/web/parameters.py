@@ -1,4 +1,4 @@
-"""RFC 6749 §3.1 / §3.2: request parameters must not be included more than once."""
+"""RFC 6749 §3.1 / §3.2: OAuth request parameters, each at most once, bounded, and free of control characters."""
 
 from __future__ import annotations
 
@@ -7,17 +7,22 @@ import re
 from flask import request
 
 MAX_PARAMETER_LENGTH = 4096
+MAX_NAME_LENGTH = 100
 SAFE_NAME = re.compile(r"[A-Za-z0-9_.:-]{1,40}")
+# RFC 6749 Appendix A: every OAuth parameter is VSCHAR / NQCHAR / URI text, so C0 controls and DEL never belong.
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
-def duplicate_or_oversized_parameter() -> str | None:
+def malformed_parameter() -> str | None:
     """A description of the first offending parameter, or None when the request is clean."""
     for source in (request.args, request.form):
         for name, values in source.lists():
             if len(values) > 1 or (name in request.args and name in request.form and source is request.args):
                 return f"{_label(name)} is repeated"
-            if any(len(value) > MAX_PARAMETER_LENGTH for value in values) or len(name) > 100:
+            if len(name) > MAX_NAME_LENGTH or any(len(value) > MAX_PARAMETER_LENGTH for value in values):
                 return f"{_label(name)} is too long"
+            if CONTROL.search(name) or any(CONTROL.search(value) for value in values):
+                return f"{_label(name)} contains a control character"
     return None
 
 

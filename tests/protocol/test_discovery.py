@@ -6,13 +6,15 @@ import base64
 import hashlib
 import json
 import stat
+import time
 from pathlib import Path
 
 import jwt
 import pytest
 import requests
 
-from app.security.keys import KeyRing, ensure_secret_key, ensure_signing_key, generate_signing_key
+from app.security.keyring import KeyRing
+from app.security.keys import ensure_secret_key, ensure_signing_key, generate_signing_key
 
 PRIVATE_MEMBERS = {"d", "p", "q", "dp", "dq", "qi", "oth", "k"}
 
@@ -114,18 +116,17 @@ def test_a_fresh_keys_dir_is_private_and_keys_are_named_by_kid(tmp_path: Path):
     assert stat.S_IMODE(keys_dir.stat().st_mode) == 0o700
     assert stat.S_IMODE(pems[0].stat().st_mode) == 0o600
     assert stat.S_IMODE((keys_dir / "flask-secret-key").stat().st_mode) == 0o600
-    ring = KeyRing(keys_dir)
+    ring = KeyRing(keys_dir, retention_seconds=600)
     assert pems[0].stem.endswith("-" + ring.current.kid)
     assert ring.current.kid == rfc7638_thumbprint(json.loads(ring.jwks_json)["keys"][0])
 
 
 def test_the_newest_key_signs_and_all_are_published(tmp_path: Path):
     ensure_signing_key(tmp_path)
-    first = KeyRing(tmp_path).current.kid
-    newer = generate_signing_key(tmp_path)
-    newer.rename(newer.with_name("9" + newer.name))  # sorts after the first file whatever the clock says
+    first = KeyRing(tmp_path, retention_seconds=600).current.kid
+    generate_signing_key(tmp_path, activates_at=int(time.time()) + 1)  # activates after the first key
 
-    ring = KeyRing(tmp_path)
+    ring = KeyRing(tmp_path, retention_seconds=600, clock=lambda: time.time() + 2)
 
     assert ring.current.kid != first
     assert {k["kid"] for k in json.loads(ring.jwks_json)["keys"]} == {first, ring.current.kid}

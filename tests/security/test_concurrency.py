@@ -1,23 +1,42 @@
-"""Codes and refresh tokens under concurrency: one conditional UPDATE decides, never two successors."""
+"""Point 8: codes and refresh tokens under concurrency (CI runs this on PostgreSQL): one conditional UPDATE
+decides, there are never two successors, never a 5xx, and nothing is left half-written."""
 
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
 import requests
+from sqlalchemy import func, select
 
-from tests.flows import code_for, exchange_code
+from app.extensions import db
+from app.models import AccessTokenRecord, AuditEvent, AuthorizationCode, RefreshToken
+from tests.flows import code_for, exchange_code, introspect, refresh, revoke
 
 PARALLEL = 20
 
 
-def _introspect(base_url: str, registered, token: str) -> dict:
-    return requests.post(
-        f"{base_url}/oauth/introspect", data={"token": token}, auth=(registered.client_id, registered.client_secret)
-    ).json()
+def family_rows(app, family_id: str) -> tuple[list[RefreshToken], list[AccessTokenRecord]]:
+    with app.app_context():
+        refresh_tokens = list(db.session.scalars(select(RefreshToken).where(RefreshToken.family_id == family_id)))
+        access_tokens = list(db.session.scalars(
+            select(AccessTokenRecord).where(AccessTokenRecord.family_id == family_id)))
+        db.session.expunge_all()
+        return refresh_tokens, access_tokens
 
 
-def test_parallel_code_redemptions_yield_exactly_one_success_then_revoke_it(live_server, make):
+def audit_count(app, event: str) -> int:
+    with app.app_context():
+        return db.session.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.event == event))
+
+
+def code_family(app) -> AuthorizationCode:
+    with app.app_context():
+        code = db.session.scalars(select(AuthorizationCode)).one()
+        db.session.expunge(code)
+        return code
+
+
+def test_parallel_code_redemptions_yield_exactly_one_success_then_revoke_it(live_server, app, make):
     make.user("race@example.com")
     registered = make.client()
     code, verifier, _ = code_for(live_server, registered, "race@example.com")
@@ -30,29 +49,79 @@ def test_parallel_code_redemptions_yield_exactly_one_success_then_revoke_it(live
     assert {r.json()["error"] for r in responses if r.status_code == 400} == {"invalid_grant"}
     winner = next(r.json() for r in responses if r.status_code == 200)
     # The losers saw a replay, so everything issued from the code is revoked.
-    assert _introspect(live_server, registered, winner["access_token"]) == {"active": False}
-    assert _introspect(live_server, registered, winner["refresh_token"]) == {"active": False}
+    assert introspect(live_server, registered, winner["access_token"]) == {"active": False}
+    assert introspect(live_server, registered, winner["refresh_token"]) == {"active": False}
+
+    # Nothing half-written: the code used once, one refresh token and one access token, both revoked.
+    stored_code = code_family(app)
+    assert stored_code.used_at is not None
+    refresh_tokens, access_tokens = family_rows(app, stored_code.family_id)
+    assert len(refresh_tokens) == 1 and len(access_tokens) == 1
+    assert all(row.revoked_at is not None for row in [*refresh_tokens, *access_tokens])
+    assert audit_count(app, "token.issued") == 1
+    assert audit_count(app, "token.reuse_detected") == PARALLEL - 1
 
 
-def test_parallel_refreshes_never_yield_two_successors(live_server, make):
+def test_parallel_refreshes_never_yield_two_successors(live_server, app, make):
     make.user("refresh-race@example.com")
     registered = make.client()
     code, verifier, _ = code_for(live_server, registered, "refresh-race@example.com")
     first = exchange_code(live_server, registered, code, verifier).json()
 
-    def refresh(_: int) -> requests.Response:
-        return requests.post(
-            f"{live_server}/oauth/token",
-            data={"grant_type": "refresh_token", "refresh_token": first["refresh_token"]},
-            auth=(registered.client_id, registered.client_secret),
-        )
-
     with ThreadPoolExecutor(PARALLEL) as pool:
-        responses = list(pool.map(refresh, range(PARALLEL)))
+        responses = list(pool.map(lambda _: refresh(live_server, registered, first["refresh_token"]), range(PARALLEL)))
 
     assert all(r.status_code in (200, 400) for r in responses), [r.status_code for r in responses]
     successes = [r.json() for r in responses if r.status_code == 200]
     assert len(successes) == 1
     assert {r.json()["error"] for r in responses if r.status_code == 400} == {"invalid_grant"}
     # Reuse of the rotated token revoked the family, the successor included.
-    assert _introspect(live_server, registered, successes[0]["refresh_token"]) == {"active": False}
+    assert introspect(live_server, registered, successes[0]["refresh_token"]) == {"active": False}
+    assert introspect(live_server, registered, successes[0]["access_token"]) == {"active": False}
+
+    # Nothing half-written: the original (used) and exactly one successor; two access tokens; all revoked.
+    refresh_tokens, access_tokens = family_rows(app, code_family(app).family_id)
+    assert len(refresh_tokens) == 2 and len(access_tokens) == 2
+    assert sum(row.used_at is not None for row in refresh_tokens) == 1
+    assert all(row.revoked_at is not None for row in [*refresh_tokens, *access_tokens])
+    assert audit_count(app, "token.refreshed") == 1
+
+
+def test_reuse_of_a_rotated_refresh_token_later_revokes_the_family(live_server, make):
+    make.user("reuse@example.com")
+    registered = make.client()
+    code, verifier, _ = code_for(live_server, registered, "reuse@example.com")
+    first = exchange_code(live_server, registered, code, verifier).json()
+    second = refresh(live_server, registered, first["refresh_token"]).json()
+    third = refresh(live_server, registered, second["refresh_token"]).json()
+    assert introspect(live_server, registered, third["refresh_token"])["active"] is True
+
+    replay = refresh(live_server, registered, first["refresh_token"])
+
+    assert replay.status_code == 400 and replay.json()["error"] == "invalid_grant"
+    for token in (third["refresh_token"], third["access_token"], second["access_token"], first["access_token"]):
+        assert introspect(live_server, registered, token) == {"active": False}
+    assert refresh(live_server, registered, third["refresh_token"]).json()["error"] == "invalid_grant"
+
+
+def test_parallel_revocations_and_refreshes_of_one_family_end_revoked(live_server, app, make):
+    make.user("mixed@example.com")
+    registered = make.client()
+    code, verifier, _ = code_for(live_server, registered, "mixed@example.com")
+    first = exchange_code(live_server, registered, code, verifier).json()
+
+    def call(number: int) -> requests.Response:
+        if number % 2:
+            return revoke(live_server, registered, first["refresh_token"])
+        return refresh(live_server, registered, first["refresh_token"])
+
+    with ThreadPoolExecutor(PARALLEL) as pool:
+        responses = list(pool.map(call, range(PARALLEL)))
+
+    assert all(r.status_code in (200, 400) for r in responses), [r.status_code for r in responses]
+    assert all(r.status_code == 200 for r in responses[1::2])  # RFC 7009 §2.2: revocation always succeeds
+    successes = [r.json() for r in responses[0::2] if r.status_code == 200]
+    assert len(successes) <= 1
+    refresh_tokens, access_tokens = family_rows(app, code_family(app).family_id)
+    assert len(refresh_tokens) == 1 + len(successes) and len(access_tokens) == 1 + len(successes)
+    assert all(row.revoked_at is not None for row in [*refresh_tokens, *access_tokens])

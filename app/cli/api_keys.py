@@ -1,0 +1,75 @@
+"""`ostiary api-keys ...`: machine credentials traded for access tokens with client_credentials."""
+
+from __future__ import annotations
+
+import time
+
+import click
+from flask.cli import with_appcontext
+
+from app.cli.common import CLI_ACTOR, all_pages, app_errors, emit, json_option
+from app.models import User
+from app.services.representations import api_key_dict
+
+
+@click.group("api-keys")
+def api_keys_group() -> None:
+    """Manage API keys of users and service accounts."""
+
+
+def _owner(ref: str) -> User:
+    """A service account by sub, or a person by sub, email or username."""
+    from app.errors import NotFoundError
+    from app.services.users import find_by_login, get_by_sub
+
+    owner = (get_by_sub(ref) if len(ref) <= 36 else None) or find_by_login(ref)
+    if owner is None:
+        raise NotFoundError(f"no user or service account {ref!r}")
+    return owner
+
+
+@api_keys_group.command("create")
+@click.option("--owner", required=True, help="The owner: a service account's sub, or a user's sub, email or username.")
+@click.option("--name", required=True)
+@click.option("--scope", default="", help="Scopes of the key: never more than the owner may hold.")
+@click.option("--expires-in-days", type=click.IntRange(1, 3650), help="Default: the key does not expire.")
+@json_option
+@with_appcontext
+@app_errors
+def api_keys_create(owner: str, name: str, scope: str, expires_in_days: int | None, as_json: bool) -> None:
+    """Create a key; it is printed once and only its SHA-256 digest is stored."""
+    from app.services.api_keys import create_api_key
+
+    expires_at = int(time.time()) + expires_in_days * 86400 if expires_in_days else None
+    issued = create_api_key(_owner(owner), name, scope, expires_at=expires_at, actor=CLI_ACTOR)
+    payload = {**api_key_dict(issued.api_key), "key": issued.key}
+    emit(as_json, payload, f"key_id: {issued.api_key.key_id}\nkey:    {issued.key}\n(shown once: store it now)")
+
+
+@api_keys_group.command("list")
+@click.option("--owner", help="Only the keys of this owner.")
+@json_option
+@with_appcontext
+@app_errors
+def api_keys_list(owner: str | None, as_json: bool) -> None:
+    from app.services.api_keys import key_page
+
+    who = _owner(owner) if owner else None
+    found = all_pages(lambda limit, cursor: key_page(who, limit, cursor))
+    text = "\n".join(
+        f"{k.key_id}  {k.name}  owner {k.owner.sub}  [{k.scope}]{'  revoked' if k.revoked_at else ''}" for k in found
+    )
+    emit(as_json, [api_key_dict(k) for k in found], text or "No API keys.")
+
+
+@api_keys_group.command("revoke")
+@click.argument("key_id")
+@json_option
+@with_appcontext
+@app_errors
+def api_keys_revoke(key_id: str, as_json: bool) -> None:
+    """Revoke a key: the token endpoint refuses it from the next request on."""
+    from app.services.api_keys import get_api_key, revoke_api_key
+
+    revoked = revoke_api_key(get_api_key(key_id), actor=CLI_ACTOR)
+    emit(as_json, api_key_dict(revoked), f"Revoked API key {revoked.key_id}")

@@ -1,0 +1,54 @@
+"""Failed client authentication at the token, revocation and introspection endpoints is limited and audited."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.rfc6749.errors import InvalidClientError
+from flask import request as http_request
+
+from app.security.throttle import Throttled, client_auth_counters, throttle
+from app.services import api_keys, audit
+from app.services.clients import get_client
+
+T = TypeVar("T")
+
+
+class SlowDownError(OAuth2Error):
+    """RFC 6585 §4: 429 with Retry-After, in the RFC 6749 §5.2 error shape."""
+
+    error = "slow_down"
+    status_code = 429
+
+    def __init__(self, retry_after_seconds: int) -> None:
+        super().__init__(description="too many failed client authentications, retry later")
+        self.retry_after_seconds = retry_after_seconds
+
+    def get_headers(self) -> list[tuple[str, str]]:
+        return [*super().get_headers(), ("Retry-After", str(self.retry_after_seconds))]
+
+
+def counted(authenticate: Callable[[], T], client_id: str, endpoint: str) -> T:
+    """OWASP ASVS V2.2.1: the attempt takes a slot per client_id and per address before any secret is compared."""
+    try:
+        attempt = throttle().attempt(client_auth_counters(client_id, http_request.remote_addr))
+    except Throttled as refused:
+        raise SlowDownError(refused.retry_after_seconds) from None
+    with attempt:
+        try:
+            return authenticate()
+        except InvalidClientError:
+            _audit_failure(client_id, endpoint, attempt.fail())
+            raise
+
+
+def _audit_failure(client_id: str, endpoint: str, exhausted: list[str]) -> None:
+    # A presented client_id is recorded only if it names a client or key: a secret pasted into the wrong
+    # field must not reach the audit trail.
+    known = client_id if get_client(client_id) is not None or api_keys.KEY_ID.fullmatch(client_id) else None
+    # Each failure is a log line; the table gets the lockout, so a flood of bad secrets is not a flood of commits.
+    audit.record("client.authentication_failed", outcome="failure", client_id=known, endpoint=endpoint, store=False)
+    if exhausted:
+        audit.record("client.locked_out", outcome="failure", client_id=known, endpoint=endpoint, counters=exhausted)

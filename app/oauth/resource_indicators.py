@@ -1,0 +1,48 @@
+"""RFC 8707 resource indicators: which resource (the access token's `aud`) a request may name."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from authlib.oauth2 import OAuth2Error, OAuth2Request
+from authlib.oauth2.rfc6749.errors import InvalidScopeError
+
+from app.errors import ValidationError
+from app.scopes import STANDARD_SCOPES
+from app.services.resources import ResourceServer, find_resource, validate_identifier
+
+
+class InvalidTargetError(OAuth2Error):
+    """RFC 8707 §2: the resource is malformed, unknown, or not one this client may use."""
+
+    error = "invalid_target"
+    status_code = 400
+
+
+def requested_resource(request: OAuth2Request) -> str | None:
+    return request.payload.data.get("resource") or None
+
+
+def resolve_resource(client: Any, identifier: str | None, scope: str | None) -> ResourceServer | None:
+    """The resource a request may name with this scope; None means the default audience."""
+    if identifier is None:
+        return None
+    try:
+        validate_identifier(identifier)
+    except ValidationError:
+        raise InvalidTargetError("resource must be an absolute URI without a fragment") from None
+    found = find_resource(identifier)
+    if found is None or not client.allows_resource(found.identifier, list(found.scopes)):
+        raise InvalidTargetError("the client may not request this resource")
+    for token in (scope or "").split():
+        # OpenID Connect scopes concern Ostiary itself (ID token, userinfo) and may come along.
+        if token not in found.scopes and token not in STANDARD_SCOPES:
+            raise InvalidScopeError(f"scope '{token}' is not a scope of the requested resource")
+    return found
+
+
+def bound_resource(requested: str | None, bound: str | None) -> str | None:
+    """RFC 8707 §2.2: a token request may repeat the resource its grant was bound to, not name another."""
+    if requested and bound and requested != bound:
+        raise InvalidTargetError("the resource differs from the one this grant was issued for")
+    return requested or bound

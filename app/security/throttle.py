@@ -1,0 +1,179 @@
+"""Brute-force limits (OWASP ASVS V2.2.1, NIST SP 800-63B §5.2.2): every attempt is counted before its check.
+
+Counting first is what makes the limit hold under concurrency: of 50 simultaneous wrong attempts, the atomic
+increment hands out at most `limit` slots, so at most `limit` secrets are ever compared. A slot is given back
+when its credential proves good, so the counters hold failures (plus attempts still being checked) only.
+Counters live in Flask-Limiter's storage: Redis when OSTIARY_REDIS_URL is set, so every node shares them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import logging
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from flask import Flask, current_app
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from limits.errors import StorageError
+from limits.storage import MemoryStorage, Storage
+
+log = logging.getLogger(__name__)
+
+KEY_PREFIX = "ostiary"
+# After the shared storage fails, this node counts on its own for this long before trying it again.
+STORAGE_RETRY_SECONDS = 5
+STORAGE_TIMEOUT_SECONDS = 0.5
+
+
+@dataclass(frozen=True)
+class Counter:
+    """One fixed window of failures for one subject, e.g. the sign-ins of one account."""
+
+    name: str
+    subject: str
+    limit: int
+    window_seconds: int
+
+    @property
+    def key(self) -> str:
+        # A digest, so no login or client_id is written to Redis in clear.
+        return f"{KEY_PREFIX}:{self.name}:{hashlib.sha256(self.subject.encode('utf-8', 'surrogatepass')).hexdigest()}"
+
+
+class Throttled(Exception):
+    """A counter is exhausted: refuse without checking the credential."""
+
+    def __init__(self, counter: str, retry_after_seconds: int) -> None:
+        super().__init__(counter)
+        self.counter = counter
+        self.retry_after_seconds = retry_after_seconds
+
+
+class Attempt:
+    """The slots one attempt holds while its credential is checked; given back on leaving unless it failed."""
+
+    def __init__(self, throttle: Throttle, counters: list[Counter], last_slot: list[Counter]) -> None:
+        self._throttle = throttle
+        self._counters = counters
+        self._last_slot = last_slot
+        self._failed = False
+
+    def fail(self) -> list[str]:
+        """Keep the slots taken; returns the counters this failure exhausted (a lockout starts now)."""
+        self._failed = True
+        return [counter.name for counter in self._last_slot]
+
+    def __enter__(self) -> Attempt:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if not self._failed:
+            self._throttle.refund(self._counters)  # a good credential is no failure
+
+
+class Throttle:
+    def __init__(self, limiter: Limiter) -> None:
+        self._limiter = limiter
+        self._fallback = MemoryStorage()
+        self._shared_down_until = 0.0
+
+    def attempt(self, counters: Sequence[Counter]) -> Attempt:
+        """Take one slot on every counter, or raise Throttled (holding none) if any is exhausted."""
+        taken: list[Counter] = []
+        exhausted: list[Counter] = []
+        last_slot: list[Counter] = []
+        for counter in counters:
+            count = self._incr(counter, 1)
+            taken.append(counter)
+            if count > counter.limit:
+                exhausted.append(counter)
+            elif count == counter.limit:
+                last_slot.append(counter)
+        if exhausted:
+            self.refund(taken)  # a refused attempt is never checked, so it is no failure either
+            raise Throttled(exhausted[0].name, max(self._seconds_left(c) for c in exhausted))
+        return Attempt(self, taken, last_slot)
+
+    def refund(self, counters: Sequence[Counter]) -> None:
+        for counter in counters:
+            if self._incr(counter, -1) < 0:
+                self._incr(counter, 1)  # the window ended meanwhile: start the new one at zero, not below
+
+    def reset(self) -> None:
+        """Forget every counter (tests; an operator clearing a lockout uses the storage directly)."""
+        self._limiter.storage.reset()
+        self._fallback.reset()
+
+    def _storage(self) -> Storage:
+        return self._fallback if time.monotonic() < self._shared_down_until else self._limiter.storage
+
+    def _incr(self, counter: Counter, amount: int) -> int:
+        storage = self._storage()
+        try:
+            return storage.incr(counter.key, counter.window_seconds, amount=amount)
+        except StorageError as exc:
+            # Failing closed would lock everyone out while Redis is down; this node keeps limiting on its own.
+            self._shared_down_until = time.monotonic() + STORAGE_RETRY_SECONDS
+            log.error("rate-limit storage unavailable (%s): counting on this node alone", type(exc.storage_error).__name__)
+            return self._fallback.incr(counter.key, counter.window_seconds, amount=amount)
+
+    def _seconds_left(self, counter: Counter) -> int:
+        try:
+            expiry = self._storage().get_expiry(counter.key)
+        except StorageError:
+            return counter.window_seconds
+        return max(1, min(counter.window_seconds, math.ceil(expiry - time.time())))
+
+
+def network_of(address: str | None) -> str:
+    """The client's address; for IPv6 its /64, which one host usually owns whole."""
+    try:
+        ip = ipaddress.ip_address(address or "")
+    except ValueError:
+        return "unknown"
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
+def sign_in_counters(login: str, address: str | None) -> list[Counter]:
+    """Per account (the login as users.find_by_login normalises it, known or not) and per client address."""
+    config = current_app.config
+    window = config["SIGN_IN_LOCKOUT_SECONDS"]
+    return [
+        Counter("sign_in_account", login.strip().lower(), config["SIGN_IN_FAILURES_PER_ACCOUNT"], window),
+        Counter("sign_in_ip", network_of(address), config["SIGN_IN_FAILURES_PER_IP"], window),
+    ]
+
+
+def client_auth_counters(client_id: str, address: str | None) -> list[Counter]:
+    config = current_app.config
+    window = config["CLIENT_AUTH_LOCKOUT_SECONDS"]
+    return [
+        Counter("client_auth_client", client_id, config["CLIENT_AUTH_FAILURES_PER_CLIENT"], window),
+        Counter("client_auth_ip", network_of(address), config["CLIENT_AUTH_FAILURES_PER_IP"], window),
+    ]
+
+
+def throttle() -> Throttle:
+    return current_app.extensions["ostiary.throttle"]
+
+
+def init_app(app: Flask) -> None:
+    """One Limiter per app (Flask-Limiter keeps its storage on the instance, and tests build several apps)."""
+    redis_url = app.config["REDIS_URL"]
+    options: dict[str, str | int | float | bool] = {"wrap_exceptions": True}
+    if redis_url:
+        options.update(socket_timeout=STORAGE_TIMEOUT_SECONDS, socket_connect_timeout=STORAGE_TIMEOUT_SECONDS)
+    limiter = Limiter(
+        get_remote_address, app=app, storage_uri=redis_url or "memory://", storage_options=options,  # type: ignore[arg-type]
+        strategy="fixed-window", key_prefix=KEY_PREFIX,
+    )
+    app.extensions["ostiary.throttle"] = Throttle(limiter)

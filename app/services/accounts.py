@@ -1,0 +1,166 @@
+"""Account lifecycle shared by the admin API, the CLI and the account page: profile, roles, password, removal."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from app.errors import ConflictError, NotFoundError, ValidationError
+from app.extensions import db
+from app.models import AccessTokenRecord, ApiKey, AuthorizationCode, Consent, LoginSession, RefreshToken, User
+from app.models.clock import now
+from app.services import api_keys, audit
+from app.services.pagination import Page, paginate
+from app.services.roles import validate_principal_scope, validate_roles
+from app.services.user_sessions import end_all_sessions
+from app.services.users import (
+    find_by_login,
+    get_by_sub,
+    normalize_email,
+    passwords,
+    validate_name,
+    validate_password,
+    validate_username,
+)
+
+PROFILE_FIELDS = ("email", "username", "name", "email_verified", "roles", "scope")
+
+
+def get_person(sub: str) -> User:
+    """A person (not a service account) by sub."""
+    user = get_by_sub(sub) if len(sub) <= 36 else None
+    if user is None or user.is_service_account:
+        raise NotFoundError("no such user")
+    return user
+
+
+def find_person(ref: str) -> User:
+    """A person by sub, email or username: what an operator types."""
+    user = get_by_sub(ref) if len(ref) <= 36 else None
+    user = user or find_by_login(ref)
+    if user is None or user.is_service_account:
+        raise NotFoundError(f"no user {ref!r}")
+    return user
+
+
+def user_page(search: str | None, limit: int, cursor: str | None) -> Page[User]:
+    """People, oldest first; `search` matches email, username or name, case-insensitively."""
+    statement = select(User).where(User.is_service_account.is_(False))
+    if search:
+        if len(search) > 320:
+            raise ValidationError("search is at most 320 characters", field="q")
+        pattern = "%" + search.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        statement = statement.where(
+            or_(*(func.lower(column).like(pattern, escape="\\") for column in (User.email, User.username, User.name)))
+        )
+    return paginate(statement, User.id, limit, cursor)
+
+
+def update_user(user: User, changes: Mapping[str, Any], *, actor: str | None) -> User:
+    """Apply profile and role changes; keys of a principal that lost scopes lose them too."""
+    if "email" in changes:
+        email = normalize_email(changes["email"])
+        if db.session.scalar(select(User.id).where(User.email == email, User.id != user.id)) is not None:
+            raise ConflictError("a user with this email already exists", field="email")
+        if email != user.email:
+            user.email_verified = False
+        user.email = email
+    if "username" in changes:
+        username = validate_username(changes["username"])
+        taken = select(User.id).where(User.username == username, User.id != user.id)
+        if username is not None and db.session.scalar(taken) is not None:
+            raise ConflictError("a user with this username already exists", field="username")
+        user.username = username
+    if "name" in changes:
+        user.name = validate_name(changes["name"])
+    if "email_verified" in changes:
+        user.email_verified = bool(changes["email_verified"])
+    if "roles" in changes:
+        user.roles = validate_roles(list(changes["roles"]))
+    if "scope" in changes:
+        user.scope = validate_principal_scope(changes["scope"])
+    if "roles" in changes or "scope" in changes:
+        api_keys.narrow_to_owner(user)
+    audit.record("user.updated", user_sub=user.sub, actor=actor, fields=sorted(changes), commit=False)
+    _commit_unique(field="username" if "username" in changes else "email")
+    return user
+
+
+def set_password(user: User, password: str, *, actor: str | None) -> None:
+    """An administrator sets a password: every session of the user ends."""
+    user.password_hash = passwords().hash(validate_password(password))
+    end_all_sessions(user, commit=False)
+    audit.record("user.password_set", user_sub=user.sub, actor=actor, commit=False)
+    db.session.commit()
+
+
+def change_password(user: User, current: str, new: str, *, keep_session: int) -> None:
+    """The user changes their own password: it needs the current one, and signs out every other session."""
+    if not passwords().verify(user.password_hash, current):
+        raise ValidationError("the current password is not correct", field="current_password")
+    if new == current:
+        raise ValidationError("the new password must differ from the current one", field="new_password")
+    try:
+        validate_password(new)
+    except ValidationError as exc:
+        raise ValidationError(exc.description, field="new_password") from None
+    user.password_hash = passwords().hash(new)
+    end_all_sessions(user, keep=keep_session, commit=False)
+    audit.record("user.password_changed", user_sub=user.sub, actor=user.sub, commit=False)
+    db.session.commit()
+
+
+def disable_user(user: User, *, actor: str | None) -> User:
+    """Sign-in sessions and refresh-token families end at once; API keys stop working with the owner."""
+    user.is_active = False
+    end_all_sessions(user, commit=False)
+    revoke_refresh_tokens(user)
+    audit.record("user.disabled", user_sub=user.sub, actor=actor, commit=False)
+    db.session.commit()
+    return user
+
+
+def enable_user(user: User, *, actor: str | None) -> User:
+    user.is_active = True
+    audit.record("user.enabled", user_sub=user.sub, actor=actor, commit=False)
+    db.session.commit()
+    return user
+
+
+def delete_user(user: User, *, actor: str | None) -> None:
+    """Delete the principal and everything issued to it (explicitly: SQLite does not enforce ON DELETE)."""
+    revoke_refresh_tokens(user)
+    for model in (ApiKey, Consent, LoginSession, AuthorizationCode, RefreshToken):
+        column = ApiKey.owner_id if model is ApiKey else model.user_id
+        db.session.execute(delete(model).where(column == user.id))
+    audit.record("user.deleted", user_sub=user.sub, actor=actor, commit=False)
+    db.session.delete(user)
+    db.session.commit()
+
+
+def revoke_refresh_tokens(user: User) -> None:
+    """Revoke every refresh-token family of the user, and the access tokens recorded for them (not committed)."""
+    moment = now()
+    families = select(RefreshToken.family_id).where(RefreshToken.user_id == user.id)
+    db.session.execute(
+        update(AccessTokenRecord)
+        .where(AccessTokenRecord.family_id.in_(families), AccessTokenRecord.revoked_at.is_(None))
+        .values(revoked_at=moment)
+    )
+    db.session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.user_id == user.id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=moment)
+    )
+
+
+def _commit_unique(field: str) -> None:
+    """A concurrent change may take the same email or username first: answer 409, not 500."""
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise ConflictError(f"a user with this {field} already exists", field=field) from None

@@ -1,0 +1,92 @@
+"""Purge rows nothing can use any more, in short batches, so a scheduled run never blocks serving."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import ColumnElement, delete, exists, or_, select
+from sqlalchemy.orm import InstrumentedAttribute, aliased
+
+from app.extensions import db
+from app.models import AccessTokenRecord, AuditEvent, AuthorizationCode, LoginSession, RefreshToken
+from app.models.clock import now
+
+log = logging.getLogger(__name__)
+
+# Rows per DELETE, each committed on its own: a batch holds its locks (on SQLite, the whole database)
+# for milliseconds, so requests interleave with a purge of any size.
+BATCH_SIZE = 1000
+SECONDS_PER_DAY = 86400
+
+
+def family_is_live(family_id: Any, moment: int) -> ColumnElement[bool]:
+    """A token family lives while one of its refresh tokens can still be used or one of its access tokens is valid.
+
+    Until then its used codes and used refresh tokens are kept: presenting one again must still be
+    recognised as a replay and revoke the family (RFC 6749 §4.1.2, RFC 9700 §4.14.2).
+    """
+    live_refresh = aliased(RefreshToken)
+    return or_(
+        exists().where(
+            live_refresh.family_id == family_id,
+            live_refresh.used_at.is_(None),
+            live_refresh.revoked_at.is_(None),
+            live_refresh.expires_at > moment,
+        ),
+        exists().where(
+            AccessTokenRecord.family_id == family_id,
+            AccessTokenRecord.revoked_at.is_(None),
+            AccessTokenRecord.expires_at > moment,
+        ),
+    )
+
+
+def purgeable(moment: int, audit_retention_days: int) -> dict[str, tuple[InstrumentedAttribute, ColumnElement[bool]]]:
+    """Table name -> (key column, condition of the rows to delete)."""
+    idle_ttl = current_app.config["SESSION_IDLE_TTL_SECONDS"]
+    return {
+        "authorization_codes": (
+            AuthorizationCode.id,
+            (AuthorizationCode.expires_at <= moment)
+            & (AuthorizationCode.used_at.is_(None) | ~family_is_live(AuthorizationCode.family_id, moment)),
+        ),
+        # Expired, revoked and used tokens alike go with their family, not before.
+        "refresh_tokens": (RefreshToken.id, ~family_is_live(RefreshToken.family_id, moment)),
+        # A revoked access token stays listed until it expires: introspection and userinfo must refuse it.
+        "access_tokens": (AccessTokenRecord.jti, AccessTokenRecord.expires_at <= moment),
+        "login_sessions": (
+            LoginSession.id,
+            LoginSession.revoked_at.is_not(None)
+            | (LoginSession.expires_at <= moment)
+            | (LoginSession.last_seen_at <= moment - idle_ttl),
+        ),
+        "audit_events": (AuditEvent.id, AuditEvent.at < moment - audit_retention_days * SECONDS_PER_DAY),
+    }
+
+
+def delete_in_batches(key: InstrumentedAttribute, condition: ColumnElement[bool], batch_size: int) -> int:
+    """DELETE ... WHERE key IN (SELECT key ... LIMIT n), one transaction per batch; returns the rows deleted."""
+    model = key.class_
+    total = 0
+    while True:
+        batch = select(key).where(condition).limit(batch_size).scalar_subquery()
+        deleted = db.session.execute(
+            delete(model).where(key.in_(batch)).execution_options(synchronize_session=False)
+        ).rowcount
+        db.session.commit()
+        total += deleted
+        if deleted < batch_size:
+            return total
+
+
+def purge(audit_retention_days: int, batch_size: int = BATCH_SIZE) -> dict[str, int]:
+    """Delete expired codes, dead token families, expired access-token records, ended sessions, old audit rows."""
+    moment = now()
+    counts = {
+        table: delete_in_batches(key, condition, batch_size)
+        for table, (key, condition) in purgeable(moment, audit_retention_days).items()
+    }
+    log.info("purge", extra={"deleted": counts, "audit_retention_days": audit_retention_days})
+    return counts

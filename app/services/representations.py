@@ -1,0 +1,51 @@
+"""The one JSON shape of each object, printed by the CLI (--json) and returned by the admin API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.models import ApiKey, Client, Resource, User
+from app.services.api_keys import PREFIX
+from app.services.roles import allowed_scopes
+
+
+def user_dict(user: User) -> dict[str, Any]:
+    return {
+        "sub": user.sub, "email": user.email, "username": user.username, "name": user.name,
+        "email_verified": user.email_verified, "roles": list(user.roles or []), "is_admin": user.is_admin,
+        "scope": user.scope, "is_active": user.is_active, "created_at": user.created_at, "updated_at": user.updated_at,
+    }
+
+
+def service_account_dict(account: User) -> dict[str, Any]:
+    return {
+        "sub": account.sub, "name": account.name, "roles": list(account.roles or []), "scope": account.scope,
+        "allowed_scope": " ".join(allowed_scopes(account)), "is_active": account.is_active,
+        "created_at": account.created_at,
+    }
+
+
+def client_dict(client: Client) -> dict[str, Any]:
+    return {
+        "client_id": client.client_id, "name": client.name, "public": client.is_public,
+        "redirect_uris": list(client.redirect_uris or []),
+        "post_logout_redirect_uris": list(client.post_logout_redirect_uris or []),
+        "grant_types": list(client.grant_types or []), "scope": client.scope, "audience": client.audience,
+        "resources": list(client.resources or []), "created_at": client.created_at,
+    }
+
+
+def resource_dict(resource: Resource) -> dict[str, Any]:
+    return {
+        "id": resource.id, "identifier": resource.identifier, "name": resource.name, "scope": resource.scope,
+        "created_at": resource.created_at, "updated_at": resource.updated_at,
+    }
+
+
+def api_key_dict(api_key: ApiKey) -> dict[str, Any]:
+    """Never the key itself: only its recognisable prefix."""
+    return {
+        "key_id": api_key.key_id, "prefix": f"{PREFIX}_{api_key.key_id}_", "name": api_key.name,
+        "owner": api_key.owner.sub, "scope": api_key.scope, "created_at": api_key.created_at,
+        "expires_at": api_key.expires_at, "last_used_at": api_key.last_used_at, "revoked_at": api_key.revoked_at,
+    }

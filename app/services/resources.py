@@ -1,0 +1,132 @@
+"""Resource servers (RFC 8707): registered identifiers and scopes, plus the admin API as a built-in one."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import current_app
+from sqlalchemy import select
+
+from app.errors import ConflictError, NotFoundError, ValidationError
+from app.extensions import db
+from app.models import Client, Resource
+from app.scopes import ADMIN_SCOPE, is_api_scope, is_valid_scope_token
+from app.services import audit
+from app.services.pagination import Page, paginate
+
+ADMIN_API_PATH = "/admin/api"
+
+
+@dataclass(frozen=True)
+class ResourceServer:
+    """What the token endpoint needs to know about a resource: the `aud` and the scopes it understands."""
+
+    identifier: str
+    scopes: tuple[str, ...]
+
+
+def admin_audience() -> str:
+    """The admin API is a resource server too; its identifier is its URL."""
+    return current_app.config["ISSUER"] + ADMIN_API_PATH
+
+
+def find_resource(identifier: str) -> ResourceServer | None:
+    if identifier == admin_audience():
+        return ResourceServer(identifier, (ADMIN_SCOPE,))
+    found = db.session.scalar(select(Resource).where(Resource.identifier == identifier))
+    return ResourceServer(found.identifier, tuple(found.scopes)) if found else None
+
+
+def validate_identifier(identifier: str, field: str = "identifier") -> str:
+    """RFC 8707 §2: an absolute URI without a fragment."""
+    if not 0 < len(identifier) <= 500 or any(ord(c) < 33 or ord(c) > 126 for c in identifier):
+        raise ValidationError("a resource identifier is an absolute URI of at most 500 characters", field=field)
+    try:
+        parts = urlsplit(identifier)
+    except ValueError:
+        raise ValidationError("a resource identifier is an absolute URI", field=field) from None
+    if not parts.scheme or "#" in identifier or not (parts.netloc or parts.path):
+        raise ValidationError("a resource identifier is an absolute URI without a fragment", field=field)
+    return identifier
+
+
+def validate_resource_scope(scope: str) -> str:
+    tokens = list(dict.fromkeys(scope.split()))
+    for token in tokens:
+        if not is_valid_scope_token(token):
+            raise ValidationError(f"scope {token!r} is malformed", field="scope")
+        if not is_api_scope(token):
+            raise ValidationError(f"scope {token!r} is reserved", field="scope")
+    return " ".join(tokens)
+
+
+def validate_client_resources(identifiers: list[str]) -> list[str]:
+    """The resources a client may be allowed: registered ones and the admin API."""
+    unique = list(dict.fromkeys(identifiers))
+    for identifier in unique:
+        if find_resource(validate_identifier(identifier, "resources")) is None:
+            raise ValidationError(f"{identifier!r} is not a registered resource", field="resources")
+    return unique
+
+
+def validate_resource_name(name: str) -> str:
+    name = name.strip()
+    if not name or len(name) > 200 or any(ord(c) < 32 for c in name):
+        raise ValidationError("name must be 1 to 200 printable characters", field="name")
+    return name
+
+
+def create_resource(identifier: str, name: str, scope: str, *, actor: str | None) -> Resource:
+    identifier = validate_identifier(identifier)
+    resource = Resource(identifier=identifier, name=validate_resource_name(name), scope=validate_resource_scope(scope))
+    if find_resource(identifier) is not None:
+        raise ConflictError("a resource with this identifier already exists", field="identifier")
+    db.session.add(resource)
+    audit.record("resource.created", actor=actor, resource=identifier, commit=False)
+    db.session.commit()
+    return resource
+
+
+def get_resource(resource_id: int) -> Resource:
+    found = db.session.get(Resource, resource_id) if 0 < resource_id < 2**31 else None
+    if found is None:
+        raise NotFoundError("no such resource")
+    return found
+
+
+def find_registered(ref: str) -> Resource:
+    """A registered resource by id or identifier: what an operator types."""
+    if ref.isascii() and ref.isdigit() and len(ref) < 10:
+        return get_resource(int(ref))
+    found = db.session.scalar(select(Resource).where(Resource.identifier == ref))
+    if found is None:
+        raise NotFoundError(f"no resource {ref!r}")
+    return found
+
+
+def resource_page(limit: int, cursor: str | None) -> Page[Resource]:
+    return paginate(select(Resource), Resource.id, limit, cursor)
+
+
+def update_resource(resource: Resource, changes: Mapping[str, Any], *, actor: str | None) -> Resource:
+    """Name and scopes change; the identifier is the `aud` downstream services check, so it never does."""
+    if "name" in changes:
+        resource.name = validate_resource_name(changes["name"])
+    if "scope" in changes:
+        resource.scope = validate_resource_scope(changes["scope"])
+    audit.record("resource.updated", actor=actor, resource=resource.identifier, fields=sorted(changes), commit=False)
+    db.session.commit()
+    return resource
+
+
+def delete_resource(resource: Resource, *, actor: str | None) -> None:
+    """Clients lose the permission to use it with it."""
+    for client in db.session.scalars(select(Client)):
+        if resource.identifier in (client.resources or []):
+            client.resources = [r for r in client.resources if r != resource.identifier]
+    audit.record("resource.deleted", actor=actor, resource=resource.identifier, commit=False)
+    db.session.delete(resource)
+    db.session.commit()

@@ -1,0 +1,65 @@
+"""Service accounts: non-human principals that own API keys; created by admins, they never sign in."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import select
+
+from app.errors import NotFoundError, ValidationError
+from app.extensions import db
+from app.models import User
+from app.services import accounts, audit
+from app.services.pagination import Page, paginate
+from app.services.roles import validate_principal_scope, validate_roles
+from app.services.users import get_by_sub
+
+FIELDS = ("name", "roles", "scope")
+
+
+def _validated_name(name: Any) -> str:
+    name = name.strip() if isinstance(name, str) else ""
+    if not name or len(name) > 200 or any(ord(c) < 32 for c in name):
+        raise ValidationError("name must be 1 to 200 printable characters", field="name")
+    return name
+
+
+def create_service_account(name: str, *, roles: list[str] | None = None, scope: str = "", actor: str | None) -> User:
+    """No email and no password: the account exists only to own API keys."""
+    account = User(
+        email=None,
+        name=_validated_name(name),
+        roles=validate_roles(roles or []),
+        scope=validate_principal_scope(scope),
+        is_service_account=True,
+        email_verified=False,
+    )
+    db.session.add(account)
+    db.session.flush()
+    audit.record("service_account.created", user_sub=account.sub, actor=actor, roles=account.roles, commit=False)
+    db.session.commit()
+    return account
+
+
+def get_service_account(ref: str) -> User:
+    """By sub."""
+    account = get_by_sub(ref) if len(ref) <= 36 else None
+    if account is None or not account.is_service_account:
+        raise NotFoundError("no such service account")
+    return account
+
+
+def service_account_page(limit: int, cursor: str | None) -> Page[User]:
+    return paginate(select(User).where(User.is_service_account.is_(True)), User.id, limit, cursor)
+
+
+def update_service_account(account: User, changes: Mapping[str, Any], *, actor: str | None) -> User:
+    if "name" in changes:
+        changes = {**changes, "name": _validated_name(changes["name"])}
+    return accounts.update_user(account, changes, actor=actor)
+
+
+def delete_service_account(account: User, *, actor: str | None) -> None:
+    """Its API keys go with it."""
+    accounts.delete_user(account, actor=actor)

@@ -1,0 +1,162 @@
+"""The account page of a signed-in person: profile, password, sessions and their own API keys."""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable
+from typing import Any
+
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+
+from app.errors import AppError, ValidationError
+from app.models import User
+from app.services import accounts, api_keys, user_sessions
+from app.services.roles import allowed_scopes
+from app.web.login_session import current_login_session, current_user
+
+bp = Blueprint("account", __name__, url_prefix="/account")
+
+# Choices of the key-expiry field, in days; 0 is "never".
+EXPIRY_DAYS = (30, 90, 365, 0)
+BROWSERS = (("Edg/", "Edge"), ("OPR/", "Opera"), ("Firefox/", "Firefox"), ("Chrome/", "Chrome"),
+            ("Safari/", "Safari"), ("curl/", "curl"))
+SYSTEMS = (("Android", "Android"), ("iPhone", "iOS"), ("iPad", "iPadOS"), ("Windows", "Windows"),
+           ("Mac OS X", "macOS"), ("CrOS", "ChromeOS"), ("Linux", "Linux"))
+
+
+def signed_in(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Send a signed-out browser to sign in, and back here afterwards."""
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if current_user() is None:
+            return redirect(url_for("pages.login", next=request.path))
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+@bp.app_template_filter("utc_time")
+def utc_time(moment: int | None) -> str:
+    return time.strftime("%d %b %Y, %H:%M UTC", time.gmtime(moment)) if moment else "never"
+
+
+def device_name(user_agent: str | None) -> str:
+    """A short, human name for a User-Agent string: "Firefox on Linux"."""
+    agent = user_agent or ""
+    browser = next((name for marker, name in BROWSERS if marker in agent), None)
+    system = next((name for marker, name in SYSTEMS if marker in agent), None)
+    if browser and system:
+        return f"{browser} on {system}"
+    return browser or system or "Unknown device"
+
+
+def _user() -> User:
+    user = current_user()
+    assert user is not None  # guaranteed by @signed_in
+    return user
+
+
+@bp.get("")
+@signed_in
+def profile() -> str:
+    return render_template("account.html", user=_user(), section="profile", errors={})
+
+
+@bp.post("/profile")
+@signed_in
+def update_profile() -> Response | tuple[str, int]:
+    user = _user()
+    try:
+        accounts.update_user(user, {"name": request.form.get("name", "").strip() or None}, actor=user.sub)
+    except AppError as exc:
+        return render_template("account.html", user=user, section="profile", errors={exc.field: exc.description}), 400
+    flash("Your profile was saved.")
+    return redirect(url_for(".profile"))
+
+
+@bp.post("/password")
+@signed_in
+def change_password() -> Response | tuple[str, int]:
+    user = _user()
+    form = request.form
+    try:
+        if form.get("new_password", "") != form.get("confirm_password", ""):
+            raise ValidationError("the new passwords do not match", field="confirm_password")
+        accounts.change_password(user, form.get("current_password", ""), form.get("new_password", ""),
+                                 keep_session=current_login_session().id)
+    except AppError as exc:
+        return render_template("account.html", user=user, section="profile", errors={exc.field: exc.description}), 400
+    flash("Your password was changed. Your other sessions were signed out.")
+    return redirect(url_for(".profile"))
+
+
+@bp.get("/sessions")
+@signed_in
+def sessions() -> str:
+    current = current_login_session()
+    listed = [(s, device_name(s.user_agent), s.id == current.id) for s in user_sessions.active_sessions(_user())]
+    return render_template("account_sessions.html", user=_user(), section="sessions", sessions=listed)
+
+
+@bp.post("/sessions/<int:session_id>/end")
+@signed_in
+def end_session(session_id: int) -> Response:
+    if user_sessions.end_session(_user(), session_id):
+        flash("That session was signed out.")
+    return redirect(url_for(".sessions"))
+
+
+@bp.post("/sessions/end-others")
+@signed_in
+def end_other_sessions() -> Response:
+    ended = user_sessions.end_all_sessions(_user(), keep=current_login_session().id)
+    flash(f"{ended} other session{'s' if ended != 1 else ''} signed out.")
+    return redirect(url_for(".sessions"))
+
+
+def _keys_page(user: User, *, issued: api_keys.IssuedKey | None = None, errors: dict[str | None, str] | None = None,
+               status: int = 200) -> tuple[str, int]:
+    page = render_template(
+        "account_api_keys.html", user=user, section="api-keys", keys=api_keys.keys_of(user),
+        scopes=allowed_scopes(user), expiry_days=EXPIRY_DAYS, issued=issued, errors=errors or {},
+        now=int(time.time()),
+    )
+    return page, status
+
+
+@bp.get("/api-keys")
+@signed_in
+def keys() -> tuple[str, int]:
+    return _keys_page(_user())
+
+
+@bp.post("/api-keys")
+@signed_in
+def create_key() -> tuple[str, int]:
+    """The key is shown in this response only: it is not stored anywhere it could be shown again."""
+    user = _user()
+    days = request.form.get("expires_in_days", "")
+    try:
+        if not days.isascii() or not days.isdigit() or int(days) not in EXPIRY_DAYS:
+            raise ValidationError("choose one of the offered expiry times", field="expires_in_days")
+        expires_at = int(time.time()) + int(days) * 86400 if int(days) else None
+        issued = api_keys.create_api_key(user, request.form.get("name", ""), " ".join(request.form.getlist("scope")),
+                                         expires_at=expires_at, actor=user.sub)
+    except AppError as exc:
+        return _keys_page(user, errors={exc.field: exc.description}, status=400)
+    return _keys_page(user, issued=issued)
+
+
+@bp.post("/api-keys/<key_id>/revoke")
+@signed_in
+def revoke_key(key_id: str) -> Response:
+    user = _user()
+    try:
+        revoked = api_keys.revoke_api_key(api_keys.get_api_key(key_id, owner=user), actor=user.sub)
+    except AppError:
+        flash("There is no such key.")
+    else:
+        flash(f"The key “{revoked.name}” was revoked.")
+    return redirect(url_for(".keys"))

@@ -1,0 +1,59 @@
+"""/admin/api/clients: OAuth clients (RFC 7591 metadata names)."""
+
+from __future__ import annotations
+
+from flask import Response, jsonify, url_for
+
+from app.errors import NotFoundError
+from app.models import Client
+from app.services import clients
+from app.services.representations import client_dict
+from app.web.admin_api import actor, bp, created, no_content, page_response
+from app.web.admin_api.bodies import json_body, query_limit, query_string
+
+
+def found(client_id: str) -> Client:
+    client = clients.get_client(client_id)
+    if client is None:
+        raise NotFoundError("no such client")
+    return client
+
+
+@bp.get("/clients")
+def list_clients() -> Response:
+    return page_response(clients.client_page(query_limit(), query_string("cursor")), client_dict)
+
+
+@bp.post("/clients")
+def create_client() -> Response:
+    body = json_body("ClientCreate")
+    registration = clients.create_client(
+        body["name"], public=body.get("public", False), redirect_uris=body.get("redirect_uris"),
+        post_logout_redirect_uris=body.get("post_logout_redirect_uris"), grant_types=body.get("grant_types"),
+        scope=body.get("scope"), audience=body.get("audience"), resources=body.get("resources"), actor=actor(),
+    )
+    payload = {**client_dict(registration.client), "client_secret": registration.client_secret}
+    return created(payload, url_for(".get_client", client_id=registration.client.client_id))
+
+
+@bp.get("/clients/<client_id>")
+def get_client(client_id: str) -> Response:
+    return jsonify(client_dict(found(client_id)))
+
+
+@bp.patch("/clients/<client_id>")
+def update_client(client_id: str) -> Response:
+    client = found(client_id)
+    return jsonify(client_dict(clients.update_client(client, json_body("ClientUpdate"), actor=actor())))
+
+
+@bp.delete("/clients/<client_id>")
+def delete_client(client_id: str) -> Response:
+    clients.delete_client(found(client_id), actor=actor())
+    return no_content()
+
+
+@bp.post("/clients/<client_id>/secret")
+def rotate_secret(client_id: str) -> Response:
+    client = found(client_id)
+    return jsonify(client_id=client.client_id, client_secret=clients.rotate_secret(client, actor=actor()))

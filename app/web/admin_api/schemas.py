@@ -1,0 +1,139 @@
+"""JSON Schemas (2020-12, as OpenAPI 3.1 uses them) of every admin API body: validation and documentation both."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.services.clients import GRANT_TYPES
+from app.services.pagination import MAX_LIMIT
+
+Schema = dict[str, Any]
+
+STRING = {"type": "string"}
+NULLABLE_STRING = {"type": ["string", "null"]}
+INTEGER = {"type": "integer"}
+BOOLEAN = {"type": "boolean"}
+TIMESTAMP = {"type": "integer", "description": "Unix time, seconds"}
+NULLABLE_TIMESTAMP = {"type": ["integer", "null"], "description": "Unix time, seconds"}
+# Patterns describe at least everything the services accept, so a request they refuse is also refused here.
+PRINTABLE = r"^[^\u0000-\u001f]*$"
+SCOPE_TOKEN = r"[\u0021\u0023-\u005b\u005d-\u007e]{1,128}"  # RFC 6749 §3.3
+# An absolute URI without a fragment (RFC 3986 §4.3): a scheme, a colon, printable ASCII but '#'.
+ABSOLUTE_URI = r"^[A-Za-z][A-Za-z0-9+.-]*:[\u0021\u0022\u0024-\u007e]+$"
+SCOPE = {"type": "string", "maxLength": 2000, "pattern": f"^({SCOPE_TOKEN}( {SCOPE_TOKEN})*)?$",
+         "description": "Space-separated scopes"}
+NAME = {"type": "string", "minLength": 1, "maxLength": 200, "pattern": PRINTABLE}
+URI_LIST = {"type": "array", "maxItems": 20, "items": {"type": "string", "maxLength": 2000, "pattern": ABSOLUTE_URI}}
+ROLES = {"type": "array", "maxItems": 32, "items": {"type": "string", "pattern": "^[a-z][a-z0-9_.:-]{0,63}$"}}
+RESOURCE_LIST = {"type": "array", "maxItems": 50,
+                 "items": {"type": "string", "maxLength": 500, "pattern": ABSOLUTE_URI}}
+GRANT_TYPE_LIST = {"type": "array", "maxItems": 3, "items": {"type": "string", "enum": list(GRANT_TYPES)}}
+
+
+def obj(properties: dict[str, Schema], required: tuple[str, ...] = (), **extra: Any) -> Schema:
+    """An object with exactly these properties: unknown ones are refused, so a typo is an error, not a no-op."""
+    return {"type": "object", "properties": properties, "required": list(required), "additionalProperties": False,
+            **extra}
+
+
+def page_of(item: str) -> Schema:
+    return obj({"items": {"type": "array", "items": {"$ref": f"#/components/schemas/{item}"}},
+                "next_cursor": {**NULLABLE_STRING, "description": "The `cursor` of the next page; null at the end"}},
+               ("items", "next_cursor"))
+
+
+USER = obj({
+    "sub": STRING, "email": STRING, "username": NULLABLE_STRING, "name": NULLABLE_STRING,
+    "email_verified": BOOLEAN, "roles": {"type": "array", "items": STRING}, "is_admin": BOOLEAN, "scope": STRING,
+    "is_active": BOOLEAN, "created_at": TIMESTAMP, "updated_at": TIMESTAMP,
+}, ("sub", "email", "username", "name", "email_verified", "roles", "is_admin", "scope", "is_active", "created_at",
+    "updated_at"))
+
+USER_FIELDS: dict[str, Schema] = {
+    "email": {"type": "string", "maxLength": 320, "format": "email"},
+    "username": {"type": ["string", "null"], "pattern": "^[A-Za-z0-9._-]{1,64}$"},
+    "name": {"type": ["string", "null"], "maxLength": 200, "pattern": PRINTABLE},
+    "email_verified": BOOLEAN,
+    "roles": ROLES,
+    "scope": {**SCOPE, "description": "API scopes the user may hold in API keys (the admin role adds ostiary:admin)"},
+}
+
+CLIENT_FIELDS: dict[str, Schema] = {
+    "name": NAME,
+    "redirect_uris": URI_LIST,
+    "post_logout_redirect_uris": URI_LIST,
+    "grant_types": GRANT_TYPE_LIST,
+    "scope": SCOPE,
+    "audience": {"type": ["string", "null"], "maxLength": 500},
+    "resources": {**RESOURCE_LIST, "description": "RFC 8707 resource identifiers the client may request"},
+}
+
+CLIENT_PROPERTIES: dict[str, Schema] = {
+    "client_id": STRING, "name": STRING, "public": BOOLEAN, "redirect_uris": {"type": "array", "items": STRING},
+    "post_logout_redirect_uris": {"type": "array", "items": STRING},
+    "grant_types": {"type": "array", "items": STRING}, "scope": STRING, "audience": NULLABLE_STRING,
+    "resources": {"type": "array", "items": STRING}, "created_at": TIMESTAMP,
+}
+
+ONE_TIME_SECRET = {**NULLABLE_STRING, "description": "Shown once; null for public clients"}
+
+RESOURCE = obj({"id": INTEGER, "identifier": STRING, "name": STRING, "scope": STRING, "created_at": TIMESTAMP,
+                "updated_at": TIMESTAMP}, ("id", "identifier", "name", "scope", "created_at", "updated_at"))
+
+API_KEY_PROPERTIES: dict[str, Schema] = {
+    "key_id": STRING, "prefix": {**STRING, "description": "ost_<key_id>_: what a secret scanner matches"},
+    "name": STRING, "owner": {**STRING, "description": "sub of the owning user or service account"},
+    "scope": STRING, "created_at": TIMESTAMP, "expires_at": NULLABLE_TIMESTAMP, "last_used_at": NULLABLE_TIMESTAMP,
+    "revoked_at": NULLABLE_TIMESTAMP,
+}
+
+SERVICE_ACCOUNT = obj({
+    "sub": STRING, "name": STRING, "roles": {"type": "array", "items": STRING}, "scope": STRING,
+    "allowed_scope": {**STRING, "description": "scope plus what its roles bring: what its API keys may carry"},
+    "is_active": BOOLEAN, "created_at": TIMESTAMP,
+}, ("sub", "name", "roles", "scope", "allowed_scope", "is_active", "created_at"))
+
+SCHEMAS: dict[str, Schema] = {
+    "Error": obj({"error": STRING, "error_description": STRING,
+                  "field": {**STRING, "description": "The request field that was refused"}},
+                 ("error", "error_description")),
+    "User": USER,
+    "UserPage": page_of("User"),
+    "UserCreate": obj({**USER_FIELDS, "password": {"type": "string", "maxLength": 1024,
+                                                   "description": "Omit to create a user who cannot sign in yet"}},
+                      ("email",)),
+    "UserUpdate": obj(USER_FIELDS),
+    "PasswordSet": obj({"password": {"type": "string", "maxLength": 1024}}, ("password",)),
+    "Client": obj(CLIENT_PROPERTIES, tuple(CLIENT_PROPERTIES)),
+    "ClientPage": page_of("Client"),
+    "ClientCreate": obj({**CLIENT_FIELDS, "public": BOOLEAN}, ("name",)),
+    "ClientUpdate": obj(CLIENT_FIELDS),
+    "ClientRegistration": obj({**CLIENT_PROPERTIES, "client_secret": ONE_TIME_SECRET},
+                              (*CLIENT_PROPERTIES, "client_secret")),
+    "ClientSecret": obj({"client_id": STRING, "client_secret": {**STRING, "description": "Shown once"}},
+                        ("client_id", "client_secret")),
+    "Resource": RESOURCE,
+    "ResourcePage": page_of("Resource"),
+    "ResourceCreate": obj({"identifier": {"type": "string", "maxLength": 500, "pattern": ABSOLUTE_URI,
+                                          "description": "Absolute URI: the `aud` its tokens carry"},
+                           "name": NAME, "scope": SCOPE}, ("identifier", "name")),
+    "ResourceUpdate": obj({"name": NAME, "scope": SCOPE}),
+    "ApiKey": obj(API_KEY_PROPERTIES, tuple(API_KEY_PROPERTIES)),
+    "ApiKeyPage": page_of("ApiKey"),
+    "ApiKeyCreate": obj({"owner": {**STRING, "maxLength": 36, "description": "sub of a user or service account"},
+                         "name": NAME, "scope": SCOPE, "expires_at": NULLABLE_TIMESTAMP}, ("owner", "name")),
+    "ApiKeyIssued": obj({**API_KEY_PROPERTIES, "key": {
+        **STRING, "description": "ost_<key_id>_<secret>, shown once: client_id = key_id, client_secret = key"}},
+        (*API_KEY_PROPERTIES, "key")),
+    "ServiceAccount": SERVICE_ACCOUNT,
+    "ServiceAccountPage": page_of("ServiceAccount"),
+    "ServiceAccountCreate": obj({"name": NAME, "roles": ROLES, "scope": SCOPE}, ("name",)),
+    "ServiceAccountUpdate": obj({"name": NAME, "roles": ROLES, "scope": SCOPE}),
+}
+
+QUERY_PARAMETERS: dict[str, Schema] = {
+    "limit": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": 50},
+    "cursor": {"type": "string", "pattern": "^[0-9]{1,18}$"},
+    "q": {"type": "string", "maxLength": 320},
+    "owner": {"type": "string", "maxLength": 36},
+}

@@ -1,0 +1,26 @@
+"""Sign-in limits as people meet them: a 429 page that says how long to wait (RFC 6585 §4)."""
+
+from __future__ import annotations
+
+import math
+
+from flask import Response, request
+
+from app.security.throttle import Attempt, Throttled, sign_in_counters, throttle
+
+
+def sign_in_attempt(login: str) -> Attempt:
+    """Counted per account and per address before the password is checked; raises Throttled when locked."""
+    return throttle().attempt(sign_in_counters(login, request.remote_addr))
+
+
+def wait_message(refused: Throttled) -> str:
+    # The same words whether the account or the address is locked, and for unknown accounts too.
+    minutes = math.ceil(refused.retry_after_seconds / 60)
+    return f"Too many failed sign-in attempts. Try again in {minutes} minute{'s' if minutes != 1 else ''}."
+
+
+def too_many_requests(page: str, refused: Throttled) -> Response:
+    response = Response(page, status=429)
+    response.headers["Retry-After"] = str(refused.retry_after_seconds)
+    return response

@@ -1,0 +1,80 @@
+"""An administrator's access token for the admin API, obtained the way a script would: an API key at /oauth/token."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import requests
+
+from app.scopes import ADMIN_SCOPE
+from tests.factories import RegisteredClient
+from tests.flows import client_credentials
+
+ADMIN_EMAIL = "root@example.com"
+
+
+def admin_token(base_url: str, key: RegisteredClient) -> str:
+    response = client_credentials(base_url, key, resource=f"{base_url}/admin/api", scope=ADMIN_SCOPE)
+    assert response.status_code == 200, response.text
+    return response.json()["access_token"]
+
+
+@dataclass
+class AdminApi:
+    """requests against /admin/api with a Bearer token."""
+
+    base_url: str
+    token: str
+
+    def call(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        headers = {"Authorization": f"Bearer {self.token}", **kwargs.pop("headers", {})}
+        return requests.request(method, f"{self.base_url}/admin/api{path}", headers=headers, timeout=30, **kwargs)
+
+    def get(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.call("GET", path, **kwargs)
+
+    def post(self, path: str, json: Any = None, **kwargs: Any) -> requests.Response:
+        return self.call("POST", path, json=json, **kwargs)
+
+    def patch(self, path: str, json: Any = None, **kwargs: Any) -> requests.Response:
+        return self.call("PATCH", path, json=json, **kwargs)
+
+    def put(self, path: str, json: Any = None, **kwargs: Any) -> requests.Response:
+        return self.call("PUT", path, json=json, **kwargs)
+
+    def delete(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.call("DELETE", path, **kwargs)
+
+
+def ok(response: requests.Response, status: int = 200) -> Any:
+    assert response.status_code == status, response.text
+    return response.json() if response.content else None
+
+
+def refused(response: requests.Response, status: int, error: str, field: str | None = None) -> dict:
+    """Every error is {"error", "error_description"} (+ "field" for validation errors), in JSON."""
+    assert response.status_code == status, response.text
+    assert response.headers["Content-Type"] == "application/json"
+    body = response.json()
+    assert body["error"] == error and body["error_description"], body
+    assert set(body) <= {"error", "error_description", "field"}
+    if field is not None:
+        assert body.get("field") == field, body
+    return body
+
+
+@pytest.fixture
+def admin(make):
+    return make.user(ADMIN_EMAIL, roles=["admin"])
+
+
+@pytest.fixture
+def admin_key(make, admin) -> RegisteredClient:
+    return make.api_key(admin, scope=ADMIN_SCOPE, name="ops")
+
+
+@pytest.fixture
+def api(live_server, admin_key) -> AdminApi:
+    return AdminApi(live_server, admin_token(live_server, admin_key))

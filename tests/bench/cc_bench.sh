@@ -1,0 +1,202 @@
+#!/usr/bin/env bash
+# client_credentials tokens/s: Ostiary (gunicorn, PostgreSQL) against the reference peer
+# (node oidc-provider), same load, same machine, runs alternated. See tests/bench/README.md.
+#
+# usage: tests/bench/cc_bench.sh
+# env (all optional):
+#   BENCH_REPEATS=2  BENCH_SECONDS=10  BENCH_CONNS="16 64"  BENCH_WARMUP_SECONDS=3
+#   BENCH_WORKERS=2  BENCH_THREADS=<ostiary serve default>  BENCH_PORT=8000
+#   BENCH_PEER_WORKERS=1  BENCH_PEER_PORT=3000  BENCH_SCOPE=api:read
+#   BENCH_DB=ostiary_bench (dropped and created; PGHOST/PGPORT/PGUSER, default 127.0.0.1/5432/postgres)
+#   BENCH_KIT=<repo>/../shared/bench   VENV=<repo>/.venv   BENCH_TARGET=0.7
+#   BENCH_SERVE_CMD='<command>'  serve Ostiary with this instead of `ostiary serve` (run from the repo
+#                   root with OSTIARY_* set; it must listen on 127.0.0.1:$BENCH_PORT)
+#   BENCH_OUT=<dir>  keep runs.tsv, summary.txt and the server logs there
+#   BENCH_STRICT=1   exit 1 when the target is missed
+set -euo pipefail
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+REPO=$(cd "$HERE/../.." && pwd)
+KIT=${BENCH_KIT:-$REPO/../shared/bench}
+REPEATS=${BENCH_REPEATS:-2}
+SECS=${BENCH_SECONDS:-10}
+CONNS=${BENCH_CONNS:-"16 64"}
+WARMUP=${BENCH_WARMUP_SECONDS:-3}
+WORKERS=${BENCH_WORKERS:-2}
+THREADS=${BENCH_THREADS:-}
+PORT=${BENCH_PORT:-8000}
+PEER_WORKERS=${BENCH_PEER_WORKERS:-1}
+PEER_PORT=${BENCH_PEER_PORT:-3000}
+SCOPE=${BENCH_SCOPE:-api:read}
+DB=${BENCH_DB:-ostiary_bench}
+TARGET=${BENCH_TARGET:-0.7}
+VENV=${VENV:-$REPO/.venv}
+PY=$VENV/bin/python
+export PGHOST=${PGHOST:-127.0.0.1} PGPORT=${PGPORT:-5432} PGUSER=${PGUSER:-postgres}
+export BENCH_PORT=$PORT
+
+die() { echo "cc_bench: $*" >&2; exit 2; }
+
+# --- preconditions ---------------------------------------------------------------------------
+KIT=$(cd "$KIT" 2>/dev/null && pwd) || die "benchmark kit not found (set BENCH_KIT)"
+[ -x "$KIT/cc_load.sh" ] && [ -f "$KIT/peer/start.sh" ] || die "$KIT lacks cc_load.sh or peer/start.sh"
+[ -x "$VENV/bin/ostiary" ] || die "$VENV/bin/ostiary not found: pip install -e . into $VENV (or set VENV)"
+for tool in wrk curl psql node npm; do command -v "$tool" >/dev/null || die "$tool is required"; done
+case "$DB" in test|postgres|template0|template1) die "refusing to drop the database '$DB'";; esac
+[[ "$DB" =~ ^[a-z_][a-z0-9_]*$ ]] || die "BENCH_DB must be a plain lower-case identifier"
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+port_busy "$PORT" && die "127.0.0.1:$PORT is already in use (set BENCH_PORT)"
+port_busy "$PEER_PORT" && die "127.0.0.1:$PEER_PORT is already in use (set BENCH_PEER_PORT)"
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/ostiary-bench.XXXXXX")
+OST_PID="" PEER_PID=""
+
+stop() {  # stop one server by pid: TERM, then KILL it and its children after a grace period
+  local pid=$1 kids i
+  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
+  kids=$(ps -o pid= --ppid "$pid" 2>/dev/null || true)
+  kill -TERM "$pid" 2>/dev/null || true
+  for i in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+  if kill -0 "$pid" 2>/dev/null; then
+    # shellcheck disable=SC2086
+    kill -KILL "$pid" $kids 2>/dev/null || true
+  fi
+  wait "$pid" 2>/dev/null || true
+}
+cleanup() {
+  local status=$?
+  trap - EXIT INT TERM
+  stop "$OST_PID"
+  stop "$PEER_PID"
+  if [ -n "${BENCH_OUT:-}" ]; then
+    mkdir -p "$BENCH_OUT" && cp "$TMP"/*.tsv "$TMP"/*.txt "$TMP"/*.log "$BENCH_OUT"/ 2>/dev/null || true
+  fi
+  rm -rf "$TMP"
+  exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# Show the tail of a server log, then fail.
+fail_with_log() { echo "--- $2 (last lines)" >&2; tail -n 30 "$2" >&2 || true; die "$1"; }
+
+# --- Ostiary: clean database, init, one client_credentials client ----------------------------
+echo "== database $DB on $PGHOST:$PGPORT (dropped and created)" >&2
+psql -X -q -v ON_ERROR_STOP=1 -d postgres \
+  -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -c "CREATE DATABASE $DB" >/dev/null
+export OSTIARY_DATABASE_URL="postgresql+psycopg://$PGUSER@$PGHOST:$PGPORT/$DB"
+export OSTIARY_KEYS_DIR="$TMP/keys"
+export OSTIARY_ISSUER="http://127.0.0.1:$PORT"
+cd "$REPO"
+"$VENV/bin/ostiary" init --json >"$TMP/init.json" 2>"$TMP/init.log" || fail_with_log "ostiary init failed" "$TMP/init.log"
+"$VENV/bin/ostiary" clients create --name bench-cc --grant-type client_credentials --scope "$SCOPE" --json \
+  >"$TMP/client.json" 2>>"$TMP/init.log" || fail_with_log "ostiary clients create failed" "$TMP/init.log"
+read -r CID CSECRET < <("$PY" -c 'import json, sys; c = json.load(sys.stdin); print(c["client_id"], c["client_secret"])' <"$TMP/client.json")
+
+# --- start both servers ----------------------------------------------------------------------
+if [ -n "${BENCH_SERVE_CMD:-}" ]; then
+  echo "== ostiary: $BENCH_SERVE_CMD" >&2
+  bash -c "exec $BENCH_SERVE_CMD" >>"$TMP/ostiary.log" 2>&1 &
+else
+  echo "== ostiary serve --workers $WORKERS${THREADS:+ --threads $THREADS} on 127.0.0.1:$PORT" >&2
+  "$VENV/bin/ostiary" serve --host 127.0.0.1 --port "$PORT" --workers "$WORKERS" ${THREADS:+--threads "$THREADS"} \
+    >>"$TMP/ostiary.log" 2>&1 &
+fi
+OST_PID=$!
+
+# The kit's start.sh, from a writable copy: npm ci then never writes into the kit, even as root.
+PEER_DIR=${BENCH_PEER_DIR:-${TMPDIR:-/tmp}/ostiary-bench-peer}
+mkdir -p "$PEER_DIR"
+if ! cmp -s "$KIT/peer/package-lock.json" "$PEER_DIR/package-lock.json"; then rm -rf "$PEER_DIR/node_modules"; fi
+for f in start.sh server.js verify.mjs package.json package-lock.json; do
+  cp -f "$KIT/peer/$f" "$PEER_DIR/$f"
+done
+chmod u+w "$PEER_DIR"/* && chmod u+x "$PEER_DIR/start.sh"
+echo "== peer: $KIT/peer/start.sh $PEER_WORKERS $PEER_PORT (run from $PEER_DIR)" >&2
+"$PEER_DIR/start.sh" "$PEER_WORKERS" "$PEER_PORT" >>"$TMP/peer.log" 2>&1 &
+PEER_PID=$!
+
+wait_for() {  # wait_for NAME PID URL LOG SECONDS: until URL answers 200
+  local i
+  for i in $(seq $(($5 * 4))); do
+    kill -0 "$2" 2>/dev/null || fail_with_log "$1 exited during start-up" "$4"
+    [ "$(curl -s -o /dev/null -m 2 -w '%{http_code}' "$3" || true)" = 200 ] && return 0
+    sleep 0.25
+  done
+  fail_with_log "$1 did not answer $3 within $5 s" "$4"
+}
+wait_for ostiary "$OST_PID" "http://127.0.0.1:$PORT/.well-known/openid-configuration" "$TMP/ostiary.log" 60
+wait_for peer "$PEER_PID" "http://127.0.0.1:$PEER_PORT/.well-known/openid-configuration" "$TMP/peer.log" 300
+
+# --- one verified token from each: same checks for both ---------------------------------------
+OST_URL=$("$PY" "$HERE/verify_token.py" "http://127.0.0.1:$PORT" "$CID" "$CSECRET" "$SCOPE") \
+  || fail_with_log "Ostiary token did not verify" "$TMP/ostiary.log"
+PEER_URL=$("$PY" "$HERE/verify_token.py" "http://127.0.0.1:$PEER_PORT" bench-client bench-secret "$SCOPE") \
+  || fail_with_log "peer token did not verify" "$TMP/peer.log"
+
+# --- load ------------------------------------------------------------------------------------
+# CPU seconds used by the PostgreSQL backends connected to the bench database (Ostiary's storage
+# cost; the peer keeps everything in memory). Prints "pid ticks" lines.
+db_ticks() {
+  local p
+  for p in $(psql -X -A -t -d postgres -c "SELECT pid FROM pg_stat_activity WHERE datname = '$DB'" 2>/dev/null); do
+    [ -r "/proc/$p/stat" ] && echo "$p $(sed 's/.*) //' "/proc/$p/stat" | awk '{print $12 + $13}')"
+  done
+  return 0
+}
+db_cpu_delta() {  # db_cpu_delta BEFORE AFTER: seconds (backends born during the run count whole)
+  awk -v hz="$(getconf CLK_TCK)" 'NR == FNR { before[$1] = $2; next } { total += $2 - ($1 in before ? before[$1] : 0) }
+    END { printf "%.2f", total / hz }' "$1" "$2"
+}
+
+RUNS="$TMP/runs.tsv"
+printf 'server\tconns\trep\trps\tp50_ms\tp99_ms\tnon2xx\trequests\tcpu_s\tdb_cpu_s\n' >"$RUNS"
+
+run_one() {  # run_one SERVER CONNS REP SECONDS
+  local server=$1 conns=$2 rep=$3 secs=$4 pid url id secret out detail last requests cpu db_cpu
+  if [ "$server" = ostiary ]; then pid=$OST_PID url=$OST_URL id=$CID secret=$CSECRET
+  else pid=$PEER_PID url=$PEER_URL id=bench-client secret=bench-secret; fi
+  db_ticks >"$TMP/db0"
+  out=$(SERVER_PID=$pid QUIET=1 "$KIT/cc_load.sh" "$url" "$id" "$secret" "scope=$SCOPE" "$secs" "$conns" 2>"$TMP/load.err") \
+    || { cat "$TMP/load.err" >&2; die "load against $server failed"; }
+  db_ticks >"$TMP/db1"
+  kill -0 "$pid" 2>/dev/null || fail_with_log "$server died under load" "$TMP/$server.log"
+  [ "$rep" = 0 ] && return 0  # warm-up, not recorded
+  last=$(grep -E '^rps=' <<<"$out" | tail -1)
+  detail=$(grep -E '^detail:' "$TMP/load.err" | tail -1)
+  requests=$(sed -n 's/.*requests=\([0-9]*\).*/\1/p' <<<"$detail")
+  cpu=$(sed -n 's/.*server_cpu_s=\([0-9.]*\).*/\1/p' <<<"$detail")
+  db_cpu=$(db_cpu_delta "$TMP/db0" "$TMP/db1")
+  [ "$server" = peer ] && db_cpu=0
+  # rps=.. p50_ms=.. p99_ms=.. non2xx=..  ->  tab-separated values
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$server" "$conns" "$rep" \
+    "$(sed -E 's/rps=([^ ]+) p50_ms=([^ ]+) p99_ms=([^ ]+) non2xx=([^ ]+)/\1\t\2\t\3\t\4/' <<<"$last")" \
+    "${requests:-0}" "${cpu:-0}" "$db_cpu" >>"$RUNS"
+  printf '%-8s conns=%-3s rep=%s  %s  cpu_s=%s db_cpu_s=%s\n' "$server" "$conns" "$rep" "$last" "${cpu:--}" "$db_cpu"
+  # Keep the access log from growing without bound: only its tail matters after a run.
+  tail -n 200 "$TMP/$server.log" >"$TMP/$server.tail" && cat "$TMP/$server.tail" >"$TMP/$server.log"
+}
+
+MAX_CONNS=$(tr ' ' '\n' <<<"$CONNS" | sort -n | tail -1)
+echo "== warm-up: ${WARMUP}s at $MAX_CONNS connections each" >&2
+run_one ostiary "$MAX_CONNS" 0 "$WARMUP"
+run_one peer "$MAX_CONNS" 0 "$WARMUP"
+
+echo "== $REPEATS repeat(s) x conns {$CONNS} x ${SECS}s, alternating servers (host: $(nproc) cpus)"
+for rep in $(seq "$REPEATS"); do
+  for conns in $CONNS; do
+    # Alternate which server goes first, so drift on a shared machine does not favour one.
+    if [ $((rep % 2)) = 1 ]; then order="ostiary peer"; else order="peer ostiary"; fi
+    for server in $order; do
+      run_one "$server" "$conns" "$rep" "$SECS"
+      sleep 1
+    done
+  done
+done
+
+echo
+status=0
+"$PY" "$HERE/summarize.py" "$RUNS" "$TARGET" | tee "$TMP/summary.txt" || status=$?
+if [ "$status" != 0 ] && [ "${BENCH_STRICT:-0}" = 1 ]; then exit 1; fi
+exit 0

@@ -1,0 +1,146 @@
+"""The account page in headless Chromium: create an API key, see it listed, revoke it, sign out another session."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.test_page_quality import CONTRAST_PROBLEMS, SCRIPTS, UNLABELLED_CONTROLS, UNNAMED_ACTIONS
+from tests.factories import RegisteredClient
+from tests.flows import client_credentials
+
+pytestmark = pytest.mark.browser
+
+EMAIL = "kim@example.com"
+
+
+@pytest.fixture
+def kim(make):
+    return make.user(EMAIL, name="Kim", scope="billing:read billing:write")
+
+
+def test_create_list_use_and_revoke_an_api_key(page, live_server, kim, sign_in, screenshot, browser_log):
+    page.goto("/login")
+    sign_in(page, EMAIL)
+    page.get_by_role("link", name="Your account").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Your account")
+    page.get_by_role("navigation", name="Account").get_by_role("link", name="API keys").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("API keys")
+    expect(page.locator("#api-keys")).to_contain_text("You have no API keys.")
+
+    page.get_by_label("Name").fill("Nightly export")
+    page.get_by_label("billing:read").check()
+    page.get_by_label("Expires after").select_option(label="90 days")
+    page.get_by_role("button", name="Create key").click()
+
+    key = page.locator("#new-key").inner_text()
+    assert re.fullmatch(r"ost_[0-9a-f]{16}_[A-Za-z0-9_-]{43}", key)
+    key_id = key.split("_")[1]
+    expect(page.get_by_role("status")).to_contain_text("will not be shown again")
+    item = page.locator(f'#api-keys li[data-key="{key_id}"]')
+    expect(item).to_contain_text("Nightly export")
+    expect(item).to_contain_text(f"ost_{key_id}_…")
+    expect(item).to_contain_text("billing:read")
+    expect(item.locator("dd").nth(3)).to_have_text("never")  # last used
+    screenshot(page, "account-api-key-created")
+
+    assert client_credentials(live_server, RegisteredClient(key_id, key, "")).json()["scope"] == "billing:read"
+    page.goto("/account/api-keys")
+    expect(page.locator("#new-key")).to_have_count(0)
+    expect(item.locator("dd").nth(3)).not_to_have_text("never")  # the key was used
+
+    item.get_by_role("button", name="Revoke “Nightly export”").click()
+    expect(page.get_by_role("status")).to_have_text("The key “Nightly export” was revoked.")
+    expect(page.locator(f'#api-keys li[data-key="{key_id}"] .tag')).to_have_text("Revoked")
+    expect(page.get_by_role("button", name="Revoke “Nightly export”")).to_have_count(0)
+    assert client_credentials(live_server, RegisteredClient(key_id, key, "")).json()["error"] == "invalid_client"
+    screenshot(page, "account-api-key-revoked")
+    assert browser_log.errors == []
+
+
+def test_sign_out_another_session(chromium, page, live_server, kim, sign_in, screenshot, browser_log):
+    laptop = chromium.new_context(base_url=live_server, user_agent=(
+        "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"))
+    try:
+        other = laptop.new_page()
+        other.goto("/login")
+        sign_in(other, EMAIL)
+        expect(other.locator("#signed-in-as")).to_have_text(EMAIL)
+
+        page.goto("/login")
+        sign_in(page, EMAIL)
+        page.goto("/account/sessions")
+        sessions = page.locator("#sessions > li")
+        expect(sessions).to_have_count(2)
+        this = sessions.filter(has_text="This browser")
+        expect(this).to_contain_text("Chrome on Linux")
+        expect(this.get_by_role("button")).to_have_count(0)
+        firefox = sessions.filter(has_text="Firefox on Linux")
+        expect(firefox).to_contain_text("127.0.0.1")
+        screenshot(page, "account-sessions")
+
+        firefox.get_by_role("button", name="Sign out this session").click()
+        expect(page.get_by_role("status")).to_have_text("That session was signed out.")
+        expect(page.locator("#sessions > li")).to_have_count(1)
+
+        other.goto("/account")  # its next request
+        expect(other.get_by_role("heading", level=1)).to_have_text("Sign in")
+        other.wait_for_load_state("networkidle")
+        page.goto("/account")
+        expect(page.get_by_role("heading", level=1)).to_have_text("Your account")
+    finally:
+        laptop.close()
+    assert browser_log.errors == []
+
+
+def test_change_the_profile_name_and_password(page, kim, sign_in, browser_log):
+    page.goto("/account")
+    sign_in(page, EMAIL)  # /account sent the browser to sign in, and back
+    expect(page.get_by_role("heading", level=1)).to_have_text("Your account")
+    page.get_by_label("Name").fill("Kim Park")
+    page.get_by_role("button", name="Save profile").click()
+    expect(page.get_by_role("status")).to_have_text("Your profile was saved.")
+    expect(page.get_by_label("Name")).to_have_value("Kim Park")
+
+    page.get_by_label("Current password").fill("not my password")
+    page.get_by_label("New password", exact=True).fill("a fresh passphrase")
+    page.get_by_label("New password, again").fill("a fresh passphrase")
+    page.get_by_role("button", name="Change password").click()
+    expect(page.locator("#current_password-error")).to_have_text("the current password is not correct")
+    expect(page.get_by_label("Current password")).to_have_attribute("aria-invalid", "true")
+    assert browser_log.errors == []
+
+
+@pytest.mark.parametrize("path", ["/account", "/account/sessions", "/account/api-keys"])
+def test_account_pages_are_clean_and_accessible(chromium, page, live_server, make, kim, sign_in, browser_log, path):
+    """The checks every hosted page passes (tests/browser/test_page_quality.py), with every element shown."""
+    make.api_key(kim, scope="billing:read", name="Shown")
+    second = chromium.new_context(base_url=live_server)
+    try:
+        other = second.new_page()
+        other.goto("/login")
+        sign_in(other, EMAIL)
+        other.wait_for_load_state("networkidle")  # the favicon too: closing mid-response leaves a file open
+    finally:
+        second.close()
+    page.goto(path)
+    sign_in(page, EMAIL)
+
+    assert page.title().endswith("· Ostiary")
+    expect(page.get_by_role("heading", level=1)).to_have_count(1)
+    assert page.evaluate(UNLABELLED_CONTROLS) == []
+    assert page.evaluate(UNNAMED_ACTIONS) == []
+    assert page.evaluate(SCRIPTS) == {"scripts": 0, "handlers": [], "styleAttributes": 0, "imagesWithoutAlt": 0}
+    assert page.evaluate(CONTRAST_PROBLEMS) == []
+    page.emulate_media(color_scheme="dark")
+    assert page.evaluate(CONTRAST_PROBLEMS) == []
+
+    page.set_viewport_size({"width": 360, "height": 740})
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    targets = "main button, main a.button, main input:not([type=hidden]):not([type=checkbox]), main select, label.check"
+    for control in page.locator(targets).all():
+        box = control.bounding_box()
+        assert box is not None and box["height"] >= 44 and box["x"] >= 0 and box["x"] + box["width"] <= 360
+    assert browser_log.errors == []

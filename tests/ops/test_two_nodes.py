@@ -1,0 +1,191 @@
+"""Two Ostiary nodes on one PostgreSQL database behave as one server.
+
+In production both sit behind one load balancer under one issuer URL. Here nothing listens on the
+issuer's port: the test talks to each node directly, and both nodes are configured exactly alike
+(issuer, database, keys directory, secret key), as every node of a deployment must be.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+from flask import Flask
+
+from tests.factories import Factories, RegisteredClient
+from tests.flows import (
+    Browser,
+    authorization_params,
+    consent_form,
+    exchange_code,
+    introspect,
+    pkce_pair,
+    query_of,
+    refresh,
+    revoke,
+    userinfo,
+)
+from tests.ops.nodes import Node, migrated_app, postgres_database
+from tests.ops.ostiary_process import free_port, ostiary_env, ostiary_json
+
+USER = "roaming@example.com"
+CC_LOAD = Path(__file__).resolve().parents[3] / "shared" / "bench" / "cc_load.sh"
+LOAD_SECONDS = 5
+REDIS_HOST, REDIS_PORT, REDIS_DB = "127.0.0.1", 6379, 13  # a database number no other test uses
+SIGN_IN_LIMIT = 4
+
+
+@dataclass
+class Cluster:
+    app: Flask
+    env: dict[str, str]
+    a: Node
+    b: Node
+    web: RegisteredClient
+    machine: RegisteredClient
+
+
+@pytest.fixture
+def cluster(tmp_path: Path):
+    lb_port = free_port()  # the load balancer's address, which is the issuer
+    keys = tmp_path / "keys"  # one directory for both nodes: in production, a mounted secret volume
+    with postgres_database("two_nodes") as url, migrated_app(url, keys, f"http://127.0.0.1:{lb_port}") as app:
+        make = Factories(app)
+        make.user(USER)
+        web, machine = make.client(), make.machine(scope="api:read")
+        # Short key timings, so a rotation publishes and then signs within seconds.
+        env = ostiary_env(url, keys, lb_port, KEY_RESCAN_SECONDS=1, JWKS_MAX_AGE_SECONDS=1, KEY_PUBLISH_DELAY_SECONDS=3,
+                          SIGN_IN_FAILURES_PER_ACCOUNT=SIGN_IN_LIMIT, SIGN_IN_LOCKOUT_SECONDS=60)
+        if redis_reachable():
+            env["OSTIARY_REDIS_URL"] = f"redis://{REDIS_HOST}:{REDIS_PORT}/{REDIS_DB}"
+        with Node(env, tmp_path / "a.log", workers=1) as a, Node(env, tmp_path / "b.log", workers=1) as b:
+            yield Cluster(app, env, a, b, web, machine)
+
+
+def redis_reachable() -> bool:
+    try:
+        socket.create_connection((REDIS_HOST, REDIS_PORT), timeout=1).close()
+    except OSError:
+        return False
+    return True
+
+
+def test_sign_in_on_a_redeem_on_b_refresh_on_a_revoke_on_b_introspect_on_a(cluster):
+    a, b, web = cluster.a.url, cluster.b.url, cluster.web
+    browser = Browser(a)
+    assert browser.login(USER).status_code == 302
+    # The browser session made on A is honoured by B, and B's consent form (CSRF) is accepted by A.
+    browser.base_url = b
+    verifier, challenge = pkce_pair()
+    consent_page = browser.authorize(authorization_params(web, challenge), decision=None)
+    assert consent_page.status_code == 200, consent_page.text
+    form = consent_form(consent_page.text) | {"decision": "allow"}
+    redirected = browser.session.post(f"{a}/oauth/authorize", data=form, allow_redirects=False)
+    assert redirected.status_code == 302, redirected.text
+    code = query_of(redirected.headers["Location"])["code"]
+
+    issued = exchange_code(b, web, code, verifier)
+    assert issued.status_code == 200, issued.text
+
+    rotated = refresh(a, web, issued.json()["refresh_token"])
+    assert rotated.status_code == 200, rotated.text
+    tokens = rotated.json()
+    assert userinfo(b, tokens["access_token"]).json()["email"] == USER
+    assert introspect(a, web, tokens["refresh_token"])["active"] is True
+
+    assert revoke(b, web, tokens["refresh_token"]).status_code == 200
+    assert introspect(a, web, tokens["refresh_token"]) == {"active": False}
+    assert introspect(a, web, tokens["access_token"]) == {"active": False}
+    assert userinfo(a, tokens["access_token"]).status_code == 401
+    assert refresh(a, web, tokens["refresh_token"]).json()["error"] == "invalid_grant"
+    assert exchange_code(a, web, code, verifier).json()["error"] == "invalid_grant"  # spent on B, spent everywhere
+
+
+def kid_of(token: str) -> str:
+    header = token.split(".")[0]
+    return json.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4)))["kid"]
+
+
+def published(node: Node) -> set[str]:
+    return {key["kid"] for key in requests.get(f"{node.url}/.well-known/jwks.json", timeout=5).json()["keys"]}
+
+
+def machine_token(node: Node, machine: RegisteredClient) -> str:
+    response = requests.post(f"{node.url}/oauth/token", data={"grant_type": "client_credentials"},
+                             auth=(machine.client_id, machine.client_secret), timeout=5)
+    assert response.status_code == 200, response.text
+    return response.json()["access_token"]
+
+
+def eventually(check: Callable[[], bool], seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.2)
+
+
+def test_a_key_rotated_through_one_node_is_published_and_used_by_the_other(cluster):
+    a, b, machine = cluster.a, cluster.b, cluster.machine
+    before = published(a)
+    assert published(b) == before
+
+    rotation = ostiary_json(cluster.env, "keys", "rotate")  # node A's configuration, on the shared keys volume
+    new_kid = rotation["kid"]
+    assert new_kid not in before
+
+    eventually(lambda: new_kid in published(a) and new_kid in published(b), 10, "both nodes publish the next key")
+    eventually(lambda: kid_of(machine_token(b, machine)) == new_kid, 15, "B signs with it once it is current")
+    eventually(lambda: kid_of(machine_token(a, machine)) == new_kid, 5, "A signs with it too")
+    # Each node accepts what the other signed, and the retired key stays published for its tokens.
+    assert introspect(a.url, machine, machine_token(b, machine))["active"] is True
+    assert introspect(b.url, machine, machine_token(a, machine))["active"] is True
+    assert before <= published(a) and published(a) == published(b)
+
+
+def test_rate_limit_counts_are_shared(cluster):
+    """Sign-in failures for one account, alternating between the nodes, lock it after the limit in total."""
+    if not cluster.env.get("OSTIARY_REDIS_URL"):
+        pytest.skip(f"Redis is not reachable on {REDIS_HOST}:{REDIS_PORT}")
+    login = f"target-{secrets.token_hex(6)}@example.com"  # its own counters, whoever else uses this Redis
+    nodes = [cluster.a, cluster.b] * SIGN_IN_LIMIT
+    statuses = [Browser(node.url).login(login, "wrong password").status_code for node in nodes[:SIGN_IN_LIMIT + 2]]
+    assert statuses == [401] * SIGN_IN_LIMIT + [429, 429]  # counted per node, A and B would each still be at 3
+
+
+def cc_load(node: Node, machine: RegisteredClient) -> subprocess.Popen:
+    return subprocess.Popen(
+        ["bash", str(CC_LOAD), f"{node.url}/oauth/token", machine.client_id, machine.client_secret or "",
+         "scope=api:read", str(LOAD_SECONDS), "16"],
+        env={"PATH": "/usr/bin:/bin", "QUIET": "1", "WRK_THREADS": "1"}, stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL, text=True,
+    )
+
+
+def tokens_per_second(load: subprocess.Popen) -> float:
+    last_line = load.communicate(timeout=LOAD_SECONDS + 60)[0].strip().splitlines()[-1]
+    fields = dict(field.split("=") for field in last_line.split())
+    assert fields["non2xx"] == "0", last_line
+    return float(fields["rps"])
+
+
+@pytest.mark.skipif(shutil.which("wrk") is None or not CC_LOAD.exists(), reason="needs wrk and shared/bench/cc_load.sh")
+def test_token_rate_of_two_nodes_against_one(cluster, capsys):
+    """Informative: client_credentials tokens/s of one node, then of both at once (one worker each)."""
+    machine_token(cluster.a, cluster.machine), machine_token(cluster.b, cluster.machine)  # warm both
+    one = tokens_per_second(cc_load(cluster.a, cluster.machine))
+    loads = [cc_load(cluster.a, cluster.machine), cc_load(cluster.b, cluster.machine)]
+    two = sum(tokens_per_second(load) for load in loads)
+    with capsys.disabled():
+        print(f"\nclient_credentials tokens/s, one worker per node, 16 connections per node: one node {one:.0f}, "
+              f"two nodes {two:.0f} ({two / one:.2f}x; the load generator shares the same 2 CPUs)")
+    assert one > 0 and two > 0

@@ -1,0 +1,240 @@
+"""Point 1: sign-in and client authentication are limited per account / client and per address; counted first."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import redis
+import requests
+
+from app.config import ConfigError, load_settings
+from app.security.throttle import Counter, Throttled, network_of, throttle
+from tests.factories import DEFAULT_PASSWORD
+from tests.flows import csrf_token
+from tests.security.conftest import sign_in
+
+PARALLEL = 50
+REDIS_URL = "redis://127.0.0.1:6379/13"  # a database number of these tests' own
+LOCKED = "Too many failed sign-in attempts"
+
+
+def redis_reachable() -> bool:
+    try:
+        return bool(redis.Redis.from_url(REDIS_URL, socket_connect_timeout=0.5).ping())
+    except redis.RedisError:
+        return False
+
+
+needs_redis = pytest.mark.skipif(not redis_reachable(), reason=f"Redis is not reachable at {REDIS_URL}")
+
+
+@pytest.fixture
+def small_limits(build_app):
+    return build_app(SIGN_IN_FAILURES_PER_ACCOUNT=3, SIGN_IN_FAILURES_PER_IP=5, SIGN_IN_LOCKOUT_SECONDS=60,
+                     CLIENT_AUTH_FAILURES_PER_CLIENT=3, CLIENT_AUTH_FAILURES_PER_IP=5, CLIENT_AUTH_LOCKOUT_SECONDS=60)
+
+
+def assert_locked_page(response, window_seconds: int = 60) -> None:
+    assert response.status_code == 429
+    assert 0 < int(response.headers["Retry-After"]) <= window_seconds
+    assert response.mimetype == "text/html"
+    assert LOCKED in response.get_data(as_text=True)
+
+
+def client_from(application, address: str):
+    client = application.test_client()
+    client.environ_base["REMOTE_ADDR"] = address
+    return client
+
+
+@pytest.mark.parametrize("login", ["known@example.com", "nobody@example.com"])
+def test_an_account_is_locked_after_its_failures_known_or_not(make, small_limits, login):
+    make.user("known@example.com")
+    client = small_limits.test_client()
+
+    statuses = [sign_in(client, login, "wrong password!").status_code for _ in range(3)]
+    assert statuses == [401, 401, 401]
+    assert_locked_page(sign_in(client, login, "wrong password!"))
+    # Locked means locked: the right password is not even checked until the period ends.
+    assert_locked_page(sign_in(client, login))
+    # The normalised login is the key: case and spaces do not open a new counter.
+    assert_locked_page(sign_in(client, f"  {login.upper()} "))
+
+
+def test_an_address_is_locked_after_failures_on_many_accounts(make, small_limits):
+    make.user("target@example.com")
+    attacker = client_from(small_limits, "203.0.113.7")
+    for number in range(5):
+        assert sign_in(attacker, f"spray{number}@example.com", "Winter2024!").status_code == 401
+    assert_locked_page(sign_in(attacker, "target@example.com"))
+
+    elsewhere = client_from(small_limits, "198.51.100.9")
+    assert sign_in(elsewhere, "target@example.com").status_code == 302
+
+
+def test_successful_sign_ins_do_not_count(make, small_limits):
+    make.user("often@example.com")
+    client = small_limits.test_client()
+    assert [sign_in(client, "often@example.com").status_code for _ in range(8)] == [302] * 8
+    assert [sign_in(client, "often@example.com", "wrong password!").status_code for _ in range(3)] == [401] * 3
+
+
+def test_the_lockout_is_temporary(make, build_app):
+    make.user("patient@example.com")
+    client = build_app(SIGN_IN_FAILURES_PER_ACCOUNT=2, SIGN_IN_LOCKOUT_SECONDS=1).test_client()
+    for _ in range(2):
+        sign_in(client, "patient@example.com", "wrong password!")
+    assert sign_in(client, "patient@example.com").status_code == 429
+    time.sleep(1.2)
+    assert sign_in(client, "patient@example.com").status_code == 302
+
+
+def test_ipv6_clients_are_counted_per_64():
+    assert network_of("2001:db8:1:2:aaaa::1") == network_of("2001:db8:1:2:bbbb::2") == "2001:db8:1:2::/64"
+    assert network_of("2001:db8:1:3::1") != network_of("2001:db8:1:2::1")
+    assert network_of("::ffff:192.0.2.1") == "192.0.2.1"
+    assert network_of(None) == network_of("not an address") == "unknown"
+
+
+def test_50_parallel_wrong_passwords_cannot_exceed_the_account_limit(live_server, make, app):
+    make.user("victim@example.com")
+    limit = app.config["SIGN_IN_FAILURES_PER_ACCOUNT"]
+    browsers = []
+    for _ in range(PARALLEL):
+        browser = requests.Session()
+        browsers.append((browser, csrf_token(browser.get(f"{live_server}/login").text)))
+
+    def attempt(prepared: tuple[requests.Session, str]) -> requests.Response:
+        browser, token = prepared
+        return browser.post(f"{live_server}/login", allow_redirects=False,
+                            data={"login": "victim@example.com", "password": "guess-guess", "csrf_token": token})
+
+    with ThreadPoolExecutor(PARALLEL) as pool:
+        statuses = sorted(r.status_code for r in pool.map(attempt, browsers))
+
+    assert statuses == [401] * limit + [429] * (PARALLEL - limit)
+    # The owner, too, waits for the lockout to end: a password guessed in the meantime is no use to anyone.
+    owner = requests.Session()
+    token = csrf_token(owner.get(f"{live_server}/login").text)
+    locked = owner.post(f"{live_server}/login", allow_redirects=False,
+                        data={"login": "victim@example.com", "password": DEFAULT_PASSWORD, "csrf_token": token})
+    assert locked.status_code == 429 and int(locked.headers["Retry-After"]) > 0
+
+
+@pytest.mark.parametrize(("path", "data"), [
+    ("/oauth/token", {"grant_type": "client_credentials"}),
+    ("/oauth/revoke", {"token": "anything"}),
+    ("/oauth/introspect", {"token": "anything"}),
+])
+def test_50_parallel_wrong_client_secrets_cannot_exceed_the_client_limit(live_server, make, app, path, data):
+    machine = make.machine()
+    limit = app.config["CLIENT_AUTH_FAILURES_PER_CLIENT"]
+
+    def attempt(number: int) -> requests.Response:
+        return requests.post(f"{live_server}{path}", data=data, auth=(machine.client_id, f"wrong-{number}"))
+
+    with ThreadPoolExecutor(PARALLEL) as pool:
+        responses = list(pool.map(attempt, range(PARALLEL)))
+
+    assert sorted(r.status_code for r in responses) == [401] * limit + [429] * (PARALLEL - limit)
+    for refused in (r for r in responses if r.status_code == 429):
+        assert refused.json()["error"] == "slow_down" and refused.json()["error_description"]
+        assert int(refused.headers["Retry-After"]) > 0
+        assert refused.headers["Cache-Control"] == "no-store"
+    # The real secret waits too; other clients from the same address do not.
+    assert requests.post(f"{live_server}{path}", data=data,
+                         auth=(machine.client_id, machine.client_secret)).status_code == 429
+    other = make.machine()
+    assert requests.post(f"{live_server}/oauth/token", data={"grant_type": "client_credentials"},
+                         auth=(other.client_id, other.client_secret)).status_code == 200
+
+
+def test_client_authentication_failures_are_limited_per_address(make, small_limits):
+    client = small_limits.test_client()
+    for _ in range(5):
+        assert client.post("/oauth/token", data={"grant_type": "client_credentials"},
+                           auth=(uuid.uuid4().hex, "guess")).status_code == 401
+    machine = make.machine()
+    response = client.post("/oauth/token", data={"grant_type": "client_credentials", "client_id": machine.client_id,
+                                                 "client_secret": machine.client_secret})
+    assert response.status_code == 429 and response.json["error"] == "slow_down"
+
+
+def test_good_client_secrets_are_never_limited(make, small_limits):
+    machine = make.machine()
+    client = small_limits.test_client()
+    for _ in range(20):
+        response = client.post("/oauth/token", data={"grant_type": "client_credentials"},
+                               auth=(machine.client_id, machine.client_secret))
+        assert response.status_code == 200
+
+
+def counted_in_parallel(application, counter: Counter) -> int:
+    """50 threads each take a slot, wait until all have tried (a slow password check), then fail."""
+    barrier = threading.Barrier(PARALLEL)
+    granted = []
+
+    def attempt(_: int) -> None:
+        with application.app_context():
+            try:
+                slot = throttle().attempt([counter])
+            except Throttled:
+                barrier.wait()
+                return
+            barrier.wait()
+            granted.append(slot.fail())
+
+    with ThreadPoolExecutor(PARALLEL) as pool:
+        list(pool.map(attempt, range(PARALLEL)))
+    return len(granted)
+
+
+def test_the_slot_is_taken_before_the_check_so_concurrency_cannot_exceed_the_limit(app):
+    """Had the counter been read before the check and written after it, all 50 would have been let through."""
+    assert counted_in_parallel(app, Counter("test", uuid.uuid4().hex, 10, 60)) == 10
+
+
+@needs_redis
+def test_nodes_sharing_redis_share_the_counts(make, build_app):
+    make.user("shared@example.com")
+    settings = {"REDIS_URL": REDIS_URL, "SIGN_IN_FAILURES_PER_ACCOUNT": 4}
+    node_a, node_b = build_app(**settings), build_app(**settings)
+    login = f"shared-{uuid.uuid4().hex}@example.com"  # counters of earlier runs stay in Redis until they expire
+    for node in (node_a, node_b, node_a, node_b):
+        assert sign_in(node.test_client(), login, "wrong password!").status_code == 401
+    assert_locked_page(sign_in(node_b.test_client(), login), 900)
+    assert_locked_page(sign_in(node_a.test_client(), login), 900)
+
+    assert counted_in_parallel(node_a, Counter("test", uuid.uuid4().hex, 10, 60)) == 10
+
+
+def test_an_unreachable_redis_falls_back_to_counting_on_this_node(make, build_app, caplog):
+    make.user("fallback@example.com")
+    node = build_app(REDIS_URL="redis://127.0.0.1:9/0", SIGN_IN_FAILURES_PER_ACCOUNT=2)  # the discard port
+    client = node.test_client()
+    assert [sign_in(client, "fallback@example.com", "wrong password!").status_code for _ in range(2)] == [401, 401]
+    assert sign_in(client, "fallback@example.com").status_code == 429
+    assert "rate-limit storage unavailable" in caplog.text
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:6379", "redis://", "redis://127.0.0.1/db", "redis://h:99999",
+                                 "redis+unix://"])
+def test_a_bad_redis_url_is_refused_at_start_up(url):
+    with pytest.raises(ConfigError, match="OSTIARY_REDIS_URL"):
+        load_settings({"OSTIARY_REDIS_URL": url}, None)
+
+
+@pytest.mark.parametrize("url", ["redis://127.0.0.1:6379", "redis://:secret@cache.internal:6380/2",
+                                 "rediss://cache.internal/0", "redis+unix:///run/redis.sock"])
+def test_good_redis_urls_are_accepted(url):
+    assert load_settings({"OSTIARY_REDIS_URL": url}, None)["REDIS_URL"] == url
+
+
+def test_the_password_in_a_bad_redis_url_is_not_echoed():
+    with pytest.raises(ConfigError) as raised:
+        load_settings({"OSTIARY_REDIS_URL": "redis://:hunter2-secret@cache/x"}, None)
+    assert "hunter2-secret" not in str(raised.value)

@@ -1,0 +1,122 @@
+"""Point 9: oversized bodies get 413, overlong parameters a clear 400, and hostile strings anywhere never a 5xx."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from tests.flows import authorization_params, pkce_pair
+from tests.security.conftest import csrf_of, sign_in
+
+HOSTILE = [
+    "\x00", "a\x00b", "\r\nSet-Cookie: stolen=1", "\x07\x1b[31m", "' OR '1'='1' --", "'; DROP TABLE users; --",
+    "\" OR \"\"=\"", "1; SELECT pg_sleep(5)", "ünïcødé", "😀🔐", "\u202egnp.exe", "\ufeffbom", "%00", "%0d%0a",
+    "../../../../etc/passwd", "<script>alert(1)</script>", "\\", "{{7*7}}", "${jndi:ldap://x}", "a" * 300, " ",
+]
+XSS = "<script>alert(1)</script>"
+
+
+def no_server_error(response, *context: object) -> None:
+    assert response.status_code < 500, (response.status_code, *context)
+    location = response.headers.get("Location", "")
+    assert not any(c in location for c in "\r\n\x00"), (location, *context)
+    if response.mimetype == "text/html":
+        assert XSS not in response.get_data(as_text=True), context  # escaped wherever a page echoes input
+
+
+# Every endpoint that reads a form body. (Bearer endpoints refuse a request without a token before reading it.)
+@pytest.mark.parametrize(("path", "json_answer"), [
+    ("/oauth/token", True), ("/oauth/revoke", True), ("/oauth/introspect", True),
+    ("/login", False), ("/oauth/authorize", False), ("/oauth/logout", False), ("/logout", False),
+])
+def test_an_oversized_body_is_413_in_the_shape_the_caller_reads(app, path, json_answer):
+    limit = app.config["MAX_CONTENT_LENGTH_BYTES"]
+    response = app.test_client().post(path, data=b"x=" + b"y" * limit,
+                                      content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 413
+    if json_answer:
+        assert response.json == {"error": "invalid_request", "error_description": "request body is too large"}
+    else:
+        assert response.mimetype == "text/html" and "request body is too large" in response.get_data(as_text=True)
+
+
+def test_overlong_parameters_are_a_clear_400(app, make):
+    registered = make.client()
+    client = app.test_client()
+    _, challenge = pkce_pair()
+    authorize = client.get("/oauth/authorize",
+                           query_string=authorization_params(registered, challenge, state="s" * 5000))
+    assert authorize.status_code == 400 and "parameter &#39;state&#39; is too long" in authorize.get_data(as_text=True)
+    token = client.post("/oauth/token", data={"grant_type": "authorization_code", "code": "c" * 5000})
+    assert token.status_code == 400
+    assert token.json == {"error": "invalid_request", "error_description": "parameter 'code' is too long"}
+    logout = client.get("/oauth/logout", query_string={"state": "s" * 5000})
+    assert logout.status_code == 400
+
+
+@pytest.mark.parametrize("value", HOSTILE)
+def test_hostile_logins_and_passwords(app, make, value):
+    make.user("hostile@example.com")
+    client = app.test_client()
+    for login, password in ((value, "whatever-password"), ("hostile@example.com", value), (value, value)):
+        response = sign_in(client, login, password)
+        no_server_error(response, login, password)
+        assert response.status_code in (401, 400)
+
+
+@pytest.mark.parametrize("value", HOSTILE)
+@pytest.mark.parametrize("field", ["client_id", "redirect_uri", "scope", "state", "nonce", "login_hint", "prompt",
+                                   "response_type", "code_challenge", "resource", "max_age"])
+def test_hostile_authorization_parameters(app, make, field, value):
+    make.user("authz@example.com")
+    registered = make.client()
+    _, challenge = pkce_pair()
+    params = authorization_params(registered, challenge, **{field: value})
+    for client in (app.test_client(), _signed_in(app)):
+        no_server_error(client.get("/oauth/authorize", query_string=params), field, value)
+        no_server_error(client.post("/oauth/authorize", data=params), field, value)
+
+
+def _signed_in(app):
+    client = app.test_client()
+    sign_in(client, "authz@example.com")
+    return client
+
+
+@pytest.mark.parametrize("value", HOSTILE)
+def test_hostile_token_revocation_introspection_and_userinfo_requests(app, make, value):
+    registered = make.client()
+    machine = make.machine()
+    client = app.test_client()
+    basic = base64.b64encode(f"{value}:{value}".encode()).decode()
+    requests = [
+        ("/oauth/token", {"grant_type": value}),
+        ("/oauth/token", {"grant_type": "authorization_code", "code": value, "redirect_uri": value,
+                          "code_verifier": value, "client_id": registered.client_id}),
+        ("/oauth/token", {"grant_type": "refresh_token", "refresh_token": value, "scope": value,
+                          "client_id": value, "client_secret": value}),
+        ("/oauth/token", {"grant_type": "client_credentials", "scope": value, "resource": value,
+                          "client_id": machine.client_id, "client_secret": machine.client_secret}),
+        ("/oauth/revoke", {"token": value, "token_type_hint": value, "client_id": value}),
+        ("/oauth/introspect", {"token": value, "token_type_hint": value}),
+    ]
+    for path, data in requests:
+        no_server_error(client.post(path, data=data), path, data)
+        no_server_error(client.post(path, data=data, headers={"Authorization": f"Basic {basic}"}), path, data)
+    no_server_error(client.post("/oauth/introspect", data={"token": value},
+                                auth=(registered.client_id, registered.client_secret)), value)
+    if not any(c in value for c in "\r\n\x00"):  # not representable in a header at all
+        no_server_error(client.get("/oauth/userinfo", headers={"Authorization": f"Bearer {value}"}), value)
+    no_server_error(client.post("/oauth/userinfo", data={"access_token": value}), value)
+
+
+@pytest.mark.parametrize("value", HOSTILE)
+def test_hostile_logout_and_sign_in_page_parameters(app, value):
+    client = app.test_client()
+    for params in ({"id_token_hint": value}, {"client_id": value}, {"post_logout_redirect_uri": value, "state": value}):
+        no_server_error(client.get("/oauth/logout", query_string=params), params)
+    no_server_error(client.get("/login", query_string={"next": value, "login_hint": value}), value)
+    no_server_error(client.get("/login", query_string={"next": f"/oauth/authorize?client_id={value}"}), value)
+    form = csrf_of(client.get("/login").get_data(as_text=True))
+    no_server_error(client.post("/logout", data={"csrf_token": form, "next": value}), value)

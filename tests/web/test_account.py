@@ -1,0 +1,159 @@
+"""The account page over HTTP: sign-in required, CSRF on every form, profile, password, sessions, API keys."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+
+from app.extensions import db
+from app.models import ApiKey, AuditEvent, LoginSession
+from tests.factories import DEFAULT_PASSWORD, RegisteredClient
+from tests.flows import Browser, client_credentials, csrf_token, query_of, signed_in
+
+EMAIL = "acct@example.com"
+NEW_PASSWORD = "a brand new passphrase"
+KEY = re.compile(r'<code id="new-key" class="secret">(ost_[^<]+)</code>')
+
+
+@pytest.fixture
+def user(make):
+    return make.user(EMAIL, name="Acct", scope="api:read api:write")
+
+
+@pytest.fixture
+def browser(live_server, user) -> Browser:
+    return signed_in(live_server, EMAIL)
+
+
+def form_post(browser: Browser, page: str, action: str, data: dict | list) -> requests.Response:
+    token = csrf_token(browser.session.get(f"{browser.base_url}{page}").text)
+    items = list(data.items()) if isinstance(data, dict) else list(data)
+    return browser.session.post(f"{browser.base_url}{action}", data=[*items, ("csrf_token", token)],
+                                allow_redirects=False)
+
+
+@pytest.mark.parametrize("path", ["/account", "/account/sessions", "/account/api-keys"])
+def test_signed_out_browsers_are_sent_to_sign_in(live_server, path):
+    response = requests.get(f"{live_server}{path}", allow_redirects=False)
+    assert response.status_code == 302
+    assert urlsplit(response.headers["Location"]).path == "/login"
+    assert query_of(response.headers["Location"]) == {"next": path}
+
+
+@pytest.mark.parametrize("action", ["/account/profile", "/account/password", "/account/sessions/end-others",
+                                    "/account/api-keys", "/account/api-keys/0123456789abcdef/revoke"])
+def test_every_form_needs_its_csrf_token(browser, action):
+    response = browser.session.post(f"{browser.base_url}{action}", data={"name": "x"}, allow_redirects=False)
+    assert response.status_code == 400 and "form expired" in response.text
+
+
+def test_pages_are_not_cached_and_have_no_script(browser):
+    for path in ("/account", "/account/sessions", "/account/api-keys"):
+        response = browser.session.get(f"{browser.base_url}{path}")
+        assert response.status_code == 200
+        assert response.headers["Cache-Control"] == "no-store"
+        assert "<script" not in response.text and "default-src 'none'" in response.headers["Content-Security-Policy"]
+
+
+def test_profile(browser):
+    response = form_post(browser, "/account", "/account/profile", {"name": "Acct Renamed"})
+    assert response.status_code == 302
+    page = browser.session.get(f"{browser.base_url}/account").text
+    assert 'value="Acct Renamed"' in page and "Your profile was saved." in page
+    assert form_post(browser, "/account", "/account/profile", {"name": "bad\x01name"}).status_code == 400
+
+
+def test_changing_the_password_needs_the_current_one_and_signs_out_other_sessions(live_server, browser):
+    other = signed_in(live_server, EMAIL)
+    wrong = form_post(browser, "/account", "/account/password", {
+        "current_password": "not it", "new_password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD})
+    assert wrong.status_code == 400 and "current password is not correct" in wrong.text
+    mismatch = form_post(browser, "/account", "/account/password", {
+        "current_password": DEFAULT_PASSWORD, "new_password": NEW_PASSWORD, "confirm_password": "other"})
+    assert mismatch.status_code == 400 and "do not match" in mismatch.text
+    short = form_post(browser, "/account", "/account/password", {
+        "current_password": DEFAULT_PASSWORD, "new_password": "short", "confirm_password": "short"})
+    assert short.status_code == 400 and "at least 8" in short.text
+
+    changed = form_post(browser, "/account", "/account/password", {
+        "current_password": DEFAULT_PASSWORD, "new_password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD})
+    assert changed.status_code == 302
+    assert browser.session.get(f"{live_server}/account", allow_redirects=False).status_code == 200  # this one stays
+    assert other.session.get(f"{live_server}/account", allow_redirects=False).status_code == 302  # the other ended
+    assert Browser(live_server).login(EMAIL, DEFAULT_PASSWORD).status_code == 401
+    assert Browser(live_server).login(EMAIL, NEW_PASSWORD).status_code == 302
+
+
+def test_sessions_list_and_sign_out(live_server, browser):
+    other = Browser(live_server)
+    other.session.headers["User-Agent"] = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
+    assert other.login(EMAIL).status_code == 302
+    page = browser.session.get(f"{live_server}/account/sessions").text
+    assert page.count("<li data-session=") == 2
+    assert "Firefox on Linux" in page and "This browser" in page and "127.0.0.1" in page
+    other_id = re.findall(r'action="/account/sessions/(\d+)/end"', page)
+    assert len(other_id) == 1
+
+    assert form_post(browser, "/account/sessions", f"/account/sessions/{other_id[0]}/end", {}).status_code == 302
+    assert other.session.get(f"{live_server}/account", allow_redirects=False).status_code == 302  # next request
+    assert browser.session.get(f"{live_server}/account", allow_redirects=False).status_code == 200
+
+
+def test_sign_out_of_all_other_sessions(live_server, browser):
+    others = [signed_in(live_server, EMAIL) for _ in range(2)]
+    response = form_post(browser, "/account/sessions", "/account/sessions/end-others", {})
+    assert response.status_code == 302
+    assert "2 other sessions signed out." in browser.session.get(f"{live_server}/account/sessions").text
+    assert all(o.session.get(f"{live_server}/account", allow_redirects=False).status_code == 302 for o in others)
+
+
+def test_a_session_of_someone_else_cannot_be_ended(live_server, app, make, browser):
+    victim_user = make.user("else@example.com")
+    victim = signed_in(live_server, "else@example.com")
+    with app.app_context():
+        victim_session = db.session.query(LoginSession.id).filter_by(user_id=victim_user.id).scalar()
+    form_post(browser, "/account", f"/account/sessions/{victim_session}/end", {})
+    assert victim.session.get(f"{live_server}/account", allow_redirects=False).status_code == 200
+
+
+def test_api_keys(live_server, app, browser, user):
+    response = form_post(browser, "/account/api-keys", "/account/api-keys",
+                         [("name", "laptop"), ("scope", "api:read"), ("expires_in_days", "30")])
+    assert response.status_code == 200
+    key = KEY.search(response.text).group(1)
+    key_id = key.split("_")[1]
+    assert "will not be shown again" in response.text
+    listed = browser.session.get(f"{live_server}/account/api-keys").text
+    assert key not in listed and f"ost_{key_id}_…" in listed and "laptop" in listed and "api:read" in listed
+
+    body = client_credentials(live_server, RegisteredClient(key_id, key, "")).json()
+    assert body["scope"] == "api:read"
+
+    assert form_post(browser, "/account/api-keys", f"/account/api-keys/{key_id}/revoke", {}).status_code == 302
+    assert "Revoked" in browser.session.get(f"{live_server}/account/api-keys").text
+    assert client_credentials(live_server, RegisteredClient(key_id, key, "")).json()["error"] == "invalid_client"
+    with app.app_context():
+        events = db.session.query(AuditEvent).filter(AuditEvent.client_id == key_id, AuditEvent.event.like("api_key.%"))
+        assert [(e.event, e.details["actor"]) for e in events] == [("api_key.created", user.sub),
+                                                                  ("api_key.revoked", user.sub)]
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    ([("name", ""), ("expires_in_days", "0")], "name must be"),
+    ([("name", "x"), ("scope", "api:admin"), ("expires_in_days", "0")], "may not hold scope"),
+    ([("name", "x"), ("expires_in_days", "7")], "offered expiry"),
+])
+def test_api_key_refusals(browser, data, message):
+    response = form_post(browser, "/account/api-keys", "/account/api-keys", data)
+    assert response.status_code == 400 and message in response.text
+
+
+def test_the_keys_of_someone_else_cannot_be_revoked(live_server, app, make, browser):
+    someone = make.user("other@example.com", scope="api:read")
+    theirs = make.api_key(someone, scope="api:read")
+    form_post(browser, "/account/api-keys", f"/account/api-keys/{theirs.client_id}/revoke", {})
+    with app.app_context():
+        assert db.session.query(ApiKey).filter_by(key_id=theirs.client_id).one().revoked_at is None
