@@ -47,7 +47,8 @@ def counted(authenticate: Callable[[], T], client_id: str, endpoint: str) -> T:
 def _audit_failure(client_id: str, endpoint: str, exhausted: list[str]) -> None:
     # A presented client_id is recorded only if it names a client or key: a secret pasted into the wrong
     # field must not reach the audit trail.
-    known = client_id if get_client(client_id) is not None or api_keys.KEY_ID.fullmatch(client_id) else None
+    registered = api_keys.KEY_ID.fullmatch(client_id) or (client_id.isprintable() and get_client(client_id) is not None)
+    known = client_id if registered else None
     # Each failure is a log line; the table gets the lockout, so a flood of bad secrets is not a flood of commits.
     audit.record("client.authentication_failed", outcome="failure", client_id=known, endpoint=endpoint, store=False)
     if exhausted:

@@ -48,7 +48,11 @@ def handle_http_exception(exc: HTTPException) -> Response:
     status = exc.code or 500
     if status == 413:
         return error_response(413, "invalid_request", "request body is too large")
-    return error_response(status, HTTP_ERROR_CODES.get(status, "server_error"), exc.description or exc.name)
+    response = error_response(status, HTTP_ERROR_CODES.get(status, "server_error"), exc.description or exc.name)
+    for name, value in exc.get_headers():
+        if name == "Allow":  # RFC 9110 §15.5.6: a 405 lists the allowed methods
+            response.headers[name] = value
+    return response
 
 
 def handle_csrf_error(exc: CSRFError) -> Response:

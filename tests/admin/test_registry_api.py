@@ -143,7 +143,7 @@ def test_api_key_lifecycle(api, app, live_server, make, admin):
     assert ok(api.post(f"/api-keys/{issued['key_id']}/revoke"))["revoked_at"] == revoked["revoked_at"]
     with app.app_context():
         events = [e.event for e in db.session.query(AuditEvent).filter_by(client_id=issued["key_id"])
-                  if e.event.startswith("api_key.")]
+                  .order_by(AuditEvent.id) if e.event.startswith("api_key.")]
         assert events == ["api_key.created", "api_key.revoked"]
 
 

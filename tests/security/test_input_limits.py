@@ -6,6 +6,7 @@ import base64
 
 import pytest
 
+from app.scopes import ADMIN_SCOPE
 from tests.flows import authorization_params, pkce_pair
 from tests.security.conftest import csrf_of, sign_in
 
@@ -120,3 +121,27 @@ def test_hostile_logout_and_sign_in_page_parameters(app, value):
     no_server_error(client.get("/login", query_string={"next": f"/oauth/authorize?client_id={value}"}), value)
     form = csrf_of(client.get("/login").get_data(as_text=True))
     no_server_error(client.post("/logout", data={"csrf_token": form, "next": value}), value)
+
+
+@pytest.mark.parametrize("path", ["/admin/api/users/%00", "/admin/api/clients/a%00b", "/admin/api/api-keys?owner=%00",
+                                  "/admin/api/service-accounts/%00", "/admin/api/resources/x%00"])
+def test_nul_bytes_in_admin_api_paths_and_filters_never_get_a_5xx(app, make, path):
+    """PostgreSQL refuses NUL in text: the one mapping in app/web/errors.py turns that into a 400, never a 500."""
+    admin = make.user("nul-admin@example.com", roles=["admin"])
+    key = make.api_key(admin, scope=ADMIN_SCOPE, name="nul")
+    client = app.test_client()
+    token = client.post("/oauth/token", auth=(key.client_id, key.client_secret), data={
+        "grant_type": "client_credentials", "scope": ADMIN_SCOPE, "resource": f"{app.config['ISSUER']}/admin/api",
+    }).json["access_token"]
+    response = client.get(path, headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code < 500
+    if response.status_code >= 400:
+        assert {"error", "error_description"} <= set(response.json)
+
+
+@pytest.mark.parametrize("path", ["/oauth/token", "/oauth/revoke", "/oauth/introspect"])
+def test_a_nul_byte_in_a_basic_client_id_is_a_plain_authentication_failure(app, path):
+    basic = base64.b64encode(b"client\x00id:secret").decode()
+    response = app.test_client().post(path, data={"grant_type": "client_credentials", "token": "t"},
+                                      headers={"Authorization": f"Basic {basic}"})
+    assert response.status_code == 401 and response.json["error"] == "invalid_client"

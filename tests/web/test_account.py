@@ -136,7 +136,8 @@ def test_api_keys(live_server, app, browser, user):
     assert "Revoked" in browser.session.get(f"{live_server}/account/api-keys").text
     assert client_credentials(live_server, RegisteredClient(key_id, key, "")).json()["error"] == "invalid_client"
     with app.app_context():
-        events = db.session.query(AuditEvent).filter(AuditEvent.client_id == key_id, AuditEvent.event.like("api_key.%"))
+        events = db.session.query(AuditEvent).filter(AuditEvent.client_id == key_id,
+                                                     AuditEvent.event.like("api_key.%")).order_by(AuditEvent.id)
         assert [(e.event, e.details["actor"]) for e in events] == [("api_key.created", user.sub),
                                                                   ("api_key.revoked", user.sub)]
 
