@@ -11,6 +11,7 @@ from flask.cli import FlaskGroup, with_appcontext
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.cli.api_keys import api_keys_group
+from app.cli.audit import audit_group
 from app.cli.clients import clients_group
 from app.cli.common import emit, json_option
 from app.cli.keys import keys_group
@@ -87,5 +88,5 @@ def serve_command(host: str, port: int, workers: int | None, threads: int | None
 
 
 for group in (users_group, clients_group, resources_group, api_keys_group, service_accounts_group, keys_group,
-              purge_command):
+              audit_group, purge_command):
     cli.add_command(group)

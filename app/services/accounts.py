@@ -50,8 +50,8 @@ def user_page(search: str | None, limit: int, cursor: str | None) -> Page[User]:
     """People, oldest first; `search` matches email, username or name, case-insensitively."""
     statement = select(User).where(User.is_service_account.is_(False))
     if search:
-        if len(search) > 320:
-            raise ValidationError("search is at most 320 characters", field="q")
+        if len(search) > 320 or not search.isprintable():
+            raise ValidationError("search is at most 320 printable characters", field="q")
         pattern = "%" + search.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         statement = statement.where(
             or_(*(func.lower(column).like(pattern, escape="\\") for column in (User.email, User.username, User.name)))

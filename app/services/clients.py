@@ -175,6 +175,6 @@ def list_clients() -> list[Client]:
 
 
 def get_client(client_id: str) -> Client | None:
-    if not client_id or len(client_id) > 64:
-        return None
+    if not client_id or len(client_id) > 64 or not client_id.isprintable():
+        return None  # no client has such an id, and PostgreSQL refuses NUL in a query parameter
     return db.session.scalar(select(Client).where(Client.client_id == client_id))

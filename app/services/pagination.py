@@ -39,13 +39,15 @@ def check_cursor(cursor: str | None) -> int | None:
     return int(cursor)
 
 
-def paginate(statement: Select[Any], key: InstrumentedAttribute[int], limit: int, cursor: str | None) -> Page[Any]:
-    """Rows after the cursor in key order; one row more than asked tells whether a next page exists."""
+def paginate(statement: Select[Any], key: InstrumentedAttribute[int], limit: int, cursor: str | None, *,
+             descending: bool = False) -> Page[Any]:
+    """Rows after the cursor in key order (or reverse); one row more than asked tells whether a next page exists."""
     limit = check_limit(limit)
     after = check_cursor(cursor)
     if after is not None:
-        statement = statement.where(key > after)
-    rows = list(db.session.scalars(statement.order_by(key).limit(limit + 1)))
+        statement = statement.where(key < after if descending else key > after)
+    order = key.desc() if descending else key
+    rows = list(db.session.scalars(statement.order_by(order).limit(limit + 1)))
     more = len(rows) > limit
     rows = rows[:limit]
     return Page(rows, str(getattr(rows[-1], key.key)) if more else None)

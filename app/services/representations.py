@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.models import ApiKey, Client, Resource, User
+from app.models import ApiKey, AuditEvent, Client, Resource, User
 from app.services.api_keys import PREFIX
 from app.services.roles import allowed_scopes
 
@@ -48,4 +48,11 @@ def api_key_dict(api_key: ApiKey) -> dict[str, Any]:
         "key_id": api_key.key_id, "prefix": f"{PREFIX}_{api_key.key_id}_", "name": api_key.name,
         "owner": api_key.owner.sub, "scope": api_key.scope, "created_at": api_key.created_at,
         "expires_at": api_key.expires_at, "last_used_at": api_key.last_used_at, "revoked_at": api_key.revoked_at,
+    }
+
+
+def audit_event_dict(event: AuditEvent) -> dict[str, Any]:
+    return {
+        "id": event.id, "at": event.at, "event": event.event, "outcome": event.outcome, "user_sub": event.user_sub,
+        "client_id": event.client_id, "ip": event.ip, "request_id": event.request_id, "details": event.details or {},
     }

@@ -101,7 +101,8 @@ def find_registered(ref: str) -> Resource:
     """A registered resource by id or identifier: what an operator types."""
     if ref.isascii() and ref.isdigit() and len(ref) < 10:
         return get_resource(int(ref))
-    found = db.session.scalar(select(Resource).where(Resource.identifier == ref))
+    printable = ref.isprintable()  # PostgreSQL refuses NUL in a query parameter
+    found = db.session.scalar(select(Resource).where(Resource.identifier == ref)) if printable else None
     if found is None:
         raise NotFoundError(f"no resource {ref!r}")
     return found

@@ -114,4 +114,6 @@ def authenticate(login: str, password: str) -> User | None:
 
 
 def get_by_sub(sub: str) -> User | None:
+    if not sub or len(sub) > 36 or not sub.isprintable():
+        return None  # no subject has such a value, and PostgreSQL refuses NUL in a query parameter
     return db.session.scalar(select(User).where(User.sub == sub))

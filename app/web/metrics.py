@@ -63,7 +63,9 @@ def count_response(response: Response) -> Response:
     endpoint = request.endpoint or UNMATCHED
     method = request.method if request.method in KNOWN_METHODS else "other"
     instruments.requests.labels(endpoint, method, str(response.status_code)).inc()
-    instruments.latency.labels(endpoint).observe(time.perf_counter() - g.metrics_started)
+    started = g.get("metrics_started")
+    if started is not None:  # None when an earlier before_request hook ended the request first
+        instruments.latency.labels(endpoint).observe(time.perf_counter() - started)
     return response
 
 

@@ -76,12 +76,17 @@ def query_string(name: str) -> str | None:
     return value
 
 
-def query_limit() -> int:
-    raw = request.args.get("limit")
+def query_integer(name: str) -> int | None:
+    raw = request.args.get(name)
     if raw is None:
-        return DEFAULT_LIMIT
+        return None
     if not INTEGER.fullmatch(raw):
-        raise ValidationError("limit must be an integer", field="limit")
+        raise ValidationError(f"{name} must be an integer", field=name)
     value = int(raw)
-    check(value, QUERY_PARAMETERS["limit"], "limit")
+    check(value, QUERY_PARAMETERS[name], name)
     return value
+
+
+def query_limit() -> int:
+    limit = query_integer("limit")
+    return DEFAULT_LIMIT if limit is None else limit

@@ -159,6 +159,11 @@ def paths() -> dict[str, Any]:
                               "service-accounts", (201, "ServiceAccount"), body="ServiceAccountCreate",
                               links=account_links),
         },
+        "/admin/api/audit-events": {
+            "get": operation("listAuditEvents", "List audit events, newest first (filters combine with AND)", "audit",
+                             (200, "AuditEventPage"),
+                             query=("limit", "cursor", "event", "outcome", "user_sub", "client_id", "since", "until")),
+        },
         "/admin/api/service-accounts/{sub}": with_path_parameter("sub", {
             "get": operation("getServiceAccount", "Get a service account", "service-accounts",
                              (200, "ServiceAccount"), errors=(404,)),
@@ -179,7 +184,8 @@ def document() -> dict[str, Any]:
             "title": "Ostiary admin API",
             "version": "1",
             "description": (
-                "Manage users, clients, resource servers, API keys and service accounts. Every request carries an "
+                "Manage users, clients, resource servers, API keys and service accounts, and read the audit "
+                "trail. Every request carries an "
                 f"Ostiary access token (RFC 9068) for the audience `{issuer}/admin/api` with the scope "
                 f"`{ADMIN_SCOPE}`, whose subject is an administrator: request it with "
                 f"`resource={issuer}/admin/api` at the token endpoint. Every error is "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from app.services.audit import MAX_TIMESTAMP, OUTCOMES
 from app.services.clients import GRANT_TYPES
 from app.services.pagination import MAX_LIMIT
 
@@ -93,6 +94,16 @@ SERVICE_ACCOUNT = obj({
     "is_active": BOOLEAN, "created_at": TIMESTAMP,
 }, ("sub", "name", "roles", "scope", "allowed_scope", "is_active", "created_at"))
 
+AUDIT_EVENT = obj({
+    "id": INTEGER, "at": TIMESTAMP, "event": {**STRING, "description": "What happened, e.g. sign_in, client.created"},
+    "outcome": {"type": "string", "enum": list(OUTCOMES)},
+    "user_sub": {**NULLABLE_STRING, "description": "sub of the user or service account concerned"},
+    "client_id": {**NULLABLE_STRING, "description": "The client or API key id concerned"},
+    "ip": NULLABLE_STRING, "request_id": NULLABLE_STRING,
+    "details": {"type": "object", "description": "Identifiers only, never a secret (e.g. actor, scope, fields)"},
+}, ("id", "at", "event", "outcome", "user_sub", "client_id", "ip", "request_id", "details"))
+QUERY_TIMESTAMP = {"type": "integer", "minimum": 0, "maximum": MAX_TIMESTAMP}
+
 SCHEMAS: dict[str, Schema] = {
     "Error": obj({"error": STRING, "error_description": STRING,
                   "field": {**STRING, "description": "The request field that was refused"}},
@@ -129,11 +140,19 @@ SCHEMAS: dict[str, Schema] = {
     "ServiceAccountPage": page_of("ServiceAccount"),
     "ServiceAccountCreate": obj({"name": NAME, "roles": ROLES, "scope": SCOPE}, ("name",)),
     "ServiceAccountUpdate": obj({"name": NAME, "roles": ROLES, "scope": SCOPE}),
+    "AuditEvent": AUDIT_EVENT,
+    "AuditEventPage": page_of("AuditEvent"),
 }
 
 QUERY_PARAMETERS: dict[str, Schema] = {
     "limit": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": 50},
     "cursor": {"type": "string", "pattern": "^[0-9]{1,18}$"},
-    "q": {"type": "string", "maxLength": 320},
-    "owner": {"type": "string", "maxLength": 36},
+    "q": {"type": "string", "maxLength": 320, "pattern": PRINTABLE},
+    "owner": {"type": "string", "maxLength": 36, "pattern": PRINTABLE},
+    "event": {"type": "string", "maxLength": 64, "pattern": PRINTABLE},
+    "outcome": {"type": "string", "enum": list(OUTCOMES)},
+    "user_sub": {"type": "string", "maxLength": 36, "pattern": PRINTABLE},
+    "client_id": {"type": "string", "maxLength": 64, "pattern": PRINTABLE},
+    "since": {**QUERY_TIMESTAMP, "description": "Events at or after this Unix time (seconds)"},
+    "until": {**QUERY_TIMESTAMP, "description": "Events before this Unix time (seconds)"},
 }

@@ -1,0 +1,62 @@
+"""`ostiary audit list`: the audit trail from the command line, the same filters as GET /admin/api/audit-events."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import click
+from flask.cli import with_appcontext
+
+from app.cli.common import app_errors, emit, json_option
+from app.models import AuditEvent
+from app.services.audit import OUTCOMES, event_page
+from app.services.pagination import MAX_LIMIT
+from app.services.representations import audit_event_dict
+
+DEFAULT_COUNT = 50
+MAX_COUNT = 10_000
+
+
+@click.group("audit")
+def audit_group() -> None:
+    """Read the audit trail."""
+
+
+@audit_group.command("list")
+@click.option("--event", help="Only this event, e.g. sign_in or client.created.")
+@click.option("--outcome", type=click.Choice(OUTCOMES))
+@click.option("--user", "user_sub", metavar="SUB", help="Only events concerning this user or service account.")
+@click.option("--client", "client_id", metavar="ID", help="Only events concerning this client or API key id.")
+@click.option("--since", type=click.IntRange(min=0), metavar="UNIX_SECONDS", help="At or after this time.")
+@click.option("--until", type=click.IntRange(min=0), metavar="UNIX_SECONDS", help="Before this time.")
+@click.option("--limit", type=click.IntRange(1, MAX_COUNT), default=DEFAULT_COUNT, show_default=True,
+              help="At most this many events, newest first.")
+@json_option
+@with_appcontext
+@app_errors
+def audit_list(limit: int, as_json: bool, **filters: Any) -> None:
+    """List audit events, newest first."""
+    found = _newest(limit, filters)
+    emit(as_json, [audit_event_dict(e) for e in found], "\n".join(map(_line, found)) or "No audit events.")
+
+
+def _newest(count: int, filters: dict[str, Any]) -> list[AuditEvent]:
+    """The first `count` events of the paginated listing."""
+    events: list[AuditEvent] = []
+    cursor = None
+    while len(events) < count:
+        page = event_page(**filters, limit=min(count - len(events), MAX_LIMIT), cursor=cursor)
+        events.extend(page.items)
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+    return events
+
+
+def _line(event: AuditEvent) -> str:
+    at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(event.at))
+    who = " ".join(f"{name}={value}" for name, value in (("user", event.user_sub), ("client", event.client_id),
+                                                         ("ip", event.ip)) if value)
+    details = " ".join(f"{name}={value}" for name, value in sorted((event.details or {}).items()))
+    return "  ".join(part for part in (at, event.event, event.outcome, who, details) if part)
