@@ -49,7 +49,12 @@ port_busy "$PORT" && die "127.0.0.1:$PORT is already in use (set BENCH_PORT)"
 port_busy "$PEER_PORT" && die "127.0.0.1:$PEER_PORT is already in use (set BENCH_PEER_PORT)"
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/ostiary-bench.XXXXXX")
-OST_PID="" PEER_PID=""
+OST_PID="" PEER_PID="" LOAD_PID=""
+
+descendants() {  # descendants PID: its children, grandchildren, ...
+  local kid
+  for kid in $(ps -o pid= --ppid "$1" 2>/dev/null || true); do echo "$kid"; descendants "$kid"; done
+}
 
 stop() {  # stop one server by pid: TERM, then KILL it and its children after a grace period
   local pid=$1 kids i
@@ -66,6 +71,10 @@ stop() {  # stop one server by pid: TERM, then KILL it and its children after a 
 cleanup() {
   local status=$?
   trap - EXIT INT TERM
+  if [ -n "$LOAD_PID" ] && kill -0 "$LOAD_PID" 2>/dev/null; then
+    # shellcheck disable=SC2046
+    kill -TERM $(descendants "$LOAD_PID") "$LOAD_PID" 2>/dev/null || true
+  fi
   stop "$OST_PID"
   stop "$PEER_PID"
   if [ -n "${BENCH_OUT:-}" ]; then
@@ -93,6 +102,13 @@ cd "$REPO"
 "$VENV/bin/ostiary" clients create --name bench-cc --grant-type client_credentials --scope "$SCOPE" --json \
   >"$TMP/client.json" 2>>"$TMP/init.log" || fail_with_log "ostiary clients create failed" "$TMP/init.log"
 read -r CID CSECRET < <("$PY" -c 'import json, sys; c = json.load(sys.stdin); print(c["client_id"], c["client_secret"])' <"$TMP/client.json")
+# An API key on the same endpoint: client_id = the key id, client_secret = the whole key.
+"$VENV/bin/ostiary" service-accounts create --name bench-sa --scope "$SCOPE" --json \
+  >"$TMP/sa.json" 2>>"$TMP/init.log" || fail_with_log "ostiary service-accounts create failed" "$TMP/init.log"
+SA_SUB=$("$PY" -c 'import json, sys; print(json.load(sys.stdin)["sub"])' <"$TMP/sa.json")
+"$VENV/bin/ostiary" api-keys create --owner "$SA_SUB" --name bench --scope "$SCOPE" --json \
+  >"$TMP/key.json" 2>>"$TMP/init.log" || fail_with_log "ostiary api-keys create failed" "$TMP/init.log"
+read -r KEY_ID KEY < <("$PY" -c 'import json, sys; k = json.load(sys.stdin); print(k["key_id"], k["key"])' <"$TMP/key.json")
 
 # --- start both servers ----------------------------------------------------------------------
 if [ -n "${BENCH_SERVE_CMD:-}" ]; then
@@ -132,6 +148,8 @@ wait_for peer "$PEER_PID" "http://127.0.0.1:$PEER_PORT/.well-known/openid-config
 # --- one verified token from each: same checks for both ---------------------------------------
 OST_URL=$("$PY" "$HERE/verify_token.py" "http://127.0.0.1:$PORT" "$CID" "$CSECRET" "$SCOPE") \
   || fail_with_log "Ostiary token did not verify" "$TMP/ostiary.log"
+"$PY" "$HERE/verify_token.py" "http://127.0.0.1:$PORT" "$KEY_ID" "$KEY" "$SCOPE" >/dev/null \
+  || fail_with_log "Ostiary API-key token did not verify" "$TMP/ostiary.log"
 PEER_URL=$("$PY" "$HERE/verify_token.py" "http://127.0.0.1:$PEER_PORT" bench-client bench-secret "$SCOPE") \
   || fail_with_log "peer token did not verify" "$TMP/peer.log"
 
@@ -155,13 +173,21 @@ printf 'server\tconns\trep\trps\tp50_ms\tp99_ms\tnon2xx\trequests\tcpu_s\tdb_cpu
 
 run_one() {  # run_one SERVER CONNS REP SECONDS
   local server=$1 conns=$2 rep=$3 secs=$4 pid url id secret out detail last requests cpu db_cpu
-  if [ "$server" = ostiary ]; then pid=$OST_PID url=$OST_URL id=$CID secret=$CSECRET
-  else pid=$PEER_PID url=$PEER_URL id=bench-client secret=bench-secret; fi
+  case $server in
+    ostiary) pid=$OST_PID url=$OST_URL id=$CID secret=$CSECRET ;;
+    apikey) pid=$OST_PID url=$OST_URL id=$KEY_ID secret=$KEY ;;
+    *) pid=$PEER_PID url=$PEER_URL id=bench-client secret=bench-secret ;;
+  esac
   db_ticks >"$TMP/db0"
-  out=$(SERVER_PID=$pid QUIET=1 "$KIT/cc_load.sh" "$url" "$id" "$secret" "scope=$SCOPE" "$secs" "$conns" 2>"$TMP/load.err") \
-    || { cat "$TMP/load.err" >&2; die "load against $server failed"; }
+  # In the background and waited for, so Ctrl-C or TERM stops the run at once instead of after it.
+  SERVER_PID=$pid QUIET=1 "$KIT/cc_load.sh" "$url" "$id" "$secret" "scope=$SCOPE" "$secs" "$conns" \
+    >"$TMP/load.out" 2>"$TMP/load.err" &
+  LOAD_PID=$!
+  wait "$LOAD_PID" || { cat "$TMP/load.err" >&2; die "load against $server failed"; }
+  LOAD_PID=""
+  out=$(cat "$TMP/load.out")
   db_ticks >"$TMP/db1"
-  kill -0 "$pid" 2>/dev/null || fail_with_log "$server died under load" "$TMP/$server.log"
+  kill -0 "$pid" 2>/dev/null || fail_with_log "$server died under load" "$TMP/${server/apikey/ostiary}.log"
   [ "$rep" = 0 ] && return 0  # warm-up, not recorded
   last=$(grep -E '^rps=' <<<"$out" | tail -1)
   detail=$(grep -E '^detail:' "$TMP/load.err" | tail -1)
@@ -175,7 +201,8 @@ run_one() {  # run_one SERVER CONNS REP SECONDS
     "${requests:-0}" "${cpu:-0}" "$db_cpu" >>"$RUNS"
   printf '%-8s conns=%-3s rep=%s  %s  cpu_s=%s db_cpu_s=%s\n' "$server" "$conns" "$rep" "$last" "${cpu:--}" "$db_cpu"
   # Keep the access log from growing without bound: only its tail matters after a run.
-  tail -n 200 "$TMP/$server.log" >"$TMP/$server.tail" && cat "$TMP/$server.tail" >"$TMP/$server.log"
+  local log="$TMP/${server/apikey/ostiary}.log"
+  tail -n 200 "$log" >"$log.tail" && cat "$log.tail" >"$log"
 }
 
 MAX_CONNS=$(tr ' ' '\n' <<<"$CONNS" | sort -n | tail -1)
@@ -187,7 +214,7 @@ echo "== $REPEATS repeat(s) x conns {$CONNS} x ${SECS}s, alternating servers (ho
 for rep in $(seq "$REPEATS"); do
   for conns in $CONNS; do
     # Alternate which server goes first, so drift on a shared machine does not favour one.
-    if [ $((rep % 2)) = 1 ]; then order="ostiary peer"; else order="peer ostiary"; fi
+    if [ $((rep % 2)) = 1 ]; then order="ostiary apikey peer"; else order="peer apikey ostiary"; fi
     for server in $order; do
       run_one "$server" "$conns" "$rep" "$SECS"
       sleep 1

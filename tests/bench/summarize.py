@@ -15,7 +15,9 @@ import statistics
 import sys
 from collections import defaultdict
 
-OSTIARY, PEER = "ostiary", "peer"
+OSTIARY, API_KEY, PEER = "ostiary", "apikey", "peer"
+# Rows measured against the peer: a registered client, and an API key (ost_<id>_<secret>) on the same endpoint.
+OURS = (OSTIARY, API_KEY)
 
 
 def per_request_ms(seconds: str, requests: str) -> float | None:
@@ -46,7 +48,7 @@ def main(argv: list[str]) -> int:
           f"{'cpu_ms/req':>10} {'db_cpu_ms/req':>13}")
     conns_seen = sorted({conns for _, conns in groups})
     for conns in conns_seen:
-        for server in (OSTIARY, PEER):
+        for server in (*OURS, PEER):
             runs = groups.get((server, conns), [])
             if not runs:
                 continue
@@ -61,23 +63,26 @@ def main(argv: list[str]) -> int:
     print()
     met = True
     for conns in conns_seen:
-        ours = {r["rep"]: r for r in groups.get((OSTIARY, conns), [])}
         peer = {r["rep"]: r for r in groups.get((PEER, conns), [])}
-        paired = sorted(set(ours) & set(peer), key=int)
-        ratios = [float(ours[rep]["rps"]) / float(peer[rep]["rps"]) for rep in paired if float(peer[rep]["rps"]) > 0]
-        non2xx = sum(int(r["non2xx"]) for r in ours.values())
-        ratio = median(ratios)
-        ok = ratio is not None and ratio >= target and non2xx == 0
-        met = met and ok
-        print(f"conns={conns:<3} ostiary/peer rps = {fmt(ratio)}  (per repeat: {', '.join(fmt(r) for r in ratios)})  "
-              f"ostiary non2xx={non2xx}  {'OK' if ok else 'BELOW TARGET'} (target >= {target:.2f}x, 0 non-2xx)")
-        # CPU per token moves far less than rps when other work shares the machine.
-        ours_cpu = median([per_request_ms(r["cpu_s"], r["requests"]) for r in ours.values()])
-        ours_db = median([per_request_ms(r["db_cpu_s"], r["requests"]) for r in ours.values()]) or 0.0
         peer_cpu = median([per_request_ms(r["cpu_s"], r["requests"]) for r in peer.values()])
-        if ours_cpu and peer_cpu:
-            print(f"          CPU per token: ostiary {ours_cpu:.2f} ms + PostgreSQL {ours_db:.2f} ms, peer {peer_cpu:.2f} ms"
-                  f"  -> peer/ostiary = {peer_cpu / (ours_cpu + ours_db):.2f}")
+        for name in OURS:
+            ours = {r["rep"]: r for r in groups.get((name, conns), [])}
+            if not ours:
+                continue
+            paired = sorted(set(ours) & set(peer), key=int)
+            ratios = [float(ours[rep]["rps"]) / float(peer[rep]["rps"]) for rep in paired if float(peer[rep]["rps"]) > 0]
+            non2xx = sum(int(r["non2xx"]) for r in ours.values())
+            ratio = median(ratios)
+            ok = ratio is not None and ratio >= target and non2xx == 0
+            met = met and ok
+            print(f"conns={conns:<3} {name}/peer rps = {fmt(ratio)}  (per repeat: {', '.join(fmt(r) for r in ratios)})  "
+                  f"{name} non2xx={non2xx}  {'OK' if ok else 'BELOW TARGET'} (target >= {target:.2f}x, 0 non-2xx)")
+            # CPU per token moves far less than rps when other work shares the machine.
+            ours_cpu = median([per_request_ms(r["cpu_s"], r["requests"]) for r in ours.values()])
+            ours_db = median([per_request_ms(r["db_cpu_s"], r["requests"]) for r in ours.values()]) or 0.0
+            if ours_cpu and peer_cpu:
+                print(f"          CPU per token: {name} {ours_cpu:.2f} ms + PostgreSQL {ours_db:.2f} ms, peer {peer_cpu:.2f} ms"
+                      f"  -> peer/{name} = {peer_cpu / (ours_cpu + ours_db):.2f}")
     return 0 if met else 1
 
 
