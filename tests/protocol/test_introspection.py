@@ -10,20 +10,9 @@ import requests
 
 from app.models import RefreshToken, User
 from tests.factories import Factories, RegisteredClient
-from tests.flows import introspect, refresh, revoke, tokens_for
+from tests.flows import introspect, refresh, revoke
 
 INACTIVE = {"active": False}
-
-
-@pytest.fixture
-def rp(make) -> RegisteredClient:
-    make.user("alice@example.com")
-    return make.client()
-
-
-@pytest.fixture
-def tokens(live_server, rp) -> dict:
-    return tokens_for(live_server, rp, "alice@example.com")
 
 
 def test_an_access_token_is_described_by_its_claims(live_server, rp, tokens):

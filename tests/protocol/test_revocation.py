@@ -7,21 +7,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from tests.factories import RegisteredClient
 from tests.flows import introspect, refresh, revoke, tokens_for, userinfo
 
 INACTIVE = {"active": False}
-
-
-@pytest.fixture
-def rp(make) -> RegisteredClient:
-    make.user("alice@example.com")
-    return make.client()
-
-
-@pytest.fixture
-def tokens(live_server, rp) -> dict:
-    return tokens_for(live_server, rp, "alice@example.com")
 
 
 def test_revoking_a_refresh_token_kills_its_whole_family(live_server, rp, tokens):
