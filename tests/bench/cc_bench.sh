@@ -36,6 +36,8 @@ export PGHOST=${PGHOST:-127.0.0.1} PGPORT=${PGPORT:-5432} PGUSER=${PGUSER:-postg
 export BENCH_PORT=$PORT
 
 die() { echo "cc_bench: $*" >&2; exit 2; }
+# shellcheck source=tests/bench/lib.sh
+source "$HERE/lib.sh"
 
 # --- preconditions ---------------------------------------------------------------------------
 KIT=$(cd "$KIT" 2>/dev/null && pwd) || die "benchmark kit not found (set BENCH_KIT)"
@@ -56,18 +58,6 @@ descendants() {  # descendants PID: its children, grandchildren, ...
   for kid in $(ps -o pid= --ppid "$1" 2>/dev/null || true); do echo "$kid"; descendants "$kid"; done
 }
 
-stop() {  # stop one server by pid: TERM, then KILL it and its children after a grace period
-  local pid=$1 kids i
-  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
-  kids=$(ps -o pid= --ppid "$pid" 2>/dev/null || true)
-  kill -TERM "$pid" 2>/dev/null || true
-  for i in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
-  if kill -0 "$pid" 2>/dev/null; then
-    # shellcheck disable=SC2086
-    kill -KILL "$pid" $kids 2>/dev/null || true
-  fi
-  wait "$pid" 2>/dev/null || true
-}
 cleanup() {
   local status=$?
   trap - EXIT INT TERM
@@ -88,15 +78,9 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 # Show the tail of a server log, then fail.
-fail_with_log() { echo "--- $2 (last lines)" >&2; tail -n 30 "$2" >&2 || true; die "$1"; }
 
 # --- Ostiary: clean database, init, one client_credentials client ----------------------------
-echo "== database $DB on $PGHOST:$PGPORT (dropped and created)" >&2
-psql -X -q -v ON_ERROR_STOP=1 -d postgres \
-  -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -c "CREATE DATABASE $DB" >/dev/null
-export OSTIARY_DATABASE_URL="postgresql+psycopg://$PGUSER@$PGHOST:$PGPORT/$DB"
-export OSTIARY_KEYS_DIR="$TMP/keys"
-export OSTIARY_ISSUER="http://127.0.0.1:$PORT"
+reset_database "$DB" "$PORT"
 cd "$REPO"
 "$VENV/bin/ostiary" init --json >"$TMP/init.json" 2>"$TMP/init.log" || fail_with_log "ostiary init failed" "$TMP/init.log"
 "$VENV/bin/ostiary" clients create --name bench-cc --grant-type client_credentials --scope "$SCOPE" --json \
@@ -153,16 +137,6 @@ OST_URL=$("$PY" "$HERE/verify_token.py" "http://127.0.0.1:$PORT" "$CID" "$CSECRE
 PEER_URL=$("$PY" "$HERE/verify_token.py" "http://127.0.0.1:$PEER_PORT" bench-client bench-secret "$SCOPE") \
   || fail_with_log "peer token did not verify" "$TMP/peer.log"
 
-# --- load ------------------------------------------------------------------------------------
-# CPU seconds used by the PostgreSQL backends connected to the bench database (Ostiary's storage
-# cost; the peer keeps everything in memory). Prints "pid ticks" lines.
-db_ticks() {
-  local p
-  for p in $(psql -X -A -t -d postgres -c "SELECT pid FROM pg_stat_activity WHERE datname = '$DB'" 2>/dev/null); do
-    [ -r "/proc/$p/stat" ] && echo "$p $(sed 's/.*) //' "/proc/$p/stat" | awk '{print $12 + $13}')"
-  done
-  return 0
-}
 db_cpu_delta() {  # db_cpu_delta BEFORE AFTER: seconds (backends born during the run count whole)
   awk -v hz="$(getconf CLK_TCK)" 'NR == FNR { before[$1] = $2; next } { total += $2 - ($1 in before ? before[$1] : 0) }
     END { printf "%.2f", total / hz }' "$1" "$2"
@@ -178,7 +152,7 @@ run_one() {  # run_one SERVER CONNS REP SECONDS
     apikey) pid=$OST_PID url=$OST_URL id=$KEY_ID secret=$KEY ;;
     *) pid=$PEER_PID url=$PEER_URL id=bench-client secret=bench-secret ;;
   esac
-  db_ticks >"$TMP/db0"
+  db_ticks "$DB" >"$TMP/db0"
   # In the background and waited for, so Ctrl-C or TERM stops the run at once instead of after it.
   SERVER_PID=$pid QUIET=1 "$KIT/cc_load.sh" "$url" "$id" "$secret" "scope=$SCOPE" "$secs" "$conns" \
     >"$TMP/load.out" 2>"$TMP/load.err" &
@@ -186,7 +160,7 @@ run_one() {  # run_one SERVER CONNS REP SECONDS
   wait "$LOAD_PID" || { cat "$TMP/load.err" >&2; die "load against $server failed"; }
   LOAD_PID=""
   out=$(cat "$TMP/load.out")
-  db_ticks >"$TMP/db1"
+  db_ticks "$DB" >"$TMP/db1"
   kill -0 "$pid" 2>/dev/null || fail_with_log "$server died under load" "$TMP/${server/apikey/ostiary}.log"
   [ "$rep" = 0 ] && return 0  # warm-up, not recorded
   last=$(grep -E '^rps=' <<<"$out" | tail -1)

@@ -31,6 +31,8 @@ SCOPE="api:read"
 export PGHOST=${PGHOST:-127.0.0.1} PGPORT=${PGPORT:-5432} PGUSER=${PGUSER:-postgres}
 
 die() { echo "stateful_bench: $*" >&2; exit 2; }
+# shellcheck source=tests/bench/lib.sh
+source "$HERE/lib.sh"
 
 [ -x "$VENV/bin/ostiary" ] || die "$VENV/bin/ostiary not found: pip install -e . into $VENV (or set VENV)"
 for tool in wrk curl psql; do command -v "$tool" >/dev/null || die "$tool is required"; done
@@ -41,16 +43,6 @@ case "$DB" in test|postgres|template0|template1) die "refusing to drop the datab
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/ostiary-stateful.XXXXXX")
 OST_PID="" LOAD_PID=""
 
-stop() {  # TERM the server, KILL it and its workers after a grace period
-  local pid=$1 kids i
-  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
-  kids=$(ps -o pid= --ppid "$pid" 2>/dev/null || true)
-  kill -TERM "$pid" 2>/dev/null || true
-  for i in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
-  # shellcheck disable=SC2086
-  kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" $kids 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
 cleanup() {
   local status=$?
   trap - EXIT INT TERM
@@ -63,15 +55,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-fail_with_log() { echo "--- $2 (last lines)" >&2; tail -n 30 "$2" >&2 || true; die "$1"; }
 
 # --- database, one user, one confidential client with authorization_code + refresh_token ----------
-echo "== database $DB on $PGHOST:$PGPORT (dropped and created)" >&2
-psql -X -q -v ON_ERROR_STOP=1 -d postgres \
-  -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -c "CREATE DATABASE $DB" >/dev/null
-export OSTIARY_DATABASE_URL="postgresql+psycopg://$PGUSER@$PGHOST:$PGPORT/$DB"
-export OSTIARY_KEYS_DIR="$TMP/keys"
-export OSTIARY_ISSUER="http://127.0.0.1:$PORT"
+reset_database "$DB" "$PORT"
 cd "$REPO"
 OST="$VENV/bin/ostiary"
 "$OST" init --json >"$TMP/init.json" 2>"$TMP/init.log" || fail_with_log "ostiary init failed" "$TMP/init.log"
@@ -113,13 +99,6 @@ tree_ticks() {  # CPU ticks (user+sys) of the server's process tree
   done
   echo "$total"
 }
-db_ticks() {  # CPU ticks of the PostgreSQL backends on the bench database, as "pid ticks" lines
-  local p
-  for p in $(psql -X -A -t -d postgres -c "SELECT pid FROM pg_stat_activity WHERE datname = '$DB'" 2>/dev/null); do
-    [ -r "/proc/$p/stat" ] && echo "$p $(sed 's/.*) //' "/proc/$p/stat" | awk '{print $12 + $13}')"
-  done
-  return 0
-}
 HZ=$(getconf CLK_TCK)
 RUNS="$TMP/runs.tsv"
 printf 'path\tconns\trep\trps\tp50_ms\tp99_ms\tnon2xx\trequests\tcpu_ms_req\tdb_cpu_ms_req\n' >"$RUNS"
@@ -133,13 +112,13 @@ run_one() {  # run_one PATH CONNS REP SECONDS
   else
     url=$INTROSPECT_URL file="$TMP/access.txt"
   fi
-  db_ticks >"$TMP/db0"; c0=$(tree_ticks)
+  db_ticks "$DB" >"$TMP/db0"; c0=$(tree_ticks)
   wrk -t"$WRK_THREADS" -c"$conns" -d"${secs}s" --timeout 5s -s "$HERE/token_pool.lua" "$url" \
     -- "$path" "$file" "$AUTHZ" "$WRK_THREADS" >"$TMP/load.out" 2>&1 &
   LOAD_PID=$!
   wait "$LOAD_PID" || { cat "$TMP/load.out" >&2; die "wrk failed"; }
   LOAD_PID=""
-  c1=$(tree_ticks); db_ticks >"$TMP/db1"
+  c1=$(tree_ticks); db_ticks "$DB" >"$TMP/db1"
   kill -0 "$OST_PID" 2>/dev/null || fail_with_log "ostiary died under load" "$TMP/ostiary.log"
   out=$(cat "$TMP/load.out")
   detail=$(grep -E '^detail:' <<<"$out" | tail -1)
