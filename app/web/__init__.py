@@ -8,6 +8,7 @@ from app.web import errors, headers, metrics, request_log
 from app.web.account import bp as account_bp
 from app.web.admin_api import bp as admin_api_bp
 from app.web.health import bp as health_bp
+from app.web.json_provider import BoundedJSONProvider
 from app.web.login_session import load_login_session
 from app.web.oauth import bp as oauth_bp
 from app.web.oidc import bp as oidc_bp
@@ -15,6 +16,7 @@ from app.web.pages import bp as pages_bp
 
 
 def register_blueprints(app: Flask) -> None:
+    app.json = BoundedJSONProvider(app)
     app.register_blueprint(pages_bp)
     app.register_blueprint(oauth_bp)
     app.register_blueprint(oidc_bp)
