@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 ENV_PREFIX = "OSTIARY_"
+MIN_SECRET_KEY_LENGTH = 32
 
 
 class ConfigError(Exception):
@@ -141,9 +142,8 @@ def validate(settings: Mapping[str, Any]) -> None:
             f"{ENV_PREFIX}KEY_PUBLISH_DELAY_SECONDS must be at least JWKS_MAX_AGE_SECONDS + KEY_RESCAN_SECONDS"
             f" ({settings['JWKS_MAX_AGE_SECONDS']} + {settings['KEY_RESCAN_SECONDS']})"
         )
-    secret = settings["SECRET_KEY"]
-    if secret is not None and len(secret) < 32:
-        raise ConfigError(f"{ENV_PREFIX}SECRET_KEY must be at least 32 characters")
+    if settings["SECRET_KEY"] is not None:
+        check_secret_key(settings["SECRET_KEY"], f"{ENV_PREFIX}SECRET_KEY")
     if settings["LOG_LEVEL"].upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         raise ConfigError(f"{ENV_PREFIX}LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR")
     for network in settings["METRICS_ALLOWED_NETWORKS"]:
@@ -157,6 +157,13 @@ def validate(settings: Mapping[str, Any]) -> None:
     _validate_redis_url(settings["REDIS_URL"])
     for origin in settings["CORS_ALLOWED_ORIGINS"]:
         _validate_origin(origin)
+
+
+def check_secret_key(secret: str, source: str) -> str:
+    """The key that signs CSRF tokens: long enough that it cannot be guessed, wherever it comes from."""
+    if len(secret.strip()) < MIN_SECRET_KEY_LENGTH:
+        raise ConfigError(f"{source} must be at least {MIN_SECRET_KEY_LENGTH} characters")
+    return secret
 
 
 def _validate_redis_url(url: str | None) -> None:
@@ -199,7 +206,8 @@ def database_url(url: str) -> str:
 
 def engine_options(settings: Mapping[str, Any]) -> dict[str, Any]:
     """SQLAlchemy engine options: dead pooled connections are replaced, and on PostgreSQL no wait is unbounded."""
-    options: dict[str, Any] = {"pool_pre_ping": True}
+    # hide_parameters: a database error's text would otherwise carry the bound values (password hashes, digests).
+    options: dict[str, Any] = {"pool_pre_ping": True, "hide_parameters": True}
     if not database_url(settings["DATABASE_URL"]).startswith("postgresql"):
         return options
     # libpq waits for an unreachable server as long as TCP does (minutes); a request should get its 503 first.
@@ -209,6 +217,14 @@ def engine_options(settings: Mapping[str, Any]) -> dict[str, Any]:
         connect_args["options"] = f"-c statement_timeout={settings['DATABASE_STATEMENT_TIMEOUT_MS']}"
     options.update(pool_timeout=settings["DATABASE_POOL_TIMEOUT_SECONDS"], connect_args=connect_args)
     return options
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of a sqlite:///path URL; None for PostgreSQL and in-memory SQLite."""
+    prefix = "sqlite:///"
+    if not url.startswith(prefix) or url[len(prefix):] in {"", ":memory:"}:
+        return None
+    return Path(url[len(prefix):].partition("?")[0])
 
 
 def key_retention_seconds(settings: Mapping[str, Any]) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import traceback
 
 from flask import Flask, Response, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
@@ -91,7 +92,15 @@ def release_database_session(exc: BaseException | None) -> None:
 
 
 def handle_unexpected(exc: Exception) -> Response:
-    log.exception("unhandled error on %s %s", request.method, request.path)
+    if isinstance(exc, SQLAlchemyError):
+        # The driver's message quotes row values (PostgreSQL's "Failing row contains (...)", which may be a
+        # password hash): log where it failed and the error class, not the text.
+        cause = getattr(exc, "orig", None) or exc
+        stack = "".join(traceback.format_tb(exc.__traceback__))
+        log.error("unhandled database error on %s %s: %s (SQLSTATE %s)\n%s", request.method, request.path,
+                  type(cause).__name__, getattr(cause, "sqlstate", None), stack)
+    else:
+        log.exception("unhandled error on %s %s", request.method, request.path)
     return error_response(500, "server_error", "Something went wrong on our side.")
 
 
