@@ -11,11 +11,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet, RSAKey
 
 from app.security.key_schedule import Schedule, schedule
-from app.security.keys import SIGNING_ALG, KeyError_, KeyFile, key_files
+from app.security.keys import RSA_KEY_BITS, SIGNING_ALG, KeyError_, KeyFile, key_files
 
 log = logging.getLogger(__name__)
 
@@ -124,11 +126,15 @@ class KeyRing:
 
     def _import(self, key_file: KeyFile) -> None:
         try:
-            pem = (self.keys_dir / key_file.name).read_bytes()
-            key = RSAKey.import_key(pem, {"use": "sig", "alg": SIGNING_ALG, "kid": key_file.kid})
-            if not key.is_private or key.thumbprint() != key_file.kid:  # RFC 7638
-                raise ValueError("not a private key, or the file name does not match its thumbprint")
-        except (OSError, ValueError, JoseError) as exc:
+            private = serialization.load_pem_private_key((self.keys_dir / key_file.name).read_bytes(), password=None)
+            if not isinstance(private, rsa.RSAPrivateKey):
+                raise ValueError("not an RSA private key")
+            if private.key_size < RSA_KEY_BITS:  # joserfc would only warn, then publish and sign with it
+                raise ValueError(f"an RSA key of {private.key_size} bits: at least {RSA_KEY_BITS} are required")
+            key = RSAKey.import_key(private, {"use": "sig", "alg": SIGNING_ALG, "kid": key_file.kid})
+            if key.thumbprint() != key_file.kid:  # RFC 7638
+                raise ValueError("the file name does not match the key's thumbprint")
+        except (OSError, ValueError, TypeError, JoseError) as exc:
             # Left out (and retried at the next rescan) rather than failing every request.
             self._failed.add(key_file)
             log.error("cannot load signing key file", extra={"file": key_file.name, "error": str(exc)})
