@@ -8,15 +8,31 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from app.config import database_url, engine_options, environment, key_retention_seconds, load_settings
+from app.config import (
+    check_secret_key,
+    database_url,
+    engine_options,
+    environment,
+    key_retention_seconds,
+    load_settings,
+    sqlite_path,
+)
 from app.extensions import csrf, db, migrate
 from app.logs import configure_logging
 from app.security.keyring import KeyRing
-from app.security.keys import ensure_secret_key, ensure_signing_key
+from app.security.keys import SECRET_KEY_FILE, create_private_file, ensure_secret_key, ensure_signing_key
 from app.security import throttle
 from app.security.passwords import Passwords
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def secret_key(settings: dict[str, Any]) -> str:
+    """OSTIARY_SECRET_KEY, else the generated file beside the signing keys; either must be long enough."""
+    if settings["SECRET_KEY"]:
+        return settings["SECRET_KEY"]
+    keys_dir = Path(settings["KEYS_DIR"])
+    return check_secret_key(ensure_secret_key(keys_dir), str(keys_dir / SECRET_KEY_FILE))
 
 
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:
@@ -25,7 +41,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.config.update(settings)
     keys_dir = Path(settings["KEYS_DIR"])
     app.config.update(
-        SECRET_KEY=settings["SECRET_KEY"] or ensure_secret_key(keys_dir),
+        SECRET_KEY=secret_key(settings),
         SQLALCHEMY_DATABASE_URI=database_url(settings["DATABASE_URL"]),
         SQLALCHEMY_ENGINE_OPTIONS=engine_options(settings),
         MAX_CONTENT_LENGTH=settings["MAX_CONTENT_LENGTH_BYTES"],
@@ -39,6 +55,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         hops = settings["TRUSTED_PROXY_HOPS"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
 
+    database_file = sqlite_path(app.config["SQLALCHEMY_DATABASE_URI"])
+    if database_file is not None and database_file.parent.is_dir():
+        create_private_file(database_file)  # SQLite would create it world-readable; it holds password hashes
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
 

@@ -37,7 +37,9 @@ class OstiaryServer(BaseApplication):
 
 def run(host: str, port: int, workers: int | None = None, threads: int | None = None) -> None:
     """Serve until stopped. Bad settings fail here, once, rather than in every worker."""
-    load_settings(environment(), None)
+    from app import secret_key
+
+    secret_key(load_settings(environment(), None))
     options: dict[str, Any] = {"bind": f"{host}:{port}"}
     if workers is not None:
         options["workers"] = workers

@@ -71,7 +71,7 @@ def _write_private(path: Path, data: bytes) -> None:
 
 def create_key_file(keys_dir: Path, activates_at: int) -> KeyFile:
     """Write a new RSA private key that signs from activates_at on."""
-    keys_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    private_directory(keys_dir)
     private = rsa.generate_private_key(public_exponent=65537, key_size=RSA_KEY_BITS)
     pem = private.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
@@ -87,10 +87,28 @@ def generate_signing_key(keys_dir: Path, activates_at: int | None = None) -> Pat
     return keys_dir / key.name
 
 
+def private_directory(path: Path) -> None:
+    """Create the directory for this user only; one that exists (a checkout's keys/ is 0755) is made so too."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if path.stat().st_mode & 0o077:
+        try:
+            path.chmod(0o700)
+        except PermissionError:
+            pass  # not ours to change (a mounted volume): its owner decides who may list it
+
+
+def create_private_file(path: Path) -> None:
+    """An empty file only this user may read, unless the file exists (e.g. a SQLite database before its first use)."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+
+
 @contextmanager
 def keys_lock(keys_dir: Path) -> Iterator[None]:
     """Serialise key changes between processes on this host (concurrent workers, cron jobs)."""
-    keys_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    private_directory(keys_dir)
     with open(keys_dir / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         yield
@@ -124,7 +142,7 @@ def ensure_secret_key(keys_dir: Path) -> str:
     """The Flask secret (signs the CSRF cookie) lives beside the signing keys when not configured."""
     path = keys_dir / SECRET_KEY_FILE
     if not path.exists():
-        keys_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        private_directory(keys_dir)
         try:
             _write_private(path, os.urandom(32).hex().encode())
         except FileExistsError:  # another worker won the race
