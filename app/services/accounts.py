@@ -17,10 +17,10 @@ from app.services.pagination import Page, paginate
 from app.services.roles import validate_principal_scope, validate_roles
 from app.services.user_sessions import end_all_sessions
 from app.services.users import (
-    find_by_login,
     get_by_sub,
     normalize_email,
     passwords,
+    refuse_taken,
     validate_name,
     validate_password,
     validate_username,
@@ -38,12 +38,33 @@ def get_person(sub: str) -> User:
 
 
 def find_person(ref: str) -> User:
-    """A person by sub, email or username: what an operator types."""
-    user = get_by_sub(ref) if len(ref) <= 36 else None
-    user = user or find_by_login(ref)
-    if user is None or user.is_service_account:
-        raise NotFoundError(f"no user {ref!r}")
-    return user
+    """A person by sub, email or username (what an operator types); a reference to two people is refused."""
+    return _only(ref, [user for user in _referenced(ref) if not user.is_service_account], "user")
+
+
+def find_owner(ref: str) -> User:
+    """An API key's owner: a person by sub, email or username, or a service account by sub."""
+    return _only(ref, _referenced(ref), "user or service account")
+
+
+def _referenced(ref: str) -> list[User]:
+    """Every account whose sub, email or username (ignoring case) is `ref`: a username may look like a sub."""
+    ref = ref.strip()
+    if not ref or len(ref) > 320 or not ref.isprintable():
+        return []  # no account has such an identifier, and PostgreSQL refuses NUL in a query parameter
+    folded = ref.lower()
+    query = select(User).where(or_(User.sub == ref, User.email == folded, func.lower(User.username) == folded))
+    return list(db.session.scalars(query.order_by(User.id).limit(3)))
+
+
+def _only(ref: str, found: list[User], kind: str) -> User:
+    if not found:
+        raise NotFoundError(f"no {kind} {ref!r}")
+    if len(found) > 1:
+        named = ", ".join(f"sub {user.sub} ({user.email or user.name})" for user in found)
+        raise ValidationError(f"{ref!r} matches more than one account: {named}; use the sub of the one you mean",
+                              field="user")
+    return found[0]
 
 
 def user_page(search: str | None, limit: int, cursor: str | None) -> Page[User]:
@@ -63,16 +84,13 @@ def update_user(user: User, changes: Mapping[str, Any], *, actor: str | None) ->
     """Apply profile and role changes; keys of a principal that lost scopes lose them too."""
     if "email" in changes:
         email = normalize_email(changes["email"])
-        if db.session.scalar(select(User.id).where(User.email == email, User.id != user.id)) is not None:
-            raise ConflictError("a user with this email already exists", field="email")
+        refuse_taken(email, None, other_than=user.id)
         if email != user.email:
             user.email_verified = False
         user.email = email
     if "username" in changes:
         username = validate_username(changes["username"])
-        taken = select(User.id).where(User.username == username, User.id != user.id)
-        if username is not None and db.session.scalar(taken) is not None:
-            raise ConflictError("a user with this username already exists", field="username")
+        refuse_taken(None, username, other_than=user.id)
         user.username = username
     if "name" in changes:
         user.name = validate_name(changes["name"])

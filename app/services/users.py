@@ -11,7 +11,7 @@ from app.errors import ConflictError, ValidationError
 from app.extensions import db
 from app.models import User
 from app.scopes import ADMIN_ROLE
-from app.security.passwords import Passwords, PasswordPolicyError, check_policy
+from app.security.passwords import PasswordPolicyError, Passwords, check_policy
 from app.services import audit
 from app.services.roles import validate_principal_scope, validate_roles
 
@@ -68,9 +68,7 @@ def create_user(
         validate_password(password)
     role_names = validate_roles([*(roles or []), *([ADMIN_ROLE] if is_admin else [])])
     scope = validate_principal_scope(scope)
-    taken = select(User.id).where(or_(User.email == email, User.username == (username or email)))
-    if db.session.scalar(taken) is not None:
-        raise ConflictError("a user with this email or username already exists", field="email")
+    refuse_taken(email, username)
     user = User(
         email=email,
         username=username,
@@ -91,13 +89,27 @@ def list_users() -> list[User]:
     return list(db.session.scalars(select(User).where(User.is_service_account.is_(False)).order_by(User.id)))
 
 
+def refuse_taken(email: str | None, username: str | None, *, other_than: int | None = None) -> None:
+    """ConflictError naming the field if another account holds this email or username, in any case."""
+    for field, column, value in (("email", User.email, email), ("username", func.lower(User.username), username)):
+        if value is None:
+            continue
+        taken = select(User.id).where(column == value.lower())
+        if other_than is not None:
+            taken = taken.where(User.id != other_than)
+        if db.session.scalar(taken.limit(1)) is not None:
+            raise ConflictError(f"a user with this {field} already exists", field=field)
+
+
 def find_by_login(login: str) -> User | None:
-    """Email (case-insensitive) or username."""
+    """Email or username, ignoring case (both are unique so; stored emails are lower case)."""
     login = login.strip()
     if not login or len(login) > 320 or not login.isprintable():
         return None  # no account has such a login, and PostgreSQL refuses NUL in a query parameter
     query = select(User).where(or_(User.email == login.lower(), func.lower(User.username) == login.lower()))
-    return db.session.scalar(query)
+    # Two matches only in a database not yet upgraded to unique usernames: sign in neither, rather than a guess.
+    found = list(db.session.scalars(query.limit(2)))
+    return found[0] if len(found) == 1 else None
 
 
 def authenticate(login: str, password: str) -> User | None:

@@ -155,6 +155,15 @@ def test_conflicts(api):
     refused(api.patch(f"/users/{other['sub']}", json={"username": "gi"}), 409, "conflict", "username")
 
 
+def test_a_username_differing_only_in_case_is_taken(api):
+    create(api, "one@example.com", username="case1")
+    refused(api.post("/users", json={"email": "two@example.com", "username": "CASE1"}), 409, "conflict", "username")
+    other = ok(api.post("/users", json={"email": "two@example.com", "username": "case2"}), 201)
+    refused(api.patch(f"/users/{other['sub']}", json={"username": "Case1"}), 409, "conflict", "username")
+    # Changing the case of one's own username is no conflict.
+    assert ok(api.patch(f"/users/{other['sub']}", json={"username": "CASE2"}))["username"] == "CASE2"
+
+
 @pytest.mark.parametrize(("params", "field"), [
     ({"limit": "0"}, "limit"), ({"limit": "101"}, "limit"), ({"limit": "ten"}, "limit"),
     ({"cursor": "abc"}, "cursor"), ({"q": "x" * 321}, "q"),
