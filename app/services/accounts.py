@@ -6,9 +6,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import delete, func, or_, select, update
-from sqlalchemy.exc import IntegrityError
 
-from app.errors import ConflictError, NotFoundError, ValidationError
+from app.errors import NotFoundError, ValidationError
 from app.extensions import db
 from app.models import AccessTokenRecord, ApiKey, AuthorizationCode, Consent, LoginSession, RefreshToken, User
 from app.models.clock import now
@@ -18,6 +17,7 @@ from app.services.roles import validate_principal_scope, validate_roles
 from app.services.user_sessions import end_all_sessions
 from app.services.users import (
     get_by_sub,
+    identifiers_claimed,
     normalize_email,
     passwords,
     refuse_taken,
@@ -103,7 +103,8 @@ def update_user(user: User, changes: Mapping[str, Any], *, actor: str | None) ->
     if "roles" in changes or "scope" in changes:
         api_keys.narrow_to_owner(user)
     audit.record("user.updated", user_sub=user.sub, actor=actor, fields=sorted(changes), commit=False)
-    _commit_unique(field="username" if "username" in changes else "email")
+    with identifiers_claimed(user.email, user.username, other_than=user.id):
+        db.session.commit()
     return user
 
 
@@ -173,12 +174,3 @@ def revoke_refresh_tokens(user: User) -> None:
         .where(RefreshToken.user_id == user.id, RefreshToken.revoked_at.is_(None))
         .values(revoked_at=moment)
     )
-
-
-def _commit_unique(field: str) -> None:
-    """A concurrent change may take the same email or username first: answer 409, not 500."""
-    try:
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
-        raise ConflictError(f"a user with this {field} already exists", field=field) from None

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from flask import current_app
 from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
 
 from app.errors import ConflictError, ValidationError
 from app.extensions import db
@@ -59,6 +62,7 @@ def create_user(
     is_admin: bool = False,
     roles: list[str] | None = None,
     scope: str = "",
+    email_verified: bool = False,
     actor: str | None = None,
 ) -> User:
     email = normalize_email(email)
@@ -75,12 +79,14 @@ def create_user(
         name=name,
         roles=role_names,
         scope=scope,
+        email_verified=email_verified,
         password_hash=passwords().hash(password) if password is not None else None,
     )
-    db.session.add(user)
-    db.session.flush()
-    audit.record("user.created", user_sub=user.sub, actor=actor, roles=role_names, commit=False)
-    db.session.commit()
+    with identifiers_claimed(email, username):
+        db.session.add(user)
+        db.session.flush()
+        audit.record("user.created", user_sub=user.sub, actor=actor, roles=role_names, commit=False)
+        db.session.commit()
     return user
 
 
@@ -99,6 +105,17 @@ def refuse_taken(email: str | None, username: str | None, *, other_than: int | N
             taken = taken.where(User.id != other_than)
         if db.session.scalar(taken.limit(1)) is not None:
             raise ConflictError(f"a user with this {field} already exists", field=field)
+
+
+@contextmanager
+def identifiers_claimed(email: str | None, username: str | None, *, other_than: int | None = None) -> Iterator[None]:
+    """Writes that may lose the email or username to a concurrent request, checked or not: 409, never a 500."""
+    try:
+        yield
+    except IntegrityError:
+        db.session.rollback()
+        refuse_taken(email, username, other_than=other_than)  # the winner has committed: name what it took
+        raise ConflictError("a user with this email or username already exists") from None
 
 
 def find_by_login(login: str) -> User | None:
