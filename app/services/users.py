@@ -129,9 +129,9 @@ def find_by_login(login: str) -> User | None:
     return found[0] if len(found) == 1 else None
 
 
-def authenticate(login: str, password: str) -> User | None:
-    """Password sign-in. Unknown users cost one argon2 verify too, so timing does not tell."""
-    user = find_by_login(login)
+def authenticate(user: User | None, password: str) -> User | None:
+    """Password sign-in of the account a login named (find_by_login). Unknown users cost one argon2 verify too,
+    so timing does not tell."""
     stored = user.password_hash if user and user.is_active else None
     if not passwords().verify(stored, password):
         return None

@@ -7,6 +7,7 @@ from urllib.parse import parse_qs, urlsplit
 from flask import Blueprint, Response, redirect, render_template, request, session, url_for
 
 from app import metrics
+from app.models import User
 from app.security.throttle import Throttled
 from app.services import audit, clients, sessions, users
 from app.web import rate_limits
@@ -45,14 +46,15 @@ def login() -> Response | str | tuple[str, int]:
     if request.method == "GET":
         return _login_page(next_url, request.args.get("login_hint", "")[:320])
     login_name = request.form.get("login", "")[:320]
+    account = users.find_by_login(login_name)
     try:
-        attempt = rate_limits.sign_in_attempt(login_name)
+        attempt = rate_limits.sign_in_attempt(login_name, account)
     except Throttled as refused:
         return rate_limits.too_many_requests(_login_page(next_url, login_name, rate_limits.wait_message(refused)), refused)
     with attempt:
-        user = users.authenticate(login_name, request.form.get("password", ""))
+        user = users.authenticate(account, request.form.get("password", ""))
         if user is None:
-            _sign_in_failed(login_name, attempt.fail())
+            _sign_in_failed(account, attempt.fail())
             # One message whatever failed: no hint whether the account exists.
             return _login_page(next_url, login_name, INVALID_CREDENTIALS), 401
     audit.record("sign_in", user_sub=user.sub, commit=False)  # committed with the new session
@@ -64,11 +66,10 @@ def login() -> Response | str | tuple[str, int]:
     return response
 
 
-def _sign_in_failed(login_name: str, exhausted: list[str]) -> None:
+def _sign_in_failed(account: User | None, exhausted: list[str]) -> None:
     metrics.sign_in_failed()
     # Who was targeted, if the account exists; the typed login is not kept (it may be a mistyped password).
-    known = users.find_by_login(login_name)
-    sub = known.sub if known else None
+    sub = account.sub if account else None
     audit.record("sign_in", outcome="failure", user_sub=sub, commit=not exhausted)
     if exhausted:
         audit.record("sign_in.locked_out", outcome="failure", user_sub=sub, counters=exhausted)

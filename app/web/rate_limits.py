@@ -6,12 +6,14 @@ import math
 
 from flask import Response, request
 
+from app.models import User
 from app.security.throttle import Attempt, Throttled, sign_in_counters, throttle
 
 
-def sign_in_attempt(login: str) -> Attempt:
-    """Counted per account and per address before the password is checked; raises Throttled when locked."""
-    return throttle().attempt(sign_in_counters(login, request.remote_addr))
+def sign_in_attempt(login: str, account: User | None) -> Attempt:
+    """Counted per account (the one the login names, if any) and per address before the password is checked;
+    raises Throttled when locked. Known and unknown logins cost the same: the lookup is done either way."""
+    return throttle().attempt(sign_in_counters(login, request.remote_addr, sub=account.sub if account else None))
 
 
 def wait_message(refused: Throttled) -> str:

@@ -65,6 +65,25 @@ def test_an_account_is_locked_after_its_failures_known_or_not(make, small_limits
     assert_locked_page(sign_in(client, f"  {login.upper()} "))
 
 
+def test_an_account_has_one_counter_whatever_login_names_it(make, small_limits):
+    """Its email and its username are two names for one account: they share its failures."""
+    make.user("named@example.com", username="Named")
+    client = small_limits.test_client()
+    for login in ("named@example.com", "named", "NAMED@example.com"):
+        assert sign_in(client, login, "wrong password!").status_code == 401
+    assert_locked_page(sign_in(client, "Named"))
+    assert_locked_page(sign_in(client, "named@example.com"))
+
+
+def test_a_login_that_is_a_sub_is_not_that_account(make, small_limits):
+    """The account counter of a known account is keyed on its sub; typing the sub as a login is another counter."""
+    victim = make.user("victim@example.com")
+    client = client_from(small_limits, "203.0.113.8")
+    for _ in range(3):
+        assert sign_in(client, victim.sub, "wrong password!").status_code == 401
+    assert sign_in(client_from(small_limits, "198.51.100.10"), "victim@example.com").status_code == 302
+
+
 def test_an_address_is_locked_after_failures_on_many_accounts(make, small_limits):
     make.user("target@example.com")
     attacker = client_from(small_limits, "203.0.113.7")
