@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, or_, select, update
 
-from app.errors import NotFoundError, ValidationError
+from app.errors import NotFoundError, ValidationError, WrongPasswordError
 from app.extensions import db
 from app.models import AccessTokenRecord, ApiKey, AuthorizationCode, Consent, LoginSession, RefreshToken, User
 from app.models.clock import now
@@ -119,7 +119,7 @@ def set_password(user: User, password: str, *, actor: str | None) -> None:
 def change_password(user: User, current: str, new: str, *, keep_session: int) -> None:
     """The user changes their own password: it needs the current one, and signs out every other session."""
     if not passwords().verify(user.password_hash, current):
-        raise ValidationError("the current password is not correct", field="current_password")
+        raise WrongPasswordError("the current password is not correct", field="current_password")
     if new == current:
         raise ValidationError("the new password must differ from the current one", field="new_password")
     try:

@@ -11,8 +11,10 @@ from flask import Blueprint, Response, flash, redirect, render_template, request
 
 from app.errors import AppError, ValidationError
 from app.models import User
+from app.security.throttle import Throttled
 from app.services import accounts, api_keys, user_sessions
 from app.services.roles import allowed_scopes
+from app.web import rate_limits
 from app.web.login_session import current_login_session, current_user
 
 bp = Blueprint("account", __name__, url_prefix="/account")
@@ -84,8 +86,13 @@ def change_password() -> Response | tuple[str, int]:
     try:
         if form.get("new_password", "") != form.get("confirm_password", ""):
             raise ValidationError("the new passwords do not match", field="confirm_password")
-        accounts.change_password(user, form.get("current_password", ""), form.get("new_password", ""),
-                                 keep_session=current_login_session().id)
+        with rate_limits.password_confirmation(user, "password_change"):
+            accounts.change_password(user, form.get("current_password", ""), form.get("new_password", ""),
+                                     keep_session=current_login_session().id)
+    except Throttled as refused:
+        page = render_template("account.html", user=user, section="profile",
+                               errors={"current_password": rate_limits.wait_message(refused)})
+        return rate_limits.too_many_requests(page, refused)
     except AppError as exc:
         return render_template("account.html", user=user, section="profile", errors={exc.field: exc.description}), 400
     flash("Your password was changed. Your other sessions were signed out.")

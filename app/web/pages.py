@@ -7,7 +7,6 @@ from urllib.parse import parse_qs, urlsplit
 from flask import Blueprint, Response, redirect, render_template, request, session, url_for
 
 from app import metrics
-from app.models import User
 from app.security.throttle import Throttled
 from app.services import audit, clients, sessions, users
 from app.web import rate_limits
@@ -54,7 +53,9 @@ def login() -> Response | str | tuple[str, int]:
     with attempt:
         user = users.authenticate(account, request.form.get("password", ""))
         if user is None:
-            _sign_in_failed(account, attempt.fail())
+            metrics.sign_in_failed()
+            # Who was targeted, if the account exists; the typed login is not kept (it may be a mistyped password).
+            rate_limits.failed(attempt, "sign_in", account.sub if account else None)
             # One message whatever failed: no hint whether the account exists.
             return _login_page(next_url, login_name, INVALID_CREDENTIALS), 401
     audit.record("sign_in", user_sub=user.sub, commit=False)  # committed with the new session
@@ -64,15 +65,6 @@ def login() -> Response | str | tuple[str, int]:
     response = redirect(next_url)
     set_session_cookie(response, token)
     return response
-
-
-def _sign_in_failed(account: User | None, exhausted: list[str]) -> None:
-    metrics.sign_in_failed()
-    # Who was targeted, if the account exists; the typed login is not kept (it may be a mistyped password).
-    sub = account.sub if account else None
-    audit.record("sign_in", outcome="failure", user_sub=sub, commit=not exhausted)
-    if exhausted:
-        audit.record("sign_in.locked_out", outcome="failure", user_sub=sub, counters=exhausted)
 
 
 @bp.route("/logout", methods=["GET", "POST"])

@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.test_page_quality import CONTRAST_PROBLEMS, SCRIPTS, UNLABELLED_CONTROLS, UNNAMED_ACTIONS
-from tests.factories import RegisteredClient
+from tests.factories import DEFAULT_PASSWORD, RegisteredClient
 from tests.flows import client_credentials
 
 pytestmark = pytest.mark.browser
@@ -110,6 +110,32 @@ def test_change_the_profile_name_and_password(page, kim, sign_in, browser_log):
     page.get_by_role("button", name="Change password").click()
     expect(page.locator("#current_password-error")).to_have_text("the current password is not correct")
     expect(page.get_by_label("Current password")).to_have_attribute("aria-invalid", "true")
+    assert browser_log.errors == []
+
+
+def change_password(page, current: str, new: str = "a fresh passphrase"):
+    page.get_by_label("Current password").fill(current)
+    page.get_by_label("New password", exact=True).fill(new)
+    page.get_by_label("New password, again").fill(new)
+    with page.expect_response(lambda r: r.request.method == "POST" and r.url.endswith("/account/password")) as posted:
+        page.get_by_role("button", name="Change password").click()
+    return posted.value
+
+
+def test_the_current_password_cannot_be_guessed_from_a_session(app, page, kim, sign_in, screenshot, browser_log):
+    page.goto("/account")
+    sign_in(page, EMAIL)
+    for _ in range(app.config["SIGN_IN_FAILURES_PER_ACCOUNT"]):
+        assert change_password(page, "a guess at it").status == 400
+        expect(page.locator("#current_password-error")).to_have_text("the current password is not correct")
+
+    locked = change_password(page, DEFAULT_PASSWORD)
+    assert locked.status == 429 and int(locked.headers["retry-after"]) > 0
+    expect(page.get_by_role("heading", level=1)).to_have_text("Your account")
+    expect(page.locator("#current_password-error")).to_have_text(
+        "Too many failed sign-in attempts. Try again in 15 minutes.")
+    expect(page.get_by_label("Current password")).to_have_attribute("aria-invalid", "true")
+    screenshot(page, "account-password-locked")
     assert browser_log.errors == []
 
 
