@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import delete, func, or_, select
 
 from app.errors import NotFoundError, ValidationError, WrongPasswordError
 from app.extensions import db
-from app.models import AccessTokenRecord, ApiKey, AuthorizationCode, Consent, LoginSession, RefreshToken, User
-from app.models.clock import now
+from app.models import ApiKey, AuthorizationCode, Consent, LoginSession, RefreshToken, User
 from app.services import api_keys, audit
 from app.services.pagination import Page, paginate
+from app.services.revocation import revoke_issued
 from app.services.roles import validate_principal_scope, validate_roles
 from app.services.user_sessions import end_all_sessions
 from app.services.users import (
@@ -108,16 +108,18 @@ def update_user(user: User, changes: Mapping[str, Any], *, actor: str | None) ->
     return user
 
 
-def set_password(user: User, password: str, *, actor: str | None) -> None:
-    """An administrator sets a password: every session of the user ends."""
+def set_password(user: User, password: str, *, actor: str | None, revoke_api_keys: bool = False) -> int:
+    """An administrator sets a password: see authentication_factor_changed. Returns the API keys revoked."""
     user.password_hash = passwords().hash(validate_password(password))
-    end_all_sessions(user, commit=False)
-    audit.record("user.password_set", user_sub=user.sub, actor=actor, commit=False)
+    revoked_keys = authentication_factor_changed(user, actor=actor, revoke_api_keys=revoke_api_keys)
+    audit.record("user.password_set", user_sub=user.sub, actor=actor, api_keys_revoked=revoked_keys, commit=False)
     db.session.commit()
+    return revoked_keys
 
 
-def change_password(user: User, current: str, new: str, *, keep_session: int) -> None:
-    """The user changes their own password: it needs the current one, and signs out every other session."""
+def change_password(user: User, current: str, new: str, *, keep_session: int, revoke_api_keys: bool = False) -> int:
+    """The user changes their own password, which needs the current one; this session stays signed in.
+    See authentication_factor_changed. Returns the API keys revoked."""
     if not passwords().verify(user.password_hash, current):
         raise WrongPasswordError("the current password is not correct", field="current_password")
     if new == current:
@@ -127,16 +129,30 @@ def change_password(user: User, current: str, new: str, *, keep_session: int) ->
     except ValidationError as exc:
         raise ValidationError(exc.description, field="new_password") from None
     user.password_hash = passwords().hash(new)
-    end_all_sessions(user, keep=keep_session, commit=False)
-    audit.record("user.password_changed", user_sub=user.sub, actor=user.sub, commit=False)
+    revoked_keys = authentication_factor_changed(user, actor=user.sub, keep_session=keep_session,
+                                                 revoke_api_keys=revoke_api_keys)
+    audit.record("user.password_changed", user_sub=user.sub, actor=user.sub, api_keys_revoked=revoked_keys,
+                 commit=False)
     db.session.commit()
+    return revoked_keys
+
+
+def authentication_factor_changed(user: User, *, actor: str | None, keep_session: int | None = None,
+                                  revoke_api_keys: bool = False) -> int:
+    """Every change of a way to sign in (a password; later an email or a second factor) takes back what the old
+    one let anyone obtain (RFC 9700 §4.14.2): every session but `keep_session` ends, every refresh-token family
+    and its access tokens are revoked, codes not yet redeemed are void, and with revoke_api_keys the API keys
+    are revoked too. Not committed; returns the API keys revoked."""
+    end_all_sessions(user, keep=keep_session, commit=False)
+    revoke_issued(user)
+    return api_keys.revoke_keys_of(user, actor=actor) if revoke_api_keys else 0
 
 
 def disable_user(user: User, *, actor: str | None) -> User:
     """Sign-in sessions and refresh-token families end at once; API keys stop working with the owner."""
     user.is_active = False
     end_all_sessions(user, commit=False)
-    revoke_refresh_tokens(user)
+    revoke_issued(user)
     audit.record("user.disabled", user_sub=user.sub, actor=actor, commit=False)
     db.session.commit()
     return user
@@ -151,26 +167,10 @@ def enable_user(user: User, *, actor: str | None) -> User:
 
 def delete_user(user: User, *, actor: str | None) -> None:
     """Delete the principal and everything issued to it (explicitly: SQLite does not enforce ON DELETE)."""
-    revoke_refresh_tokens(user)
+    revoke_issued(user)
     for model in (ApiKey, Consent, LoginSession, AuthorizationCode, RefreshToken):
         column = ApiKey.owner_id if model is ApiKey else model.user_id
         db.session.execute(delete(model).where(column == user.id))
     audit.record("user.deleted", user_sub=user.sub, actor=actor, commit=False)
     db.session.delete(user)
     db.session.commit()
-
-
-def revoke_refresh_tokens(user: User) -> None:
-    """Revoke every refresh-token family of the user, and the access tokens recorded for them (not committed)."""
-    moment = now()
-    families = select(RefreshToken.family_id).where(RefreshToken.user_id == user.id)
-    db.session.execute(
-        update(AccessTokenRecord)
-        .where(AccessTokenRecord.family_id.in_(families), AccessTokenRecord.revoked_at.is_(None))
-        .values(revoked_at=moment)
-    )
-    db.session.execute(
-        update(RefreshToken)
-        .where(RefreshToken.user_id == user.id, RefreshToken.revoked_at.is_(None))
-        .values(revoked_at=moment)
-    )

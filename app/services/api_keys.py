@@ -6,7 +6,7 @@ import re
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 
 from app.errors import NotFoundError, ValidationError
 from app.extensions import db
@@ -107,6 +107,15 @@ def create_api_key(
     return IssuedKey(api_key, key)
 
 
+def live_key_count(owner: User) -> int:
+    moment = now()
+    return db.session.scalar(
+        select(func.count()).select_from(ApiKey).where(
+            ApiKey.owner_id == owner.id, ApiKey.revoked_at.is_(None),
+            or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > moment))
+    ) or 0
+
+
 def get_api_key(key_id: str, owner: User | None = None) -> ApiKey:
     """A key by id (and owner, when given); NotFoundError otherwise."""
     found = db.session.scalar(select(ApiKey).where(ApiKey.key_id == key_id)) if KEY_ID.fullmatch(key_id) else None
@@ -137,6 +146,22 @@ def revoke_api_key(api_key: ApiKey, *, actor: str | None) -> ApiKey:
     db.session.commit()
     db.session.refresh(api_key)
     return api_key
+
+
+def revoke_keys_of(owner: User, *, actor: str | None) -> int:
+    """Revoke every live key of the owner, each audited (not committed); returns how many."""
+    moment = now()
+    revoked = db.session.scalars(
+        update(ApiKey)
+        .where(ApiKey.owner_id == owner.id, ApiKey.revoked_at.is_(None),
+               or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > moment))
+        .values(revoked_at=moment)
+        .returning(ApiKey.key_id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    for key_id in revoked:
+        audit.record("api_key.revoked", user_sub=owner.sub, client_id=key_id, actor=actor, commit=False)
+    return len(revoked)
 
 
 def narrow_to_owner(owner: User) -> None:

@@ -60,10 +60,15 @@ def _user() -> User:
     return user
 
 
+def _profile_page(user: User, errors: dict[str | None, str] | None = None) -> str:
+    return render_template("account.html", user=user, section="profile", errors=errors or {},
+                           live_keys=api_keys.live_key_count(user))
+
+
 @bp.get("")
 @signed_in
 def profile() -> str:
-    return render_template("account.html", user=_user(), section="profile", errors={})
+    return _profile_page(_user())
 
 
 @bp.post("/profile")
@@ -73,7 +78,7 @@ def update_profile() -> Response | tuple[str, int]:
     try:
         accounts.update_user(user, {"name": request.form.get("name", "").strip() or None}, actor=user.sub)
     except AppError as exc:
-        return render_template("account.html", user=user, section="profile", errors={exc.field: exc.description}), 400
+        return _profile_page(user, {exc.field: exc.description}), 400
     flash("Your profile was saved.")
     return redirect(url_for(".profile"))
 
@@ -87,16 +92,21 @@ def change_password() -> Response | tuple[str, int]:
         if form.get("new_password", "") != form.get("confirm_password", ""):
             raise ValidationError("the new passwords do not match", field="confirm_password")
         with rate_limits.password_confirmation(user, "password_change"):
-            accounts.change_password(user, form.get("current_password", ""), form.get("new_password", ""),
-                                     keep_session=current_login_session().id)
+            revoked_keys = accounts.change_password(
+                user, form.get("current_password", ""), form.get("new_password", ""),
+                keep_session=current_login_session().id, revoke_api_keys=form.get("revoke_api_keys") == "1")
     except Throttled as refused:
-        page = render_template("account.html", user=user, section="profile",
-                               errors={"current_password": rate_limits.wait_message(refused)})
-        return rate_limits.too_many_requests(page, refused)
+        return rate_limits.too_many_requests(
+            _profile_page(user, {"current_password": rate_limits.wait_message(refused)}), refused)
     except AppError as exc:
-        return render_template("account.html", user=user, section="profile", errors={exc.field: exc.description}), 400
-    flash("Your password was changed. Your other sessions were signed out.")
+        return _profile_page(user, {exc.field: exc.description}), 400
+    flash("Your password was changed. Your other sessions were signed out, and your apps will ask you to sign in "
+          "again." + (f" {_keys_revoked(revoked_keys)}" if revoked_keys else ""))
     return redirect(url_for(".profile"))
+
+
+def _keys_revoked(count: int) -> str:
+    return f"{count} API key was revoked." if count == 1 else f"{count} API keys were revoked."
 
 
 @bp.get("/sessions")

@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 
 from tests.browser.test_page_quality import CONTRAST_PROBLEMS, SCRIPTS, UNLABELLED_CONTROLS, UNNAMED_ACTIONS
 from tests.factories import DEFAULT_PASSWORD, RegisteredClient
-from tests.flows import client_credentials
+from tests.flows import client_credentials, refresh, tokens_for
 
 pytestmark = pytest.mark.browser
 
@@ -120,6 +120,25 @@ def change_password(page, current: str, new: str = "a fresh passphrase"):
     with page.expect_response(lambda r: r.request.method == "POST" and r.url.endswith("/account/password")) as posted:
         page.get_by_role("button", name="Change password").click()
     return posted.value
+
+
+def test_a_new_password_disconnects_apps_and_can_revoke_api_keys(live_server, make, page, kim, sign_in, screenshot,
+                                                                 browser_log):
+    rp = make.client()
+    tokens = tokens_for(live_server, rp, EMAIL)
+    key = make.api_key(kim, scope="billing:read", name="Laptop")
+    page.goto("/account")
+    sign_in(page, EMAIL)
+    page.get_by_label("Also revoke my 1 API key").check()
+    screenshot(page, "account-password-revoke-keys")
+    assert change_password(page, DEFAULT_PASSWORD).status == 302
+    expect(page.get_by_role("status")).to_have_text(
+        "Your password was changed. Your other sessions were signed out, and your apps will ask you to sign in "
+        "again. 1 API key was revoked.")
+    expect(page.get_by_label("Also revoke my 1 API key")).to_have_count(0)  # no live key left to offer
+    assert refresh(live_server, rp, tokens["refresh_token"]).json()["error"] == "invalid_grant"
+    assert client_credentials(live_server, key).json()["error"] == "invalid_client"
+    assert browser_log.errors == []
 
 
 def test_the_current_password_cannot_be_guessed_from_a_session(app, page, kim, sign_in, screenshot, browser_log):

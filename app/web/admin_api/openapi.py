@@ -106,8 +106,9 @@ def paths() -> dict[str, Any]:
             "post": operation("enableUser", "Enable a user", "users", (200, "User"), errors=(404,)),
         }),
         "/admin/api/users/{sub}/password": with_path_parameter("sub", {
-            "put": operation("setUserPassword", "Set a user's password (their sessions end)", "users", (204, None),
-                             body="PasswordSet", errors=(404,)),
+            "put": operation("setUserPassword", "Set a user's password: their sessions end, their apps' refresh and "
+                             "access tokens are revoked, and with revoke_api_keys their API keys", "users",
+                             (204, None), body="PasswordSet", errors=(404,)),
         }),
         "/admin/api/clients": {
             "get": operation("listClients", "List clients", "clients", (200, "ClientPage"), query=("limit", "cursor")),

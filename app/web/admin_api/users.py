@@ -62,7 +62,8 @@ def enable_user(sub: str) -> Response:
 @bp.put("/users/<sub>/password")
 def set_password(sub: str) -> Response:
     user = accounts.get_person(sub)
-    accounts.set_password(user, json_body("PasswordSet")["password"], actor=actor())
+    body = json_body("PasswordSet")
+    accounts.set_password(user, body["password"], actor=actor(), revoke_api_keys=body.get("revoke_api_keys", False))
     return no_content()
 
 
