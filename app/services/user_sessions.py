@@ -1,13 +1,15 @@
-"""A person's own sign-in sessions: list them, end one, end all but this one."""
+"""A person's own sign-in sessions: list them, end one, end all but this one, prove the password again."""
 
 from __future__ import annotations
 
 from flask import current_app
 from sqlalchemy import select, update
 
+from app.errors import ValidationError, WrongPasswordError
 from app.extensions import db
 from app.models import LoginSession, User
 from app.models.clock import now
+from app.services.users import passwords
 
 
 def active_sessions(user: User) -> list[LoginSession]:
@@ -47,3 +49,18 @@ def end_all_sessions(user: User, *, keep: int | None = None, commit: bool = True
     if commit:
         db.session.commit()
     return result.rowcount
+
+
+def authenticated_recently(login_session: LoginSession) -> bool:
+    """OpenID Connect Core §2 auth_time within OSTIARY_REAUTHENTICATE_SECONDS: recent enough for a sensitive action."""
+    return now() - login_session.auth_time < current_app.config["REAUTHENTICATE_SECONDS"]
+
+
+def reauthenticate(login_session: LoginSession, password: str) -> None:
+    """The person proves their password again (WrongPasswordError if not), so the session's auth_time is now."""
+    if not password:
+        raise ValidationError("enter your password to continue", field="password")
+    if not passwords().verify(login_session.user.password_hash, password):
+        raise WrongPasswordError("the password is not correct", field="password")
+    login_session.auth_time = now()
+    db.session.commit()

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import functools
+import math
 import time
 from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
 
 from app.errors import AppError, ValidationError
 from app.models import User
@@ -138,7 +139,8 @@ def _keys_page(user: User, *, issued: api_keys.IssuedKey | None = None, errors: 
     page = render_template(
         "account_api_keys.html", user=user, section="api-keys", keys=api_keys.keys_of(user),
         scopes=allowed_scopes(user), expiry_days=EXPIRY_DAYS, issued=issued, errors=errors or {},
-        now=int(time.time()),
+        now=int(time.time()), needs_password=not user_sessions.authenticated_recently(current_login_session()),
+        recent_minutes=math.ceil(current_app.config["REAUTHENTICATE_SECONDS"] / 60),
     )
     return page, status
 
@@ -151,16 +153,23 @@ def keys() -> tuple[str, int]:
 
 @bp.post("/api-keys")
 @signed_in
-def create_key() -> tuple[str, int]:
+def create_key() -> Response | tuple[str, int]:
     """The key is shown in this response only: it is not stored anywhere it could be shown again."""
     user = _user()
     days = request.form.get("expires_in_days", "")
     try:
+        # A session cookie alone (a browser left signed in, a stolen cookie) does not mint lasting credentials.
+        if not user_sessions.authenticated_recently(current_login_session()):
+            with rate_limits.password_confirmation(user, "api_key.create"):
+                user_sessions.reauthenticate(current_login_session(), request.form.get("password", ""))
         if not days.isascii() or not days.isdigit() or int(days) not in EXPIRY_DAYS:
             raise ValidationError("choose one of the offered expiry times", field="expires_in_days")
         expires_at = int(time.time()) + int(days) * 86400 if int(days) else None
         issued = api_keys.create_api_key(user, request.form.get("name", ""), " ".join(request.form.getlist("scope")),
                                          expires_at=expires_at, actor=user.sub)
+    except Throttled as refused:
+        page, _ = _keys_page(user, errors={"password": rate_limits.wait_message(refused)})
+        return rate_limits.too_many_requests(page, refused)
     except AppError as exc:
         return _keys_page(user, errors={exc.field: exc.description}, status=400)
     return _keys_page(user, issued=issued)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 from playwright.sync_api import expect
 
+from app.models import LoginSession
 from tests.browser.test_page_quality import CONTRAST_PROBLEMS, SCRIPTS, UNLABELLED_CONTROLS, UNNAMED_ACTIONS
 from tests.factories import DEFAULT_PASSWORD, RegisteredClient
 from tests.flows import client_credentials, refresh, tokens_for
@@ -138,6 +140,30 @@ def test_a_new_password_disconnects_apps_and_can_revoke_api_keys(live_server, ma
     expect(page.get_by_label("Also revoke my 1 API key")).to_have_count(0)  # no live key left to offer
     assert refresh(live_server, rp, tokens["refresh_token"]).json()["error"] == "invalid_grant"
     assert client_credentials(live_server, key).json()["error"] == "invalid_client"
+    assert browser_log.errors == []
+
+
+def test_an_old_sign_in_confirms_the_password_before_creating_a_key(app, make, page, kim, sign_in, screenshot,
+                                                                   browser_log):
+    page.goto("/account/api-keys")
+    sign_in(page, EMAIL)
+    make.update(LoginSession, {"user_id": kim.id}, auth_time=int(time.time()) - app.config["REAUTHENTICATE_SECONDS"])
+    page.reload()
+    page.get_by_label("Name").fill("Deploy bot")
+    page.get_by_label("billing:write").check()
+    expect(page.get_by_label("Your password")).to_have_accessible_description(
+        "You signed in more than 5 minutes ago: enter your password to create a key.")
+    page.get_by_label("Your password").fill("not my password")
+    page.get_by_role("button", name="Create key").click()
+    expect(page.get_by_role("alert")).to_have_text("the password is not correct")
+    expect(page.locator("#new-key")).to_have_count(0)
+
+    page.get_by_label("Name").fill("Deploy bot")
+    page.get_by_label("Your password").fill(DEFAULT_PASSWORD)
+    page.get_by_role("button", name="Create key").click()
+    expect(page.locator("#new-key")).to_contain_text("ost_")
+    expect(page.get_by_label("Your password")).to_have_count(0)  # proved again just now
+    screenshot(page, "account-api-key-reauthenticated")
     assert browser_log.errors == []
 
 

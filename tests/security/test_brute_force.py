@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from app.config import ConfigError, load_settings
 from app.extensions import db
-from app.models import AuditEvent
+from app.models import AuditEvent, LoginSession
 from app.security.throttle import Counter, Throttled, network_of, throttle
 from tests.factories import DEFAULT_PASSWORD
 from tests.flows import csrf_token
@@ -116,6 +116,23 @@ def test_the_current_password_on_the_account_page_is_counted_like_a_sign_in(app,
         ("sign_in.locked_out", "failure", {"counters": ["sign_in_account"]}),
     ]
     assert ("user.password_changed", "success", {"actor": user.sub}) not in events
+
+
+def test_the_password_asked_before_creating_an_api_key_is_counted_too(make, small_limits):
+    user = make.user("keyholder@example.com", scope="api:read")
+    client = small_limits.test_client()
+    assert sign_in(client, "keyholder@example.com").status_code == 302
+    make.update(LoginSession, {"user_id": user.id}, auth_time=0)  # signed in long ago
+
+    def create_key(password: str):
+        token = csrf_of(client.get("/account/api-keys").get_data(as_text=True))
+        return client.post("/account/api-keys", data={"name": "k", "expires_in_days": "0", "password": password,
+                                                      "csrf_token": token})
+
+    assert [create_key("wrong password!").status_code for _ in range(3)] == [400] * 3
+    locked = create_key(DEFAULT_PASSWORD)
+    assert_locked_page(locked)
+    assert "API keys" in locked.get_data(as_text=True)
 
 
 def test_a_right_current_password_is_no_failure(make, small_limits):

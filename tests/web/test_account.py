@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from urllib.parse import urlsplit
 
 import pytest
@@ -158,3 +159,28 @@ def test_the_keys_of_someone_else_cannot_be_revoked(live_server, app, make, brow
     form_post(browser, "/account/api-keys", f"/account/api-keys/{theirs.client_id}/revoke", {})
     with app.app_context():
         assert db.session.query(ApiKey).filter_by(key_id=theirs.client_id).one().revoked_at is None
+
+
+KEY_FORM = [("name", "laptop"), ("scope", "api:read"), ("expires_in_days", "30")]
+
+
+def test_creating_a_key_needs_a_recent_sign_in(live_server, app, make, browser, user):
+    """OpenID Connect auth_time older than OSTIARY_REAUTHENTICATE_SECONDS: the password is asked again."""
+    assert 'name="password"' not in browser.session.get(f"{live_server}/account/api-keys").text
+    make.update(LoginSession, {"user_id": user.id}, auth_time=int(time.time()) - app.config["REAUTHENTICATE_SECONDS"])
+    page = browser.session.get(f"{live_server}/account/api-keys").text
+    assert 'name="password"' in page and "enter your password" in page
+
+    for password, message in [([], "enter your password"), ([("password", "not it")], "password is not correct")]:
+        refused = form_post(browser, "/account/api-keys", "/account/api-keys", KEY_FORM + password)
+        assert refused.status_code == 400 and message in refused.text and not KEY.search(refused.text)
+    created = form_post(browser, "/account/api-keys", "/account/api-keys", KEY_FORM + [("password", DEFAULT_PASSWORD)])
+    assert created.status_code == 200 and KEY.search(created.text)
+    # The password proved the person again: auth_time is now, and the next key needs no password for a while.
+    assert 'name="password"' not in browser.session.get(f"{live_server}/account/api-keys").text
+    again = form_post(browser, "/account/api-keys", "/account/api-keys", [("name", "second"), ("expires_in_days", "0")])
+    assert again.status_code == 200 and KEY.search(again.text)
+    with app.app_context():
+        assert db.session.query(ApiKey).count() == 2
+        failures = db.session.query(AuditEvent).filter_by(event="reauthentication").all()
+        assert [(e.outcome, e.details) for e in failures] == [("failure", {"purpose": "api_key.create"})]
