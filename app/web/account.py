@@ -141,6 +141,7 @@ def _keys_page(user: User, *, issued: api_keys.IssuedKey | None = None, errors: 
         scopes=allowed_scopes(user), expiry_days=EXPIRY_DAYS, issued=issued, errors=errors or {},
         now=int(time.time()), needs_password=not user_sessions.authenticated_recently(current_login_session()),
         recent_minutes=math.ceil(current_app.config["REAUTHENTICATE_SECONDS"] / 60),
+        live_keys=api_keys.live_key_count(user), key_cap=current_app.config["LIVE_API_KEYS_PER_PERSON"],
     )
     return page, status
 

@@ -167,6 +167,27 @@ def test_an_old_sign_in_confirms_the_password_before_creating_a_key(app, make, p
     assert browser_log.errors == []
 
 
+def test_a_person_sees_the_cap_on_live_keys_and_is_told_when_it_is_reached(app, make, page, kim, sign_in,
+                                                                           browser_log):
+    cap = app.config["LIVE_API_KEYS_PER_PERSON"]
+    for number in range(cap - 1):
+        make.api_key(kim, name=f"key {number}")
+    page.goto("/account/api-keys")
+    sign_in(page, EMAIL)
+    expect(page.locator("#key-count")).to_have_text(f"You have {cap - 1} live keys of the {cap} you may hold at once.")
+    for name in ("The last one", "One too many"):
+        page.get_by_label("Name").fill(name)
+        page.get_by_role("button", name="Create key").click()
+    expect(page.get_by_role("alert")).to_have_text(
+        f"at most {cap} live API keys per person: revoke one before creating another")
+    expect(page.locator("#new-key")).to_have_count(0)
+    page.get_by_role("button", name="Revoke “key 0”").click()
+    page.get_by_label("Name").fill("One too many")
+    page.get_by_role("button", name="Create key").click()
+    expect(page.locator("#new-key")).to_contain_text("ost_")
+    assert browser_log.errors == []
+
+
 def test_the_current_password_cannot_be_guessed_from_a_session(app, page, kim, sign_in, screenshot, browser_log):
     page.goto("/account")
     sign_in(page, EMAIL)
