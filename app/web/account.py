@@ -114,23 +114,31 @@ def _keys_revoked(count: int) -> str:
 @signed_in
 def sessions() -> str:
     current = current_login_session()
-    listed = [(s, device_name(s.user_agent), s.id == current.id) for s in user_sessions.active_sessions(_user())]
-    return render_template("account_sessions.html", user=_user(), section="sessions", sessions=listed)
+    active = user_sessions.active_sessions(_user())
+    apps = user_sessions.connected_apps(active)
+    listed = [(s, device_name(s.user_agent), s.id == current.id, apps.get(s.id, [])) for s in active]
+    others_have_apps = any(session_apps for session_id, session_apps in apps.items() if session_id != current.id)
+    return render_template("account_sessions.html", user=_user(), section="sessions", sessions=listed,
+                           others_have_apps=others_have_apps)
 
 
 @bp.post("/sessions/<int:session_id>/end")
 @signed_in
 def end_session(session_id: int) -> Response:
-    if user_sessions.end_session(_user(), session_id):
-        flash("That session was signed out.")
+    disconnect = request.form.get("disconnect_apps") == "1"
+    if user_sessions.end_session(_user(), session_id, disconnect_apps=disconnect):
+        flash("That session was signed out and its apps were disconnected." if disconnect
+              else "That session was signed out.")
     return redirect(url_for(".sessions"))
 
 
 @bp.post("/sessions/end-others")
 @signed_in
 def end_other_sessions() -> Response:
-    ended = user_sessions.end_all_sessions(_user(), keep=current_login_session().id)
-    flash(f"{ended} other session{'s' if ended != 1 else ''} signed out.")
+    disconnect = request.form.get("disconnect_apps") == "1"
+    ended = user_sessions.end_all_sessions(_user(), keep=current_login_session().id, disconnect_apps=disconnect)
+    flash(f"{ended} other session{'s' if ended != 1 else ''} signed out"
+          + (", and their apps disconnected." if disconnect else "."))
     return redirect(url_for(".sessions"))
 
 

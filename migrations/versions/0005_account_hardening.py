@@ -6,6 +6,9 @@ Revises: 0003
 Usernames become unique ignoring case (a unique index on lower(username)), as sign-in and the CLI look
 them up. Existing usernames that differ only in case stop the upgrade with the accounts named, for the
 operator to rename all but one (`ostiary users update SUB --username NEW`) and run it again.
+
+Authorization codes and refresh tokens remember the sign-in session they were issued in
+(login_session_id, null for those issued before), so that signing out a session can disconnect its apps.
 """
 import sqlalchemy as sa
 from alembic import op
@@ -45,7 +48,18 @@ def upgrade():
     if rows:
         raise CommandError(collision_report(rows))
     op.create_index('uq_users_username_lower', 'users', [sa.text('lower(username)')], unique=True)
+    for table in ('authorization_codes', 'refresh_tokens'):
+        with op.batch_alter_table(table, schema=None) as batch_op:
+            batch_op.add_column(sa.Column('login_session_id', sa.Integer(), nullable=True))
+            batch_op.create_index(batch_op.f(f'ix_{table}_login_session_id'), ['login_session_id'], unique=False)
+            batch_op.create_foreign_key(batch_op.f(f'fk_{table}_login_session_id_login_sessions'), 'login_sessions',
+                                        ['login_session_id'], ['id'], ondelete='SET NULL')
 
 
 def downgrade():
+    for table in ('refresh_tokens', 'authorization_codes'):
+        with op.batch_alter_table(table, schema=None) as batch_op:
+            batch_op.drop_constraint(batch_op.f(f'fk_{table}_login_session_id_login_sessions'), type_='foreignkey')
+            batch_op.drop_index(batch_op.f(f'ix_{table}_login_session_id'))
+            batch_op.drop_column('login_session_id')
     op.drop_index('uq_users_username_lower', table_name='users')

@@ -11,7 +11,16 @@ from playwright.sync_api import expect
 from app.models import LoginSession
 from tests.browser.test_page_quality import CONTRAST_PROBLEMS, SCRIPTS, UNLABELLED_CONTROLS, UNNAMED_ACTIONS
 from tests.factories import DEFAULT_PASSWORD, RegisteredClient
-from tests.flows import client_credentials, refresh, tokens_for
+from tests.flows import (
+    Browser,
+    authorization_params,
+    client_credentials,
+    exchange_code,
+    pkce_pair,
+    query_of,
+    refresh,
+    tokens_for,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -94,6 +103,33 @@ def test_sign_out_another_session(chromium, page, live_server, kim, sign_in, scr
         expect(page.get_by_role("heading", level=1)).to_have_text("Your account")
     finally:
         laptop.close()
+    assert browser_log.errors == []
+
+
+def test_sign_out_another_session_and_disconnect_its_apps(live_server, make, page, kim, sign_in, screenshot,
+                                                          browser_log):
+    rp = make.client()
+    laptop = Browser(live_server)
+    laptop.session.headers["User-Agent"] = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
+    assert laptop.login(EMAIL).status_code == 302
+    verifier, challenge = pkce_pair()
+    code = query_of(laptop.authorize(authorization_params(rp, challenge)).headers["Location"])["code"]
+    tokens = exchange_code(live_server, rp, code, verifier).json()
+
+    page.goto("/account/sessions")
+    sign_in(page, EMAIL)
+    firefox = page.locator("#sessions > li").filter(has_text="Firefox on Linux")
+    expect(firefox.locator("dd").nth(3)).to_have_text("Test App")
+    expect(page.locator("#sessions > li").filter(has_text="This browser").locator("dd").nth(3)).to_have_text("none")
+    assert page.evaluate(UNLABELLED_CONTROLS) == [] and page.evaluate(CONTRAST_PROBLEMS) == []
+    assert firefox.locator("label.check").bounding_box()["height"] >= 44
+    firefox.get_by_label("Also disconnect Test App").check()
+    screenshot(page, "account-sessions-disconnect")
+    firefox.get_by_role("button", name="Sign out this session").click()
+    expect(page.get_by_role("status")).to_have_text("That session was signed out and its apps were disconnected.")
+    expect(page.locator("#sessions > li")).to_have_count(1)
+    assert refresh(live_server, rp, tokens["refresh_token"]).json()["error"] == "invalid_grant"
+    assert laptop.session.get(f"{live_server}/account", allow_redirects=False).status_code == 302
     assert browser_log.errors == []
 
 
