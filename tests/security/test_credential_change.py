@@ -15,7 +15,15 @@ from app.models import AuditEvent
 from tests.admin.conftest import admin_token
 from tests.factories import DEFAULT_PASSWORD, RegisteredClient
 from tests.flows import (
-    Browser, client_credentials, code_for, csrf_token, exchange_code, introspect, refresh, signed_in, tokens_for,
+    Browser,
+    client_credentials,
+    code_for,
+    csrf_token,
+    exchange_code,
+    introspect,
+    refresh,
+    signed_in,
+    tokens_for,
 )
 
 EMAIL = "changer@example.com"
