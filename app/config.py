@@ -65,6 +65,10 @@ SETTINGS: dict[str, tuple[Any, Callable[[str], Any]]] = {
     "AUTHORIZATION_CODE_TTL_SECONDS": (60, _positive_int),
     "SESSION_ABSOLUTE_TTL_SECONDS": (12 * 3600, _positive_int),
     "SESSION_IDLE_TTL_SECONDS": (2 * 3600, _positive_int),
+    # Sensitive account actions (creating an API key) ask for the password again once the sign-in is older.
+    "REAUTHENTICATE_SECONDS": (300, _positive_int),
+    # Neither revoked nor expired; service accounts, whose keys administrators create, are not capped.
+    "LIVE_API_KEYS_PER_PERSON": (20, _positive_int),
     "DEFAULT_AUDIENCE": (None, str),
     "ARGON2_TIME_COST": (3, _positive_int),
     "ARGON2_MEMORY_KIB": (65536, _positive_int),

@@ -32,3 +32,7 @@ class NotFoundError(AppError):
 class ConflictError(AppError):
     error = "conflict"
     status_code = 409
+
+
+class WrongPasswordError(ValidationError):
+    """A signed-in person re-entered a password that is not theirs: counted and audited like a failed sign-in."""

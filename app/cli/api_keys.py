@@ -19,13 +19,9 @@ def api_keys_group() -> None:
 
 def _owner(ref: str) -> User:
     """A service account by sub, or a person by sub, email or username."""
-    from app.errors import NotFoundError
-    from app.services.users import find_by_login, get_by_sub
+    from app.services.accounts import find_owner
 
-    owner = (get_by_sub(ref) if len(ref) <= 36 else None) or find_by_login(ref)
-    if owner is None:
-        raise NotFoundError(f"no user or service account {ref!r}")
-    return owner
+    return find_owner(ref)
 
 
 @api_keys_group.command("create")

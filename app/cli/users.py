@@ -130,16 +130,19 @@ def users_enable(user: str, as_json: bool) -> None:
 @users_group.command("set-password")
 @click.argument("user")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@click.option("--revoke-api-keys", is_flag=True, help="Also revoke the user's API keys.")
 @json_option
 @with_appcontext
 @app_errors
-def users_set_password(user: str, password_stdin: bool, as_json: bool) -> None:
-    """Set a user's password; their sessions end."""
+def users_set_password(user: str, password_stdin: bool, revoke_api_keys: bool, as_json: bool) -> None:
+    """Set a user's password; their sessions end and their apps' tokens are revoked."""
     from app.services.accounts import set_password
 
     found = _user(user)
-    set_password(found, _read_password(password_stdin), actor=CLI_ACTOR)
-    emit(as_json, {"sub": found.sub, "password": "set"}, f"Password set for {found.email}")
+    revoked = set_password(found, _read_password(password_stdin), actor=CLI_ACTOR, revoke_api_keys=revoke_api_keys)
+    emit(as_json, {"sub": found.sub, "password": "set", "api_keys_revoked": revoked},
+         f"Password set for {found.email}; their sessions and tokens were revoked"
+         + (f", and {revoked} API key{'s' if revoked != 1 else ''}" if revoke_api_keys else ""))
 
 
 @users_group.command("delete")

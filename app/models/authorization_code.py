@@ -27,6 +27,9 @@ class AuthorizationCode(db.Model):
     amr: Mapped[str] = mapped_column(String(100), default="pwd")
     # Every token issued from this code shares this family, so a replay revokes them all.
     family_id: Mapped[str] = mapped_column(String(36), index=True)
+    # The sign-in session the person authorized in: signing it out may disconnect the family.
+    login_session_id: Mapped[int | None] = mapped_column(
+        ForeignKey("login_sessions.id", ondelete="SET NULL"), index=True)
     created_at: Mapped[int] = mapped_column(Integer)
     expires_at: Mapped[int] = mapped_column(Integer, index=True)
     used_at: Mapped[int | None] = mapped_column(Integer)

@@ -23,6 +23,9 @@ class RefreshToken(db.Model):
     resource: Mapped[str | None] = mapped_column(String(500))
     auth_time: Mapped[int] = mapped_column(Integer)
     amr: Mapped[str] = mapped_column(String(100), default="pwd")
+    # The sign-in session its code was issued in, kept by every rotation (see AuthorizationCode).
+    login_session_id: Mapped[int | None] = mapped_column(
+        ForeignKey("login_sessions.id", ondelete="SET NULL"), index=True)
     issued_at: Mapped[int] = mapped_column(Integer, default=now)
     expires_at: Mapped[int] = mapped_column(Integer, index=True)
     used_at: Mapped[int | None] = mapped_column(Integer)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import JSON, Boolean, Integer, String, Text
+from sqlalchemy import JSON, Boolean, Index, Integer, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
@@ -42,3 +42,7 @@ class User(db.Model):
 
     def get_user_id(self) -> str:
         return self.sub
+
+
+# Sign-in and the CLI find a username whatever its case, so two may not differ in case alone.
+Index("uq_users_username_lower", func.lower(User.username), unique=True)

@@ -143,6 +143,7 @@ class AuthorizationCodeGrant(ResourceIndicatorMixin, ClientScopeMixin, grants.Au
                 auth_time=login_session.auth_time,
                 amr=login_session.amr,
                 family_id=str(uuid.uuid4()),
+                login_session_id=login_session.id,
                 created_at=moment,
                 expires_at=moment + current_app.config["AUTHORIZATION_CODE_TTL_SECONDS"],
             )
@@ -183,6 +184,7 @@ class AuthorizationCodeGrant(ResourceIndicatorMixin, ClientScopeMixin, grants.Au
         self.request.family_id = code.family_id
         self.request.family_resource = self.request.resource.identifier if self.request.resource else None
         self.request.auth_time, self.request.amr = code.auth_time, code.amr
+        self.request.login_session_id = code.login_session_id
         token = self.generate_token(
             user=user, scope=code.scope, include_refresh_token=wants_refresh_token(client, code.scope)
         )
@@ -231,6 +233,7 @@ class RefreshTokenGrant(ResourceIndicatorMixin, ClientScopeMixin, grants.Refresh
         self.request.refresh_scope = old.scope  # RFC 6749 §6: the new refresh token keeps the original scope
         self.request.family_resource = old.resource
         self.request.auth_time, self.request.amr = old.auth_time, old.amr
+        self.request.login_session_id = old.login_session_id
         token = self.generate_token(user=old.user, scope=scope, include_refresh_token=True)
         self.save_token(token)
         db.session.commit()

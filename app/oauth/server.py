@@ -92,6 +92,7 @@ class AuthorizationServer(FlaskAuthorizationServer):
                     resource=request.family_resource,
                     auth_time=request.auth_time,
                     amr=request.amr,
+                    login_session_id=request.login_session_id,
                     expires_at=token.expires_at
                     - token["expires_in"]
                     + current_app.config["REFRESH_TOKEN_TTL_SECONDS"],

@@ -15,6 +15,7 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Self
 
 from flask import Flask, current_app
 from flask_limiter import Limiter
@@ -68,7 +69,7 @@ class Attempt:
         self._failed = True
         return [counter.name for counter in self._last_slot]
 
-    def __enter__(self) -> Attempt:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -143,12 +144,15 @@ def network_of(address: str | None) -> str:
     return str(ip)
 
 
-def sign_in_counters(login: str, address: str | None) -> list[Counter]:
-    """Per account (the login as users.find_by_login normalises it, known or not) and per client address."""
+def sign_in_counters(login: str, address: str | None, *, sub: str | None = None) -> list[Counter]:
+    """Per account and per client address. The account is its sub when the login names one, so its email and
+    its username share one count; else the login as users.find_by_login normalises it."""
     config = current_app.config
     window = config["SIGN_IN_LOCKOUT_SECONDS"]
+    # Prefixed: a login typed as someone's sub (sub values are public) must not count against that account.
+    account = f"sub:{sub}" if sub is not None else f"login:{login.strip().lower()}"
     return [
-        Counter("sign_in_account", login.strip().lower(), config["SIGN_IN_FAILURES_PER_ACCOUNT"], window),
+        Counter("sign_in_account", account, config["SIGN_IN_FAILURES_PER_ACCOUNT"], window),
         Counter("sign_in_ip", network_of(address), config["SIGN_IN_FAILURES_PER_IP"], window),
     ]
 

@@ -6,9 +6,10 @@ import re
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import or_, select, update
+from flask import current_app
+from sqlalchemy import func, or_, select, update
 
-from app.errors import NotFoundError, ValidationError
+from app.errors import ConflictError, NotFoundError, ValidationError
 from app.extensions import db
 from app.models import ApiKey, User
 from app.models.clock import now
@@ -95,6 +96,8 @@ def create_api_key(
         raise ValidationError("expires_at must be in the future and within ten years", field="expires_at")
     if not owner.is_active:
         raise ValidationError("the owner is disabled", field="owner")
+    if not owner.is_service_account:
+        _refuse_beyond_cap(owner)
     key_id = secrets.token_hex(8)
     key = f"{PREFIX}_{key_id}_{generate_secret(32)}"
     api_key = ApiKey(key_id=key_id, secret_hash=digest(key), name=name, owner_id=owner.id, scope=scope,
@@ -105,6 +108,29 @@ def create_api_key(
     audit.record("api_key.created", user_sub=owner.sub, client_id=key_id, actor=actor, scope=scope, commit=False)
     db.session.commit()
     return IssuedKey(api_key, key)
+
+
+def live_key_count(owner: User) -> int:
+    moment = now()
+    return db.session.scalar(
+        select(func.count()).select_from(ApiKey).where(
+            ApiKey.owner_id == owner.id, ApiKey.revoked_at.is_(None),
+            or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > moment))
+    ) or 0
+
+
+def _refuse_beyond_cap(owner: User) -> None:
+    """A person holds at most OSTIARY_LIVE_API_KEYS_PER_PERSON live keys: a session or password in the wrong
+    hands cannot mint keys without end."""
+    cap = current_app.config["LIVE_API_KEYS_PER_PERSON"]
+    # Write-lock the owner's row before counting, so that of two concurrent creations at cap - 1 the second
+    # counts after the first has committed. An UPDATE that changes nothing, not SELECT ... FOR UPDATE: SQLite
+    # ignores FOR UPDATE, and only a write makes it take its lock before the count.
+    db.session.execute(update(User).where(User.id == owner.id).values(updated_at=User.updated_at)
+                       .execution_options(synchronize_session=False))
+    if live_key_count(owner) >= cap:
+        raise ConflictError(f"at most {cap} live API keys per person: revoke one before creating another",
+                            field="owner")
 
 
 def get_api_key(key_id: str, owner: User | None = None) -> ApiKey:
@@ -137,6 +163,22 @@ def revoke_api_key(api_key: ApiKey, *, actor: str | None) -> ApiKey:
     db.session.commit()
     db.session.refresh(api_key)
     return api_key
+
+
+def revoke_keys_of(owner: User, *, actor: str | None) -> int:
+    """Revoke every live key of the owner, each audited (not committed); returns how many."""
+    moment = now()
+    revoked = db.session.scalars(
+        update(ApiKey)
+        .where(ApiKey.owner_id == owner.id, ApiKey.revoked_at.is_(None),
+               or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > moment))
+        .values(revoked_at=moment)
+        .returning(ApiKey.key_id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    for key_id in revoked:
+        audit.record("api_key.revoked", user_sub=owner.sub, client_id=key_id, actor=actor, commit=False)
+    return len(revoked)
 
 
 def narrow_to_owner(owner: User) -> None:

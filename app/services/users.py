@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from flask import current_app
 from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
 
 from app.errors import ConflictError, ValidationError
 from app.extensions import db
 from app.models import User
 from app.scopes import ADMIN_ROLE
-from app.security.passwords import Passwords, PasswordPolicyError, check_policy
+from app.security.passwords import PasswordPolicyError, Passwords, check_policy
 from app.services import audit
 from app.services.roles import validate_principal_scope, validate_roles
 
@@ -59,6 +62,7 @@ def create_user(
     is_admin: bool = False,
     roles: list[str] | None = None,
     scope: str = "",
+    email_verified: bool = False,
     actor: str | None = None,
 ) -> User:
     email = normalize_email(email)
@@ -68,21 +72,21 @@ def create_user(
         validate_password(password)
     role_names = validate_roles([*(roles or []), *([ADMIN_ROLE] if is_admin else [])])
     scope = validate_principal_scope(scope)
-    taken = select(User.id).where(or_(User.email == email, User.username == (username or email)))
-    if db.session.scalar(taken) is not None:
-        raise ConflictError("a user with this email or username already exists", field="email")
+    refuse_taken(email, username)
     user = User(
         email=email,
         username=username,
         name=name,
         roles=role_names,
         scope=scope,
+        email_verified=email_verified,
         password_hash=passwords().hash(password) if password is not None else None,
     )
-    db.session.add(user)
-    db.session.flush()
-    audit.record("user.created", user_sub=user.sub, actor=actor, roles=role_names, commit=False)
-    db.session.commit()
+    with identifiers_claimed(email, username):
+        db.session.add(user)
+        db.session.flush()
+        audit.record("user.created", user_sub=user.sub, actor=actor, roles=role_names, commit=False)
+        db.session.commit()
     return user
 
 
@@ -91,18 +95,43 @@ def list_users() -> list[User]:
     return list(db.session.scalars(select(User).where(User.is_service_account.is_(False)).order_by(User.id)))
 
 
+def refuse_taken(email: str | None, username: str | None, *, other_than: int | None = None) -> None:
+    """ConflictError naming the field if another account holds this email or username, in any case."""
+    for field, column, value in (("email", User.email, email), ("username", func.lower(User.username), username)):
+        if value is None:
+            continue
+        taken = select(User.id).where(column == value.lower())
+        if other_than is not None:
+            taken = taken.where(User.id != other_than)
+        if db.session.scalar(taken.limit(1)) is not None:
+            raise ConflictError(f"a user with this {field} already exists", field=field)
+
+
+@contextmanager
+def identifiers_claimed(email: str | None, username: str | None, *, other_than: int | None = None) -> Iterator[None]:
+    """Writes that may lose the email or username to a concurrent request, checked or not: 409, never a 500."""
+    try:
+        yield
+    except IntegrityError:
+        db.session.rollback()
+        refuse_taken(email, username, other_than=other_than)  # the winner has committed: name what it took
+        raise ConflictError("a user with this email or username already exists") from None
+
+
 def find_by_login(login: str) -> User | None:
-    """Email (case-insensitive) or username."""
+    """Email or username, ignoring case (both are unique so; stored emails are lower case)."""
     login = login.strip()
     if not login or len(login) > 320 or not login.isprintable():
         return None  # no account has such a login, and PostgreSQL refuses NUL in a query parameter
     query = select(User).where(or_(User.email == login.lower(), func.lower(User.username) == login.lower()))
-    return db.session.scalar(query)
+    # Two matches only in a database not yet upgraded to unique usernames: sign in neither, rather than a guess.
+    found = list(db.session.scalars(query.limit(2)))
+    return found[0] if len(found) == 1 else None
 
 
-def authenticate(login: str, password: str) -> User | None:
-    """Password sign-in. Unknown users cost one argon2 verify too, so timing does not tell."""
-    user = find_by_login(login)
+def authenticate(user: User | None, password: str) -> User | None:
+    """Password sign-in of the account a login named (find_by_login). Unknown users cost one argon2 verify too,
+    so timing does not tell."""
     stored = user.password_hash if user and user.is_active else None
     if not passwords().verify(stored, password):
         return None

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import functools
+import math
 import time
 from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
 
 from app.errors import AppError, ValidationError
 from app.models import User
+from app.security.throttle import Throttled
 from app.services import accounts, api_keys, user_sessions
 from app.services.roles import allowed_scopes
+from app.web import rate_limits
 from app.web.login_session import current_login_session, current_user
 
 bp = Blueprint("account", __name__, url_prefix="/account")
@@ -58,10 +61,15 @@ def _user() -> User:
     return user
 
 
+def _profile_page(user: User, errors: dict[str | None, str] | None = None) -> str:
+    return render_template("account.html", user=user, section="profile", errors=errors or {},
+                           live_keys=api_keys.live_key_count(user))
+
+
 @bp.get("")
 @signed_in
 def profile() -> str:
-    return render_template("account.html", user=_user(), section="profile", errors={})
+    return _profile_page(_user())
 
 
 @bp.post("/profile")
@@ -71,7 +79,7 @@ def update_profile() -> Response | tuple[str, int]:
     try:
         accounts.update_user(user, {"name": request.form.get("name", "").strip() or None}, actor=user.sub)
     except AppError as exc:
-        return render_template("account.html", user=user, section="profile", errors={exc.field: exc.description}), 400
+        return _profile_page(user, {exc.field: exc.description}), 400
     flash("Your profile was saved.")
     return redirect(url_for(".profile"))
 
@@ -84,35 +92,53 @@ def change_password() -> Response | tuple[str, int]:
     try:
         if form.get("new_password", "") != form.get("confirm_password", ""):
             raise ValidationError("the new passwords do not match", field="confirm_password")
-        accounts.change_password(user, form.get("current_password", ""), form.get("new_password", ""),
-                                 keep_session=current_login_session().id)
+        with rate_limits.password_confirmation(user, "password_change"):
+            revoked_keys = accounts.change_password(
+                user, form.get("current_password", ""), form.get("new_password", ""),
+                keep_session=current_login_session().id, revoke_api_keys=form.get("revoke_api_keys") == "1")
+    except Throttled as refused:
+        return rate_limits.too_many_requests(
+            _profile_page(user, {"current_password": rate_limits.wait_message(refused)}), refused)
     except AppError as exc:
-        return render_template("account.html", user=user, section="profile", errors={exc.field: exc.description}), 400
-    flash("Your password was changed. Your other sessions were signed out.")
+        return _profile_page(user, {exc.field: exc.description}), 400
+    flash("Your password was changed. Your other sessions were signed out, and your apps will ask you to sign in "
+          "again." + (f" {_keys_revoked(revoked_keys)}" if revoked_keys else ""))
     return redirect(url_for(".profile"))
+
+
+def _keys_revoked(count: int) -> str:
+    return f"{count} API key was revoked." if count == 1 else f"{count} API keys were revoked."
 
 
 @bp.get("/sessions")
 @signed_in
 def sessions() -> str:
     current = current_login_session()
-    listed = [(s, device_name(s.user_agent), s.id == current.id) for s in user_sessions.active_sessions(_user())]
-    return render_template("account_sessions.html", user=_user(), section="sessions", sessions=listed)
+    active = user_sessions.active_sessions(_user())
+    apps = user_sessions.connected_apps(active)
+    listed = [(s, device_name(s.user_agent), s.id == current.id, apps.get(s.id, [])) for s in active]
+    others_have_apps = any(session_apps for session_id, session_apps in apps.items() if session_id != current.id)
+    return render_template("account_sessions.html", user=_user(), section="sessions", sessions=listed,
+                           others_have_apps=others_have_apps)
 
 
 @bp.post("/sessions/<int:session_id>/end")
 @signed_in
 def end_session(session_id: int) -> Response:
-    if user_sessions.end_session(_user(), session_id):
-        flash("That session was signed out.")
+    disconnect = request.form.get("disconnect_apps") == "1"
+    if user_sessions.end_session(_user(), session_id, disconnect_apps=disconnect):
+        flash("That session was signed out and its apps were disconnected." if disconnect
+              else "That session was signed out.")
     return redirect(url_for(".sessions"))
 
 
 @bp.post("/sessions/end-others")
 @signed_in
 def end_other_sessions() -> Response:
-    ended = user_sessions.end_all_sessions(_user(), keep=current_login_session().id)
-    flash(f"{ended} other session{'s' if ended != 1 else ''} signed out.")
+    disconnect = request.form.get("disconnect_apps") == "1"
+    ended = user_sessions.end_all_sessions(_user(), keep=current_login_session().id, disconnect_apps=disconnect)
+    flash(f"{ended} other session{'s' if ended != 1 else ''} signed out"
+          + (", and their apps disconnected." if disconnect else "."))
     return redirect(url_for(".sessions"))
 
 
@@ -121,7 +147,9 @@ def _keys_page(user: User, *, issued: api_keys.IssuedKey | None = None, errors: 
     page = render_template(
         "account_api_keys.html", user=user, section="api-keys", keys=api_keys.keys_of(user),
         scopes=allowed_scopes(user), expiry_days=EXPIRY_DAYS, issued=issued, errors=errors or {},
-        now=int(time.time()),
+        now=int(time.time()), needs_password=not user_sessions.authenticated_recently(current_login_session()),
+        recent_minutes=math.ceil(current_app.config["REAUTHENTICATE_SECONDS"] / 60),
+        live_keys=api_keys.live_key_count(user), key_cap=current_app.config["LIVE_API_KEYS_PER_PERSON"],
     )
     return page, status
 
@@ -134,16 +162,23 @@ def keys() -> tuple[str, int]:
 
 @bp.post("/api-keys")
 @signed_in
-def create_key() -> tuple[str, int]:
+def create_key() -> Response | tuple[str, int]:
     """The key is shown in this response only: it is not stored anywhere it could be shown again."""
     user = _user()
     days = request.form.get("expires_in_days", "")
     try:
+        # A session cookie alone (a browser left signed in, a stolen cookie) does not mint lasting credentials.
+        if not user_sessions.authenticated_recently(current_login_session()):
+            with rate_limits.password_confirmation(user, "api_key.create"):
+                user_sessions.reauthenticate(current_login_session(), request.form.get("password", ""))
         if not days.isascii() or not days.isdigit() or int(days) not in EXPIRY_DAYS:
             raise ValidationError("choose one of the offered expiry times", field="expires_in_days")
         expires_at = int(time.time()) + int(days) * 86400 if int(days) else None
         issued = api_keys.create_api_key(user, request.form.get("name", ""), " ".join(request.form.getlist("scope")),
                                          expires_at=expires_at, actor=user.sub)
+    except Throttled as refused:
+        page, _ = _keys_page(user, errors={"password": rate_limits.wait_message(refused)})
+        return rate_limits.too_many_requests(page, refused)
     except AppError as exc:
         return _keys_page(user, errors={exc.field: exc.description}, status=400)
     return _keys_page(user, issued=issued)

@@ -45,14 +45,17 @@ def login() -> Response | str | tuple[str, int]:
     if request.method == "GET":
         return _login_page(next_url, request.args.get("login_hint", "")[:320])
     login_name = request.form.get("login", "")[:320]
+    account = users.find_by_login(login_name)
     try:
-        attempt = rate_limits.sign_in_attempt(login_name)
+        attempt = rate_limits.sign_in_attempt(login_name, account)
     except Throttled as refused:
         return rate_limits.too_many_requests(_login_page(next_url, login_name, rate_limits.wait_message(refused)), refused)
     with attempt:
-        user = users.authenticate(login_name, request.form.get("password", ""))
+        user = users.authenticate(account, request.form.get("password", ""))
         if user is None:
-            _sign_in_failed(login_name, attempt.fail())
+            metrics.sign_in_failed()
+            # Who was targeted, if the account exists; the typed login is not kept (it may be a mistyped password).
+            rate_limits.failed(attempt, "sign_in", account.sub if account else None)
             # One message whatever failed: no hint whether the account exists.
             return _login_page(next_url, login_name, INVALID_CREDENTIALS), 401
     audit.record("sign_in", user_sub=user.sub, commit=False)  # committed with the new session
@@ -62,16 +65,6 @@ def login() -> Response | str | tuple[str, int]:
     response = redirect(next_url)
     set_session_cookie(response, token)
     return response
-
-
-def _sign_in_failed(login_name: str, exhausted: list[str]) -> None:
-    metrics.sign_in_failed()
-    # Who was targeted, if the account exists; the typed login is not kept (it may be a mistyped password).
-    known = users.find_by_login(login_name)
-    sub = known.sub if known else None
-    audit.record("sign_in", outcome="failure", user_sub=sub, commit=not exhausted)
-    if exhausted:
-        audit.record("sign_in.locked_out", outcome="failure", user_sub=sub, counters=exhausted)
 
 
 @bp.route("/logout", methods=["GET", "POST"])

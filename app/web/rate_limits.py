@@ -3,15 +3,43 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 from flask import Response, request
 
+from app.errors import WrongPasswordError
+from app.models import User
 from app.security.throttle import Attempt, Throttled, sign_in_counters, throttle
+from app.services import audit
 
 
-def sign_in_attempt(login: str) -> Attempt:
-    """Counted per account and per address before the password is checked; raises Throttled when locked."""
-    return throttle().attempt(sign_in_counters(login, request.remote_addr))
+def sign_in_attempt(login: str, account: User | None) -> Attempt:
+    """Counted per account (the one the login names, if any) and per address before the password is checked;
+    raises Throttled when locked. Known and unknown logins cost the same: the lookup is done either way."""
+    return throttle().attempt(sign_in_counters(login, request.remote_addr, sub=account.sub if account else None))
+
+
+def failed(attempt: Attempt, event: str, user_sub: str | None, **details: Any) -> None:
+    """A wrong password keeps its slots; it is audited, and so is the lockout it may start."""
+    exhausted = attempt.fail()
+    audit.record(event, outcome="failure", user_sub=user_sub, commit=not exhausted, **details)
+    if exhausted:
+        audit.record("sign_in.locked_out", outcome="failure", user_sub=user_sub, counters=exhausted)
+
+
+@contextmanager
+def password_confirmation(user: User, purpose: str) -> Iterator[None]:
+    """A signed-in person re-enters their password: the sign-in limits of their account and address apply
+    (raises Throttled before any check), and a WrongPasswordError inside is a failed attempt, audited."""
+    attempt = sign_in_attempt("", user)
+    with attempt:
+        try:
+            yield
+        except WrongPasswordError:
+            failed(attempt, "reauthentication", user.sub, purpose=purpose)
+            raise
 
 
 def wait_message(refused: Throttled) -> str:

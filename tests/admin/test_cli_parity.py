@@ -73,8 +73,15 @@ def test_users_commands(runner, live_server):
     assert run(runner, "users", "disable", "pat@example.com", "--json")["is_active"] is False
     assert Browser(live_server).login("pat@example.com", PASSWORD).status_code == 401
     assert run(runner, "users", "enable", "pat@example.com", "--json")["is_active"] is True
-    run(runner, "users", "set-password", "pat@example.com", "--password-stdin", "--json", stdin="another password 1")
+    set_password = run(runner, "users", "set-password", "pat@example.com", "--password-stdin", "--json",
+                       stdin="another password 1")
+    assert set_password == {"sub": created["sub"], "password": "set", "api_keys_revoked": 0}
     assert Browser(live_server).login("pat@example.com", "another password 1").status_code == 302
+    key = run(runner, "api-keys", "create", "--owner", "pat@example.com", "--name", "k", "--scope", "api:read", "--json")
+    assert run(runner, "users", "set-password", "pat@example.com", "--password-stdin", "--revoke-api-keys", "--json",
+               stdin="a third password 1")["api_keys_revoked"] == 1  # as revoke_api_keys in the admin API
+    assert run(runner, "api-keys", "list", "--owner", created["sub"], "--json")[0]["key_id"] == key["key_id"]
+    assert run(runner, "api-keys", "list", "--owner", created["sub"], "--json")[0]["revoked_at"] is not None
     assert run(runner, "users", "delete", "pat@example.com", "--yes", "--json") == {"sub": created["sub"],
                                                                                     "deleted": True}
     fails(runner, "users", "show", "pat@example.com", message="no user")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
 from app.extensions import db
@@ -153,6 +155,38 @@ def test_conflicts(api):
     other = create(api, "ho@example.com")
     refused(api.patch(f"/users/{other['sub']}", json={"email": "gi@example.com"}), 409, "conflict", "email")
     refused(api.patch(f"/users/{other['sub']}", json={"username": "gi"}), 409, "conflict", "username")
+
+
+def test_a_username_differing_only_in_case_is_taken(api):
+    create(api, "one@example.com", username="case1")
+    refused(api.post("/users", json={"email": "two@example.com", "username": "CASE1"}), 409, "conflict", "username")
+    other = ok(api.post("/users", json={"email": "two@example.com", "username": "case2"}), 201)
+    refused(api.patch(f"/users/{other['sub']}", json={"username": "Case1"}), 409, "conflict", "username")
+    # Changing the case of one's own username is no conflict.
+    assert ok(api.patch(f"/users/{other['sub']}", json={"username": "CASE2"}))["username"] == "CASE2"
+
+
+# The same account requested 20 times at once: one email, in two cases; or one username, in two cases.
+RACES = {
+    "email": lambda n: {"email": "race@example.com" if n % 2 else "RACE@example.com", "email_verified": True},
+    "username": lambda n: {"email": f"race{n}@example.com", "username": "racer" if n % 2 else "RACER"},
+}
+
+
+@pytest.mark.parametrize("field", RACES)
+def test_concurrent_creations_of_one_account_are_one_success_and_conflicts(api, app, admin, field):
+    """The check before the insert cannot see a concurrent insert: the unique index decides, the others get 409."""
+    parallel = 20
+    with ThreadPoolExecutor(parallel) as pool:
+        responses = list(pool.map(lambda n: api.post("/users", json=RACES[field](n)), range(parallel)))
+    assert sorted(r.status_code for r in responses) == [201] + [409] * (parallel - 1), [r.text for r in responses]
+    for response in responses:
+        if response.status_code == 409:
+            refused(response, 409, "conflict", field)
+    with app.app_context():
+        created = db.session.query(AuditEvent).filter(AuditEvent.event == "user.created",
+                                                      AuditEvent.user_sub != admin.sub).all()
+        assert len(created) == 1 and created[0].details["actor"] == admin.sub
 
 
 @pytest.mark.parametrize(("params", "field"), [

@@ -10,12 +10,15 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import redis
 import requests
+from sqlalchemy import select
 
 from app.config import ConfigError, load_settings
+from app.extensions import db
+from app.models import AuditEvent, LoginSession
 from app.security.throttle import Counter, Throttled, network_of, throttle
 from tests.factories import DEFAULT_PASSWORD
 from tests.flows import csrf_token
-from tests.security.conftest import sign_in
+from tests.security.conftest import csrf_of, sign_in
 
 PARALLEL = 50
 REDIS_URL = "redis://127.0.0.1:6379/13"  # a database number of these tests' own
@@ -63,6 +66,83 @@ def test_an_account_is_locked_after_its_failures_known_or_not(make, small_limits
     assert_locked_page(sign_in(client, login))
     # The normalised login is the key: case and spaces do not open a new counter.
     assert_locked_page(sign_in(client, f"  {login.upper()} "))
+
+
+def test_an_account_has_one_counter_whatever_login_names_it(make, small_limits):
+    """Its email and its username are two names for one account: they share its failures."""
+    make.user("named@example.com", username="Named")
+    client = small_limits.test_client()
+    for login in ("named@example.com", "named", "NAMED@example.com"):
+        assert sign_in(client, login, "wrong password!").status_code == 401
+    assert_locked_page(sign_in(client, "Named"))
+    assert_locked_page(sign_in(client, "named@example.com"))
+
+
+def test_a_login_that_is_a_sub_is_not_that_account(make, small_limits):
+    """The account counter of a known account is keyed on its sub; typing the sub as a login is another counter."""
+    victim = make.user("victim@example.com")
+    client = client_from(small_limits, "203.0.113.8")
+    for _ in range(3):
+        assert sign_in(client, victim.sub, "wrong password!").status_code == 401
+    assert sign_in(client_from(small_limits, "198.51.100.10"), "victim@example.com").status_code == 302
+
+
+def change_password(client, current: str, new: str = "a brand new passphrase"):
+    token = csrf_of(client.get("/account").get_data(as_text=True))
+    return client.post("/account/password", data={"current_password": current, "new_password": new,
+                                                  "confirm_password": new, "csrf_token": token})
+
+
+def test_the_current_password_on_the_account_page_is_counted_like_a_sign_in(app, make, small_limits):
+    """A session cookie is no licence to guess the password: the account's sign-in limit applies, and is shared."""
+    user = make.user("holder@example.com", username="holder")
+    holder = small_limits.test_client()
+    assert sign_in(holder, "holder").status_code == 302
+    assert sign_in(holder, "holder@example.com", "wrong password!").status_code == 401  # one failure at sign-in
+    for _ in range(2):
+        refused = change_password(holder, "wrong password!")
+        assert refused.status_code == 400 and "current password is not correct" in refused.get_data(as_text=True)
+
+    locked = change_password(holder, DEFAULT_PASSWORD)
+    assert_locked_page(locked)
+    assert 'id="current_password-error"' in locked.get_data(as_text=True)
+    assert_locked_page(sign_in(small_limits.test_client(), "holder@example.com"))  # the same counter
+    with app.app_context():
+        events = [(e.event, e.outcome, e.details) for e in db.session.scalars(
+            select(AuditEvent).where(AuditEvent.user_sub == user.sub).order_by(AuditEvent.id))]
+    assert events[-3:] == [
+        ("reauthentication", "failure", {"purpose": "password_change"}),
+        ("reauthentication", "failure", {"purpose": "password_change"}),
+        ("sign_in.locked_out", "failure", {"counters": ["sign_in_account"]}),
+    ]
+    assert ("user.password_changed", "success", {"actor": user.sub}) not in events
+
+
+def test_the_password_asked_before_creating_an_api_key_is_counted_too(make, small_limits):
+    user = make.user("keyholder@example.com", scope="api:read")
+    client = small_limits.test_client()
+    assert sign_in(client, "keyholder@example.com").status_code == 302
+    make.update(LoginSession, {"user_id": user.id}, auth_time=0)  # signed in long ago
+
+    def create_key(password: str):
+        token = csrf_of(client.get("/account/api-keys").get_data(as_text=True))
+        return client.post("/account/api-keys", data={"name": "k", "expires_in_days": "0", "password": password,
+                                                      "csrf_token": token})
+
+    assert [create_key("wrong password!").status_code for _ in range(3)] == [400] * 3
+    locked = create_key(DEFAULT_PASSWORD)
+    assert_locked_page(locked)
+    assert "API keys" in locked.get_data(as_text=True)
+
+
+def test_a_right_current_password_is_no_failure(make, small_limits):
+    make.user("fine@example.com")
+    client = small_limits.test_client()
+    assert sign_in(client, "fine@example.com").status_code == 302
+    assert change_password(client, DEFAULT_PASSWORD, "short").status_code == 400  # refused for the new one
+    assert change_password(client, DEFAULT_PASSWORD, "a new long passphrase").status_code == 302
+    assert change_password(client, "a new long passphrase", "another long passphrase").status_code == 302
+    assert change_password(client, "another long passphrase", "a third long passphrase").status_code == 302
 
 
 def test_an_address_is_locked_after_failures_on_many_accounts(make, small_limits):

@@ -46,6 +46,22 @@ def test_unknown_user_wrong_password_and_disabled_user_answer_alike(moderate):
     assert known[1] == unknown[1] == disabled[1]
 
 
+def test_a_locked_account_and_a_locked_unknown_login_answer_alike(build_app):
+    """The account counter is keyed on the account when the login names one, on the login otherwise:
+    locked, both answer the same page, and neither says which it was."""
+    application = build_app(SIGN_IN_FAILURES_PER_ACCOUNT=2, SIGN_IN_FAILURES_PER_IP=1000)
+    with application.app_context():
+        create_user("locked@example.com", PASSWORD, username="locked")
+    client = application.test_client()
+    answers = {}
+    for login, other_name in (("locked@example.com", "LOCKED"), ("nobody@example.com", "nobody@example.com")):
+        attempt(client, login)
+        attempt(client, other_name)
+        answers[login] = attempt(client, login)[:2]
+    assert answers["locked@example.com"][0] == 429
+    assert answers["locked@example.com"] == answers["nobody@example.com"]
+
+
 def test_unknown_user_and_wrong_password_take_the_same_time(moderate):
     client = moderate.test_client()
     with moderate.app_context():

@@ -3,15 +3,27 @@
 from __future__ import annotations
 
 import re
+import time
 from urllib.parse import urlsplit
 
 import pytest
 import requests
 
 from app.extensions import db
-from app.models import ApiKey, AuditEvent, LoginSession
+from app.models import ApiKey, AuditEvent, Client, LoginSession
 from tests.factories import DEFAULT_PASSWORD, RegisteredClient
-from tests.flows import Browser, client_credentials, csrf_token, query_of, signed_in
+from tests.flows import (
+    Browser,
+    authorization_params,
+    client_credentials,
+    csrf_token,
+    exchange_code,
+    introspect,
+    pkce_pair,
+    query_of,
+    refresh,
+    signed_in,
+)
 
 EMAIL = "acct@example.com"
 NEW_PASSWORD = "a brand new passphrase"
@@ -158,3 +170,80 @@ def test_the_keys_of_someone_else_cannot_be_revoked(live_server, app, make, brow
     form_post(browser, "/account/api-keys", f"/account/api-keys/{theirs.client_id}/revoke", {})
     with app.app_context():
         assert db.session.query(ApiKey).filter_by(key_id=theirs.client_id).one().revoked_at is None
+
+
+KEY_FORM = [("name", "laptop"), ("scope", "api:read"), ("expires_in_days", "30")]
+
+
+def test_creating_a_key_needs_a_recent_sign_in(live_server, app, make, browser, user):
+    """OpenID Connect auth_time older than OSTIARY_REAUTHENTICATE_SECONDS: the password is asked again."""
+    assert 'name="password"' not in browser.session.get(f"{live_server}/account/api-keys").text
+    make.update(LoginSession, {"user_id": user.id}, auth_time=int(time.time()) - app.config["REAUTHENTICATE_SECONDS"])
+    page = browser.session.get(f"{live_server}/account/api-keys").text
+    assert 'name="password"' in page and "enter your password" in page
+
+    for password, message in [([], "enter your password"), ([("password", "not it")], "password is not correct")]:
+        refused = form_post(browser, "/account/api-keys", "/account/api-keys", KEY_FORM + password)
+        assert refused.status_code == 400 and message in refused.text and not KEY.search(refused.text)
+    created = form_post(browser, "/account/api-keys", "/account/api-keys", KEY_FORM + [("password", DEFAULT_PASSWORD)])
+    assert created.status_code == 200 and KEY.search(created.text)
+    # The password proved the person again: auth_time is now, and the next key needs no password for a while.
+    assert 'name="password"' not in browser.session.get(f"{live_server}/account/api-keys").text
+    again = form_post(browser, "/account/api-keys", "/account/api-keys", [("name", "second"), ("expires_in_days", "0")])
+    assert again.status_code == 200 and KEY.search(again.text)
+    with app.app_context():
+        assert db.session.query(ApiKey).count() == 2
+        failures = db.session.query(AuditEvent).filter_by(event="reauthentication").all()
+        assert [(e.outcome, e.details) for e in failures] == [("failure", {"purpose": "api_key.create"})]
+
+
+def tokens_in(browser: Browser, rp: RegisteredClient) -> dict:
+    """The code flow in this browser's session: the token response."""
+    verifier, challenge = pkce_pair()
+    response = browser.authorize(authorization_params(rp, challenge))
+    code = query_of(response.headers["Location"])["code"]
+    return exchange_code(browser.base_url, rp, code, verifier).json()
+
+
+def session_ids(browser: Browser) -> list[str]:
+    return re.findall(r'action="/account/sessions/(\d+)/end"', browser.session.get(f"{browser.base_url}/account/sessions").text)
+
+
+@pytest.mark.parametrize("disconnect", [True, False])
+def test_signing_out_a_session_can_disconnect_the_apps_signed_in_from_it(live_server, make, browser, disconnect):
+    rp = make.client()
+    other_rp = make.client()
+    make.update(Client, {"client_id": other_rp.client_id}, name="Other App")
+    laptop = signed_in(live_server, EMAIL)
+    theirs = refresh(live_server, rp, tokens_in(laptop, rp)["refresh_token"]).json()  # rotated: still that session's
+    verifier, challenge = pkce_pair()
+    pending = query_of(laptop.authorize(authorization_params(other_rp, challenge)).headers["Location"])["code"]
+    mine = tokens_in(browser, rp)
+
+    page = browser.session.get(f"{live_server}/account/sessions").text
+    assert page.count("<dd>Test App</dd>") == 2  # both sessions; a code not yet redeemed connects nothing yet
+    [laptop_session] = session_ids(browser)
+    form = {"disconnect_apps": "1"} if disconnect else {}
+    assert form_post(browser, "/account/sessions", f"/account/sessions/{laptop_session}/end", form).status_code == 302
+    assert laptop.session.get(f"{live_server}/account", allow_redirects=False).status_code == 302
+
+    expected = "its apps were disconnected" if disconnect else "That session was signed out."
+    assert expected in browser.session.get(f"{live_server}/account/sessions").text
+    assert (refresh(live_server, rp, theirs["refresh_token"]).status_code == 400) is disconnect
+    assert introspect(live_server, rp, theirs["access_token"])["active"] is not disconnect
+    assert (exchange_code(live_server, other_rp, pending, verifier).status_code == 400) is disconnect
+    # This browser's apps are untouched either way.
+    assert refresh(live_server, rp, mine["refresh_token"]).status_code == 200
+
+
+def test_signing_out_all_other_sessions_can_disconnect_their_apps(live_server, make, browser):
+    rp = make.client()
+    others = [signed_in(live_server, EMAIL) for _ in range(2)]
+    theirs = [tokens_in(other, rp) for other in others]
+    mine = tokens_in(browser, rp)
+    response = form_post(browser, "/account/sessions", "/account/sessions/end-others", {"disconnect_apps": "1"})
+    assert response.status_code == 302
+    assert "2 other sessions signed out, and their apps disconnected." in browser.session.get(
+        f"{live_server}/account/sessions").text
+    assert all(refresh(live_server, rp, t["refresh_token"]).status_code == 400 for t in theirs)
+    assert refresh(live_server, rp, mine["refresh_token"]).status_code == 200

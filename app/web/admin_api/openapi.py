@@ -16,7 +16,8 @@ ERRORS = {
     401: "No access token, or one that is invalid, expired, revoked or for another audience",
     403: "The token lacks the admin scope, or its subject is not an active administrator",
     404: "No such object",
-    409: "The change conflicts with existing state (a taken email or identifier, or locking yourself out)",
+    409: "The change conflicts with existing state (a taken email or identifier, locking yourself out, or a "
+         "person's API keys at their cap)",
 }
 PATH_PARAMETERS = {
     "sub": {"type": "string", "maxLength": 36},
@@ -106,8 +107,9 @@ def paths() -> dict[str, Any]:
             "post": operation("enableUser", "Enable a user", "users", (200, "User"), errors=(404,)),
         }),
         "/admin/api/users/{sub}/password": with_path_parameter("sub", {
-            "put": operation("setUserPassword", "Set a user's password (their sessions end)", "users", (204, None),
-                             body="PasswordSet", errors=(404,)),
+            "put": operation("setUserPassword", "Set a user's password: their sessions end, their apps' refresh and "
+                             "access tokens are revoked, and with revoke_api_keys their API keys", "users",
+                             (204, None), body="PasswordSet", errors=(404,)),
         }),
         "/admin/api/clients": {
             "get": operation("listClients", "List clients", "clients", (200, "ClientPage"), query=("limit", "cursor")),
@@ -141,8 +143,9 @@ def paths() -> dict[str, Any]:
         "/admin/api/api-keys": {
             "get": operation("listApiKeys", "List API keys (of one owner, with `owner`)", "api-keys",
                              (200, "ApiKeyPage"), query=("limit", "cursor", "owner")),
-            "post": operation("createApiKey", "Create an API key; the key is shown once", "api-keys",
-                              (201, "ApiKeyIssued"), body="ApiKeyCreate", links=key_links),
+            "post": operation("createApiKey", "Create an API key; the key is shown once (a person holds at most "
+                              "OSTIARY_LIVE_API_KEYS_PER_PERSON live keys: 409 beyond)", "api-keys",
+                              (201, "ApiKeyIssued"), body="ApiKeyCreate", errors=(409,), links=key_links),
         },
         "/admin/api/api-keys/{key_id}": with_path_parameter("key_id", {
             "get": operation("getApiKey", "Get an API key (never the key itself)", "api-keys", (200, "ApiKey"),

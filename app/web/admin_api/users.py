@@ -24,9 +24,8 @@ def list_users() -> Response:
 def create_user() -> Response:
     body = json_body("UserCreate")
     user = create(body["email"], body.get("password"), name=body.get("name"), username=body.get("username"),
-                  roles=body.get("roles"), scope=body.get("scope", ""), actor=actor())
-    if "email_verified" in body:
-        user = accounts.update_user(user, {"email_verified": body["email_verified"]}, actor=actor())
+                  roles=body.get("roles"), scope=body.get("scope", ""),
+                  email_verified=body.get("email_verified", False), actor=actor())
     return created(user_dict(user), url_for(".get_user", sub=user.sub))
 
 
@@ -63,7 +62,8 @@ def enable_user(sub: str) -> Response:
 @bp.put("/users/<sub>/password")
 def set_password(sub: str) -> Response:
     user = accounts.get_person(sub)
-    accounts.set_password(user, json_body("PasswordSet")["password"], actor=actor())
+    body = json_body("PasswordSet")
+    accounts.set_password(user, body["password"], actor=actor(), revoke_api_keys=body.get("revoke_api_keys", False))
     return no_content()
 
 

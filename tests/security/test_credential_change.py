@@ -1,0 +1,127 @@
+"""A new password takes back what the old one let anyone obtain: sessions, refresh-token families with their
+access tokens, codes not yet redeemed, and (when asked) API keys. From the account page, the admin API and the CLI."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+import requests
+from sqlalchemy import select
+
+from app.cli import cli
+from app.extensions import db
+from app.models import AuditEvent
+from tests.admin.conftest import admin_token
+from tests.factories import DEFAULT_PASSWORD, RegisteredClient
+from tests.flows import (
+    Browser,
+    client_credentials,
+    code_for,
+    csrf_token,
+    exchange_code,
+    introspect,
+    refresh,
+    signed_in,
+    tokens_for,
+)
+
+EMAIL = "changer@example.com"
+NEW_PASSWORD = "a brand new passphrase"
+
+
+@dataclass
+class Issued:
+    """What the old password was worth: tokens of two apps, a code not yet redeemed and an API key."""
+
+    rp: RegisteredClient
+    tokens: dict
+    id_only: dict  # an OpenID Connect sign-in without offline_access: an access token, no refresh token
+    pending: tuple[str, str]
+    key: RegisteredClient
+
+
+@pytest.fixture
+def issued(live_server, make) -> Issued:
+    user = make.user(EMAIL, scope="api:read")
+    rp = make.client()
+    tokens = tokens_for(live_server, rp, EMAIL)
+    id_only = tokens_for(live_server, rp, EMAIL, scope="openid profile")
+    assert "refresh_token" not in id_only
+    code, verifier, _ = code_for(live_server, rp, EMAIL)
+    return Issued(rp, tokens, id_only, (code, verifier), make.api_key(user, scope="api:read"))
+
+
+def assert_grants_revoked(live_server: str, issued: Issued) -> None:
+    assert refresh(live_server, issued.rp, issued.tokens["refresh_token"]).json()["error"] == "invalid_grant"
+    assert introspect(live_server, issued.rp, issued.tokens["access_token"]) == {"active": False}
+    assert introspect(live_server, issued.rp, issued.id_only["access_token"]) == {"active": False}
+    assert exchange_code(live_server, issued.rp, *issued.pending).json()["error"] == "invalid_grant"
+
+
+def key_works(live_server: str, issued: Issued) -> bool:
+    return client_credentials(live_server, issued.key).status_code == 200
+
+
+def change_on_the_account_page(browser: Browser, **extra: str) -> requests.Response:
+    token = csrf_token(browser.session.get(f"{browser.base_url}/account").text)
+    return browser.session.post(f"{browser.base_url}/account/password", allow_redirects=False, data={
+        "current_password": DEFAULT_PASSWORD, "new_password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD,
+        "csrf_token": token, **extra})
+
+
+def test_changing_ones_password_revokes_every_grant_and_keeps_api_keys(live_server, app, issued):
+    browser = signed_in(live_server, EMAIL)
+    assert change_on_the_account_page(browser).status_code == 302
+    assert_grants_revoked(live_server, issued)
+    assert key_works(live_server, issued)
+    assert browser.session.get(f"{live_server}/account", allow_redirects=False).status_code == 200
+    assert Browser(live_server).login(EMAIL, NEW_PASSWORD).status_code == 302
+    with app.app_context():
+        changed = db.session.scalars(select(AuditEvent).where(AuditEvent.event == "user.password_changed")).one()
+        assert changed.details["api_keys_revoked"] == 0
+
+
+def test_changing_ones_password_can_revoke_api_keys_too(live_server, app, issued):
+    browser = signed_in(live_server, EMAIL)
+    assert change_on_the_account_page(browser, revoke_api_keys="1").status_code == 302
+    assert_grants_revoked(live_server, issued)
+    assert not key_works(live_server, issued)
+    page = browser.session.get(f"{live_server}/account").text
+    assert "Your password was changed" in page and "1 API key was revoked" in page
+    with app.app_context():
+        events = [e.event for e in db.session.scalars(select(AuditEvent).order_by(AuditEvent.id))]
+        assert events[-2:] == ["api_key.revoked", "user.password_changed"]
+
+
+@pytest.mark.parametrize("revoke_api_keys", [False, True])
+def test_an_administrator_setting_a_password_revokes_every_grant(live_server, make, issued, revoke_api_keys):
+    admin = make.user("root@example.com", roles=["admin"])
+    api_key = make.api_key(admin, scope="ostiary:admin", name="ops")
+    token = admin_token(live_server, api_key)
+    sub = requests.get(f"{live_server}/admin/api/users", params={"q": EMAIL},
+                       headers={"Authorization": f"Bearer {token}"}).json()["items"][0]["sub"]
+    body = {"password": NEW_PASSWORD, **({"revoke_api_keys": True} if revoke_api_keys else {})}
+    response = requests.put(f"{live_server}/admin/api/users/{sub}/password", json=body,
+                            headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 204, response.text
+    assert_grants_revoked(live_server, issued)
+    assert key_works(live_server, issued) is not revoke_api_keys
+
+
+@pytest.mark.parametrize("revoke_api_keys", [False, True])
+def test_the_cli_setting_a_password_revokes_every_grant(live_server, runner, issued, revoke_api_keys):
+    flag = ["--revoke-api-keys"] if revoke_api_keys else []
+    result = runner.invoke(cli, ["users", "set-password", EMAIL, "--password-stdin", *flag, "--json"],
+                           input=NEW_PASSWORD)
+    assert result.exit_code == 0, result.output
+    assert_grants_revoked(live_server, issued)
+    assert key_works(live_server, issued) is not revoke_api_keys
+
+
+def test_other_people_keep_what_they_were_issued(live_server, make, issued):
+    make.user("bystander@example.com")
+    theirs = tokens_for(live_server, issued.rp, "bystander@example.com")
+    browser = signed_in(live_server, EMAIL)
+    assert change_on_the_account_page(browser, revoke_api_keys="1").status_code == 302
+    assert refresh(live_server, issued.rp, theirs["refresh_token"]).status_code == 200
