@@ -33,6 +33,8 @@ SCREENSHOT_DIR = os.environ.get("OSTIARY_SCREENSHOT_DIR")
 
 RP_PAGE = "<!doctype html><html lang=en><title>Relying party</title><link rel=icon href=data:,><p>{}</p>"
 RP_FRAME = "<!doctype html><html lang=en><title>Framing</title><link rel=icon href=data:,><iframe src={}></iframe>"
+RP_AUTO_POST = ("<!doctype html><html lang=en><title>Posting</title><link rel=icon href=data:,>"
+                '<form method=post action="{}">{}</form><script>document.forms[0].submit()</script>')
 
 
 @pytest.fixture(scope="session")
@@ -71,12 +73,20 @@ def chromium(playwright_driver) -> Iterator[object]:
 
 
 class _RelyingPartyPage(BaseHTTPRequestHandler):
-    """Any path: a tiny page. /frame?src=URL: a page that tries to put URL in an iframe."""
+    """Any path: a tiny page. /frame?src=URL: a page that tries to put URL in an iframe.
+    /auto-post?action=URL&name=value...: a page that POSTs the other fields to URL as soon as it loads."""
 
     def do_GET(self) -> None:
         parts = urlsplit(self.path)
+        query = parse_qs(parts.query)
         if parts.path == "/frame":
-            body = RP_FRAME.format(html.escape(parse_qs(parts.query)["src"][0], quote=True))
+            body = RP_FRAME.format(html.escape(query["src"][0], quote=True))
+        elif parts.path == "/auto-post":
+            fields = "".join(
+                f'<input type=hidden name="{html.escape(name, quote=True)}" value="{html.escape(values[0], quote=True)}">'
+                for name, values in query.items() if name != "action"
+            )
+            body = RP_AUTO_POST.format(html.escape(query["action"][0], quote=True), fields)
         else:
             body = RP_PAGE.format(html.escape(parts.path))
         encoded = body.encode()
