@@ -11,9 +11,9 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from app.config import database_url, engine_options, environment, key_retention_seconds, load_settings
 from app.extensions import csrf, db, migrate
 from app.logs import configure_logging
+from app.security import throttle
 from app.security.keyring import KeyRing
 from app.security.keys import ensure_secret_key, ensure_signing_key
-from app.security import throttle
 from app.security.passwords import Passwords
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
@@ -37,7 +37,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     configure_logging(settings["LOG_LEVEL"])
     if settings["TRUSTED_PROXY_HOPS"]:
         hops = settings["TRUSTED_PROXY_HOPS"]
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
+        # Address and scheme from our own proxies; never X-Forwarded-Host, which a proxy may pass on from the client.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)

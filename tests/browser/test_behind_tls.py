@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 
 import jwt
 import pytest
+import requests
 from playwright.sync_api import expect
 
 from tests.browser.conftest import BrowserLog, authorization_request_to, browser_context, launched_chromium
@@ -94,3 +95,14 @@ def test_every_form_works_over_https_behind_the_proxy(
     expect(page.locator("main")).to_contain_text("You are not signed in.")
     assert session_cookies(tls_context) == []
     assert browser_log.errors == []
+
+
+def test_no_host_a_client_sends_through_the_proxy_is_echoed(deployment, monkeypatch):
+    """The proxy passes the client's Host and X-Forwarded-Host on; the issuer's host is the only one served."""
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(deployment.cert_path))
+    forwarded = requests.get(f"{deployment.url}//oauth//authorize?client_id=x",
+                             headers={"X-Forwarded-Host": "evil.example"}, allow_redirects=False)
+    assert forwarded.status_code == 404 and "Location" not in forwarded.headers
+    for path, status in (("/login", 400), ("/oauth/authorize", 400), ("/healthz", 200), ("/readyz", 200)):
+        answer = requests.get(f"{deployment.url}{path}", headers={"Host": "evil.example"}, allow_redirects=False)
+        assert answer.status_code == status and "evil.example" not in answer.text, path
