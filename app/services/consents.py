@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from app.extensions import db
 from app.models import Consent, User
@@ -20,9 +22,19 @@ def covers(user: User, client_id: str, scope: str) -> bool:
 
 
 def remember(user: User, client_id: str, scope: str) -> None:
-    consent = _find(user, client_id)
-    if consent is None:
-        db.session.add(Consent(user_id=user.id, client_id=client_id, scope=scope))
-    else:
-        consent.scope = " ".join(dict.fromkeys(consent.scope.split() + scope.split()))
+    """Merge the scope into the one row per user and client. Concurrent decisions (a double-click on Allow)
+    neither collide on the unique constraint nor lose each other's scopes: insert-if-missing, then lock and merge."""
+    insert = postgresql_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
+    db.session.execute(
+        insert(Consent)
+        .values(user_id=user.id, client_id=client_id, scope="")
+        .on_conflict_do_nothing(index_elements=[Consent.user_id, Consent.client_id])
+    )
+    consent = db.session.scalars(
+        select(Consent)
+        .where(Consent.user_id == user.id, Consent.client_id == client_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
+    consent.scope = " ".join(dict.fromkeys(consent.scope.split() + scope.split()))
     db.session.commit()
