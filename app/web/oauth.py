@@ -18,6 +18,7 @@ from flask import Blueprint, Response, current_app, jsonify, redirect, render_te
 from app.extensions import csrf
 from app.models.clock import now
 from app.oauth import authorization
+from app.oauth.discovery import PROMPT_VALUES, RESPONSE_MODES
 from app.oauth.discovery import metadata as server_metadata
 from app.oauth.signing import keyring
 from app.scopes import describe
@@ -60,8 +61,19 @@ def _refuse_request_objects() -> None:
         raise RequestURINotSupportedError("the request_uri parameter is not supported")
 
 
+def _refuse_unsupported_response_mode() -> None:
+    """OAuth 2.0 Multiple Response Type Encoding Practices §2.1: we deliver in the query, never elsewhere."""
+    response_mode = request.values.get("response_mode")
+    if response_mode and response_mode not in RESPONSE_MODES:
+        raise InvalidRequestError(f"response_mode must be {' or '.join(RESPONSE_MODES)}")
+
+
 def _prompts() -> set[str]:
+    """OpenID Connect Core §3.1.2.1; Initiating User Registration via OpenID Connect §4: a value we do not
+    list in prompt_values_supported is invalid_request, not silently ignored."""
     prompts = set(request.values.get("prompt", "").split())
+    if not prompts <= set(PROMPT_VALUES):
+        raise InvalidRequestError(f"prompt values may be {', '.join(PROMPT_VALUES)}")
     if "none" in prompts and len(prompts) > 1:
         raise InvalidRequestError("prompt=none cannot be combined with other values")
     return prompts
@@ -98,6 +110,7 @@ def authorize() -> Response:
     state = request.values.get("state")
     try:
         _refuse_request_objects()
+        _refuse_unsupported_response_mode()
         prompts = _prompts()
         max_age = _max_age()
         needs_login = (

@@ -105,6 +105,10 @@ UNVERIFIABLE = [
                  id="bad-redirect-and-response-type"),
     pytest.param({"client_id": "nope", "response_type": "tökén\""}, "unsupported_response_type",
                  id="unknown-client-odd-response-type"),
+    pytest.param({"redirect_uri": APP_URI + "/", "prompt": "select_account"}, "invalid_request",
+                 id="bad-redirect-and-prompt"),
+    pytest.param({"redirect_uri": APP_URI + "/", "response_mode": "fragment"}, "invalid_request",
+                 id="bad-redirect-and-response-mode"),
 ]
 
 
@@ -152,6 +156,19 @@ REDIRECTED = [
     pytest.param({"max_age": "²"}, "invalid_request", id="unicode-digit-max-age"),
     pytest.param({"max_age": "٣"}, "invalid_request", id="arabic-digit-max-age"),
     pytest.param({"max_age": "9" * 30}, "invalid_request", id="huge-max-age"),
+    # Initiating User Registration via OpenID Connect §4: a prompt value we do not list in
+    # prompt_values_supported is invalid_request.
+    pytest.param({"prompt": "select_account"}, "invalid_request", id="prompt-select-account"),
+    pytest.param({"prompt": "create"}, "invalid_request", id="prompt-create"),
+    pytest.param({"prompt": "login bogus"}, "invalid_request", id="prompt-unknown-with-login"),
+    pytest.param({"prompt": "consent select_account", "scope": "profile"}, "invalid_request", id="prompt-unknown-oauth"),
+    pytest.param({"prompt": "LOGIN"}, "invalid_request", id="prompt-upper-case"),
+    # OAuth 2.0 Multiple Response Type Encoding Practices §2: we deliver in the query only.
+    pytest.param({"response_mode": "fragment"}, "invalid_request", id="response-mode-fragment"),
+    pytest.param({"response_mode": "form_post"}, "invalid_request", id="response-mode-form-post"),
+    pytest.param({"response_mode": "query.jwt"}, "invalid_request", id="response-mode-jarm"),
+    pytest.param({"response_mode": "Query"}, "invalid_request", id="response-mode-upper-case"),
+    pytest.param({"response_mode": "tökén"}, "invalid_request", id="response-mode-non-ascii"),
     pytest.param({"request": "eyJhbGciOiJub25lIn0.e30."}, "request_not_supported", id="request-object"),
     pytest.param({"request_uri": "https://app.example.com/r/1"}, "request_uri_not_supported", id="request-uri"),
 ]
@@ -215,6 +232,12 @@ def test_parameter_in_both_query_and_body_is_a_duplicate(live_server, rp, browse
 def test_code_redirect_carries_state_and_iss(live_server, rp, browser, method):
     params = params_for(rp, redirect_uri=APP_URI)
     assert_code(browser.authorize(params, method=method), live_server, APP_URI, params["state"])
+
+
+@pytest.mark.parametrize("mode", ["query", ""])
+def test_response_mode_query_or_none_is_accepted(live_server, rp, browser, mode):
+    params = params_for(rp, redirect_uri=APP_URI, response_mode=mode)
+    assert_code(browser.authorize(params), live_server, APP_URI, params["state"])
 
 
 def test_registered_query_of_redirect_uri_is_kept(live_server, rp, browser):
