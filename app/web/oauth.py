@@ -68,7 +68,7 @@ def _refuse_unsupported_response_mode() -> None:
         raise InvalidRequestError(f"response_mode must be {' or '.join(RESPONSE_MODES)}")
 
 
-def _prompts() -> set[str]:
+def _prompts(max_age: int | None) -> set[str]:
     """OpenID Connect Core §3.1.2.1; Initiating User Registration via OpenID Connect §4: a value we do not
     list in prompt_values_supported is invalid_request, not silently ignored."""
     prompts = set(request.values.get("prompt", "").split())
@@ -76,6 +76,8 @@ def _prompts() -> set[str]:
         raise InvalidRequestError(f"prompt values may be {', '.join(PROMPT_VALUES)}")
     if "none" in prompts and len(prompts) > 1:
         raise InvalidRequestError("prompt=none cannot be combined with other values")
+    if max_age == 0:
+        prompts.add("login")  # §3.1.2.1: max_age=0 is equivalent to prompt=login
     return prompts
 
 
@@ -111,8 +113,8 @@ def authorize() -> Response:
     try:
         _refuse_request_objects()
         _refuse_unsupported_response_mode()
-        prompts = _prompts()
         max_age = _max_age()
+        prompts = _prompts(max_age)
         needs_login = (
             user is None
             or "login" in prompts

@@ -394,6 +394,22 @@ def test_max_age_zero_with_old_session_asks_to_sign_in(live_server, rp, browser,
     assert_code(sign_in_and_return(browser, query), live_server, rp.redirect_uri, params["state"])
 
 
+@pytest.mark.parametrize("prompt", [None, "consent"])
+def test_max_age_zero_is_prompt_login_even_for_a_session_started_this_second(
+    live_server, rp, browser, user, make, monkeypatch, prompt
+):
+    """OpenID Connect Core §3.1.2.1: max_age=0 is equivalent to prompt=login."""
+    assert browser.authorize(params_for(rp)).status_code == 302
+    signed_in_at = int(time.time())
+    make.update(LoginSession, {"user_id": user.id}, auth_time=signed_in_at)
+    monkeypatch.setattr("app.web.oauth.now", lambda: signed_in_at)  # no second has passed
+    query = login_redirect(browser.authorize(params_for(rp, max_age="0", prompt=prompt), decision=None))
+    back = query_of(query["next"])
+    assert "max_age" not in back and back.get("prompt") == prompt  # asked once, then on to consent if asked
+    params = params_for(rp, redirect_uri=APP_URI, max_age="0", prompt="none")
+    assert_redirected_error(browser.authorize(params), live_server, "login_required", params["state"])
+
+
 @pytest.mark.parametrize(("age", "max_age", "asks"), [(3600, "60", True), (10, "60", False), (10, "", False)])
 def test_max_age_against_session_auth_time(live_server, rp, browser, user, make, age, max_age, asks):
     assert browser.authorize(params_for(rp)).status_code == 302
