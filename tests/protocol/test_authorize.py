@@ -8,8 +8,10 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
+from sqlalchemy import func, select
 
-from app.models import LoginSession
+from app.extensions import db
+from app.models import AuditEvent, AuthorizationCode, Consent, LoginSession
 from tests.flows import (
     Browser,
     authorization_params,
@@ -434,6 +436,31 @@ def test_anonymous_browser_is_sent_to_login_and_back(live_server, rp, user):
     params = params_for(rp)
     back = sign_in_and_return(browser, login_redirect(browser.authorize(params)))
     assert back.status_code == 200 and is_consent_page(back.text)
+
+
+def stored_counts(app) -> dict[str, int]:
+    with app.app_context():
+        return {model.__name__: db.session.scalar(select(func.count()).select_from(model))
+                for model in (AuthorizationCode, Consent, AuditEvent)}
+
+
+@pytest.mark.parametrize("prompt", [None, "none", "consent"])
+def test_head_creates_nothing(live_server, app, rp, browser, user, make, prompt):
+    """RFC 9110 §9.2.1: HEAD is safe. A link preview or a prefetch must not get a code, store a consent or
+    touch the session, even where a GET would answer with a code at once."""
+    assert browser.authorize(params_for(rp)).status_code == 302  # consent remembered
+    idle_since = int(time.time()) - 600  # a request now would refresh last_seen_at
+    make.update(LoginSession, {"user_id": user.id}, last_seen_at=idle_since)
+    before = stored_counts(app)
+
+    params = params_for(rp, redirect_uri=APP_URI, prompt=prompt)
+    response = browser.session.head(f"{live_server}/oauth/authorize", params=params, allow_redirects=False)
+
+    assert response.status_code in (200, 302) and "code" not in query_of(response.headers.get("Location", ""))
+    assert stored_counts(app) == before
+    with app.app_context():
+        assert db.session.scalar(select(LoginSession.last_seen_at)) == idle_since
+    assert_code(browser.authorize(params_for(rp, redirect_uri=APP_URI, state="s")), live_server, APP_URI, "s")
 
 
 def test_login_hint_is_prefilled(live_server, rp):
