@@ -125,20 +125,24 @@ def authorize() -> Response:
                 raise LoginRequiredError()
             return _login_redirect(prompts)
         scope = grant.request.scope or ""
+        # RFC 8707: the resource server the access token will be sent to, resolved while validating.
+        resource = grant.request.resource.identifier if grant.request.resource else None
         decision = request.form.get("decision") if request.method == "POST" else None
         if decision is None:
-            if "consent" not in prompts and consents.covers(user, grant.client.client_id, scope):
+            if "consent" not in prompts and consents.covers(user, grant.client.client_id, scope, resource):
                 return authorization.create_authorization_response(grant=grant, grant_user=user)
             if "none" in prompts:
                 raise ConsentRequiredError()
             return _consent_page(grant, scope)
         csrf.protect()
         consent = {"user_sub": user.sub, "client_id": grant.client.client_id, "scope": scope}
+        if resource is not None:
+            consent["resource"] = resource
         if decision != "allow":
             audit.record("consent.denied", outcome="failure", **consent)
             raise AccessDeniedError("the user denied the request")
         audit.record("consent.granted", commit=False, **consent)  # committed with the consent itself
-        consents.remember(user, grant.client.client_id, scope)
+        consents.remember(user, grant.client.client_id, scope, resource)
         return authorization.create_authorization_response(grant=grant, grant_user=user)
     except OAuth2Error as error:
         error.redirect_uri, error.state = redirect_uri, state
@@ -151,6 +155,7 @@ def _consent_page(grant, scope: str) -> Response:
         "consent.html",
         client=grant.client,
         scopes=scopes,
+        resource=grant.request.resource,
         params=_authorization_params(),
         user=current_login_session().user,
     )

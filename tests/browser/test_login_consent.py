@@ -137,6 +137,31 @@ def test_consent_is_remembered_for_the_same_scopes(page, make, rp_client, sign_i
     expect(page.locator("#scopes li")).to_have_text(PLAIN_SCOPES[:3])
 
 
+def test_the_consent_page_names_the_resource_the_token_goes_to(
+    page, make, relying_party, live_server, sign_in, authorization_request, screenshot, browser_log
+):
+    """RFC 8707: the person sees which API the app will use the access with, and is asked again for another."""
+    make.user("rae@example.com")
+    make.resource("https://billing.example.com", scope="billing:read", name="Billing API")
+    make.resource("https://reports.example.com", scope="billing:read", name="Reports API")
+    client = make.client(redirect_uris=[f"{relying_party}/callback"], scope="openid billing:read",
+                         resources=["https://billing.example.com", "https://reports.example.com"])
+    request = authorization_request(client, scope="openid billing:read", resource="https://billing.example.com")
+
+    page.goto(request.url)
+    sign_in(page, "rae@example.com")
+    expect(page.locator("#resource")).to_have_text("Billing API https://billing.example.com")
+    screenshot(page, "consent-resource")
+    query = answer_consent(page, "Allow", client.redirect_uri)
+    access_token = exchange_code(live_server, client, query["code"], request.verifier).json()["access_token"]
+    assert jwt.decode(access_token, options={"verify_signature": False})["aud"] == "https://billing.example.com"
+
+    page.goto(authorization_request(client, scope="openid billing:read", resource="https://reports.example.com").url)
+    expect(page.get_by_role("heading", level=1)).to_have_text("Test App wants to access your account")
+    expect(page.locator("#resource")).to_have_text("Reports API https://reports.example.com")
+    assert browser_log.errors == []
+
+
 def test_unknown_client_shows_an_error_page_and_never_redirects(page, live_server, rp_client, screenshot, browser_log):
     response = page.goto(
         f"{live_server}/oauth/authorize?response_type=code&client_id=no-such-client"

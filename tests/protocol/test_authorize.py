@@ -304,6 +304,40 @@ def test_consent_is_per_user(live_server, make, rp, browser):
     assert is_consent_page(other.authorize(params_for(rp), decision=None).text)
 
 
+API, OTHER_API, API_SCOPE = "https://api.example.com", "https://other.example.com", "openid api:read"
+
+
+@pytest.fixture
+def api_rp(make):
+    """A client that may send its tokens to two resource servers (RFC 8707)."""
+    make.resource(API, scope="api:read", name="Billing API")
+    make.resource(OTHER_API, scope="api:read", name="Reports API")
+    return make.client(redirect_uris=[APP_URI], scope=API_SCOPE, resources=[API, OTHER_API])
+
+
+def test_a_remembered_consent_does_not_cover_a_new_resource(live_server, api_rp, browser):
+    """The consent page names where the token will be sent; allowing one resource does not allow another."""
+    first = params_for(api_rp, scope=API_SCOPE)
+    assert_code(browser.authorize(first), live_server, APP_URI, first["state"])
+    page = browser.authorize(params_for(api_rp, scope=API_SCOPE, resource=API), decision=None)
+    assert is_consent_page(page.text) and "Billing API" in page.text and f"<code>{API}</code>" in page.text
+    quiet = params_for(api_rp, scope=API_SCOPE, resource=API, prompt="none")
+    assert_redirected_error(browser.authorize(quiet), live_server, "consent_required", quiet["state"])
+
+    assert browser.authorize(params_for(api_rp, scope=API_SCOPE, resource=API)).status_code == 302  # Allow
+    again = params_for(api_rp, scope=API_SCOPE, resource=API, prompt="none")
+    assert_code(browser.authorize(again, decision=None), live_server, APP_URI, again["state"])
+    other = browser.authorize(params_for(api_rp, scope=API_SCOPE, resource=OTHER_API), decision=None)
+    assert is_consent_page(other.text) and "Reports API" in other.text and "Billing API" not in other.text
+    without = params_for(api_rp, scope=API_SCOPE, prompt="none")
+    assert_code(browser.authorize(without, decision=None), live_server, APP_URI, without["state"])
+
+
+def test_a_consent_page_without_a_resource_names_none(live_server, api_rp, browser):
+    page = browser.authorize(params_for(api_rp, scope=API_SCOPE), decision=None)
+    assert is_consent_page(page.text) and 'id="resource"' not in page.text
+
+
 @pytest.mark.parametrize("token", [None, "", "forged-token", "IjEyMyI.Zx0000.aaaaaaaaaaaaaaaaaaaaaaaaaaa"])
 def test_consent_decision_without_valid_csrf_token_is_refused(live_server, rp, browser, token):
     page = browser.authorize(params_for(rp), decision=None)
