@@ -20,6 +20,7 @@ from app.models.clock import now
 from app.oauth import authorization
 from app.oauth.discovery import PROMPT_VALUES, RESPONSE_MODES
 from app.oauth.discovery import metadata as server_metadata
+from app.oauth.endpoints import check_id_token_hint
 from app.oauth.signing import keyring
 from app.scopes import describe
 from app.services import audit, consents
@@ -81,6 +82,12 @@ def _prompts(max_age: int | None) -> set[str]:
     return prompts
 
 
+def _hinted_subject(client_id: str) -> str | None:
+    """OpenID Connect Core §3.1.2.1: the End-User an id_token_hint names, or None without one."""
+    hint = request.values.get("id_token_hint")
+    return check_id_token_hint(hint, client_id)["sub"] if hint else None
+
+
 def _login_redirect(prompts: set[str]) -> Response:
     """Send the browser to sign in, then back here without prompt=login or max_age, so it is asked once."""
     params = [(k, v) for k, v in _authorization_params() if k not in {"prompt", "max_age"}]
@@ -115,10 +122,13 @@ def authorize() -> Response:
         _refuse_unsupported_response_mode()
         max_age = _max_age()
         prompts = _prompts(max_age)
+        hinted_sub = _hinted_subject(grant.client.client_id)
         needs_login = (
             user is None
             or "login" in prompts
             or (max_age is not None and now() - login_session.auth_time > max_age)
+            # A hint about someone else: answer only for that person (login_required with prompt=none).
+            or (hinted_sub is not None and hinted_sub != user.sub)
         )
         if needs_login:
             if "none" in prompts:

@@ -9,7 +9,7 @@ import jwt
 import pytest
 from playwright.sync_api import expect
 
-from tests.flows import exchange_code, query_of
+from tests.flows import exchange_code, query_of, tokens_for
 
 pytestmark = pytest.mark.browser
 
@@ -159,6 +159,34 @@ def test_the_consent_page_names_the_resource_the_token_goes_to(
     page.goto(authorization_request(client, scope="openid billing:read", resource="https://reports.example.com").url)
     expect(page.get_by_role("heading", level=1)).to_have_text("Test App wants to access your account")
     expect(page.locator("#resource")).to_have_text("Reports API https://reports.example.com")
+    assert browser_log.errors == []
+
+
+def test_a_hint_about_another_account_asks_that_person_to_sign_in(
+    page, make, rp_client, live_server, sign_in, authorization_request, screenshot, browser_log
+):
+    """OpenID Connect Core §3.1.2.1: the app sends Bob's ID token as id_token_hint while Alice is signed in."""
+    make.user("alice@example.com")
+    bob = make.user("bob@example.com")
+    bobs_id_token = tokens_for(live_server, rp_client, "bob@example.com")["id_token"]
+    page.goto("/login")
+    sign_in(page, "alice@example.com")
+
+    quiet = authorization_request(rp_client, prompt="none", id_token_hint=bobs_id_token)
+    with page.expect_request(lambda request: request.url.startswith(rp_client.redirect_uri + "?")) as callback:
+        page.goto(quiet.url)
+    assert query_of(callback.value.url)["error"] == "login_required"
+
+    request = authorization_request(rp_client, id_token_hint=bobs_id_token)
+    page.goto(request.url)
+    expect(page.get_by_role("heading", level=1)).to_have_text("Sign in")
+    expect(page.locator("#account-requested")).to_have_text("Test App asked you to sign in with a particular account.")
+    screenshot(page, "login-account-requested")
+    with page.expect_request(lambda request: request.url.startswith(rp_client.redirect_uri + "?")) as callback:
+        sign_in(page, "bob@example.com")  # Bob allowed Test App before
+    query = query_of(callback.value.url)
+    id_token = exchange_code(live_server, rp_client, query["code"], request.verifier).json()["id_token"]
+    assert jwt.decode(id_token, options={"verify_signature": False})["sub"] == bob.sub
     assert browser_log.errors == []
 
 

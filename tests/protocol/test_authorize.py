@@ -6,6 +6,7 @@ import re
 import time
 from urllib.parse import urlsplit
 
+import jwt
 import pytest
 import requests
 from sqlalchemy import func, select
@@ -21,6 +22,7 @@ from tests.flows import (
     query_of,
     redirect_error,
     signed_in,
+    tokens_for,
 )
 
 APP_URI = "https://app.example.com/cb"
@@ -463,6 +465,77 @@ def test_max_age_with_prompt_none_and_old_session_is_login_required(live_server,
     make.update(LoginSession, {"user_id": user.id}, auth_time=int(time.time()) - 3600)
     params = params_for(rp, redirect_uri=APP_URI, max_age="60", prompt="none")
     assert_redirected_error(browser.authorize(params), live_server, "login_required", params["state"])
+
+
+# --- id_token_hint (OpenID Connect Core §3.1.2.1) -------------------------------------------------------------
+
+@pytest.fixture
+def alice_id_token(live_server, rp, user) -> str:
+    return tokens_for(live_server, rp, EMAIL)["id_token"]
+
+
+@pytest.fixture
+def bob_id_token(live_server, rp, make) -> str:
+    make.user("bob@example.com")
+    return tokens_for(live_server, rp, "bob@example.com")["id_token"]
+
+
+def expired(make, id_token: str) -> str:
+    """The same ID token, its lifetime over: OpenID Connect still accepts it as a hint."""
+    claims = jwt.decode(id_token, options={"verify_signature": False})
+    return make.jwt({**claims, "iat": claims["iat"] - 7200, "exp": int(time.time()) - 3600}, typ=None)
+
+
+@pytest.mark.parametrize("age", ["fresh", "expired"])
+def test_a_hint_naming_the_signed_in_user_is_honoured(live_server, rp, browser, make, alice_id_token, age):
+    hint = alice_id_token if age == "fresh" else expired(make, alice_id_token)
+    params = params_for(rp, redirect_uri=APP_URI, prompt="none", id_token_hint=hint)
+    assert_code(browser.authorize(params), live_server, APP_URI, params["state"])
+
+
+def test_a_hint_naming_someone_else_with_prompt_none_is_login_required(live_server, rp, browser, bob_id_token):
+    assert browser.authorize(params_for(rp)).status_code == 302  # Alice's consent is remembered
+    params = params_for(rp, redirect_uri=APP_URI, prompt="none", id_token_hint=bob_id_token)
+    assert_redirected_error(browser.authorize(params), live_server, "login_required", params["state"])
+
+
+def test_a_hint_naming_someone_else_asks_for_a_fresh_sign_in_as_that_person(live_server, rp, browser, bob_id_token):
+    assert browser.authorize(params_for(rp)).status_code == 302
+    params = params_for(rp, redirect_uri=APP_URI, id_token_hint=bob_id_token)
+    query = login_redirect(browser.authorize(params))
+    page = browser.session.get(f"{live_server}/login", params=query)
+    assert "asked you to sign in with a particular account" in page.text
+
+    # Signing in as Alice again does not answer for Bob: back to the sign-in page.
+    assert login_redirect(sign_in_and_return(browser, query))
+    signed = browser.login("bob@example.com", next_url=query["next"])
+    back = browser.follow(signed)
+    assert_code(browser.authorize(params) if is_consent_page(back.text) else back, live_server, APP_URI,
+                params["state"])
+
+
+def test_a_hint_for_another_client_is_invalid(live_server, make, rp, browser, user):
+    other = make.client()
+    hint = tokens_for(live_server, other, EMAIL)["id_token"]
+    params = params_for(rp, redirect_uri=APP_URI, id_token_hint=hint)
+    assert_redirected_error(browser.authorize(params), live_server, "invalid_request", params["state"])
+
+
+@pytest.mark.parametrize("kind", ["garbage", "another issuer", "an access token", "unsigned"])
+def test_an_invalid_hint_is_invalid_request(live_server, rp, browser, make, alice_id_token, kind):
+    claims = jwt.decode(alice_id_token, options={"verify_signature": False})
+    hint = {
+        "garbage": "not-a-jwt",
+        "another issuer": make.jwt({**claims, "iss": "https://evil.example"}, typ=None),
+        "an access token": make.jwt({**claims, "client_id": claims["aud"], "jti": "j"}),
+        "unsigned": jwt.encode(claims, None, algorithm="none"),
+    }[kind]
+    params = params_for(rp, redirect_uri=APP_URI, id_token_hint=hint)
+    assert_redirected_error(browser.authorize(params), live_server, "invalid_request", params["state"])
+    anonymous = Browser(live_server).authorize(params)  # checked before anything else happens
+    assert_redirected_error(anonymous, live_server, "invalid_request", params["state"])
+    assert_error_page(browser.authorize(params_for(rp, redirect_uri=APP_URI + "/", id_token_hint=hint)),
+                      "invalid_request")
 
 
 def test_anonymous_browser_is_sent_to_login_and_back(live_server, rp, user):
