@@ -19,9 +19,9 @@ from app.config import (
 )
 from app.extensions import csrf, db, migrate
 from app.logs import configure_logging
+from app.security import throttle
 from app.security.keyring import KeyRing
 from app.security.keys import SECRET_KEY_FILE, create_private_file, ensure_secret_key, ensure_signing_key
-from app.security import throttle
 from app.security.passwords import Passwords
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
@@ -53,7 +53,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     configure_logging(settings["LOG_LEVEL"])
     if settings["TRUSTED_PROXY_HOPS"]:
         hops = settings["TRUSTED_PROXY_HOPS"]
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
+        # Address and scheme from our own proxies; never X-Forwarded-Host, which a proxy may pass on from the client.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
 
     database_file = sqlite_path(app.config["SQLALCHEMY_DATABASE_URI"])
     if database_file is not None and database_file.parent.is_dir():

@@ -111,7 +111,7 @@ def load_settings(environ: Mapping[str, str], overrides: Mapping[str, Any] | Non
     return settings
 
 
-def _is_loopback(host: str | None) -> bool:
+def is_loopback(host: str | None) -> bool:
     return host in {"localhost", "127.0.0.1", "::1"}
 
 
@@ -127,7 +127,7 @@ def validate(settings: Mapping[str, Any]) -> None:
         raise ConfigError(f"{ENV_PREFIX}ISSUER={issuer!r} must be an absolute http(s) URL")
     if parts.username is not None or parts.password is not None:
         raise ConfigError(f"{ENV_PREFIX}ISSUER must not contain user information")
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
         raise ConfigError(f"{ENV_PREFIX}ISSUER={issuer!r} must use https unless it is a loopback address")
     if parts.query or parts.fragment or parts.path:
         # Endpoints live at the root, so a path in the issuer would break RFC 8414 §3.1 metadata discovery.
@@ -197,7 +197,7 @@ def _validate_origin(origin: str) -> None:
         raise ConfigError(f"{name}: {origin!r} is not an origin") from None
     if parts.scheme not in {"http", "https"} or not parts.hostname or origin != f"{parts.scheme}://{parts.netloc}":
         raise ConfigError(f"{name}: {origin!r} must be scheme://host[:port] with no path or trailing slash")
-    if parts.username is not None or (parts.scheme == "http" and not _is_loopback(parts.hostname)):
+    if parts.username is not None or (parts.scheme == "http" and not is_loopback(parts.hostname)):
         raise ConfigError(f"{name}: {origin!r} must use https unless it is a loopback address")
 
 

@@ -10,6 +10,9 @@ from app.scopes import STANDARD_SCOPES
 from app.security.keys import SIGNING_ALG
 
 AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+# The authorization endpoint refuses any other value (web/oauth.py).
+PROMPT_VALUES = ["none", "login", "consent"]
+RESPONSE_MODES = ["query"]
 
 
 def metadata() -> dict[str, Any]:
@@ -25,7 +28,7 @@ def metadata() -> dict[str, Any]:
         "end_session_endpoint": f"{issuer}/oauth/logout",
         "scopes_supported": list(STANDARD_SCOPES),
         "response_types_supported": ["code"],
-        "response_modes_supported": ["query"],
+        "response_modes_supported": RESPONSE_MODES,
         "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": [SIGNING_ALG],
@@ -37,7 +40,7 @@ def metadata() -> dict[str, Any]:
             "iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "amr", "at_hash",
             "name", "preferred_username", "updated_at", "email", "email_verified", "roles",
         ],
-        "prompt_values_supported": ["none", "login", "consent"],
+        "prompt_values_supported": PROMPT_VALUES,
         "authorization_response_iss_parameter_supported": True,
         "claims_parameter_supported": False,
         "request_parameter_supported": False,

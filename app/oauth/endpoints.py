@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any, ClassVar
 
 from authlib.oauth2 import OAuth2Error, OAuth2Request
@@ -13,7 +14,13 @@ from authlib.oidc.rpinitiated import EndSessionRequest
 from flask import current_app, g
 
 from app.models import Client, RefreshToken
-from app.oauth.bearer import AccessToken, is_access_token_typ, verify_access_token
+from app.oauth.bearer import (
+    CLOCK_SKEW_SECONDS,
+    AccessToken,
+    has_audience,
+    is_access_token_typ,
+    verify_access_token,
+)
 from app.oauth.signing import InvalidJWT, keyring, verify
 from app.security.keys import SIGNING_ALG
 from app.services import audit
@@ -129,8 +136,9 @@ def _subject_is_active(token: RefreshToken | AccessToken) -> bool:
     return user is not None and user.is_active
 
 
-def check_id_token_hint(hint: str) -> None:
-    """RP-Initiated Logout 1.0 §2: the hint must be an ID token we issued, not any JWT we signed."""
+def check_id_token_hint(hint: str, client_id: str | None = None) -> dict[str, Any]:
+    """OpenID Connect Core §3.1.2.1, RP-Initiated Logout 1.0 §2: an ID token we issued (to client_id, when given),
+    not any JWT we signed; an expired one is still a good hint. Returns its claims."""
     try:
         header, claims = verify(hint)
     except InvalidJWT:
@@ -140,8 +148,19 @@ def check_id_token_hint(hint: str) -> None:
         or claims.get("iss") != current_app.config["ISSUER"]
         or not isinstance(claims.get("sub"), str)
         or not claims.get("aud")
+        or any(_in_the_future(claims.get(name)) for name in ("iat", "nbf"))
     ):
         raise InvalidRequestError("id_token_hint is not a valid ID token")
+    if client_id is not None and not has_audience(claims["aud"], client_id):
+        raise InvalidRequestError("id_token_hint was not issued to this client")
+    return claims
+
+
+def _in_the_future(moment: Any) -> bool:
+    """A time claim (RFC 7519 §4.1.5-6) that is not a number, or lies beyond the clock skew we allow."""
+    if moment is None:
+        return False
+    return not isinstance(moment, int | float) or moment > time.time() + CLOCK_SKEW_SECONDS
 
 
 class EndSessionEndpoint(_EndSessionEndpoint):

@@ -20,12 +20,17 @@ from app.services.pagination import Page, paginate
 ADMIN_API_PATH = "/admin/api"
 
 
+ADMIN_API_NAME = "Ostiary admin API"
+
+
 @dataclass(frozen=True)
 class ResourceServer:
-    """What the token endpoint needs to know about a resource: the `aud` and the scopes it understands."""
+    """What the token endpoint needs to know about a resource: the `aud` and the scopes it understands,
+    and the name a person is shown when asked to consent."""
 
     identifier: str
     scopes: tuple[str, ...]
+    name: str
 
 
 def admin_audience() -> str:
@@ -35,9 +40,9 @@ def admin_audience() -> str:
 
 def find_resource(identifier: str) -> ResourceServer | None:
     if identifier == admin_audience():
-        return ResourceServer(identifier, (ADMIN_SCOPE,))
+        return ResourceServer(identifier, (ADMIN_SCOPE,), ADMIN_API_NAME)
     found = db.session.scalar(select(Resource).where(Resource.identifier == identifier))
-    return ResourceServer(found.identifier, tuple(found.scopes)) if found else None
+    return ResourceServer(found.identifier, tuple(found.scopes), found.name) if found else None
 
 
 def validate_identifier(identifier: str, field: str = "identifier") -> str:

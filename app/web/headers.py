@@ -20,7 +20,9 @@ def add_security_headers(response: Response) -> Response:
     response.headers.setdefault("Content-Security-Policy", CSP)
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "no-referrer")
+    # Same-origin requests carry a Referer, which Flask-WTF demands on every form POST over https
+    # (WTF_CSRF_SSL_STRICT); other origins, relying parties included, get none.
+    response.headers.setdefault("Referrer-Policy", "same-origin")
     if current_app.config["ISSUER"].startswith("https://"):
         response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
     if response.mimetype == "text/html":

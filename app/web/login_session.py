@@ -29,6 +29,10 @@ def load_login_session() -> None:
     g.login_session = None
     if request.endpoint in MACHINE_ENDPOINTS:
         return  # machine endpoints never use the browser session
+    if request.method == "HEAD":
+        # RFC 9110 §9.2.1: HEAD is safe. A link preview or prefetch of an authorization URL must not act for the
+        # person (a code, a consent) nor even refresh the session's last-seen time: it is answered as signed out.
+        return
     token = request.cookies.get(cookie_name())
     if token:
         g.login_session = sessions.load(token)

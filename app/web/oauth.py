@@ -18,7 +18,9 @@ from flask import Blueprint, Response, current_app, jsonify, redirect, render_te
 from app.extensions import csrf
 from app.models.clock import now
 from app.oauth import authorization
+from app.oauth.discovery import PROMPT_VALUES, RESPONSE_MODES
 from app.oauth.discovery import metadata as server_metadata
+from app.oauth.endpoints import check_id_token_hint
 from app.oauth.signing import keyring
 from app.scopes import describe
 from app.services import audit, consents
@@ -60,11 +62,30 @@ def _refuse_request_objects() -> None:
         raise RequestURINotSupportedError("the request_uri parameter is not supported")
 
 
-def _prompts() -> set[str]:
+def _refuse_unsupported_response_mode() -> None:
+    """OAuth 2.0 Multiple Response Type Encoding Practices §2.1: we deliver in the query, never elsewhere."""
+    response_mode = request.values.get("response_mode")
+    if response_mode and response_mode not in RESPONSE_MODES:
+        raise InvalidRequestError(f"response_mode must be {' or '.join(RESPONSE_MODES)}")
+
+
+def _prompts(max_age: int | None) -> set[str]:
+    """OpenID Connect Core §3.1.2.1; Initiating User Registration via OpenID Connect §4: a value we do not
+    list in prompt_values_supported is invalid_request, not silently ignored."""
     prompts = set(request.values.get("prompt", "").split())
+    if not prompts <= set(PROMPT_VALUES):
+        raise InvalidRequestError(f"prompt values may be {', '.join(PROMPT_VALUES)}")
     if "none" in prompts and len(prompts) > 1:
         raise InvalidRequestError("prompt=none cannot be combined with other values")
+    if max_age == 0:
+        prompts.add("login")  # §3.1.2.1: max_age=0 is equivalent to prompt=login
     return prompts
+
+
+def _hinted_subject(client_id: str) -> str | None:
+    """OpenID Connect Core §3.1.2.1: the End-User an id_token_hint names, or None without one."""
+    hint = request.values.get("id_token_hint")
+    return check_id_token_hint(hint, client_id)["sub"] if hint else None
 
 
 def _login_redirect(prompts: set[str]) -> Response:
@@ -98,32 +119,40 @@ def authorize() -> Response:
     state = request.values.get("state")
     try:
         _refuse_request_objects()
-        prompts = _prompts()
+        _refuse_unsupported_response_mode()
         max_age = _max_age()
+        prompts = _prompts(max_age)
+        hinted_sub = _hinted_subject(grant.client.client_id)
         needs_login = (
             user is None
             or "login" in prompts
             or (max_age is not None and now() - login_session.auth_time > max_age)
+            # A hint about someone else: answer only for that person (login_required with prompt=none).
+            or (hinted_sub is not None and hinted_sub != user.sub)
         )
         if needs_login:
             if "none" in prompts:
                 raise LoginRequiredError()
             return _login_redirect(prompts)
         scope = grant.request.scope or ""
+        # RFC 8707: the resource server the access token will be sent to, resolved while validating.
+        resource = grant.request.resource.identifier if grant.request.resource else None
         decision = request.form.get("decision") if request.method == "POST" else None
         if decision is None:
-            if "consent" not in prompts and consents.covers(user, grant.client.client_id, scope):
+            if "consent" not in prompts and consents.covers(user, grant.client.client_id, scope, resource):
                 return authorization.create_authorization_response(grant=grant, grant_user=user)
             if "none" in prompts:
                 raise ConsentRequiredError()
             return _consent_page(grant, scope)
         csrf.protect()
         consent = {"user_sub": user.sub, "client_id": grant.client.client_id, "scope": scope}
+        if resource is not None:
+            consent["resource"] = resource
         if decision != "allow":
             audit.record("consent.denied", outcome="failure", **consent)
             raise AccessDeniedError("the user denied the request")
         audit.record("consent.granted", commit=False, **consent)  # committed with the consent itself
-        consents.remember(user, grant.client.client_id, scope)
+        consents.remember(user, grant.client.client_id, scope, resource)
         return authorization.create_authorization_response(grant=grant, grant_user=user)
     except OAuth2Error as error:
         error.redirect_uri, error.state = redirect_uri, state
@@ -136,6 +165,7 @@ def _consent_page(grant, scope: str) -> Response:
         "consent.html",
         client=grant.client,
         scopes=scopes,
+        resource=grant.request.resource,
         params=_authorization_params(),
         user=current_login_session().user,
     )

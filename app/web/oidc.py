@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from authlib.integrations.flask_oauth2 import current_token
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6750 import InsufficientScopeError, InvalidTokenError
-from flask import Blueprint, Response, abort, g, jsonify, render_template, request, session
+from flask import Blueprint, Response, abort, g, jsonify, redirect, render_template, request, session
 
 from app.extensions import csrf
 from app.oauth import authorization
@@ -14,7 +16,7 @@ from app.oauth.oidc import userinfo_claims
 from app.services import audit
 from app.services.users import get_by_sub
 from app.web.errors import error_response
-from app.web.login_session import current_user, end_current_session
+from app.web.login_session import cookie_name, current_user, end_current_session
 from app.web.parameters import malformed_parameter
 
 bp = Blueprint("oidc", __name__)
@@ -43,6 +45,10 @@ def end_session() -> Response | str:
     problem = malformed_parameter()
     if problem:
         return error_response(400, "invalid_request", problem)
+    if request.method == "POST" and "confirm" not in request.form and cookie_name() not in request.cookies:
+        # A relying party's cross-site POST carries no SameSite=Lax cookie, so it cannot tell which session
+        # to end: RFC 9110 §15.4.4, the browser repeats it as a top-level GET, which does carry the cookie.
+        return redirect(f"{request.path}?{urlencode(_logout_params())}", 303)
     try:
         end_request = authorization.validate_endpoint_request("end_session")
     except OAuth2Error as error:
@@ -54,8 +60,7 @@ def end_session() -> Response | str:
     if confirmed:
         csrf.protect()
     elif user is not None and hinted_sub != user.sub:
-        params = [(k, v) for k, v in request.values.items(multi=True) if k not in {"csrf_token", "confirm"}]
-        return render_template("logout.html", user=user, params=params, client=end_request.client)
+        return render_template("logout.html", user=user, params=_logout_params(), client=end_request.client)
     response = authorization.create_endpoint_response("end_session", end_request)
     if response is None:
         response = Response(render_template("logged_out.html"))
@@ -66,3 +71,8 @@ def end_session() -> Response | str:
         end_current_session(response)
         session.clear()
     return response
+
+
+def _logout_params() -> list[tuple[str, str]]:
+    """The RP's request parameters, without the fields of our own confirmation form."""
+    return [(k, v) for k, v in request.values.items(multi=True) if k not in {"csrf_token", "confirm"}]

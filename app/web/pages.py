@@ -28,9 +28,16 @@ def _requesting_client_name(next_url: str) -> str | None:
     return client.name if client else None
 
 
+def _asks_for_an_account(next_url: str) -> bool:
+    """The authorization request carries an id_token_hint: only the person it names may continue."""
+    parts = urlsplit(next_url)
+    return parts.path == url_for("oauth.authorize") and "id_token_hint" in parse_qs(parts.query)
+
+
 def _login_page(next_url: str, login: str, error: str | None = None) -> str:
     return render_template(
-        "login.html", next_url=next_url, login=login, error=error, client_name=_requesting_client_name(next_url)
+        "login.html", next_url=next_url, login=login, error=error, client_name=_requesting_client_name(next_url),
+        account_requested=_asks_for_an_account(next_url),
     )
 
 

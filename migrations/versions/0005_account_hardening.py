@@ -1,7 +1,7 @@
 """account hardening
 
 Revision ID: 0005a
-Revises: 0003
+Revises: 0004a
 
 Usernames become unique ignoring case (a unique index on lower(username)), as sign-in and the CLI look
 them up. Existing usernames that differ only in case stop the upgrade with the accounts named, for the
@@ -16,7 +16,7 @@ from alembic.util import CommandError
 
 # revision identifiers, used by Alembic.
 revision = '0005a'
-down_revision = '0003'
+down_revision = '0004a'
 branch_labels = None
 depends_on = None
 

@@ -6,7 +6,9 @@ import html
 import os
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -31,10 +33,13 @@ SCREENSHOT_DIR = os.environ.get("OSTIARY_SCREENSHOT_DIR")
 
 RP_PAGE = "<!doctype html><html lang=en><title>Relying party</title><link rel=icon href=data:,><p>{}</p>"
 RP_FRAME = "<!doctype html><html lang=en><title>Framing</title><link rel=icon href=data:,><iframe src={}></iframe>"
+RP_AUTO_POST = ("<!doctype html><html lang=en><title>Posting</title><link rel=icon href=data:,>"
+                '<form method=post action="{}">{}</form><script>document.forms[0].submit()</script>')
 
 
 @pytest.fixture(scope="session")
-def chromium() -> Iterator[object]:
+def playwright_driver() -> Iterator[object]:
+    """One Playwright driver for the session: its sync API allows only one per thread, however many browsers."""
     if not CHROMIUM.exists():
         reason = f"{CHROMIUM} is not installed (apt-get install chromium)"
         if os.environ.get("CI"):
@@ -44,20 +49,44 @@ def chromium() -> Iterator[object]:
 
     playwright = sync_playwright().start()
     try:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+        yield playwright
     finally:
         playwright.stop()
 
 
+@contextmanager
+def launched_chromium(playwright_driver, *extra_args: str) -> Iterator[object]:
+    """Debian's Chromium, headless, with CHROMIUM_ARGS and any extra switches."""
+    browser = playwright_driver.chromium.launch(
+        executable_path=str(CHROMIUM), headless=True, args=[*CHROMIUM_ARGS, *extra_args]
+    )
+    try:
+        yield browser
+    finally:
+        browser.close()
+
+
+@pytest.fixture(scope="session")
+def chromium(playwright_driver) -> Iterator[object]:
+    with launched_chromium(playwright_driver) as browser:
+        yield browser
+
+
 class _RelyingPartyPage(BaseHTTPRequestHandler):
-    """Any path: a tiny page. /frame?src=URL: a page that tries to put URL in an iframe."""
+    """Any path: a tiny page. /frame?src=URL: a page that tries to put URL in an iframe.
+    /auto-post?action=URL&name=value...: a page that POSTs the other fields to URL as soon as it loads."""
 
     def do_GET(self) -> None:
         parts = urlsplit(self.path)
+        query = parse_qs(parts.query)
         if parts.path == "/frame":
-            body = RP_FRAME.format(html.escape(parse_qs(parts.query)["src"][0], quote=True))
+            body = RP_FRAME.format(html.escape(query["src"][0], quote=True))
+        elif parts.path == "/auto-post":
+            fields = "".join(
+                f'<input type=hidden name="{html.escape(name, quote=True)}" value="{html.escape(values[0], quote=True)}">'
+                for name, values in query.items() if name != "action"
+            )
+            body = RP_AUTO_POST.format(html.escape(query["action"][0], quote=True), fields)
         else:
             body = RP_PAGE.format(html.escape(parts.path))
         encoded = body.encode()
@@ -123,16 +152,23 @@ def browser_log() -> BrowserLog:
     return BrowserLog()
 
 
-@pytest.fixture
-def context(chromium, live_server: str, browser_log: BrowserLog) -> Iterator[object]:
-    """A fresh profile (no cookies) per test."""
-    context = chromium.new_context(base_url=live_server, viewport={"width": 1024, "height": 760}, locale="en-GB")
+@contextmanager
+def browser_context(browser, base_url: str, browser_log: BrowserLog) -> Iterator[object]:
+    """A fresh profile (no cookies) on base_url, reporting to browser_log."""
+    context = browser.new_context(base_url=base_url, viewport={"width": 1024, "height": 760}, locale="en-GB")
     context.set_default_timeout(10_000)
     context.on("console", browser_log.on_console)
     context.on("weberror", browser_log.on_web_error)
     context.on("response", browser_log.on_response)
     yield context
     context.close()
+
+
+@pytest.fixture
+def context(chromium, live_server: str, browser_log: BrowserLog) -> Iterator[object]:
+    """A fresh profile (no cookies) per test."""
+    with browser_context(chromium, live_server, browser_log) as context:
+        yield context
 
 
 @pytest.fixture
@@ -179,13 +215,14 @@ class AuthorizationRequest:
     verifier: str
 
 
+def authorization_request_to(base_url: str, client: RegisteredClient, **extra: str) -> AuthorizationRequest:
+    """A relying party's authorization URL at base_url with PKCE S256, state and nonce."""
+    verifier, challenge = pkce_pair()
+    params = authorization_params(client, challenge, **extra)
+    return AuthorizationRequest(f"{base_url}/oauth/authorize?{urlencode(params)}", params, verifier)
+
+
 @pytest.fixture
 def authorization_request(live_server: str) -> Callable[..., AuthorizationRequest]:
-    """A relying party's authorization URL with PKCE S256, state and nonce."""
-
-    def build(client: RegisteredClient, **extra: str) -> AuthorizationRequest:
-        verifier, challenge = pkce_pair()
-        params = authorization_params(client, challenge, **extra)
-        return AuthorizationRequest(f"{live_server}/oauth/authorize?{urlencode(params)}", params, verifier)
-
-    return build
+    """authorization_request(client, **extra): an authorization URL at the live server."""
+    return partial(authorization_request_to, live_server)

@@ -9,7 +9,7 @@ import jwt
 import pytest
 from playwright.sync_api import expect
 
-from tests.flows import exchange_code, query_of
+from tests.flows import exchange_code, query_of, tokens_for
 
 pytestmark = pytest.mark.browser
 
@@ -135,6 +135,59 @@ def test_consent_is_remembered_for_the_same_scopes(page, make, rp_client, sign_i
     page.goto(wider.url)
     expect(page.get_by_role("heading", level=1)).to_have_text("Test App wants to access your account")
     expect(page.locator("#scopes li")).to_have_text(PLAIN_SCOPES[:3])
+
+
+def test_the_consent_page_names_the_resource_the_token_goes_to(
+    page, make, relying_party, live_server, sign_in, authorization_request, screenshot, browser_log
+):
+    """RFC 8707: the person sees which API the app will use the access with, and is asked again for another."""
+    make.user("rae@example.com")
+    make.resource("https://billing.example.com", scope="billing:read", name="Billing API")
+    make.resource("https://reports.example.com", scope="billing:read", name="Reports API")
+    client = make.client(redirect_uris=[f"{relying_party}/callback"], scope="openid billing:read",
+                         resources=["https://billing.example.com", "https://reports.example.com"])
+    request = authorization_request(client, scope="openid billing:read", resource="https://billing.example.com")
+
+    page.goto(request.url)
+    sign_in(page, "rae@example.com")
+    expect(page.locator("#resource")).to_have_text("Billing API https://billing.example.com")
+    screenshot(page, "consent-resource")
+    query = answer_consent(page, "Allow", client.redirect_uri)
+    access_token = exchange_code(live_server, client, query["code"], request.verifier).json()["access_token"]
+    assert jwt.decode(access_token, options={"verify_signature": False})["aud"] == "https://billing.example.com"
+
+    page.goto(authorization_request(client, scope="openid billing:read", resource="https://reports.example.com").url)
+    expect(page.get_by_role("heading", level=1)).to_have_text("Test App wants to access your account")
+    expect(page.locator("#resource")).to_have_text("Reports API https://reports.example.com")
+    assert browser_log.errors == []
+
+
+def test_a_hint_about_another_account_asks_that_person_to_sign_in(
+    page, make, rp_client, live_server, sign_in, authorization_request, screenshot, browser_log
+):
+    """OpenID Connect Core §3.1.2.1: the app sends Bob's ID token as id_token_hint while Alice is signed in."""
+    make.user("alice@example.com")
+    bob = make.user("bob@example.com")
+    bobs_id_token = tokens_for(live_server, rp_client, "bob@example.com")["id_token"]
+    page.goto("/login")
+    sign_in(page, "alice@example.com")
+
+    quiet = authorization_request(rp_client, prompt="none", id_token_hint=bobs_id_token)
+    with page.expect_request(lambda request: request.url.startswith(rp_client.redirect_uri + "?")) as callback:
+        page.goto(quiet.url)
+    assert query_of(callback.value.url)["error"] == "login_required"
+
+    request = authorization_request(rp_client, id_token_hint=bobs_id_token)
+    page.goto(request.url)
+    expect(page.get_by_role("heading", level=1)).to_have_text("Sign in")
+    expect(page.locator("#account-requested")).to_have_text("Test App asked you to sign in with a particular account.")
+    screenshot(page, "login-account-requested")
+    with page.expect_request(lambda request: request.url.startswith(rp_client.redirect_uri + "?")) as callback:
+        sign_in(page, "bob@example.com")  # Bob allowed Test App before
+    query = query_of(callback.value.url)
+    id_token = exchange_code(live_server, rp_client, query["code"], request.verifier).json()["id_token"]
+    assert jwt.decode(id_token, options={"verify_signature": False})["sub"] == bob.sub
+    assert browser_log.errors == []
 
 
 def test_unknown_client_shows_an_error_page_and_never_redirects(page, live_server, rp_client, screenshot, browser_log):

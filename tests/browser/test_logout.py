@@ -6,6 +6,7 @@ import re
 from urllib.parse import urlencode
 
 import pytest
+import requests
 from playwright.sync_api import expect
 
 from tests.flows import exchange_code, query_of
@@ -106,3 +107,33 @@ def test_rp_initiated_logout_with_id_token_hint_returns_to_the_relying_party(
 def test_rp_initiated_logout_when_not_signed_in_just_says_so(page, live_server, rp_client):
     page.goto(f"/oauth/logout?client_id={rp_client.client_id}")
     expect(page.get_by_role("heading", level=1)).to_have_text("You are signed out")
+
+
+def test_rp_initiated_logout_by_cross_site_post_ends_the_session(
+    page, context, live_server, make, rp_client, relying_party, sign_in, authorization_request, browser_log
+):
+    """§2 allows POST. A cross-site POST carries no SameSite=Lax cookie, yet it must end the real session."""
+    make.user("ivy@example.com")
+    request = authorization_request(rp_client)
+    page.goto(request.url)
+    sign_in(page, "ivy@example.com")
+    with page.expect_request(lambda sent: sent.url.startswith(rp_client.redirect_uri + "?")) as callback:
+        page.get_by_role("button", name="Allow").click()
+    id_token = exchange_code(live_server, rp_client, query_of(callback.value.url)["code"], request.verifier).json()[
+        "id_token"]
+    [cookie] = [c for c in context.cookies() if c["name"].endswith("ostiary_session")]
+
+    # The relying party's page is on another site (localhost is not 127.0.0.1) and posts the request itself.
+    rp_site = relying_party.replace("127.0.0.1", "localhost")
+    fields = {"action": f"{live_server}/oauth/logout", "id_token_hint": id_token,
+              "post_logout_redirect_uri": f"{relying_party}/signed-out", "state": "bye-3"}
+    with page.expect_request(lambda sent: sent.url.startswith(f"{relying_party}/signed-out")) as landed:
+        page.goto(f"{rp_site}/auto-post?{urlencode(fields)}")
+    assert query_of(landed.value.url) == {"state": "bye-3"}
+
+    # The session is over on the server, not just forgotten by this browser.
+    replayed = requests.get(f"{live_server}/account", cookies={cookie["name"]: cookie["value"]}, allow_redirects=False)
+    assert replayed.status_code == 302 and replayed.headers["Location"].startswith("/login")
+    assert session_cookies(context) == []
+    expect_signed_out_home(page, live_server)
+    assert browser_log.errors == []

@@ -88,6 +88,14 @@ def reach(page, make, rp_client, sign_in, authorization_request):
             make.user("pat@example.com")
             page.goto(authorization_request(rp_client).url)
             sign_in(page, "pat@example.com")
+        elif name == "consent-resource":
+            make.user("pat@example.com")
+            make.resource("https://billing.example.com", scope="billing:read", name="Billing API")
+            client = make.client(redirect_uris=[rp_client.redirect_uri], scope="openid billing:read",
+                                 resources=["https://billing.example.com"])
+            page.goto(authorization_request(client, scope="openid billing:read",
+                                            resource="https://billing.example.com").url)
+            sign_in(page, "pat@example.com")
         elif name == "error":
             params = {"response_type": "code", "client_id": "nope", "redirect_uri": rp_client.redirect_uri}
             page.goto(f"/oauth/authorize?{urlencode(params)}")
@@ -110,7 +118,7 @@ def reach(page, make, rp_client, sign_in, authorization_request):
     return go
 
 
-PAGES = ["login", "login-error", "consent", "error", "logout", "logout-rp", "logged-out", "home", "home-signed-in"]
+PAGES = ["login", "login-error", "consent", "consent-resource", "error", "logout", "logout-rp", "logged-out", "home", "home-signed-in"]
 
 
 @pytest.mark.parametrize("name", PAGES)

@@ -6,10 +6,13 @@ import re
 import time
 from urllib.parse import urlsplit
 
+import jwt
 import pytest
 import requests
+from sqlalchemy import func, select
 
-from app.models import LoginSession
+from app.extensions import db
+from app.models import AuditEvent, AuthorizationCode, Consent, LoginSession
 from tests.flows import (
     Browser,
     authorization_params,
@@ -19,6 +22,7 @@ from tests.flows import (
     query_of,
     redirect_error,
     signed_in,
+    tokens_for,
 )
 
 APP_URI = "https://app.example.com/cb"
@@ -105,6 +109,10 @@ UNVERIFIABLE = [
                  id="bad-redirect-and-response-type"),
     pytest.param({"client_id": "nope", "response_type": "tökén\""}, "unsupported_response_type",
                  id="unknown-client-odd-response-type"),
+    pytest.param({"redirect_uri": APP_URI + "/", "prompt": "select_account"}, "invalid_request",
+                 id="bad-redirect-and-prompt"),
+    pytest.param({"redirect_uri": APP_URI + "/", "response_mode": "fragment"}, "invalid_request",
+                 id="bad-redirect-and-response-mode"),
 ]
 
 
@@ -152,6 +160,19 @@ REDIRECTED = [
     pytest.param({"max_age": "²"}, "invalid_request", id="unicode-digit-max-age"),
     pytest.param({"max_age": "٣"}, "invalid_request", id="arabic-digit-max-age"),
     pytest.param({"max_age": "9" * 30}, "invalid_request", id="huge-max-age"),
+    # Initiating User Registration via OpenID Connect §4: a prompt value we do not list in
+    # prompt_values_supported is invalid_request.
+    pytest.param({"prompt": "select_account"}, "invalid_request", id="prompt-select-account"),
+    pytest.param({"prompt": "create"}, "invalid_request", id="prompt-create"),
+    pytest.param({"prompt": "login bogus"}, "invalid_request", id="prompt-unknown-with-login"),
+    pytest.param({"prompt": "consent select_account", "scope": "profile"}, "invalid_request", id="prompt-unknown-oauth"),
+    pytest.param({"prompt": "LOGIN"}, "invalid_request", id="prompt-upper-case"),
+    # OAuth 2.0 Multiple Response Type Encoding Practices §2: we deliver in the query only.
+    pytest.param({"response_mode": "fragment"}, "invalid_request", id="response-mode-fragment"),
+    pytest.param({"response_mode": "form_post"}, "invalid_request", id="response-mode-form-post"),
+    pytest.param({"response_mode": "query.jwt"}, "invalid_request", id="response-mode-jarm"),
+    pytest.param({"response_mode": "Query"}, "invalid_request", id="response-mode-upper-case"),
+    pytest.param({"response_mode": "tökén"}, "invalid_request", id="response-mode-non-ascii"),
     pytest.param({"request": "eyJhbGciOiJub25lIn0.e30."}, "request_not_supported", id="request-object"),
     pytest.param({"request_uri": "https://app.example.com/r/1"}, "request_uri_not_supported", id="request-uri"),
 ]
@@ -217,6 +238,12 @@ def test_code_redirect_carries_state_and_iss(live_server, rp, browser, method):
     assert_code(browser.authorize(params, method=method), live_server, APP_URI, params["state"])
 
 
+@pytest.mark.parametrize("mode", ["query", ""])
+def test_response_mode_query_or_none_is_accepted(live_server, rp, browser, mode):
+    params = params_for(rp, redirect_uri=APP_URI, response_mode=mode)
+    assert_code(browser.authorize(params), live_server, APP_URI, params["state"])
+
+
 def test_registered_query_of_redirect_uri_is_kept(live_server, rp, browser):
     """RFC 6749 §3.1.2: the redirect_uri's own query is retained when ours is added."""
     uri = "https://app.example.com/cb?tenant=a%2Bb"
@@ -277,6 +304,40 @@ def test_consent_is_per_user(live_server, make, rp, browser):
     make.user("bob@example.com")
     other = signed_in(live_server, "bob@example.com")
     assert is_consent_page(other.authorize(params_for(rp), decision=None).text)
+
+
+API, OTHER_API, API_SCOPE = "https://api.example.com", "https://other.example.com", "openid api:read"
+
+
+@pytest.fixture
+def api_rp(make):
+    """A client that may send its tokens to two resource servers (RFC 8707)."""
+    make.resource(API, scope="api:read", name="Billing API")
+    make.resource(OTHER_API, scope="api:read", name="Reports API")
+    return make.client(redirect_uris=[APP_URI], scope=API_SCOPE, resources=[API, OTHER_API])
+
+
+def test_a_remembered_consent_does_not_cover_a_new_resource(live_server, api_rp, browser):
+    """The consent page names where the token will be sent; allowing one resource does not allow another."""
+    first = params_for(api_rp, scope=API_SCOPE)
+    assert_code(browser.authorize(first), live_server, APP_URI, first["state"])
+    page = browser.authorize(params_for(api_rp, scope=API_SCOPE, resource=API), decision=None)
+    assert is_consent_page(page.text) and "Billing API" in page.text and f"<code>{API}</code>" in page.text
+    quiet = params_for(api_rp, scope=API_SCOPE, resource=API, prompt="none")
+    assert_redirected_error(browser.authorize(quiet), live_server, "consent_required", quiet["state"])
+
+    assert browser.authorize(params_for(api_rp, scope=API_SCOPE, resource=API)).status_code == 302  # Allow
+    again = params_for(api_rp, scope=API_SCOPE, resource=API, prompt="none")
+    assert_code(browser.authorize(again, decision=None), live_server, APP_URI, again["state"])
+    other = browser.authorize(params_for(api_rp, scope=API_SCOPE, resource=OTHER_API), decision=None)
+    assert is_consent_page(other.text) and "Reports API" in other.text and "Billing API" not in other.text
+    without = params_for(api_rp, scope=API_SCOPE, prompt="none")
+    assert_code(browser.authorize(without, decision=None), live_server, APP_URI, without["state"])
+
+
+def test_a_consent_page_without_a_resource_names_none(live_server, api_rp, browser):
+    page = browser.authorize(params_for(api_rp, scope=API_SCOPE), decision=None)
+    assert is_consent_page(page.text) and 'id="resource"' not in page.text
 
 
 @pytest.mark.parametrize("token", [None, "", "forged-token", "IjEyMyI.Zx0000.aaaaaaaaaaaaaaaaaaaaaaaaaaa"])
@@ -371,6 +432,22 @@ def test_max_age_zero_with_old_session_asks_to_sign_in(live_server, rp, browser,
     assert_code(sign_in_and_return(browser, query), live_server, rp.redirect_uri, params["state"])
 
 
+@pytest.mark.parametrize("prompt", [None, "consent"])
+def test_max_age_zero_is_prompt_login_even_for_a_session_started_this_second(
+    live_server, rp, browser, user, make, monkeypatch, prompt
+):
+    """OpenID Connect Core §3.1.2.1: max_age=0 is equivalent to prompt=login."""
+    assert browser.authorize(params_for(rp)).status_code == 302
+    signed_in_at = int(time.time())
+    make.update(LoginSession, {"user_id": user.id}, auth_time=signed_in_at)
+    monkeypatch.setattr("app.web.oauth.now", lambda: signed_in_at)  # no second has passed
+    query = login_redirect(browser.authorize(params_for(rp, max_age="0", prompt=prompt), decision=None))
+    back = query_of(query["next"])
+    assert "max_age" not in back and back.get("prompt") == prompt  # asked once, then on to consent if asked
+    params = params_for(rp, redirect_uri=APP_URI, max_age="0", prompt="none")
+    assert_redirected_error(browser.authorize(params), live_server, "login_required", params["state"])
+
+
 @pytest.mark.parametrize(("age", "max_age", "asks"), [(3600, "60", True), (10, "60", False), (10, "", False)])
 def test_max_age_against_session_auth_time(live_server, rp, browser, user, make, age, max_age, asks):
     assert browser.authorize(params_for(rp)).status_code == 302
@@ -390,11 +467,107 @@ def test_max_age_with_prompt_none_and_old_session_is_login_required(live_server,
     assert_redirected_error(browser.authorize(params), live_server, "login_required", params["state"])
 
 
+# --- id_token_hint (OpenID Connect Core §3.1.2.1) -------------------------------------------------------------
+
+@pytest.fixture
+def alice_id_token(live_server, rp, user) -> str:
+    return tokens_for(live_server, rp, EMAIL)["id_token"]
+
+
+@pytest.fixture
+def bob_id_token(live_server, rp, make) -> str:
+    make.user("bob@example.com")
+    return tokens_for(live_server, rp, "bob@example.com")["id_token"]
+
+
+def expired(make, id_token: str) -> str:
+    """The same ID token, its lifetime over: OpenID Connect still accepts it as a hint."""
+    claims = jwt.decode(id_token, options={"verify_signature": False})
+    return make.jwt({**claims, "iat": claims["iat"] - 7200, "exp": int(time.time()) - 3600}, typ=None)
+
+
+@pytest.mark.parametrize("age", ["fresh", "expired"])
+def test_a_hint_naming_the_signed_in_user_is_honoured(live_server, rp, browser, make, alice_id_token, age):
+    hint = alice_id_token if age == "fresh" else expired(make, alice_id_token)
+    params = params_for(rp, redirect_uri=APP_URI, prompt="none", id_token_hint=hint)
+    assert_code(browser.authorize(params), live_server, APP_URI, params["state"])
+
+
+def test_a_hint_naming_someone_else_with_prompt_none_is_login_required(live_server, rp, browser, bob_id_token):
+    assert browser.authorize(params_for(rp)).status_code == 302  # Alice's consent is remembered
+    params = params_for(rp, redirect_uri=APP_URI, prompt="none", id_token_hint=bob_id_token)
+    assert_redirected_error(browser.authorize(params), live_server, "login_required", params["state"])
+
+
+def test_a_hint_naming_someone_else_asks_for_a_fresh_sign_in_as_that_person(live_server, rp, browser, bob_id_token):
+    assert browser.authorize(params_for(rp)).status_code == 302
+    params = params_for(rp, redirect_uri=APP_URI, id_token_hint=bob_id_token)
+    query = login_redirect(browser.authorize(params))
+    page = browser.session.get(f"{live_server}/login", params=query)
+    assert "asked you to sign in with a particular account" in page.text
+
+    # Signing in as Alice again does not answer for Bob: back to the sign-in page.
+    assert login_redirect(sign_in_and_return(browser, query))
+    signed = browser.login("bob@example.com", next_url=query["next"])
+    back = browser.follow(signed)
+    assert_code(browser.authorize(params) if is_consent_page(back.text) else back, live_server, APP_URI,
+                params["state"])
+
+
+def test_a_hint_for_another_client_is_invalid(live_server, make, rp, browser, user):
+    other = make.client()
+    hint = tokens_for(live_server, other, EMAIL)["id_token"]
+    params = params_for(rp, redirect_uri=APP_URI, id_token_hint=hint)
+    assert_redirected_error(browser.authorize(params), live_server, "invalid_request", params["state"])
+
+
+@pytest.mark.parametrize("kind", ["garbage", "another issuer", "an access token", "unsigned"])
+def test_an_invalid_hint_is_invalid_request(live_server, rp, browser, make, alice_id_token, kind):
+    claims = jwt.decode(alice_id_token, options={"verify_signature": False})
+    hint = {
+        "garbage": "not-a-jwt",
+        "another issuer": make.jwt({**claims, "iss": "https://evil.example"}, typ=None),
+        "an access token": make.jwt({**claims, "client_id": claims["aud"], "jti": "j"}),
+        "unsigned": jwt.encode(claims, None, algorithm="none"),
+    }[kind]
+    params = params_for(rp, redirect_uri=APP_URI, id_token_hint=hint)
+    assert_redirected_error(browser.authorize(params), live_server, "invalid_request", params["state"])
+    anonymous = Browser(live_server).authorize(params)  # checked before anything else happens
+    assert_redirected_error(anonymous, live_server, "invalid_request", params["state"])
+    assert_error_page(browser.authorize(params_for(rp, redirect_uri=APP_URI + "/", id_token_hint=hint)),
+                      "invalid_request")
+
+
 def test_anonymous_browser_is_sent_to_login_and_back(live_server, rp, user):
     browser = Browser(live_server)
     params = params_for(rp)
     back = sign_in_and_return(browser, login_redirect(browser.authorize(params)))
     assert back.status_code == 200 and is_consent_page(back.text)
+
+
+def stored_counts(app) -> dict[str, int]:
+    with app.app_context():
+        return {model.__name__: db.session.scalar(select(func.count()).select_from(model))
+                for model in (AuthorizationCode, Consent, AuditEvent)}
+
+
+@pytest.mark.parametrize("prompt", [None, "none", "consent"])
+def test_head_creates_nothing(live_server, app, rp, browser, user, make, prompt):
+    """RFC 9110 §9.2.1: HEAD is safe. A link preview or a prefetch must not get a code, store a consent or
+    touch the session, even where a GET would answer with a code at once."""
+    assert browser.authorize(params_for(rp)).status_code == 302  # consent remembered
+    idle_since = int(time.time()) - 600  # a request now would refresh last_seen_at
+    make.update(LoginSession, {"user_id": user.id}, last_seen_at=idle_since)
+    before = stored_counts(app)
+
+    params = params_for(rp, redirect_uri=APP_URI, prompt=prompt)
+    response = browser.session.head(f"{live_server}/oauth/authorize", params=params, allow_redirects=False)
+
+    assert response.status_code in (200, 302) and "code" not in query_of(response.headers.get("Location", ""))
+    assert stored_counts(app) == before
+    with app.app_context():
+        assert db.session.scalar(select(LoginSession.last_seen_at)) == idle_since
+    assert_code(browser.authorize(params_for(rp, redirect_uri=APP_URI, state="s")), live_server, APP_URI, "s")
 
 
 def test_login_hint_is_prefilled(live_server, rp):

@@ -80,6 +80,28 @@ def test_a_valid_hint_signs_out_and_redirects_with_state(alice, method):
     assert not alice.is_signed_in()
 
 
+def test_a_post_without_the_session_cookie_is_repeated_as_a_top_level_get(alice):
+    """A relying party's cross-site POST carries no SameSite=Lax cookie: 303 to the same request as a GET."""
+    params = {"id_token_hint": alice.id_token, "post_logout_redirect_uri": SIGNED_OUT_URI, "state": "a b&c=d"}
+    url = f"{alice.browser.base_url}/oauth/logout"
+
+    response = requests.post(url, data=params, allow_redirects=False)  # what arrives without the cookie
+
+    assert response.status_code == 303
+    location = response.headers["Location"]
+    assert location.startswith("/oauth/logout?") and query_of(location) == params
+    assert alice.is_signed_in()  # nothing ended yet: the request named no session
+    followed = alice.browser.session.get(alice.browser.base_url + location, allow_redirects=False)
+    assert followed.headers["Location"] == SIGNED_OUT_URI + "?state=a+b%26c%3Dd"
+    assert not alice.is_signed_in()
+
+
+def test_our_confirmation_form_is_never_turned_into_a_get(live_server):
+    """Only the RP's request is repeated; a confirmation without the cookie or its CSRF token is refused."""
+    response = requests.post(f"{live_server}/oauth/logout", data={"confirm": "yes"}, allow_redirects=False)
+    assert response.status_code == 400 and "Location" not in response.headers
+
+
 def test_the_login_session_is_revoked_in_storage(alice, app):
     alice.logout(id_token_hint=alice.id_token)
     with app.app_context():

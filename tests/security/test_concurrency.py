@@ -1,4 +1,4 @@
-"""Point 8: codes and refresh tokens under concurrency (CI runs this on PostgreSQL): one conditional UPDATE
+"""Point 8: codes, refresh tokens and consents under concurrency (CI runs this on PostgreSQL): one conditional UPDATE
 decides, there are never two successors, never a 5xx, and nothing is left half-written."""
 
 from __future__ import annotations
@@ -9,10 +9,22 @@ import requests
 from sqlalchemy import func, select
 
 from app.extensions import db
-from app.models import AccessTokenRecord, AuditEvent, AuthorizationCode, RefreshToken
-from tests.flows import code_for, exchange_code, introspect, refresh, revoke
+from app.models import AccessTokenRecord, AuditEvent, AuthorizationCode, Consent, RefreshToken
+from tests.flows import (
+    authorization_params,
+    code_for,
+    consent_form,
+    exchange_code,
+    introspect,
+    pkce_pair,
+    query_of,
+    refresh,
+    revoke,
+    signed_in,
+)
 
 PARALLEL = 20
+CONSENT_ROUNDS = 5
 
 
 def family_rows(app, family_id: str) -> tuple[list[RefreshToken], list[AccessTokenRecord]]:
@@ -125,3 +137,29 @@ def test_parallel_revocations_and_refreshes_of_one_family_end_revoked(live_serve
     refresh_tokens, access_tokens = family_rows(app, code_family(app).family_id)
     assert len(refresh_tokens) == 1 + len(successes) and len(access_tokens) == 1 + len(successes)
     assert all(row.revoked_at is not None for row in [*refresh_tokens, *access_tokens])
+
+
+def test_parallel_allows_of_one_consent_form_each_get_a_code_and_one_consent(live_server, app, make):
+    """A double-click on Allow (here 20 clicks at once) must never end in a unique-constraint 500.
+    The race is between the consent's look-up and its insert, so it is run for several clients."""
+    make.user("double-click@example.com")
+    browser = signed_in(live_server, "double-click@example.com")
+    for _ in range(CONSENT_ROUNDS):
+        registered = make.client()
+        _, challenge = pkce_pair()
+        page = browser.authorize(authorization_params(registered, challenge), decision=None)
+        form = consent_form(page.text) | {"decision": "allow"}
+        cookies = browser.session.cookies.get_dict()  # the session's, and the CSRF state the page set
+
+        def allow(_: int, form: dict[str, str] = form, cookies: dict[str, str] = cookies) -> requests.Response:
+            return requests.post(f"{live_server}/oauth/authorize", data=form, cookies=cookies, allow_redirects=False)
+
+        with ThreadPoolExecutor(PARALLEL) as pool:
+            responses = list(pool.map(allow, range(PARALLEL)))
+
+        assert [r.status_code for r in responses] == [302] * PARALLEL, [r.status_code for r in responses]
+        assert len({query_of(r.headers["Location"])["code"] for r in responses}) == PARALLEL
+        with app.app_context():
+            [consent] = db.session.scalars(select(Consent).where(Consent.client_id == registered.client_id)).all()
+            assert set(consent.scope.split()) == set(form["scope"].split())
+    assert audit_count(app, "consent.granted") == PARALLEL * CONSENT_ROUNDS

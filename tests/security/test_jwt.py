@@ -1,6 +1,7 @@
-"""Point 7: wherever Ostiary verifies a JWT itself (userinfo, introspection, revocation, admin API, id_token_hint),
-the algorithm is pinned and every classic forgery is refused. Each forgery starts from a real token, so a
-verifier that accepted it would answer differently (claims, active: true, a revoked token, a 200)."""
+"""Point 7: wherever Ostiary verifies a JWT itself (userinfo, introspection, revocation, admin API, id_token_hint
+at logout and at authorize), the algorithm is pinned and every classic forgery is refused. Each forgery starts
+from a real token, so a verifier that accepted it would answer differently (claims, active: true, a revoked
+token, a 200)."""
 
 from __future__ import annotations
 
@@ -17,9 +18,16 @@ from app.oauth.signing import keyring
 from app.scopes import ADMIN_SCOPE
 from tests.admin.conftest import admin_token
 from tests.factories import RegisteredClient
-from tests.flows import tokens_for, userinfo
+from tests.flows import authorization_params, pkce_pair, redirect_error, tokens_for, userinfo
 from tests.security.forgery import (
-    new_rsa_key, parts, public_jwk, public_pem, sign_hs256, sign_rs256, tampered, unsigned,
+    new_rsa_key,
+    parts,
+    public_jwk,
+    public_pem,
+    sign_hs256,
+    sign_rs256,
+    tampered,
+    unsigned,
 )
 
 ATTACKER = new_rsa_key()
@@ -131,6 +139,14 @@ def refused_as_id_token_hint(live_server: str, token: str) -> None:
     assert "Location" not in response.headers
 
 
+def refused_as_authorization_hint(live_server: str, real: Real, token: str) -> None:
+    """OpenID Connect Core §3.1.2.1 at /oauth/authorize: invalid_request, sent back to the verified client."""
+    _, challenge = pkce_pair()
+    params = authorization_params(real.client, challenge, id_token_hint=token)
+    response = requests.get(f"{live_server}/oauth/authorize", params=params, allow_redirects=False)
+    assert redirect_error(response)["error"] == "invalid_request"
+
+
 def test_the_real_tokens_are_accepted_everywhere(live_server, real):
     """The baseline every forgery below is measured against."""
     assert userinfo(live_server, real.access_token).status_code == 200
@@ -139,6 +155,10 @@ def test_the_real_tokens_are_accepted_everywhere(live_server, real):
     hint = requests.get(f"{live_server}/oauth/logout", allow_redirects=False,
                         params={"id_token_hint": real.id_token, "post_logout_redirect_uri": "https://app.example.com/bye"})
     assert hint.status_code == 302
+    _, challenge = pkce_pair()
+    authorize = requests.get(f"{live_server}/oauth/authorize", allow_redirects=False,
+                             params=authorization_params(real.client, challenge, id_token_hint=real.id_token))
+    assert authorize.status_code == 302 and authorize.headers["Location"].startswith("/login?")
 
 
 @pytest.mark.parametrize("forge", FORGERIES.values(), ids=FORGERIES.keys())
@@ -149,6 +169,7 @@ def test_forged_tokens_are_refused_wherever_ostiary_verifies_one(live_server, re
     harmless_at_revocation(live_server, real, forged_access)
     refused_by_admin_api(live_server, forge(real.admin_token, ours))
     refused_as_id_token_hint(live_server, forge(real.id_token, ours))
+    refused_as_authorization_hint(live_server, real, forge(real.id_token, ours))
 
 
 def test_expired_access_tokens_are_refused(live_server, real, ours):
@@ -172,5 +193,6 @@ def test_an_id_token_is_not_an_access_token(live_server, real):
 
 
 def test_an_access_token_is_not_an_id_token_hint(live_server, real):
-    refused_as_id_token_hint(live_server, real.access_token)
-    refused_as_id_token_hint(live_server, real.admin_token)
+    for token in (real.access_token, real.admin_token):
+        refused_as_id_token_hint(live_server, token)
+        refused_as_authorization_hint(live_server, real, token)
