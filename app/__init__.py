@@ -8,6 +8,7 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from app import egress
 from app.config import (
     check_secret_key,
     database_url,
@@ -19,9 +20,9 @@ from app.config import (
 )
 from app.extensions import csrf, db, migrate
 from app.logs import configure_logging
+from app.security import throttle
 from app.security.keyring import KeyRing
 from app.security.keys import SECRET_KEY_FILE, create_private_file, ensure_secret_key, ensure_signing_key
-from app.security import throttle
 from app.security.passwords import Passwords
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
@@ -65,6 +66,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.extensions["ostiary.keyring"] = KeyRing(
         keys_dir, retention_seconds=key_retention_seconds(settings), rescan_seconds=settings["KEY_RESCAN_SECONDS"]
     )
+    egress.init_app(app)
     app.extensions["ostiary.passwords"] = Passwords(
         settings["ARGON2_TIME_COST"], settings["ARGON2_MEMORY_KIB"], settings["ARGON2_PARALLELISM"]
     )
