@@ -12,6 +12,7 @@ import logging
 from flask import Flask, current_app
 
 from app.egress.addresses import AddressPolicy, refusal
+from app.egress.cache import DocumentCache, freshness_seconds
 from app.egress.client import Egress, Fetched, json_object, media_type
 from app.egress.errors import (
     AddressRefused,
@@ -30,9 +31,9 @@ from app.egress.errors import (
 from app.egress.transport import Limits
 
 __all__ = [
-    "AddressPolicy", "AddressRefused", "ConnectionFailed", "Egress", "EgressError", "EgressTimeout",
+    "AddressPolicy", "AddressRefused", "ConnectionFailed", "DocumentCache", "Egress", "EgressError", "EgressTimeout",
     "Fetched", "InvalidJSON", "Limits", "NameResolutionFailed", "RedirectRefused", "ResponseTooLarge", "TLSFailed",
-    "URLRefused", "UnexpectedContentType", "UnexpectedStatus", "current_egress", "init_app",
+    "URLRefused", "UnexpectedContentType", "UnexpectedStatus", "current_egress", "freshness_seconds", "init_app",
     "json_object", "media_type", "refusal",
 ]
 
