@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import ssl
+import threading
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -51,15 +53,33 @@ class Egress:
     ) -> None:
         self.policy = policy or AddressPolicy()
         self.limits = limits or Limits()
-        self._ssl_context = tls_context(ca_bundle)
-        self._adapter = self._new_adapter()
+        self.ca_bundle = ca_bundle
+        # Built on first use: loading the public roots takes ~20 ms, and most processes never fetch anything.
+        self._ssl_context: ssl.SSLContext | None = None
+        self._shared_adapter: EgressAdapter | None = None
+        self._lock = threading.Lock()
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> Egress:
         return cls(AddressPolicy.from_strings(settings["EGRESS_ALLOWED_NETWORKS"]), settings["EGRESS_CA_BUNDLE"])
 
     def _new_adapter(self) -> EgressAdapter:
+        with self._lock:
+            if self._ssl_context is None:
+                self._ssl_context = tls_context(self.ca_bundle)
         return EgressAdapter(self.policy, self._ssl_context, self.limits)
+
+    @property
+    def _adapter(self) -> EgressAdapter:
+        """The adapter `fetch` shares across threads (urllib3's pools are thread-safe)."""
+        adapter = self._shared_adapter
+        if adapter is None:
+            adapter = self._new_adapter()
+            with self._lock:
+                if self._shared_adapter is None:
+                    self._shared_adapter = adapter
+                adapter = self._shared_adapter
+        return adapter
 
     def fetch(
         self,
@@ -131,7 +151,8 @@ class Egress:
         return EgressOAuth2Session
 
     def close(self) -> None:
-        self._adapter.close()
+        if self._shared_adapter is not None:
+            self._shared_adapter.close()
 
 
 def json_object(body: bytes, *, max_depth: int = DEFAULT_MAX_DEPTH) -> dict[str, Any]:
