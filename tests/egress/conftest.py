@@ -28,7 +28,8 @@ from app.egress import AddressPolicy, Egress, Limits
 
 NAMES = ("localhost", "rebind.test", "mixed.test")
 ADDRESSES = ("127.0.0.1", "127.0.0.2", "::1")
-FAST = Limits(connect_timeout_seconds=1.0, read_timeout_seconds=0.5, deadline_seconds=1.0, max_bytes=64 * 1024)
+# Short enough for quick time-out tests, long enough for a loaded two-core machine to answer the quick routes.
+FAST = Limits(connect_timeout_seconds=2.0, read_timeout_seconds=1.0, deadline_seconds=2.5, max_bytes=64 * 1024)
 
 
 @dataclass
@@ -148,11 +149,11 @@ def _routes() -> dict[str, Handler]:
         "/gzip-bomb": lambda h: send(h, 200, _BOMB, headers={"Content-Encoding": "gzip"}),
         "/gzip-small": lambda h: send(h, 200, gzip.compress(json.dumps(doc).encode()),
                                       headers={"Content-Encoding": "gzip"}),
-        "/slow": lambda h: (time.sleep(2), send_json(h, doc)),
+        "/slow": lambda h: (time.sleep(5), send_json(h, doc)),
         "/drip-headers": lambda h: _drip(h, b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Slow: "
-                                         + b"a" * 60),
-        "/drip-body": lambda h: (h.send_response(200), h.send_header("Content-Length", "60"), h.end_headers(),
-                                 _drip(h, b" " * 60)),
+                                         + b"a" * 100),
+        "/drip-body": lambda h: (h.send_response(200), h.send_header("Content-Length", "100"), h.end_headers(),
+                                 _drip(h, b" " * 100)),
         "/not-found": lambda h: send_json(h, {"error": "not_found"}, 404),
         "/server-error": lambda h: send(h, 500, b"oops", "text/plain"),
         "/no-content": lambda h: send(h, 204, b"", None),

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
@@ -144,36 +146,35 @@ def test_a_redirect_is_never_followed_wherever_it_points(egress: Egress, https: 
 def test_a_server_that_does_not_answer_times_out(egress: Egress, https: LocalServer) -> None:
     started = time.monotonic()
     with pytest.raises(EgressTimeout) as raised:
-        egress.fetch(https.url("/slow"))
-    assert time.monotonic() - started < 1.5
+        egress.fetch(https.url("/slow"))  # answers after 5 s
+    assert time.monotonic() - started < 4
     assert raised.value.description == "the host did not answer in time"
 
 
 @pytest.mark.parametrize("path", ["/drip-headers", "/drip-body"])
 def test_a_server_that_drips_is_cut_off_at_the_deadline(egress: Egress, https: LocalServer, path: str) -> None:
-    """Each byte comes well within the read time-out (0.1 s < 0.5 s); only the overall deadline (1 s) stops it."""
+    """Each byte comes well within the read time-out (0.1 s < 1 s); only the overall deadline (2.5 s) stops it.
+
+    Without the deadline the response would take more than 10 s.
+    """
     started = time.monotonic()
     with pytest.raises(EgressTimeout):
         egress.fetch(https.url(path))
     elapsed = time.monotonic() - started
-    assert FAST.deadline_seconds - 0.05 <= elapsed < FAST.deadline_seconds + 0.5
+    assert FAST.deadline_seconds - 0.05 <= elapsed < FAST.deadline_seconds + 2
 
 
 def test_a_server_that_never_speaks_tls_times_out(egress: Egress, start_server: Callable[..., LocalServer]) -> None:
-    import socket
-
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
         listener.listen()
         started = time.monotonic()
         with pytest.raises(EgressTimeout):
             egress.fetch(f"https://127.0.0.1:{listener.getsockname()[1]}/doc")
-    assert time.monotonic() - started < FAST.deadline_seconds + 0.5
+    assert time.monotonic() - started < FAST.deadline_seconds + 2
 
 
 def test_a_closed_port_is_a_connection_failure(egress: Egress) -> None:
-    import socket
-
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -306,3 +307,22 @@ def test_each_new_connection_is_checked_again(
     assert client.fetch_json(server.url("/doc", host="rebind.test"))["client_name"] == "Test"
     with pytest.raises(AddressRefused):
         client.session().get(server.url("/doc", host="rebind.test"))
+
+
+# --- threads
+
+
+def test_concurrent_fetches_keep_their_own_deadlines(pki: PKI, https: LocalServer) -> None:
+    """The deadline belongs to each call: a dripping server on one thread does not cut off the others."""
+    limits = Limits(connect_timeout_seconds=2, read_timeout_seconds=1, deadline_seconds=4)  # the drips take 10 s
+    egress = Egress(AddressPolicy.from_strings(["127.0.0.1/32"]), str(pki.ca_file), limits)
+
+    def fetch(path: str) -> str:
+        try:
+            return str(egress.fetch_json(https.url(path))["client_name"])
+        except EgressTimeout:
+            return "timeout"
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(fetch, ["/drip-body", "/doc", "/doc", "/drip-headers"] + ["/doc"] * 12))
+    assert results == ["timeout", "Test", "Test", "timeout"] + ["Test"] * 12
