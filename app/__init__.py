@@ -8,6 +8,7 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from app import egress
 from app.config import (
     check_secret_key,
     database_url,
@@ -66,6 +67,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.extensions["ostiary.keyring"] = KeyRing(
         keys_dir, retention_seconds=key_retention_seconds(settings), rescan_seconds=settings["KEY_RESCAN_SECONDS"]
     )
+    egress.init_app(app)
     app.extensions["ostiary.passwords"] = Passwords(
         settings["ARGON2_TIME_COST"], settings["ARGON2_MEMORY_KIB"], settings["ARGON2_PARALLELISM"]
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import ssl
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -90,6 +91,11 @@ SETTINGS: dict[str, tuple[Any, Callable[[str], Any]]] = {
     # Shared rate-limit counters for every node; without it each process counts alone.
     "REDIS_URL": (None, str),
     "CORS_ALLOWED_ORIGINS": ([], _str_list),
+    # Outbound requests (app/egress), for tests and development only: networks let through the address policy
+    # (e.g. 127.0.0.1/32 for a local test server; a loopback range also allows plain http to it), and a CA bundle
+    # that replaces the public roots. Off by default.
+    "EGRESS_ALLOWED_NETWORKS": ([], _str_list),
+    "EGRESS_CA_BUNDLE": (None, str),
 }
 
 
@@ -161,6 +167,7 @@ def validate(settings: Mapping[str, Any]) -> None:
     _validate_redis_url(settings["REDIS_URL"])
     for origin in settings["CORS_ALLOWED_ORIGINS"]:
         _validate_origin(origin)
+    _validate_egress(settings["EGRESS_ALLOWED_NETWORKS"], settings["EGRESS_CA_BUNDLE"])
 
 
 def check_secret_key(secret: str, source: str) -> str:
@@ -199,6 +206,23 @@ def _validate_origin(origin: str) -> None:
         raise ConfigError(f"{name}: {origin!r} must be scheme://host[:port] with no path or trailing slash")
     if parts.username is not None or (parts.scheme == "http" and not is_loopback(parts.hostname)):
         raise ConfigError(f"{name}: {origin!r} must use https unless it is a loopback address")
+
+
+def _validate_egress(networks: list[str], ca_bundle: str | None) -> None:
+    name = f"{ENV_PREFIX}EGRESS_ALLOWED_NETWORKS"
+    for network in networks:
+        try:
+            parsed = ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            raise ConfigError(f"{name}: {network!r} is not an IP address or network") from None
+        if parsed.prefixlen == 0:
+            raise ConfigError(f"{name}: {network!r} would switch the address policy off")
+    if ca_bundle is not None:
+        try:
+            ssl.create_default_context(cafile=ca_bundle)
+        except (OSError, ssl.SSLError):
+            message = "is not a readable PEM file of CA certificates"
+            raise ConfigError(f"{ENV_PREFIX}EGRESS_CA_BUNDLE: {ca_bundle!r} {message}") from None
 
 
 def database_url(url: str) -> str:
