@@ -1,0 +1,30 @@
+"""The deployment files under test, and the system tools that check them (skipped, with the reason, when absent)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+DEPLOY = ROOT / "deploy"
+# Debian installs nginx and systemd-analyze under /usr/sbin and /usr/bin; a non-root PATH may lack /usr/sbin.
+SEARCH_PATH = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/usr/bin"])
+
+
+def tool(name: str, package: str) -> str:
+    """The path of a command-line tool, or a skip naming the Debian package that provides it (.ci/run installs it)."""
+    found = shutil.which(name, path=SEARCH_PATH)
+    if found is None:
+        pytest.skip(f"{name} is not installed (Debian package: {package}; .ci/run installs it)")
+    return found
+
+
+def substituted(text: str, replacements: list[tuple[str, str]]) -> str:
+    """The deployment file with its example values replaced; each one must be there, so the test follows the file."""
+    for old, new in replacements:
+        assert old in text, f"{old!r} is no longer in the file: update the test's substitutions"
+        text = text.replace(old, new)
+    return text
