@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ast
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -28,3 +30,12 @@ def substituted(text: str, replacements: list[tuple[str, str]]) -> str:
         assert old in text, f"{old!r} is no longer in the file: update the test's substitutions"
         text = text.replace(old, new)
     return text
+
+
+def gunicorn_setting(name: str) -> Any:
+    """A value from app/gunicorn_conf.py, read without importing it (importing sets PROMETHEUS_MULTIPROC_DIR)."""
+    tree = ast.parse((ROOT / "app" / "gunicorn_conf.py").read_text())
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == [name]:
+            return ast.literal_eval(node.value)
+    raise LookupError(name)
