@@ -115,6 +115,8 @@ def test_init_runs_once_and_completes_before_serve() -> None:
     }
     for name in ("postgres", "redis"):
         assert services[name]["healthcheck"]["test"][0] == "CMD"
+    # Not the Unix socket: the image's first-start initialisation runs a temporary server there.
+    assert "--host=127.0.0.1" in services["postgres"]["healthcheck"]["test"]
 
 
 def test_serve_is_reachable_from_the_host_only_and_stops_gracefully() -> None:
