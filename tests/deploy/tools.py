@@ -17,10 +17,16 @@ SEARCH_PATH = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/usr/bi
 
 
 def tool(name: str, package: str) -> str:
-    """The path of a command-line tool, or a skip naming the Debian package that provides it (.ci/run installs it)."""
+    """The path of a command-line tool, or a skip naming the Debian package that provides it.
+
+    In CI, where .ci/run installs the package, a missing tool fails instead: a skip there would hide the check.
+    """
     found = shutil.which(name, path=SEARCH_PATH)
     if found is None:
-        pytest.skip(f"{name} is not installed (Debian package: {package}; .ci/run installs it)")
+        reason = f"{name} is not installed (apt-get install {package}; .ci/run installs it)"
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
     return found
 
 
