@@ -111,9 +111,6 @@ def test_sign_in_and_code_flow_through_the_proxy(trusting_the_test_ca: Deploymen
     # A client's own forwarding headers: nginx replaces X-Forwarded-For and drops X-Forwarded-Host.
     browser.session.headers.update({"X-Forwarded-For": FORGED_ADDRESS, "X-Forwarded-Host": "evil.example"})
     signed_in = browser.login(USER)
-    if signed_in.status_code == 400 and browser.session.page.headers.get("Referrer-Policy") == "no-referrer":
-        pytest.xfail("over https Flask-WTF requires a Referer on form POSTs, which Referrer-Policy: no-referrer "
-                     "forbids browsers to send; fixed by the server's Referrer-Policy change")
     assert signed_in.status_code == 302, signed_in.text
     assert signed_in.headers["Location"] in {"/", f"{issuer}/"}
     cookie = next(c for c in browser.session.cookies if c.name.endswith("ostiary_session"))
