@@ -6,9 +6,8 @@ Revises: 0003
 One table for every mailed link or short code (verification, reset, invitation, email change, later
 second-factor challenges), stored as digests and consumed once; one table of messages waiting for delivery.
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0007a'
