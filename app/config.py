@@ -10,6 +10,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from app.mail.message import UnsafeHeader, check_sender
+from app.mail.smtp_url import parse_smtp_url
+
 ROOT = Path(__file__).resolve().parent.parent
 ENV_PREFIX = "OSTIARY_"
 MIN_SECRET_KEY_LENGTH = 32
@@ -80,6 +83,16 @@ SETTINGS: dict[str, tuple[Any, Callable[[str], Any]]] = {
     "METRICS_ALLOWED_NETWORKS": (["127.0.0.1/32", "::1/128"], _str_list),
     "METRICS_BEARER_TOKEN": (None, str),
     "AUDIT_RETENTION_DAYS": (90, _positive_int),
+    # Mail (README "Email delivery"): through the outbox to SMTP_URL, or as .eml files in MAIL_DIR without it.
+    "PRODUCT_NAME": ("Ostiary", str),
+    "SMTP_URL": (None, str),
+    "SMTP_TIMEOUT_SECONDS": (10, _positive_int),
+    "MAIL_FROM": (None, str),
+    "MAIL_DIR": (str(ROOT / "mail"), str),
+    "MAIL_POLL_SECONDS": (5, _positive_int),
+    "MAIL_MAX_ATTEMPTS": (10, _positive_int),
+    "MAIL_RETRY_INITIAL_SECONDS": (30, _positive_int),
+    "MAIL_RETRY_MAX_SECONDS": (3600, _positive_int),
     # Brute-force limits (OWASP ASVS V2.2.1): failures are counted from the first one for *_LOCKOUT_SECONDS;
     # at the limit the account, client or address is refused until that period ends. Never permanent.
     "SIGN_IN_FAILURES_PER_ACCOUNT": (10, _positive_int),
@@ -165,6 +178,7 @@ def validate(settings: Mapping[str, Any]) -> None:
     if token is not None and len(token) < 32:
         raise ConfigError(f"{ENV_PREFIX}METRICS_BEARER_TOKEN must be at least 32 characters")
     _validate_redis_url(settings["REDIS_URL"])
+    _validate_mail(settings)
     for origin in settings["CORS_ALLOWED_ORIGINS"]:
         _validate_origin(origin)
     _validate_egress(settings["EGRESS_ALLOWED_NETWORKS"], settings["EGRESS_CA_BUNDLE"])
@@ -223,6 +237,27 @@ def _validate_egress(networks: list[str], ca_bundle: str | None) -> None:
         except (OSError, ssl.SSLError):
             message = "is not a readable PEM file of CA certificates"
             raise ConfigError(f"{ENV_PREFIX}EGRESS_CA_BUNDLE: {ca_bundle!r} {message}") from None
+
+
+def _validate_mail(settings: Mapping[str, Any]) -> None:
+    if settings["SMTP_URL"] is not None:
+        try:
+            parse_smtp_url(settings["SMTP_URL"])
+        except ValueError as exc:  # the message never echoes the URL: it may carry a password
+            raise ConfigError(f"{ENV_PREFIX}SMTP_URL {exc}") from None
+    # A claimed message is retaken after a lease sized for a few SMTP round trips (app/services/outbox.py).
+    if settings["SMTP_TIMEOUT_SECONDS"] > 60:
+        raise ConfigError(f"{ENV_PREFIX}SMTP_TIMEOUT_SECONDS must be at most 60")
+    product = settings["PRODUCT_NAME"]
+    if not 0 < len(product) <= 64 or not product.isprintable():
+        raise ConfigError(f"{ENV_PREFIX}PRODUCT_NAME must be 1 to 64 printable characters")
+    if settings["MAIL_FROM"] is not None:
+        try:
+            check_sender(settings["MAIL_FROM"])
+        except UnsafeHeader as exc:
+            raise ConfigError(f"{ENV_PREFIX}MAIL_FROM: {exc}") from None
+    if settings["MAIL_RETRY_MAX_SECONDS"] < settings["MAIL_RETRY_INITIAL_SECONDS"]:
+        raise ConfigError(f"{ENV_PREFIX}MAIL_RETRY_MAX_SECONDS must be at least MAIL_RETRY_INITIAL_SECONDS")
 
 
 def database_url(url: str) -> str:

@@ -86,3 +86,21 @@ def on_exit(server: Any) -> None:
     """Remove the metrics directory this master made; an operator's own directory is left alone."""
     if os.environ.get(METRICS_DIR_ENV) == _OWN_METRICS_DIR:
         shutil.rmtree(_OWN_METRICS_DIR, ignore_errors=True)
+
+
+def post_worker_init(worker: Any) -> None:
+    """After the fork, once this worker's app is loaded: its mail delivery loop (README "Email delivery")."""
+    from app.services.mail_worker import start_in_process
+
+    start_in_process(worker.wsgi)
+
+
+def worker_exit(server: Any, worker: Any) -> None:
+    """On graceful shutdown, after the last request: the loop finishes the message in hand and ends.
+
+    gunicorn may also call this in the master (for a worker that vanished), where no app was ever imported.
+    """
+    import sys
+
+    if "app.services.mail_worker" in sys.modules:
+        sys.modules["app.services.mail_worker"].stop_in_process()

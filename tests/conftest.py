@@ -41,11 +41,18 @@ def port() -> int:
 
 
 @pytest.fixture(scope="session")
-def app(database_url: str, keys_dir: Path, port: int) -> Iterator[Flask]:
+def mail_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where .eml files go with no SMTP server configured: never the checkout's mail/."""
+    return tmp_path_factory.mktemp("mail") / "outbox"
+
+
+@pytest.fixture(scope="session")
+def app(database_url: str, keys_dir: Path, port: int, mail_dir: Path) -> Iterator[Flask]:
     application = create_app(
         {
             "DATABASE_URL": database_url,
             "KEYS_DIR": str(keys_dir),
+            "MAIL_DIR": str(mail_dir),
             "ISSUER": f"http://127.0.0.1:{port}",
             "SECRET_KEY": "test-secret-key-that-is-long-enough-0123456789",
             # Cheap argon2 in tests only; production defaults follow RFC 9106.

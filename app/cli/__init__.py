@@ -15,6 +15,7 @@ from app.cli.audit import audit_group
 from app.cli.clients import clients_group
 from app.cli.common import emit, json_option
 from app.cli.keys import keys_group
+from app.cli.mail import mail_group
 from app.cli.ops import purge_command
 from app.cli.resources import resources_group
 from app.cli.service_accounts import service_accounts_group
@@ -88,5 +89,5 @@ def serve_command(host: str, port: int, workers: int | None, threads: int | None
 
 
 for group in (users_group, clients_group, resources_group, api_keys_group, service_accounts_group, keys_group,
-              audit_group, purge_command):
+              audit_group, purge_command, mail_group):
     cli.add_command(group)

@@ -5,10 +5,12 @@ from app.models.audit import AuditEvent
 from app.models.authorization_code import AuthorizationCode
 from app.models.client import Client
 from app.models.consent import Consent
+from app.models.one_time_token import OneTimeToken
+from app.models.outbox import OutboxMessage
 from app.models.resource import Resource
 from app.models.session import LoginSession
 from app.models.token import AccessTokenRecord, RefreshToken
 from app.models.user import User
 
 __all__ = ["AccessTokenRecord", "ApiKey", "AuditEvent", "AuthorizationCode", "Client", "Consent", "LoginSession",
-           "RefreshToken", "Resource", "User"]
+           "OneTimeToken", "OutboxMessage", "RefreshToken", "Resource", "User"]

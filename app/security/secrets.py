@@ -21,3 +21,13 @@ def matches(secret: str, stored_digest: str | None) -> bool:
     if not stored_digest:
         return False
     return hmac.compare_digest(digest(secret), stored_digest)
+
+
+def generate_code(digits: int) -> str:
+    """A uniformly random decimal code of exactly `digits` digits (leading zeros kept), for a person to type."""
+    return f"{secrets.randbelow(10**digits):0{digits}d}"
+
+
+def keyed_digest(secret: str, key: str) -> str:
+    """HMAC-SHA256 hex: for low-entropy secrets (short codes), which a plain digest would not protect offline."""
+    return hmac.new(key.encode(), secret.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()

@@ -10,7 +10,7 @@ from sqlalchemy import ColumnElement, delete, exists, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, aliased
 
 from app.extensions import db
-from app.models import AccessTokenRecord, AuditEvent, AuthorizationCode, LoginSession, RefreshToken
+from app.models import AccessTokenRecord, AuditEvent, AuthorizationCode, LoginSession, OneTimeToken, RefreshToken
 from app.models.clock import now
 
 log = logging.getLogger(__name__)
@@ -63,6 +63,8 @@ def purgeable(moment: int, audit_retention_days: int) -> dict[str, tuple[Instrum
             | (LoginSession.last_seen_at <= moment - idle_ttl),
         ),
         "audit_events": (AuditEvent.id, AuditEvent.at < moment - audit_retention_days * SECONDS_PER_DAY),
+        # Used or not, an expired link can never work again: "invalid or expired" needs no row to say so.
+        "one_time_tokens": (OneTimeToken.id, OneTimeToken.expires_at <= moment),
     }
 
 
@@ -82,7 +84,8 @@ def delete_in_batches(key: InstrumentedAttribute, condition: ColumnElement[bool]
 
 
 def purge(audit_retention_days: int, batch_size: int = BATCH_SIZE) -> dict[str, int]:
-    """Delete expired codes, dead token families, expired access-token records, ended sessions, old audit rows."""
+    """Delete expired codes and one-time tokens, dead token families, expired access-token records, ended sessions,
+    and old audit rows."""
     moment = now()
     counts = {
         table: delete_in_batches(key, condition, batch_size)

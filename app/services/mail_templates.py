@@ -1,0 +1,48 @@
+"""Mail bodies from templates/mail/<name>.txt (subject block + plain text) and <name>.html, with the product name."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from flask import current_app
+from jinja2 import Environment, StrictUndefined
+
+from app.mail.message import Content
+
+TEMPLATE_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
+_ENVIRONMENT = "ostiary.mail_templates"
+
+
+def render(template: str, context: Mapping[str, Any]) -> Content:
+    """Subject, text and HTML of one message; a variable the template needs but was not given is an error."""
+    if not TEMPLATE_NAME.fullmatch(template):
+        raise ValueError(f"not a mail template name: {template!r}")
+    environment = _environment()
+    values = {"product": current_app.config["PRODUCT_NAME"], **context}
+    text = environment.get_template(f"mail/{template}.txt")
+    subject = "".join(text.blocks["subject"](text.new_context(values))).strip()
+    html = environment.get_template(f"mail/{template}.html")
+    return Content(subject=subject, text=text.render(values).strip() + "\n",
+                   html=html.render(values, subject=subject))
+
+
+def duration(seconds: int) -> str:
+    """'15 minutes', '1 hour', '2 days': the largest unit that states the validity exactly, else minutes."""
+    for unit, size in (("day", 86400), ("hour", 3600)):
+        if seconds >= size and seconds % size == 0:
+            count = seconds // size
+            return f"{count} {unit}{'s' if count != 1 else ''}"
+    minutes = max(1, -(-seconds // 60))
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"
+
+
+def _environment() -> Environment:
+    """The pages' environment (same loader, HTML autoescaped), but strict: a missing link must not render empty."""
+    environment = current_app.extensions.get(_ENVIRONMENT)
+    if environment is None:
+        environment = current_app.jinja_env.overlay(undefined=StrictUndefined)
+        environment.filters["duration"] = duration
+        current_app.extensions[_ENVIRONMENT] = environment
+    return environment
