@@ -1,7 +1,7 @@
 """outbox and one-time tokens
 
 Revision ID: 0007a
-Revises: 0003
+Revises: 0005a
 
 One table for every mailed link or short code (verification, reset, invitation, email change, later
 second-factor challenges), stored as digests and consumed once; one table of messages waiting for delivery.
@@ -11,7 +11,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0007a'
-down_revision = '0003'
+down_revision = '0005a'
 branch_labels = None
 depends_on = None
 
