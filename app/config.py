@@ -75,11 +75,11 @@ SETTINGS: dict[str, tuple[Any, Callable[[str], Any]]] = {
     "METRICS_BEARER_TOKEN": (None, str),
     "AUDIT_RETENTION_DAYS": (90, _positive_int),
     # Brute-force limits (OWASP ASVS V2.2.1): failures are counted from the first one for *_LOCKOUT_SECONDS;
-    # at the limit the account, client or address is refused until that period ends. Never permanent.
+    # at the limit the account or address is refused until that period ends (client authentication: only its
+    # failures are, a correct secret never is). Never permanent.
     "SIGN_IN_FAILURES_PER_ACCOUNT": (10, _positive_int),
     "SIGN_IN_FAILURES_PER_IP": (100, _positive_int),
     "SIGN_IN_LOCKOUT_SECONDS": (900, _positive_int),
-    "CLIENT_AUTH_FAILURES_PER_CLIENT": (20, _positive_int),
     "CLIENT_AUTH_FAILURES_PER_IP": (100, _positive_int),
     "CLIENT_AUTH_LOCKOUT_SECONDS": (300, _positive_int),
     # Shared rate-limit counters for every node; without it each process counts alone.

@@ -52,7 +52,7 @@ class AuthorizationServer(FlaskAuthorizationServer):
         return get_client(client_id)
 
     def authenticate_client(self, request, methods, endpoint="token"):
-        """Token, revocation and introspection: failures are limited per client_id and address (client_lockout)."""
+        """Token, revocation and introspection: failures are limited per address (client_lockout)."""
         return client_lockout.counted(
             lambda: super(AuthorizationServer, self).authenticate_client(request, methods, endpoint),
             presented_client_id(request),

@@ -15,6 +15,7 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Self
 
 from flask import Flask, current_app
 from flask_limiter import Limiter
@@ -68,7 +69,7 @@ class Attempt:
         self._failed = True
         return [counter.name for counter in self._last_slot]
 
-    def __enter__(self) -> Attempt:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -98,6 +99,17 @@ class Throttle:
             self.refund(taken)  # a refused attempt is never checked, so it is no failure either
             raise Throttled(exhausted[0].name, max(self._seconds_left(c) for c in exhausted))
         return Attempt(self, taken, last_slot)
+
+    def count_failure(self, counter: Counter) -> bool:
+        """Count a failure found after its check: True if it exhausted the counter, Throttled if it already was.
+
+        Only for unguessable secrets, where counting first protects nothing: concurrent failures may all be
+        checked before the limit applies, and a success costs no round trip to the storage.
+        """
+        count = self._incr(counter, 1)
+        if count > counter.limit:
+            raise Throttled(counter.name, self._seconds_left(counter))
+        return count == counter.limit
 
     def refund(self, counters: Sequence[Counter]) -> None:
         for counter in counters:
@@ -153,13 +165,11 @@ def sign_in_counters(login: str, address: str | None) -> list[Counter]:
     ]
 
 
-def client_auth_counters(client_id: str, address: str | None) -> list[Counter]:
+def client_auth_counter(address: str | None) -> Counter:
+    """Failed client authentications per client address; none per client_id, which anyone may present."""
     config = current_app.config
-    window = config["CLIENT_AUTH_LOCKOUT_SECONDS"]
-    return [
-        Counter("client_auth_client", client_id, config["CLIENT_AUTH_FAILURES_PER_CLIENT"], window),
-        Counter("client_auth_ip", network_of(address), config["CLIENT_AUTH_FAILURES_PER_IP"], window),
-    ]
+    return Counter("client_auth_ip", network_of(address), config["CLIENT_AUTH_FAILURES_PER_IP"],
+                   config["CLIENT_AUTH_LOCKOUT_SECONDS"])
 
 
 def throttle() -> Throttle:

@@ -15,7 +15,15 @@ from app.models import AuditEvent
 from app.services import audit
 from tests.factories import DEFAULT_PASSWORD
 from tests.flows import (
-    Browser, authorization_params, client_credentials, csrf_token, exchange_code, pkce_pair, query_of, refresh, revoke,
+    Browser,
+    authorization_params,
+    client_credentials,
+    csrf_token,
+    exchange_code,
+    pkce_pair,
+    query_of,
+    refresh,
+    revoke,
 )
 
 WRONG_PASSWORDS = ["wrong-password-one", "wrong-password-two"]
@@ -69,7 +77,7 @@ def test_security_events_are_audited_and_no_secret_is_ever_written(live_server, 
     api_key = make.api_key(user, name="laptop")
     key_token = client_credentials(live_server, api_key).json()["access_token"]
     secrets += [machine_token, api_key.client_secret, key_token]
-    for attempt in range(app.config["CLIENT_AUTH_FAILURES_PER_CLIENT"]):
+    for attempt in range(app.config["CLIENT_AUTH_FAILURES_PER_IP"]):
         bad_secret = f"not-the-secret-{attempt}"
         secrets.append(bad_secret)
         assert client_credentials(live_server, machine.__class__(machine.client_id, bad_secret, "")).status_code == 401
