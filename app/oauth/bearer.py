@@ -79,11 +79,12 @@ def has_audience(aud: Any, audience: str) -> bool:
 
 
 class JWTAccessTokenValidator(BearerTokenValidator):
-    """RFC 6750 Bearer validation for our own endpoints (userinfo)."""
+    """RFC 6750 Bearer validation for our own endpoints (userinfo): tokens whose audience is the issuer."""
 
     def authenticate_token(self, token_string: str) -> AccessToken | None:
         try:
-            return verify_access_token(token_string)
+            # RFC 8707 §2 / RFC 9068 §4: a token minted for another resource server is not for us.
+            return verify_access_token(token_string, audience=current_app.config["ISSUER"])
         except InvalidJWT:
             return None
 
