@@ -97,8 +97,11 @@ class IntrospectionEndpoint(_IntrospectionEndpoint):
     def query_token(self, token_string: str, token_type_hint: str | None):
         return query_token(token_string, token_type_hint)
 
-    def check_permission(self, token, client, request) -> bool:
-        return True
+    def check_permission(self, token: RefreshToken | AccessToken, client: Client, request: OAuth2Request) -> bool:
+        """RFC 7662 §4: a token's claims are for its own client, a resource server it is meant for, or an auditor."""
+        if isinstance(token, RefreshToken):
+            return client.may_introspect(token.client_id, [])  # no resource server is ever sent a refresh token
+        return client.may_introspect(token.claims["client_id"], token.audiences)
 
     def create_introspection_payload(self, token) -> dict[str, Any]:
         if token is not None and not _subject_is_active(token):

@@ -10,7 +10,7 @@ import requests
 
 from app.models import RefreshToken, User
 from tests.factories import Factories, RegisteredClient
-from tests.flows import introspect, refresh, revoke
+from tests.flows import introspect, refresh, revoke, tokens_for
 
 INACTIVE = {"active": False}
 
@@ -61,10 +61,36 @@ def test_a_client_credentials_token_is_active_for_its_client(live_server, make):
                                                                               "api:read")
 
 
-def test_any_confidential_client_may_introspect(live_server, make, tokens):
-    """Resource servers introspect tokens issued to other clients."""
+API = "https://api.example.com"
+
+
+def test_another_client_learns_nothing(live_server, make, tokens):
+    """RFC 7662 §4: a client that is neither the token's client nor among its audiences is told active: false."""
     api = make.machine()
-    assert introspect(live_server, api, tokens["access_token"])["active"] is True
+    assert introspect(live_server, api, tokens["access_token"]) == INACTIVE
+    assert introspect(live_server, api, tokens["refresh_token"]) == INACTIVE
+
+
+def test_a_resource_server_introspects_the_tokens_meant_for_it(live_server, make, rp):
+    make.resource(API, scope="api:read")
+    web = make.client(scope="openid offline_access api:read", resources=[API])
+    for_api = tokens_for(live_server, web, "alice@example.com", scope="openid offline_access api:read", resource=API)
+    for_web = tokens_for(live_server, web, "alice@example.com", scope="openid offline_access api:read")
+    resource_server = make.machine(introspect_resources=[API])
+
+    body = introspect(live_server, resource_server, for_api["access_token"])
+
+    assert (body["active"], body["aud"], body["client_id"]) == (True, API, web.client_id)
+    assert introspect(live_server, resource_server, for_web["access_token"]) == INACTIVE  # aud is not the API
+    # A refresh token is sent to no resource server: only its own client (or an auditor) may look at it.
+    assert introspect(live_server, resource_server, for_api["refresh_token"]) == INACTIVE
+    assert introspect(live_server, web, for_api["refresh_token"])["active"] is True
+
+
+def test_a_client_allowed_to_introspect_everything(live_server, make, tokens):
+    auditor = make.machine(introspect_all=True)
+    assert introspect(live_server, auditor, tokens["access_token"])["active"] is True
+    assert introspect(live_server, auditor, tokens["refresh_token"])["active"] is True
 
 
 def _inactive_token(kind: str, live_server: str, make: Factories, rp: RegisteredClient, tokens: dict) -> str:

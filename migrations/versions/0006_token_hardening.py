@@ -1,0 +1,29 @@
+"""token hardening
+
+Revision ID: 0006a
+Revises: 0003
+
+Clients get introspection permissions (RFC 7662 §4): the registered resources whose tokens they may
+introspect as that resource's server, or every token.
+"""
+from alembic import op
+import sqlalchemy as sa
+
+
+# revision identifiers, used by Alembic.
+revision = '0006a'
+down_revision = '0003'
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    with op.batch_alter_table('clients', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('introspect_resources', sa.JSON(), nullable=False, server_default='[]'))
+        batch_op.add_column(sa.Column('introspect_all', sa.Boolean(), nullable=False, server_default=sa.false()))
+
+
+def downgrade():
+    with op.batch_alter_table('clients', schema=None) as batch_op:
+        batch_op.drop_column('introspect_all')
+        batch_op.drop_column('introspect_resources')
