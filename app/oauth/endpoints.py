@@ -16,8 +16,9 @@ from app.models import Client, RefreshToken
 from app.oauth.bearer import AccessToken, is_access_token_typ, verify_access_token
 from app.oauth.signing import InvalidJWT, keyring, verify
 from app.security.keys import SIGNING_ALG
-from app.services import audit
+from app.services import api_keys, audit
 from app.services import grants as storage
+from app.services.clients import get_client
 from app.services.users import get_by_sub
 
 
@@ -103,10 +104,10 @@ class IntrospectionEndpoint(_IntrospectionEndpoint):
             return client.may_introspect(token.client_id, [])  # no resource server is ever sent a refresh token
         return client.may_introspect(token.claims["client_id"], token.audiences)
 
-    def create_introspection_payload(self, token) -> dict[str, Any]:
-        if token is not None and not _subject_is_active(token):
-            return {"active": False}
-        return super().create_introspection_payload(token)
+    def authenticate_token(self, request: OAuth2Request, client: Client) -> RefreshToken | AccessToken | None:
+        """The token, if this client may see it (check_permission) and what it speaks for still lives."""
+        token = super().authenticate_token(request, client)
+        return token if token is not None and _is_live(token, client) else None
 
     def introspect_token(self, token) -> dict[str, Any]:
         if isinstance(token, AccessToken):
@@ -122,13 +123,20 @@ class IntrospectionEndpoint(_IntrospectionEndpoint):
         }
 
 
-def _subject_is_active(token: RefreshToken | AccessToken) -> bool:
-    """A token speaks for a user only while that user exists and is enabled."""
+def _is_live(token: RefreshToken | AccessToken, requester: Client) -> bool:
+    """RFC 7662 §2.2: a token is active only while its client (or API key, and its owner) and its end-user are."""
     if isinstance(token, RefreshToken):
+        # Deleting a client deletes its refresh tokens: the row itself vouches for the client.
         return token.user.is_active
-    if token.claims["sub"] == token.claims["client_id"]:
+    client_id, sub = token.claims["client_id"], token.claims["sub"]
+    if api_keys.KEY_ID.fullmatch(client_id):
+        return api_keys.is_live_key(client_id)  # the key's owner is its tokens' subject, checked with it
+    # The requesting client has just authenticated, so only another client needs looking up.
+    if client_id != requester.client_id and get_client(client_id) is None:
+        return False
+    if sub == client_id:
         return True  # client_credentials: the client is the subject
-    user = get_by_sub(token.claims["sub"])
+    user = get_by_sub(sub)
     return user is not None and user.is_active
 
 

@@ -8,9 +8,12 @@ import jwt
 import pytest
 import requests
 
-from app.models import RefreshToken, User
+from app.models import ApiKey, RefreshToken, User
+from app.services import clients
+from app.services.api_keys import get_api_key, revoke_api_key
+from app.services.clients import delete_client
 from tests.factories import Factories, RegisteredClient
-from tests.flows import introspect, refresh, revoke, tokens_for
+from tests.flows import client_credentials, introspect, refresh, revoke, tokens_for
 
 INACTIVE = {"active": False}
 
@@ -203,3 +206,28 @@ def test_refused_requests(live_server, make, rp, credentials, data, status, erro
 
     assert (response.status_code, response.json()["error"]) == (status, error)
     assert response.headers["Cache-Control"] == "no-store"
+
+
+@pytest.mark.parametrize("kind", ["deleted client", "revoked API key", "expired API key"])
+@pytest.mark.parametrize("asker", ["auditor", "resource server"])
+def test_tokens_of_a_deleted_client_or_a_dead_api_key_are_inactive(live_server, app, make, kind, asker):
+    """RFC 7662 §2.2: a token stops being active with its client or key (offline verifiers: within its lifetime)."""
+    make.resource(API, scope="api:read")
+    if kind == "deleted client":
+        issuer = make.machine(scope="api:read", resources=[API])
+    else:
+        issuer = make.api_key(make.service_account(scope="api:read"), scope="api:read")
+    token = client_credentials(live_server, issuer, resource=API).json()["access_token"]
+    introspector = make.machine(introspect_all=True) if asker == "auditor" else make.machine(introspect_resources=[API])
+    assert introspect(live_server, introspector, token)["active"] is True
+
+    with app.app_context():
+        match kind:
+            case "deleted client":
+                delete_client(clients.get_client(issuer.client_id), actor=None)
+            case "revoked API key":
+                revoke_api_key(get_api_key(issuer.client_id), actor=None)
+            case "expired API key":
+                make.update(ApiKey, {"key_id": issuer.client_id}, expires_at=int(time.time()) - 1)
+
+    assert introspect(live_server, introspector, token) == INACTIVE
