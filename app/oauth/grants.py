@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import re
 import uuid
+from typing import ClassVar
 
 from authlib.oauth2.rfc6749 import grants
-from authlib.oauth2.rfc6749.hooks import hooked
 from authlib.oauth2.rfc6749.errors import (
     InvalidGrantError,
     InvalidRequestError,
     InvalidScopeError,
     UnauthorizedClientError,
 )
+from authlib.oauth2.rfc6749.hooks import hooked
 from authlib.oauth2.rfc7636 import CodeChallenge
 from flask import current_app
 
@@ -92,7 +93,7 @@ class S256CodeChallenge(CodeChallenge):
     """PKCE for every client, S256 only (RFC 9700 §2.1.1); Authlib defaults to optional plain."""
 
     DEFAULT_CODE_CHALLENGE_METHOD = "S256"
-    SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]
+    SUPPORTED_CODE_CHALLENGE_METHOD: ClassVar[list[str]] = ["S256"]
 
     def validate_code_challenge(self, grant, redirect_uri) -> None:
         data = grant.request.payload.data
@@ -213,7 +214,20 @@ class RefreshTokenGrant(ResourceIndicatorMixin, ClientScopeMixin, grants.Refresh
     def validate_token_request(self) -> None:
         super().validate_token_request()
         old: RefreshToken = self.request.refresh_token
-        self.resolve_bound_resource(old.resource, self.request.payload.scope or old.scope)
+        granted = self.granted_scope(old)
+        requested = self.request.payload.scope
+        # RFC 6749 §6: Authlib checked `scope` against the original grant; the client may since have lost some.
+        if requested and not set(requested.split()) <= set(granted.split()):
+            raise InvalidScopeError("scope is not granted to this client any more")
+        self.resolve_bound_resource(old.resource, requested or granted)
+
+    def granted_scope(self, old: RefreshToken) -> str:
+        """The grant's scope less what an operator has since removed from the client; nothing left is invalid_grant."""
+        allowed = set((self.request.client.scope or "").split())
+        kept = " ".join(s for s in old.scope.split() if s in allowed)
+        if old.scope and not kept:
+            raise InvalidGrantError("the client is no longer allowed any scope of this grant")
+        return kept
 
     def revoke_old_credential(self, refresh_token: RefreshToken) -> None:
         """Done atomically in create_token_response."""
@@ -225,10 +239,11 @@ class RefreshTokenGrant(ResourceIndicatorMixin, ClientScopeMixin, grants.Refresh
             db.session.rollback()
             reuse_detected("refresh_token", old)
             raise InvalidGrantError("refresh token was already used")
-        scope = self.request.payload.scope or old.scope
+        granted = self.granted_scope(old)
+        scope = self.request.payload.scope or granted
         self.request.user = old.user
         self.request.family_id = old.family_id
-        self.request.refresh_scope = old.scope  # RFC 6749 §6: the new refresh token keeps the original scope
+        self.request.refresh_scope = granted  # RFC 6749 §6: the new refresh token keeps what is still granted
         self.request.family_resource = old.resource
         self.request.auth_time, self.request.amr = old.auth_time, old.amr
         token = self.generate_token(user=old.user, scope=scope, include_refresh_token=True)

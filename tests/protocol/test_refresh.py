@@ -97,6 +97,25 @@ def test_broader_than_original_after_narrowing_is_invalid_scope(live_server, mak
     assert_refresh_error(refresh(live_server, rp, tokens["refresh_token"], scope="email"), "invalid_scope")
 
 
+def test_a_refresh_drops_the_scopes_an_operator_removed_from_the_client(live_server, make, rp, tokens):
+    make.update(Client, {"client_id": rp.client_id}, scope="openid profile offline_access")  # email removed
+
+    body = refreshed(live_server, rp, tokens["refresh_token"])
+
+    assert set(body["scope"].split()) == {"openid", "profile", "offline_access"}
+    assert "email" not in introspect(live_server, rp, body["access_token"])["scope"].split()
+    assert set(introspect(live_server, rp, body["refresh_token"])["scope"].split()) == set(body["scope"].split())
+    assert_refresh_error(refresh(live_server, rp, body["refresh_token"], scope="openid email"), "invalid_scope")
+    assert refreshed(live_server, rp, body["refresh_token"], scope="openid")["scope"] == "openid"
+
+
+def test_a_refresh_with_no_scope_left_is_invalid_grant(live_server, make, rp, tokens):
+    make.update(Client, {"client_id": rp.client_id}, scope="api:read")
+    assert_refresh_error(refresh(live_server, rp, tokens["refresh_token"]), "invalid_grant")
+    make.update(Client, {"client_id": rp.client_id}, scope=FULL_SCOPE)
+    refreshed(live_server, rp, tokens["refresh_token"])  # the refused request did not use the token up
+
+
 @pytest.mark.parametrize("public", [False, True])
 def test_refresh_token_of_another_client(live_server, make, rp, tokens, public):
     other = make.client(public=public)
