@@ -61,6 +61,8 @@ SETTINGS: dict[str, tuple[Any, Callable[[str], Any]]] = {
     "ACCESS_TOKEN_TTL_SECONDS": (600, _positive_int),
     "ID_TOKEN_TTL_SECONDS": (600, _positive_int),
     "REFRESH_TOKEN_TTL_SECONDS": (14 * 24 * 3600, _positive_int),
+    # A refresh token family (one sign-in at one client) ends this long after the sign-in, however often rotated.
+    "REFRESH_FAMILY_MAX_SECONDS": (90 * 24 * 3600, _positive_int),
     "AUTHORIZATION_CODE_TTL_SECONDS": (60, _positive_int),
     "SESSION_ABSOLUTE_TTL_SECONDS": (12 * 3600, _positive_int),
     "SESSION_IDLE_TTL_SECONDS": (2 * 3600, _positive_int),

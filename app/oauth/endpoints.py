@@ -13,8 +13,10 @@ from authlib.oidc.rpinitiated import EndSessionRequest
 from flask import current_app, g
 
 from app.models import Client, RefreshToken
+from app.models.clock import now
 from app.oauth.bearer import AccessToken, is_access_token_typ, verify_access_token
 from app.oauth.signing import InvalidJWT, keyring, verify
+from app.oauth.tokens import family_ends_at
 from app.security.keys import SIGNING_ALG
 from app.services import api_keys, audit
 from app.services import grants as storage
@@ -127,7 +129,7 @@ def _is_live(token: RefreshToken | AccessToken, requester: Client) -> bool:
     """RFC 7662 §2.2: a token is active only while its client (or API key, and its owner) and its end-user are."""
     if isinstance(token, RefreshToken):
         # Deleting a client deletes its refresh tokens: the row itself vouches for the client.
-        return token.user.is_active
+        return token.user.is_active and family_ends_at(token.auth_time) > now()
     client_id, sub = token.claims["client_id"], token.claims["sub"]
     if api_keys.KEY_ID.fullmatch(client_id):
         return api_keys.is_live_key(client_id)  # the key's owner is its tokens' subject, checked with it

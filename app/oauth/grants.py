@@ -22,7 +22,7 @@ from app.extensions import db
 from app.models import ApiKey, AuthorizationCode, RefreshToken
 from app.models.clock import now
 from app.oauth.resource_indicators import bound_resource, requested_resource, resolve_resource
-from app.oauth.tokens import generate_token
+from app.oauth.tokens import family_ends_at, generate_token
 from app.scopes import STANDARD_SCOPES, is_valid_scope_token
 from app.security.secrets import digest
 from app.services import audit
@@ -204,8 +204,8 @@ class RefreshTokenGrant(ResourceIndicatorMixin, ClientScopeMixin, grants.Refresh
         if found.used_at is not None:
             reuse_detected("refresh_token", found)  # reuse of a rotated token
             return None
-        if found.is_expired() or not found.user.is_active:
-            return None
+        if found.is_expired() or family_ends_at(found.auth_time) <= now() or not found.user.is_active:
+            return None  # the family's end is checked too, in case OSTIARY_REFRESH_FAMILY_MAX_SECONDS was lowered
         return found
 
     def authenticate_user(self, refresh_token: RefreshToken):

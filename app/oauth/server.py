@@ -21,7 +21,7 @@ from app.extensions import db
 from app.models import RefreshToken
 from app.oauth import client_lockout
 from app.oauth.grants import AuthorizationCodeGrant
-from app.oauth.tokens import IssuedToken
+from app.oauth.tokens import IssuedToken, refresh_token_expires_at
 from app.security.secrets import digest
 from app.services import api_keys, audit
 from app.services import grants as storage
@@ -105,9 +105,7 @@ class AuthorizationServer(FlaskAuthorizationServer):
                     resource=request.family_resource,
                     auth_time=request.auth_time,
                     amr=request.amr,
-                    expires_at=token.expires_at
-                    - token["expires_in"]
-                    + current_app.config["REFRESH_TOKEN_TTL_SECONDS"],
+                    expires_at=refresh_token_expires_at(token.expires_at - token["expires_in"], request.auth_time),
                 )
             )
 

@@ -34,6 +34,16 @@ def default_audience(client: Any, scope: str | None) -> str | list[str]:
     return audience
 
 
+def family_ends_at(auth_time: int) -> int:
+    """A refresh token family ends REFRESH_FAMILY_MAX_SECONDS after the sign-in it came from (auth_time)."""
+    return auth_time + current_app.config["REFRESH_FAMILY_MAX_SECONDS"]
+
+
+def refresh_token_expires_at(issued_at: int, auth_time: int) -> int:
+    """Each rotation starts a new REFRESH_TOKEN_TTL_SECONDS, but no token outlives its family."""
+    return min(issued_at + current_app.config["REFRESH_TOKEN_TTL_SECONDS"], family_ends_at(auth_time))
+
+
 def generate_token(
     grant_type: str,
     client: Any,

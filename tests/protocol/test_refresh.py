@@ -172,6 +172,32 @@ def test_expired_refresh_token(live_server, make, rp, tokens):
     assert_refresh_error(refresh(live_server, rp, tokens["refresh_token"]), "invalid_grant")
 
 
+NINETY_DAYS = 90 * 24 * 3600
+
+
+def test_the_family_lifetime_is_ninety_days_by_default(app):
+    assert app.config["REFRESH_FAMILY_MAX_SECONDS"] == NINETY_DAYS
+
+
+def test_a_family_ends_its_absolute_lifetime_after_the_sign_in(live_server, make, rp, tokens):
+    """Rotation restarts each token's lifetime, not the family's: the person signs in again after 90 days."""
+    signed_in_at = int(time.time()) - NINETY_DAYS - 1
+    make.update(RefreshToken, {"token_hash": digest(tokens["refresh_token"])}, auth_time=signed_in_at,
+                expires_at=int(time.time()) + 3600)  # a recent rotation: the token itself has not expired
+    assert introspect(live_server, rp, tokens["refresh_token"]) == {"active": False}
+    assert_refresh_error(refresh(live_server, rp, tokens["refresh_token"]), "invalid_grant")
+
+
+def test_a_rotated_token_never_outlives_its_family(live_server, make, rp, tokens):
+    signed_in_at = int(time.time()) - NINETY_DAYS + 3600  # an hour of the family's lifetime left
+    make.update(RefreshToken, {"token_hash": digest(tokens["refresh_token"])}, auth_time=signed_in_at)
+
+    rotated = refreshed(live_server, rp, tokens["refresh_token"])
+
+    assert introspect(live_server, rp, rotated["refresh_token"])["exp"] == signed_in_at + NINETY_DAYS
+    assert introspect(live_server, rp, rotated["access_token"])["active"] is True
+
+
 def test_refresh_token_of_a_disabled_user(live_server, make, rp, user, tokens):
     make.update(User, {"id": user.id}, is_active=False)
     assert_refresh_error(refresh(live_server, rp, tokens["refresh_token"]), "invalid_grant")
