@@ -201,12 +201,17 @@ class RefreshTokenGrant(ResourceIndicatorMixin, ClientScopeMixin, grants.Refresh
         found = storage.find_refresh_token(refresh_token)
         if found is None or found.revoked_at is not None:
             return None
-        if found.used_at is not None:
+        if found.used_at is not None and not self.may_be_retry(found):
             reuse_detected("refresh_token", found)  # reuse of a rotated token
             return None
         if found.is_expired() or family_ends_at(found.auth_time) <= now() or not found.user.is_active:
             return None  # the family's end is checked too, in case OSTIARY_REFRESH_FAMILY_MAX_SECONDS was lowered
         return found
+
+    def may_be_retry(self, used: RefreshToken) -> bool:
+        """Rotated within the grace window, and presented by its own client: create_token_response decides."""
+        grace = current_app.config["REFRESH_REUSE_GRACE_SECONDS"]
+        return bool(grace) and used.used_at >= now() - grace and used.check_client(self.request.client)
 
     def authenticate_user(self, refresh_token: RefreshToken):
         return refresh_token.user
@@ -234,8 +239,16 @@ class RefreshTokenGrant(ResourceIndicatorMixin, ClientScopeMixin, grants.Refresh
 
     @hooked
     def create_token_response(self):
+        """Rotate, atomically; or replace the unused child of a rotation retried within the grace window."""
         old: RefreshToken = self.request.refresh_token
-        if not storage.consume_refresh_token(old):
+        grace = current_app.config["REFRESH_REUSE_GRACE_SECONDS"]
+        if storage.consume_refresh_token(old):
+            retry = False
+        elif grace and storage.consume_unused_child(old, grace):
+            # The response of the rotation was lost (a network cut, a 503): a fresh pair replaces the one the
+            # client never got, and the family lives on. Its child, consumed, is a reuse if it turns up later.
+            retry = True
+        else:
             db.session.rollback()
             reuse_detected("refresh_token", old)
             raise InvalidGrantError("refresh token was already used")
@@ -248,6 +261,9 @@ class RefreshTokenGrant(ResourceIndicatorMixin, ClientScopeMixin, grants.Refresh
         self.request.auth_time, self.request.amr = old.auth_time, old.amr
         token = self.generate_token(user=old.user, scope=scope, include_refresh_token=True)
         self.save_token(token)
+        if retry:
+            audit.record("token.refresh_retried", user_sub=old.user.sub, client_id=old.client_id,
+                         family_id=old.family_id, jti=token.jti, commit=False)  # committed with the new pair
         db.session.commit()
         return 200, token, self.TOKEN_RESPONSE_HEADER
 

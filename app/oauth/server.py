@@ -105,6 +105,7 @@ class AuthorizationServer(FlaskAuthorizationServer):
                     resource=request.family_resource,
                     auth_time=request.auth_time,
                     amr=request.amr,
+                    parent_id=request.refresh_token.id if request.refresh_token else None,  # the rotated token
                     expires_at=refresh_token_expires_at(token.expires_at - token["expires_in"], request.auth_time),
                 )
             )

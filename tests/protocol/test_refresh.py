@@ -53,21 +53,64 @@ def test_each_use_rotates(live_server, rp, tokens):
     assert claims["active"] is True and claims["client_id"] == rp.client_id
 
 
-@pytest.mark.parametrize("reused", ["original", "rotated"])
-def test_reuse_revokes_the_whole_family(live_server, rp, tokens, reused):
+@pytest.mark.parametrize("reused", ["original, its child used", "rotated, outside the grace window"])
+def test_reuse_revokes_the_whole_family(live_server, make, rp, tokens, reused):
     """RFC 9700 §4.14.2: a rotated refresh token presented again is a theft signal."""
     first = refreshed(live_server, rp, tokens["refresh_token"])
     newest = refreshed(live_server, rp, first["refresh_token"])
-    old = tokens["refresh_token"] if reused == "original" else first["refresh_token"]
+    if reused.startswith("original"):
+        old = tokens["refresh_token"]
+    else:
+        old = first["refresh_token"]
+        make.rotated_long_ago(old)
     assert_refresh_error(refresh(live_server, rp, old), "invalid_grant")
     assert_refresh_error(refresh(live_server, rp, newest["refresh_token"]), "invalid_grant")
     for token in (newest["access_token"], first["access_token"], tokens["access_token"], newest["refresh_token"]):
         assert introspect(live_server, rp, token) == {"active": False}
 
 
-def test_reuse_revokes_only_its_own_family(live_server, rp, user, tokens):
+def test_a_retry_within_the_grace_window_gets_a_fresh_pair(live_server, app, rp, tokens):
+    """The response of a rotation was lost: the client presents the same refresh token again, seconds later."""
+    assert app.config["REFRESH_REUSE_GRACE_SECONDS"] == 10
+    lost = refreshed(live_server, rp, tokens["refresh_token"])
+
+    retried = refreshed(live_server, rp, tokens["refresh_token"])
+
+    assert retried["refresh_token"] not in (lost["refresh_token"], tokens["refresh_token"])
+    # The unused child of the lost response is consumed, so at most one refresh token of the family is live.
+    assert introspect(live_server, rp, lost["refresh_token"]) == {"active": False}
+    assert introspect(live_server, rp, retried["refresh_token"])["active"] is True
+    assert introspect(live_server, rp, lost["access_token"])["active"] is True  # no family revocation
+    again = refreshed(live_server, rp, retried["refresh_token"])
+    # The lost child turning up later is a reuse like any other: the family is revoked.
+    assert_refresh_error(refresh(live_server, rp, lost["refresh_token"]), "invalid_grant")
+    assert introspect(live_server, rp, again["refresh_token"]) == {"active": False}
+
+
+def test_a_grace_window_of_zero_makes_every_retry_a_reuse(live_server, app, rp, tokens, monkeypatch):
+    monkeypatch.setitem(app.config, "REFRESH_REUSE_GRACE_SECONDS", 0)
+    lost = refreshed(live_server, rp, tokens["refresh_token"])
+    assert_refresh_error(refresh(live_server, rp, tokens["refresh_token"]), "invalid_grant")
+    assert introspect(live_server, rp, lost["refresh_token"]) == {"active": False}
+
+
+def test_a_retry_after_the_child_was_used_is_reuse(live_server, rp, tokens):
+    child = refreshed(live_server, rp, tokens["refresh_token"])
+    grandchild = refreshed(live_server, rp, child["refresh_token"])
+    assert_refresh_error(refresh(live_server, rp, tokens["refresh_token"]), "invalid_grant")
+    assert introspect(live_server, rp, grandchild["refresh_token"]) == {"active": False}
+
+
+def test_a_retry_by_another_client_is_reuse(live_server, make, rp, tokens):
+    refreshed(live_server, rp, tokens["refresh_token"])
+    assert_refresh_error(refresh(live_server, make.client(), tokens["refresh_token"]), "invalid_grant")
+    assert_refresh_error(refresh(live_server, rp, tokens["refresh_token"]), "invalid_grant")  # the family is gone
+
+
+def test_reuse_revokes_only_its_own_family(live_server, make, rp, user, tokens):
     other = tokens_for(live_server, rp, EMAIL)
     refreshed(live_server, rp, tokens["refresh_token"])
+    make.rotated_long_ago(tokens["refresh_token"])
     assert_refresh_error(refresh(live_server, rp, tokens["refresh_token"]), "invalid_grant")
     assert introspect(live_server, rp, other["access_token"])["active"] is True
     refreshed(live_server, rp, other["refresh_token"])

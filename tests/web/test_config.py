@@ -29,6 +29,8 @@ BAD = [
     ("ACCESS_TOKEN_TTL_SECONDS", "-600", "positive"),
     ("REFRESH_TOKEN_TTL_SECONDS", "1.5", "invalid"),
     ("REFRESH_FAMILY_MAX_SECONDS", "0", "positive"),
+    ("REFRESH_REUSE_GRACE_SECONDS", "61", "at most 60"),
+    ("REFRESH_REUSE_GRACE_SECONDS", "-1", "non-negative"),
     ("AUTHORIZATION_CODE_TTL_SECONDS", "600", "at most 60"),
     ("DATABASE_URL", "mysql://x", "must start with sqlite://"),
     ("DATABASE_URL", "ostiary.db", "must start with sqlite://"),
