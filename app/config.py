@@ -66,6 +66,10 @@ SETTINGS: dict[str, tuple[Any, Callable[[str], Any]]] = {
     "ACCESS_TOKEN_TTL_SECONDS": (600, _positive_int),
     "ID_TOKEN_TTL_SECONDS": (600, _positive_int),
     "REFRESH_TOKEN_TTL_SECONDS": (14 * 24 * 3600, _positive_int),
+    # A refresh token family (one sign-in at one client) ends this long after the sign-in, however often rotated.
+    "REFRESH_FAMILY_MAX_SECONDS": (90 * 24 * 3600, _positive_int),
+    # A just-rotated refresh token presented again this soon is a retry (the response was lost), not a theft.
+    "REFRESH_REUSE_GRACE_SECONDS": (10, _non_negative_int),
     "AUTHORIZATION_CODE_TTL_SECONDS": (60, _positive_int),
     "SESSION_ABSOLUTE_TTL_SECONDS": (12 * 3600, _positive_int),
     "SESSION_IDLE_TTL_SECONDS": (2 * 3600, _positive_int),
@@ -94,11 +98,11 @@ SETTINGS: dict[str, tuple[Any, Callable[[str], Any]]] = {
     "MAIL_RETRY_INITIAL_SECONDS": (30, _positive_int),
     "MAIL_RETRY_MAX_SECONDS": (3600, _positive_int),
     # Brute-force limits (OWASP ASVS V2.2.1): failures are counted from the first one for *_LOCKOUT_SECONDS;
-    # at the limit the account, client or address is refused until that period ends. Never permanent.
+    # at the limit the account or address is refused until that period ends (client authentication: only its
+    # failures are, a correct secret never is). Never permanent.
     "SIGN_IN_FAILURES_PER_ACCOUNT": (10, _positive_int),
     "SIGN_IN_FAILURES_PER_IP": (100, _positive_int),
     "SIGN_IN_LOCKOUT_SECONDS": (900, _positive_int),
-    "CLIENT_AUTH_FAILURES_PER_CLIENT": (20, _positive_int),
     "CLIENT_AUTH_FAILURES_PER_IP": (100, _positive_int),
     "CLIENT_AUTH_LOCKOUT_SECONDS": (300, _positive_int),
     # Shared rate-limit counters for every node; without it each process counts alone.
@@ -158,6 +162,9 @@ def validate(settings: Mapping[str, Any]) -> None:
         )
     if settings["AUTHORIZATION_CODE_TTL_SECONDS"] > 60:
         raise ConfigError(f"{ENV_PREFIX}AUTHORIZATION_CODE_TTL_SECONDS must be at most 60")
+    if settings["REFRESH_REUSE_GRACE_SECONDS"] > 60:
+        # Within the window a replayed token is not treated as stolen: keep it to a retry's delay.
+        raise ConfigError(f"{ENV_PREFIX}REFRESH_REUSE_GRACE_SECONDS must be at most 60")
     # A next key must reach every JWKS cache before it signs: a node lists keys/ within KEY_RESCAN_SECONDS,
     # and a cache that fetched just before that holds the old set for JWKS_MAX_AGE_SECONDS more.
     if settings["KEY_PUBLISH_DELAY_SECONDS"] < settings["JWKS_MAX_AGE_SECONDS"] + settings["KEY_RESCAN_SECONDS"]:

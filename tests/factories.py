@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from flask import Flask
 from sqlalchemy import update
 
 from app.extensions import db
-from app.models import Client, User
+from app.models import Client, RefreshToken, User
+from app.security.secrets import digest
 from app.services.api_keys import create_api_key
 from app.services.clients import create_client
 from app.services.resources import create_resource
@@ -83,6 +85,11 @@ class Factories:
             db.session.commit()
             return result.rowcount
 
+    def rotated_long_ago(self, refresh_token: str) -> None:
+        """Move a refresh token's rotation out of the retry grace window (at most 60 s), as if a minute had passed."""
+        rotated = self.update(RefreshToken, {"token_hash": digest(refresh_token)}, used_at=int(time.time()) - 61)
+        assert rotated == 1, "no such refresh token"
+
     def jwt(self, claims: dict, typ: str | None = "at+jwt") -> str:
         """A JWT signed with the current signing key: tokens the server would never issue itself."""
         from app.oauth.signing import sign
@@ -91,5 +98,5 @@ class Factories:
             return sign(claims, typ=typ)
 
     @staticmethod
-    def model(cls: type, **filters) -> Client | User | None:
-        return db.session.query(cls).filter_by(**filters).one_or_none()
+    def model(model_class: type, **filters) -> Client | User | None:
+        return db.session.query(model_class).filter_by(**filters).one_or_none()

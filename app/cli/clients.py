@@ -28,19 +28,22 @@ def clients_group() -> None:
 @click.option("--scope", help='Space-separated scopes, e.g. "openid profile email offline_access api:read".')
 @click.option("--audience", help="The access-token `aud` for this client (default: the server default).")
 @click.option("--resource", "resources", multiple=True, help="A resource identifier the client may request (RFC 8707).")
+@click.option("--introspect-resource", "introspect_resources", multiple=True,
+              help="A registered resource this client serves: it may introspect tokens meant for it (RFC 7662 §4).")
+@click.option("--introspect-all", is_flag=True, help="The client may introspect every token (RFC 7662 §4).")
 @json_option
 @with_appcontext
 @app_errors
 def clients_create(name: str, public: bool, redirect_uris: tuple[str, ...], post_logout_redirect_uris: tuple[str, ...],
                    grant_types: tuple[str, ...], scope: str | None, audience: str | None, resources: tuple[str, ...],
-                   as_json: bool) -> None:
+                   introspect_resources: tuple[str, ...], introspect_all: bool, as_json: bool) -> None:
     """Register a client; its secret is printed once and only its digest is stored."""
     from app.services.clients import create_client
 
     registration = create_client(
         name, public=public, redirect_uris=list(redirect_uris), post_logout_redirect_uris=list(post_logout_redirect_uris),
         grant_types=list(grant_types) or None, scope=scope, audience=audience, resources=list(resources),
-        actor=CLI_ACTOR,
+        introspect_resources=list(introspect_resources), introspect_all=introspect_all, actor=CLI_ACTOR,
     )
     payload = {**client_dict(registration.client), "client_secret": registration.client_secret}
     text = f"client_id:     {registration.client.client_id}"
@@ -91,22 +94,30 @@ def clients_show(client_id: str, as_json: bool) -> None:
 @click.option("--audience", help='The access-token `aud` ("" for the server default).')
 @click.option("--resource", "resources", multiple=True, help="Replaces the allowed resources (repeatable).")
 @click.option("--no-resources", is_flag=True, help="Allow no resource.")
+@click.option("--introspect-resource", "introspect_resources", multiple=True,
+              help="Replaces the resources whose tokens the client may introspect (repeatable).")
+@click.option("--no-introspect-resources", is_flag=True, help="Introspect no resource's tokens.")
+@click.option("--introspect-all/--no-introspect-all", default=None, help="May the client introspect every token?")
 @json_option
 @with_appcontext
 @app_errors
 def clients_update(client_id: str, name: str | None, redirect_uris: tuple[str, ...],
                    post_logout_redirect_uris: tuple[str, ...], grant_types: tuple[str, ...], scope: str | None,
-                   audience: str | None, resources: tuple[str, ...], no_resources: bool, as_json: bool) -> None:
+                   audience: str | None, resources: tuple[str, ...], no_resources: bool,
+                   introspect_resources: tuple[str, ...], no_introspect_resources: bool, introspect_all: bool | None,
+                   as_json: bool) -> None:
     """Change a client's metadata; options not given stay as they are."""
     from app.services.clients import update_client
 
-    changes: dict[str, Any] = {k: v for k, v in {"name": name, "scope": scope, "audience": audience}.items()
-                               if v is not None}
+    changes: dict[str, Any] = {k: v for k, v in {"name": name, "scope": scope, "audience": audience,
+                                                 "introspect_all": introspect_all}.items() if v is not None}
     lists = {"redirect_uris": redirect_uris, "post_logout_redirect_uris": post_logout_redirect_uris,
-             "grant_types": grant_types, "resources": resources}
+             "grant_types": grant_types, "resources": resources, "introspect_resources": introspect_resources}
     changes.update({k: list(v) for k, v in lists.items() if v})
     if no_resources:
         changes["resources"] = []
+    if no_introspect_resources:
+        changes["introspect_resources"] = []
     updated = update_client(_client(client_id), changes, actor=CLI_ACTOR)
     emit(as_json, client_dict(updated), f"Updated client {updated.client_id}")
 

@@ -30,6 +30,10 @@ class Client(db.Model, ClientMixin):
     audience: Mapped[str | None] = mapped_column(String(500))
     # RFC 8707 resource identifiers this client may name in `resource`.
     resources: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # RFC 7662 §4: registered resources this client serves, whose access tokens it may introspect.
+    introspect_resources: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # RFC 7662 §4: may introspect every token (an auditor, a gateway in front of every API).
+    introspect_all: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[int] = mapped_column(Integer, default=now)
 
     # --- authlib ClientMixin ---------------------------------------------
@@ -53,6 +57,14 @@ class Client(db.Model, ClientMixin):
     def allows_resource(self, identifier: str, scopes: list[str]) -> bool:
         """RFC 8707 §2: a registered client may use the resources it was registered for."""
         return identifier in (self.resources or [])
+
+    def may_introspect(self, client_id: str, audiences: list[str]) -> bool:
+        """RFC 7662 §4: tokens issued to this client, access tokens for a resource it serves, or all if allowed."""
+        return (
+            self.introspect_all
+            or client_id == self.client_id
+            or not set(audiences).isdisjoint(self.introspect_resources or [])
+        )
 
     def check_client_secret(self, client_secret: str) -> bool:
         return matches(client_secret, self.client_secret_hash)

@@ -30,6 +30,9 @@ class RefreshToken(db.Model):
     expires_at: Mapped[int] = mapped_column(Integer, index=True)
     used_at: Mapped[int | None] = mapped_column(Integer)
     revoked_at: Mapped[int | None] = mapped_column(Integer)
+    # The refresh token whose rotation issued this one (None for the first of a family). No foreign key:
+    # a family is deleted whole, in batches that need not follow the chain.
+    parent_id: Mapped[int | None] = mapped_column(Integer, index=True)
 
     user: Mapped[User] = relationship(lazy="joined")
 

@@ -30,6 +30,10 @@ class AccessToken:
     def jti(self) -> str:
         return self.claims["jti"]
 
+    @property
+    def audiences(self) -> list[str]:
+        return audiences(self.claims.get("aud"))
+
     def get_scope(self) -> str:
         return self.claims.get("scope", "")
 
@@ -66,24 +70,27 @@ def verify_access_token(token: str, audience: str | None = None) -> AccessToken:
             raise InvalidJWT(f"missing {name}")
     if not isinstance(claims.get("scope", ""), str):
         raise InvalidJWT("malformed scope")
-    if audience is not None and not has_audience(claims.get("aud"), audience):
+    if audience is not None and audience not in audiences(claims.get("aud")):
         raise InvalidJWT("wrong audience")
     if claims["iat"] > time.time() + CLOCK_SKEW_SECONDS or claims.get("nbf", 0) > time.time() + CLOCK_SKEW_SECONDS:
         raise InvalidJWT("not yet valid")
     return AccessToken(claims)
 
 
-def has_audience(aud: Any, audience: str) -> bool:
+def audiences(aud: Any) -> list[str]:
     """RFC 7519 §4.1.3: `aud` is one string or an array of them."""
-    return aud == audience or (isinstance(aud, list) and audience in aud)
+    if isinstance(aud, str):
+        return [aud]
+    return [a for a in aud if isinstance(a, str)] if isinstance(aud, list) else []
 
 
 class JWTAccessTokenValidator(BearerTokenValidator):
-    """RFC 6750 Bearer validation for our own endpoints (userinfo)."""
+    """RFC 6750 Bearer validation for our own endpoints (userinfo): tokens whose audience is the issuer."""
 
     def authenticate_token(self, token_string: str) -> AccessToken | None:
         try:
-            return verify_access_token(token_string)
+            # RFC 8707 §2 / RFC 9068 §4: a token minted for another resource server is not for us.
+            return verify_access_token(token_string, audience=current_app.config["ISSUER"])
         except InvalidJWT:
             return None
 

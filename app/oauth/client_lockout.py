@@ -1,4 +1,9 @@
-"""Failed client authentication at the token, revocation and introspection endpoints is limited and audited."""
+"""Failed client authentication at the token, revocation and introspection endpoints is limited and audited.
+
+Client secrets and API keys carry 256 random bits and client_ids are public, so a limit per client_id
+would protect no secret and let anyone lock any client out. Failures are limited per address instead,
+counted after the check, and a correct credential is never refused.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749.errors import InvalidClientError
 from flask import request as http_request
 
-from app.security.throttle import Throttled, client_auth_counters, throttle
+from app.security.throttle import Throttled, client_auth_counter, throttle
 from app.services import api_keys, audit
 from app.services.clients import get_client
 
@@ -31,17 +36,18 @@ class SlowDownError(OAuth2Error):
 
 
 def counted(authenticate: Callable[[], T], client_id: str, endpoint: str) -> T:
-    """OWASP ASVS V2.2.1: the attempt takes a slot per client_id and per address before any secret is compared."""
+    """OWASP ASVS V2.2.1: past the limit, an address's failures get 429 slow_down; successes touch no counter."""
     try:
-        attempt = throttle().attempt(client_auth_counters(client_id, http_request.remote_addr))
-    except Throttled as refused:
-        raise SlowDownError(refused.retry_after_seconds) from None
-    with attempt:
+        return authenticate()
+    except InvalidClientError:
+        counter = client_auth_counter(http_request.remote_addr)
         try:
-            return authenticate()
-        except InvalidClientError:
-            _audit_failure(client_id, endpoint, attempt.fail())
-            raise
+            exhausted = throttle().count_failure(counter)
+        except Throttled as refused:
+            # Not logged one by one: the lockout that began it was, so a flood is not a flood of log lines.
+            raise SlowDownError(refused.retry_after_seconds) from None
+        _audit_failure(client_id, endpoint, [counter.name] if exhausted else [])
+        raise
 
 
 def _audit_failure(client_id: str, endpoint: str, exhausted: list[str]) -> None:

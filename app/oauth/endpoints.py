@@ -14,17 +14,20 @@ from authlib.oidc.rpinitiated import EndSessionRequest
 from flask import current_app, g
 
 from app.models import Client, RefreshToken
+from app.models.clock import now
 from app.oauth.bearer import (
     CLOCK_SKEW_SECONDS,
     AccessToken,
-    has_audience,
+    audiences,
     is_access_token_typ,
     verify_access_token,
 )
 from app.oauth.signing import InvalidJWT, keyring, verify
+from app.oauth.tokens import family_ends_at
 from app.security.keys import SIGNING_ALG
-from app.services import audit
+from app.services import api_keys, audit
 from app.services import grants as storage
+from app.services.clients import get_client
 from app.services.users import get_by_sub
 
 
@@ -104,13 +107,16 @@ class IntrospectionEndpoint(_IntrospectionEndpoint):
     def query_token(self, token_string: str, token_type_hint: str | None):
         return query_token(token_string, token_type_hint)
 
-    def check_permission(self, token, client, request) -> bool:
-        return True
+    def check_permission(self, token: RefreshToken | AccessToken, client: Client, request: OAuth2Request) -> bool:
+        """RFC 7662 §4: a token's claims are for its own client, a resource server it is meant for, or an auditor."""
+        if isinstance(token, RefreshToken):
+            return client.may_introspect(token.client_id, [])  # no resource server is ever sent a refresh token
+        return client.may_introspect(token.claims["client_id"], token.audiences)
 
-    def create_introspection_payload(self, token) -> dict[str, Any]:
-        if token is not None and not _subject_is_active(token):
-            return {"active": False}
-        return super().create_introspection_payload(token)
+    def authenticate_token(self, request: OAuth2Request, client: Client) -> RefreshToken | AccessToken | None:
+        """The token, if this client may see it (check_permission) and what it speaks for still lives."""
+        token = super().authenticate_token(request, client)
+        return token if token is not None and _is_live(token, client) else None
 
     def introspect_token(self, token) -> dict[str, Any]:
         if isinstance(token, AccessToken):
@@ -126,13 +132,20 @@ class IntrospectionEndpoint(_IntrospectionEndpoint):
         }
 
 
-def _subject_is_active(token: RefreshToken | AccessToken) -> bool:
-    """A token speaks for a user only while that user exists and is enabled."""
+def _is_live(token: RefreshToken | AccessToken, requester: Client) -> bool:
+    """RFC 7662 §2.2: a token is active only while its client (or API key, and its owner) and its end-user are."""
     if isinstance(token, RefreshToken):
-        return token.user.is_active
-    if token.claims["sub"] == token.claims["client_id"]:
+        # Deleting a client deletes its refresh tokens: the row itself vouches for the client.
+        return token.user.is_active and family_ends_at(token.auth_time) > now()
+    client_id, sub = token.claims["client_id"], token.claims["sub"]
+    if api_keys.KEY_ID.fullmatch(client_id):
+        return api_keys.is_live_key(client_id)  # the key's owner is its tokens' subject, checked with it
+    # The requesting client has just authenticated, so only another client needs looking up.
+    if client_id != requester.client_id and get_client(client_id) is None:
+        return False
+    if sub == client_id:
         return True  # client_credentials: the client is the subject
-    user = get_by_sub(token.claims["sub"])
+    user = get_by_sub(sub)
     return user is not None and user.is_active
 
 
@@ -151,7 +164,7 @@ def check_id_token_hint(hint: str, client_id: str | None = None) -> dict[str, An
         or any(_in_the_future(claims.get(name)) for name in ("iat", "nbf"))
     ):
         raise InvalidRequestError("id_token_hint is not a valid ID token")
-    if client_id is not None and not has_audience(claims["aud"], client_id):
+    if client_id is not None and client_id not in audiences(claims["aud"]):
         raise InvalidRequestError("id_token_hint was not issued to this client")
     return claims
 

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import re
 import uuid
+from typing import ClassVar
 
 from authlib.oauth2.rfc6749 import grants
-from authlib.oauth2.rfc6749.hooks import hooked
 from authlib.oauth2.rfc6749.errors import (
     InvalidGrantError,
     InvalidRequestError,
     InvalidScopeError,
     UnauthorizedClientError,
 )
+from authlib.oauth2.rfc6749.hooks import hooked
 from authlib.oauth2.rfc7636 import CodeChallenge
 from flask import current_app
 
@@ -21,7 +22,7 @@ from app.extensions import db
 from app.models import ApiKey, AuthorizationCode, RefreshToken
 from app.models.clock import now
 from app.oauth.resource_indicators import bound_resource, requested_resource, resolve_resource
-from app.oauth.tokens import generate_token
+from app.oauth.tokens import family_ends_at, generate_token
 from app.scopes import STANDARD_SCOPES, is_valid_scope_token
 from app.security.secrets import digest
 from app.services import audit
@@ -92,7 +93,7 @@ class S256CodeChallenge(CodeChallenge):
     """PKCE for every client, S256 only (RFC 9700 §2.1.1); Authlib defaults to optional plain."""
 
     DEFAULT_CODE_CHALLENGE_METHOD = "S256"
-    SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]
+    SUPPORTED_CODE_CHALLENGE_METHOD: ClassVar[list[str]] = ["S256"]
 
     def validate_code_challenge(self, grant, redirect_uri) -> None:
         data = grant.request.payload.data
@@ -202,12 +203,17 @@ class RefreshTokenGrant(ResourceIndicatorMixin, ClientScopeMixin, grants.Refresh
         found = storage.find_refresh_token(refresh_token)
         if found is None or found.revoked_at is not None:
             return None
-        if found.used_at is not None:
+        if found.used_at is not None and not self.may_be_retry(found):
             reuse_detected("refresh_token", found)  # reuse of a rotated token
             return None
-        if found.is_expired() or not found.user.is_active:
-            return None
+        if found.is_expired() or family_ends_at(found.auth_time) <= now() or not found.user.is_active:
+            return None  # the family's end is checked too, in case OSTIARY_REFRESH_FAMILY_MAX_SECONDS was lowered
         return found
+
+    def may_be_retry(self, used: RefreshToken) -> bool:
+        """Rotated within the grace window, and presented by its own client: create_token_response decides."""
+        grace = current_app.config["REFRESH_REUSE_GRACE_SECONDS"]
+        return bool(grace) and used.used_at >= now() - grace and used.check_client(self.request.client)
 
     def authenticate_user(self, refresh_token: RefreshToken):
         return refresh_token.user
@@ -215,27 +221,52 @@ class RefreshTokenGrant(ResourceIndicatorMixin, ClientScopeMixin, grants.Refresh
     def validate_token_request(self) -> None:
         super().validate_token_request()
         old: RefreshToken = self.request.refresh_token
-        self.resolve_bound_resource(old.resource, self.request.payload.scope or old.scope)
+        granted = self.granted_scope(old)
+        requested = self.request.payload.scope
+        # RFC 6749 §6: Authlib checked `scope` against the original grant; the client may since have lost some.
+        if requested and not set(requested.split()) <= set(granted.split()):
+            raise InvalidScopeError("scope is not granted to this client any more")
+        self.resolve_bound_resource(old.resource, requested or granted)
+
+    def granted_scope(self, old: RefreshToken) -> str:
+        """The grant's scope less what an operator has since removed from the client; nothing left is invalid_grant."""
+        allowed = set((self.request.client.scope or "").split())
+        kept = " ".join(s for s in old.scope.split() if s in allowed)
+        if old.scope and not kept:
+            raise InvalidGrantError("the client is no longer allowed any scope of this grant")
+        return kept
 
     def revoke_old_credential(self, refresh_token: RefreshToken) -> None:
         """Done atomically in create_token_response."""
 
     @hooked
     def create_token_response(self):
+        """Rotate, atomically; or replace the unused child of a rotation retried within the grace window."""
         old: RefreshToken = self.request.refresh_token
-        if not storage.consume_refresh_token(old):
+        grace = current_app.config["REFRESH_REUSE_GRACE_SECONDS"]
+        if storage.consume_refresh_token(old):
+            retry = False
+        elif grace and storage.consume_unused_child(old, grace):
+            # The response of the rotation was lost (a network cut, a 503): a fresh pair replaces the one the
+            # client never got, and the family lives on. Its child, consumed, is a reuse if it turns up later.
+            retry = True
+        else:
             db.session.rollback()
             reuse_detected("refresh_token", old)
             raise InvalidGrantError("refresh token was already used")
-        scope = self.request.payload.scope or old.scope
+        granted = self.granted_scope(old)
+        scope = self.request.payload.scope or granted
         self.request.user = old.user
         self.request.family_id = old.family_id
-        self.request.refresh_scope = old.scope  # RFC 6749 §6: the new refresh token keeps the original scope
+        self.request.refresh_scope = granted  # RFC 6749 §6: the new refresh token keeps what is still granted
         self.request.family_resource = old.resource
         self.request.auth_time, self.request.amr = old.auth_time, old.amr
         self.request.login_session_id = old.login_session_id
         token = self.generate_token(user=old.user, scope=scope, include_refresh_token=True)
         self.save_token(token)
+        if retry:
+            audit.record("token.refresh_retried", user_sub=old.user.sub, client_id=old.client_id,
+                         family_id=old.family_id, jti=token.jti, commit=False)  # committed with the new pair
         db.session.commit()
         return 200, token, self.TOKEN_RESPONSE_HEADER
 

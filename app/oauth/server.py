@@ -13,19 +13,23 @@ from authlib.oauth2.rfc6749.authenticate_client import (
     authenticate_client_secret_post as authlib_client_secret_post,
 )
 from authlib.oauth2.rfc6749.errors import InvalidClientError, InvalidRequestError, UnsupportedResponseTypeError
-from flask import Response, current_app, request as http_request
+from flask import Response, current_app
+from flask import request as http_request
 
 from app import metrics
 from app.extensions import db
 from app.models import RefreshToken
 from app.oauth import client_lockout
 from app.oauth.grants import AuthorizationCodeGrant
-from app.oauth.tokens import IssuedToken
+from app.oauth.tokens import IssuedToken, refresh_token_expires_at
 from app.security.secrets import digest
 from app.services import api_keys, audit
 from app.services import grants as storage
 from app.services.clients import get_client
 
+FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
+# RFC 7009 §2.1 and RFC 7662 §2.1: revocation and introspection are form posts, like the token request.
+FORM_POST_ENDPOINTS = frozenset({"revocation", "introspection"})
 
 # Authlib leaves error_description empty for some errors; RFC 6749 §5.2 clients get one sentence each.
 DEFAULT_DESCRIPTIONS = {
@@ -48,7 +52,7 @@ class AuthorizationServer(FlaskAuthorizationServer):
         return get_client(client_id)
 
     def authenticate_client(self, request, methods, endpoint="token"):
-        """Token, revocation and introspection: failures are limited per client_id and address (client_lockout)."""
+        """Token, revocation and introspection: failures are limited per address (client_lockout)."""
         return client_lockout.counted(
             lambda: super(AuthorizationServer, self).authenticate_client(request, methods, endpoint),
             presented_client_id(request),
@@ -66,6 +70,15 @@ class AuthorizationServer(FlaskAuthorizationServer):
             # Only a registered grant answers 200, so the label set stays as small as the grant list.
             metrics.token_issued(http_request.form["grant_type"])
         return response
+
+    def create_endpoint_response(self, name: str, request=None) -> Response | None:
+        """RFC 7009 §2.1, RFC 7662 §2.1: refuse a body that is not a form before anything reads it."""
+        if name in FORM_POST_ENDPOINTS:
+            try:
+                check_form_post()
+            except OAuth2Error as error:
+                return self.handle_error_response(None, error)
+        return super().create_endpoint_response(name, request)
 
     def handle_error_response(self, request, error: OAuth2Error) -> Response:
         if not error.description:
@@ -93,9 +106,8 @@ class AuthorizationServer(FlaskAuthorizationServer):
                     auth_time=request.auth_time,
                     amr=request.amr,
                     login_session_id=request.login_session_id,
-                    expires_at=token.expires_at
-                    - token["expires_in"]
-                    + current_app.config["REFRESH_TOKEN_TTL_SECONDS"],
+                    parent_id=request.refresh_token.id if request.refresh_token else None,  # the rotated token
+                    expires_at=refresh_token_expires_at(token.expires_at - token["expires_in"], request.auth_time),
                 )
             )
 
@@ -150,11 +162,18 @@ def with_issuer(response: Response) -> Response:
     return response
 
 
+def check_form_post() -> None:
+    """RFC 6749 §3.2: parameters only in an application/x-www-form-urlencoded body (Flask would parse multipart too)."""
+    if http_request.mimetype != FORM_CONTENT_TYPE:
+        raise InvalidRequestError(f"the request body must be {FORM_CONTENT_TYPE}")
+    if http_request.args:
+        raise InvalidRequestError("request parameters belong in the request body")
+
+
 def check_token_request() -> None:
     """RFC 6749 §3.2: a form POST with grant_type; §2.3: one client authentication method per request."""
+    check_form_post()
     form = http_request.form
-    if http_request.args:
-        raise InvalidRequestError("token request parameters belong in the request body")
     if not form.get("grant_type"):
         raise InvalidRequestError("grant_type is required")
     if "Authorization" in http_request.headers and "client_secret" in form:

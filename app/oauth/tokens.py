@@ -20,9 +20,28 @@ class IssuedToken(dict):
     expires_at: int
 
 
-def audience_for(client: Any) -> str:
+def default_audience(client: Any, scope: str | None) -> str | list[str]:
+    """`aud` without an RFC 8707 resource: the client's, else the server's; plus the issuer if it may call userinfo.
+
+    Userinfo accepts only tokens naming the issuer, so a resource server cannot replay the tokens it receives
+    there; a token for the client's own API that carries `openid` keeps working at userinfo (RFC 7519 §4.1.3
+    allows several audiences, and a verifier of either one accepts it).
+    """
     config = current_app.config
-    return client.audience or config["DEFAULT_AUDIENCE"] or config["ISSUER"]
+    audience = client.audience or config["DEFAULT_AUDIENCE"] or config["ISSUER"]
+    if audience != config["ISSUER"] and "openid" in (scope or "").split():
+        return [audience, config["ISSUER"]]
+    return audience
+
+
+def family_ends_at(auth_time: int) -> int:
+    """A refresh token family ends REFRESH_FAMILY_MAX_SECONDS after the sign-in it came from (auth_time)."""
+    return auth_time + current_app.config["REFRESH_FAMILY_MAX_SECONDS"]
+
+
+def refresh_token_expires_at(issued_at: int, auth_time: int) -> int:
+    """Each rotation starts a new REFRESH_TOKEN_TTL_SECONDS, but no token outlives its family."""
+    return min(issued_at + current_app.config["REFRESH_TOKEN_TTL_SECONDS"], family_ends_at(auth_time))
 
 
 def generate_token(
@@ -42,7 +61,7 @@ def generate_token(
     claims: dict[str, Any] = {
         "iss": config["ISSUER"],
         "sub": user.sub if user is not None else client.client_id,
-        "aud": audience or audience_for(client),
+        "aud": audience or default_audience(client, scope),
         "exp": issued_at + lifetime,
         "iat": issued_at,
         "jti": jti,

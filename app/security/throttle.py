@@ -100,6 +100,17 @@ class Throttle:
             raise Throttled(exhausted[0].name, max(self._seconds_left(c) for c in exhausted))
         return Attempt(self, taken, last_slot)
 
+    def count_failure(self, counter: Counter) -> bool:
+        """Count a failure found after its check: True if it exhausted the counter, Throttled if it already was.
+
+        Only for unguessable secrets, where counting first protects nothing: concurrent failures may all be
+        checked before the limit applies, and a success costs no round trip to the storage.
+        """
+        count = self._incr(counter, 1)
+        if count > counter.limit:
+            raise Throttled(counter.name, self._seconds_left(counter))
+        return count == counter.limit
+
     def refund(self, counters: Sequence[Counter]) -> None:
         for counter in counters:
             if self._incr(counter, -1) < 0:
@@ -157,13 +168,11 @@ def sign_in_counters(login: str, address: str | None, *, sub: str | None = None)
     ]
 
 
-def client_auth_counters(client_id: str, address: str | None) -> list[Counter]:
+def client_auth_counter(address: str | None) -> Counter:
+    """Failed client authentications per client address; none per client_id, which anyone may present."""
     config = current_app.config
-    window = config["CLIENT_AUTH_LOCKOUT_SECONDS"]
-    return [
-        Counter("client_auth_client", client_id, config["CLIENT_AUTH_FAILURES_PER_CLIENT"], window),
-        Counter("client_auth_ip", network_of(address), config["CLIENT_AUTH_FAILURES_PER_IP"], window),
-    ]
+    return Counter("client_auth_ip", network_of(address), config["CLIENT_AUTH_FAILURES_PER_IP"],
+                   config["CLIENT_AUTH_LOCKOUT_SECONDS"])
 
 
 def throttle() -> Throttle:

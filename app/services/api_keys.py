@@ -141,6 +141,12 @@ def get_api_key(key_id: str, owner: User | None = None) -> ApiKey:
     return found
 
 
+def is_live_key(key_id: str) -> bool:
+    """Whether a key still speaks for its owner (not revoked, not expired, owner enabled): one indexed lookup."""
+    found = db.session.scalar(select(ApiKey).where(ApiKey.key_id == key_id)) if KEY_ID.fullmatch(key_id) else None
+    return found is not None and found.is_live(now())
+
+
 def key_page(owner: User | None, limit: int, cursor: str | None) -> Page[ApiKey]:
     statement = select(ApiKey)
     if owner is not None:

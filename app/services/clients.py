@@ -17,7 +17,7 @@ from app.scopes import STANDARD_SCOPES, is_valid_scope_token
 from app.security.secrets import digest, generate_secret
 from app.services import audit
 from app.services.pagination import Page, paginate
-from app.services.resources import validate_client_resources
+from app.services.resources import admin_audience, validate_client_resources
 
 GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
 LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
@@ -70,6 +70,14 @@ def validate_audience(audience: str | None) -> str | None:
     return audience or None
 
 
+def validate_introspect_resources(identifiers: list[str]) -> list[str]:
+    """RFC 7662 §4: registered resources the client serves; the admin API is Ostiary's own, served by no client."""
+    unique = validate_client_resources(identifiers, "introspect_resources")
+    if admin_audience() in unique:
+        raise ValidationError("the admin API is served by Ostiary itself", field="introspect_resources")
+    return unique
+
+
 def check_metadata(client: Client) -> None:
     """Rules that tie fields together, checked after every change."""
     grants = client.grant_types
@@ -80,6 +88,11 @@ def check_metadata(client: Client) -> None:
         raise ValidationError("a public client cannot use client_credentials", field="grant_types")
     if "authorization_code" in grants and not client.redirect_uris:
         raise ValidationError("authorization_code needs at least one redirect URI", field="redirect_uris")
+    # RFC 7662 §2.1: introspection requires client authentication, which a public client cannot give.
+    if client.is_public and client.introspect_resources:
+        raise ValidationError("a public client cannot introspect tokens", field="introspect_resources")
+    if client.is_public and client.introspect_all:
+        raise ValidationError("a public client cannot introspect tokens", field="introspect_all")
 
 
 def apply_metadata(client: Client, changes: Mapping[str, Any]) -> None:
@@ -99,6 +112,10 @@ def apply_metadata(client: Client, changes: Mapping[str, Any]) -> None:
         client.audience = validate_audience(changes["audience"])
     if "resources" in changes:
         client.resources = validate_client_resources(list(changes["resources"]))
+    if "introspect_resources" in changes:
+        client.introspect_resources = validate_introspect_resources(list(changes["introspect_resources"]))
+    if "introspect_all" in changes:
+        client.introspect_all = bool(changes["introspect_all"])
     check_metadata(client)
 
 
@@ -112,6 +129,8 @@ def create_client(
     scope: str | None = None,
     audience: str | None = None,
     resources: list[str] | None = None,
+    introspect_resources: list[str] | None = None,
+    introspect_all: bool = False,
     actor: str | None = None,
 ) -> Registration:
     grants = list(dict.fromkeys(grant_types or ["authorization_code", "refresh_token"]))
@@ -125,6 +144,8 @@ def create_client(
         "scope": scope if scope is not None else default_scope,
         "audience": audience,
         "resources": resources or [],
+        "introspect_resources": introspect_resources or [],
+        "introspect_all": introspect_all,
     })
     secret = None if public else generate_secret(32)
     client.client_secret_hash = digest(secret) if secret else None

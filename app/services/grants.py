@@ -48,14 +48,53 @@ def consume_refresh_token(token: RefreshToken) -> bool:
     return result.rowcount == 1
 
 
+def consume_unused_child(parent: RefreshToken, grace_seconds: int) -> bool:
+    """A retried rotation: consume the child of `parent` nobody has used, if `parent` was rotated within the window.
+
+    Two conditional UPDATEs. The first locks the parent row, only while its rotation is recent and its family
+    unrevoked, so retries of one token queue up there and each sees the child the previous one left (READ
+    COMMITTED: every statement sees what committed before it). The second consumes that child only if it is
+    still unused. False: outside the window, revoked, or the child was used, so it is a reuse after all.
+    """
+    moment = now()
+    claimed = db.session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.id == parent.id, RefreshToken.revoked_at.is_(None),
+               RefreshToken.used_at >= moment - grace_seconds)
+        .values(used_at=RefreshToken.used_at)  # the row lock is the point
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:
+        return False
+    consumed = db.session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.parent_id == parent.id, RefreshToken.used_at.is_(None),
+               RefreshToken.revoked_at.is_(None))
+        .values(used_at=moment)
+        .execution_options(synchronize_session=False)
+    )
+    return consumed.rowcount > 0
+
+
 def revoke_family(family_id: str) -> None:
     """Revoke every refresh and access token descending from one grant, and commit."""
     moment = now()
-    db.session.execute(
-        update(RefreshToken)
+    # Rows are locked in id order, parents before children, as a retried rotation locks them: no deadlock.
+    # A rotation holding one of them commits its successor while this statement waits for the row, and that
+    # successor is not in the statement's snapshot: sweep again until a pass finds nothing left to revoke.
+    family = (
+        select(RefreshToken.id)
         .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
-        .values(revoked_at=moment)
+        .order_by(RefreshToken.id)
+        .with_for_update()
     )
+    while db.session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.id.in_(family.scalar_subquery()), RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=moment)
+        .execution_options(synchronize_session=False)
+    ).rowcount:
+        pass
     db.session.execute(
         update(AccessTokenRecord)
         .where(AccessTokenRecord.family_id == family_id, AccessTokenRecord.revoked_at.is_(None))

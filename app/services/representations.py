@@ -31,7 +31,8 @@ def client_dict(client: Client) -> dict[str, Any]:
         "redirect_uris": list(client.redirect_uris or []),
         "post_logout_redirect_uris": list(client.post_logout_redirect_uris or []),
         "grant_types": list(client.grant_types or []), "scope": client.scope, "audience": client.audience,
-        "resources": list(client.resources or []), "created_at": client.created_at,
+        "resources": list(client.resources or []), "introspect_resources": list(client.introspect_resources or []),
+        "introspect_all": client.introspect_all, "created_at": client.created_at,
     }
 
 

@@ -68,12 +68,12 @@ def validate_resource_scope(scope: str) -> str:
     return " ".join(tokens)
 
 
-def validate_client_resources(identifiers: list[str]) -> list[str]:
+def validate_client_resources(identifiers: list[str], field: str = "resources") -> list[str]:
     """The resources a client may be allowed: registered ones and the admin API."""
     unique = list(dict.fromkeys(identifiers))
     for identifier in unique:
-        if find_resource(validate_identifier(identifier, "resources")) is None:
-            raise ValidationError(f"{identifier!r} is not a registered resource", field="resources")
+        if find_resource(validate_identifier(identifier, field)) is None:
+            raise ValidationError(f"{identifier!r} is not a registered resource", field=field)
     return unique
 
 
@@ -129,10 +129,12 @@ def update_resource(resource: Resource, changes: Mapping[str, Any], *, actor: st
 
 
 def delete_resource(resource: Resource, *, actor: str | None) -> None:
-    """Clients lose the permission to use it with it."""
+    """Clients lose the permissions to use it and to introspect its tokens with it."""
     for client in db.session.scalars(select(Client)):
         if resource.identifier in (client.resources or []):
             client.resources = [r for r in client.resources if r != resource.identifier]
+        if resource.identifier in (client.introspect_resources or []):
+            client.introspect_resources = [r for r in client.introspect_resources if r != resource.identifier]
     audit.record("resource.deleted", actor=actor, resource=resource.identifier, commit=False)
     db.session.delete(resource)
     db.session.commit()

@@ -102,6 +102,31 @@ def test_clients_commands(runner, live_server):
     assert client_credentials(live_server, new).status_code == 401
 
 
+def test_introspection_permissions_from_the_command_line_and_the_api(runner, api):
+    """RFC 7662 §4: the same two permissions, the same JSON shape, from `ostiary clients` and /admin/api/clients."""
+    run(runner, "resources", "create", "--identifier", "https://billing.example.com", "--name", "Billing", "--json")
+    from_cli = run(runner, "clients", "create", "--name", "Billing API", "--grant-type", "client_credentials",
+                   "--introspect-resource", "https://billing.example.com", "--json")
+    assert (from_cli["introspect_resources"], from_cli["introspect_all"]) == (["https://billing.example.com"], False)
+    from_api = api.post("/clients", json={"name": "Billing API", "grant_types": ["client_credentials"],
+                                          "introspect_resources": ["https://billing.example.com"]}).json()
+    assert {k: v for k, v in from_api.items() if k not in {"client_id", "client_secret", "created_at"}} == {
+        k: v for k, v in from_cli.items() if k not in {"client_id", "client_secret", "created_at"}}
+
+    client_id = from_cli["client_id"]
+    assert run(runner, "clients", "update", client_id, "--introspect-all", "--json")["introspect_all"] is True
+    updated = run(runner, "clients", "update", client_id, "--no-introspect-all", "--no-introspect-resources", "--json")
+    assert (updated["introspect_resources"], updated["introspect_all"]) == ([], False)
+    patched = api.patch(f"/clients/{from_api['client_id']}", json={"introspect_all": True,
+                                                                    "introspect_resources": []}).json()
+    assert (patched["introspect_resources"], patched["introspect_all"]) == ([], True)
+    assert api.get(f"/clients/{client_id}").json() == run(runner, "clients", "show", client_id, "--json")
+
+    # Deleting the resource takes the permission with it.
+    run(runner, "resources", "delete", "https://billing.example.com", "--yes", "--json")
+    assert api.get(f"/clients/{from_api['client_id']}").json()["introspect_resources"] == []
+
+
 def test_resources_and_service_accounts_commands(runner):
     created = run(runner, "resources", "create", "--identifier", "urn:example:api", "--name", "API", "--json")
     assert run(runner, "resources", "show", "urn:example:api", "--json")["id"] == created["id"]
@@ -132,6 +157,10 @@ def test_plain_text_output_never_hides_the_one_time_secrets(runner):
     (["clients", "create", "--name", "x", "--grant-type", "client_credentials", "--resource",
       "https://nowhere.example.com"], "not a registered resource"),
     (["clients", "rotate-secret", "nope"], "no client"),
+    (["clients", "create", "--name", "x", "--grant-type", "client_credentials", "--introspect-resource",
+      "https://nowhere.example.com"], "not a registered resource"),
+    (["clients", "create", "--name", "x", "--public", "--redirect-uri", "https://spa.example.com/cb",
+      "--introspect-all"], "a public client cannot introspect"),
     (["service-accounts", "create", "--name", "x", "--scope", "openid"], "cannot be granted"),
     (["service-accounts", "delete", "nope", "--yes"], "no such service account"),
     (["users", "update", "k@example.com", "--role", "Bad Role"], "role"),

@@ -72,9 +72,21 @@ def test_update_rotate_and_delete_a_client(api, live_server, make):
     ({"name": "x", "grant_types": ["client_credentials"], "scope": 'a "b"'}, "scope"),
     ({"name": "x", "post_logout_redirect_uris": ["https://a.example.com/#f"]}, "post_logout_redirect_uris"),
     ({"name": "x", "client_secret": "mine"}, "client_secret"),
+    ({"name": "x", "grant_types": ["client_credentials"], "introspect_resources": ["https://nowhere.example.com"]},
+     "introspect_resources"),
+    ({"name": "x", "public": True, "redirect_uris": ["https://spa.example.com/cb"], "introspect_all": True},
+     "introspect_all"),
+    ({"name": "x", "public": True, "redirect_uris": ["https://spa.example.com/cb"], "introspect_resources": [API]},
+     "introspect_resources"),
 ])
-def test_client_validation_names_the_field(api, body, field):
+def test_client_validation_names_the_field(api, make, body, field):
+    make.resource(API, scope="api:read")
     refused(api.post("/clients", json=body), 400, "invalid_request", field)
+
+
+def test_the_admin_api_is_served_by_no_client(api, live_server):
+    body = {"name": "x", "grant_types": ["client_credentials"], "introspect_resources": [f"{live_server}/admin/api"]}
+    refused(api.post("/clients", json=body), 400, "invalid_request", "introspect_resources")
 
 
 def test_client_pages(api, make):

@@ -240,8 +240,9 @@ def assert_no_500_and_only_expected_answers(outcomes: list[Outcome]) -> None:
             assert outcome.retry_after == "5", outcome
         assert "Traceback" not in outcome.body
     # A refresh whose COMMIT reached the server but whose answer was lost with the connection gets a 503
-    # although it was applied; retrying the old token is then a reuse (400 invalid_grant, family revoked).
-    # That is the refresh-rotation trade-off, not a lost write; it can only follow a 503.
+    # although it was applied; retrying the old token within OSTIARY_REFRESH_REUSE_GRACE_SECONDS gets a fresh
+    # pair, later it is a reuse (400 invalid_grant, family revoked). That is the refresh-rotation trade-off,
+    # not a lost write; it can only follow a 503.
     for outcome in outcomes:
         if outcome.status == 400:
             assert json.loads(outcome.body)["error"] == "invalid_grant", outcome

@@ -8,9 +8,12 @@ import jwt
 import pytest
 import requests
 
-from app.models import RefreshToken, User
+from app.models import ApiKey, RefreshToken, User
+from app.services import clients
+from app.services.api_keys import get_api_key, revoke_api_key
+from app.services.clients import delete_client
 from tests.factories import Factories, RegisteredClient
-from tests.flows import introspect, refresh, revoke
+from tests.flows import client_credentials, introspect, refresh, revoke, tokens_for
 
 INACTIVE = {"active": False}
 
@@ -61,10 +64,36 @@ def test_a_client_credentials_token_is_active_for_its_client(live_server, make):
                                                                               "api:read")
 
 
-def test_any_confidential_client_may_introspect(live_server, make, tokens):
-    """Resource servers introspect tokens issued to other clients."""
+API = "https://api.example.com"
+
+
+def test_another_client_learns_nothing(live_server, make, tokens):
+    """RFC 7662 §4: a client that is neither the token's client nor among its audiences is told active: false."""
     api = make.machine()
-    assert introspect(live_server, api, tokens["access_token"])["active"] is True
+    assert introspect(live_server, api, tokens["access_token"]) == INACTIVE
+    assert introspect(live_server, api, tokens["refresh_token"]) == INACTIVE
+
+
+def test_a_resource_server_introspects_the_tokens_meant_for_it(live_server, make, rp):
+    make.resource(API, scope="api:read")
+    web = make.client(scope="openid offline_access api:read", resources=[API])
+    for_api = tokens_for(live_server, web, "alice@example.com", scope="openid offline_access api:read", resource=API)
+    for_web = tokens_for(live_server, web, "alice@example.com", scope="openid offline_access api:read")
+    resource_server = make.machine(introspect_resources=[API])
+
+    body = introspect(live_server, resource_server, for_api["access_token"])
+
+    assert (body["active"], body["aud"], body["client_id"]) == (True, API, web.client_id)
+    assert introspect(live_server, resource_server, for_web["access_token"]) == INACTIVE  # aud is not the API
+    # A refresh token is sent to no resource server: only its own client (or an auditor) may look at it.
+    assert introspect(live_server, resource_server, for_api["refresh_token"]) == INACTIVE
+    assert introspect(live_server, web, for_api["refresh_token"])["active"] is True
+
+
+def test_a_client_allowed_to_introspect_everything(live_server, make, tokens):
+    auditor = make.machine(introspect_all=True)
+    assert introspect(live_server, auditor, tokens["access_token"])["active"] is True
+    assert introspect(live_server, auditor, tokens["refresh_token"])["active"] is True
 
 
 def _inactive_token(kind: str, live_server: str, make: Factories, rp: RegisteredClient, tokens: dict) -> str:
@@ -177,3 +206,28 @@ def test_refused_requests(live_server, make, rp, credentials, data, status, erro
 
     assert (response.status_code, response.json()["error"]) == (status, error)
     assert response.headers["Cache-Control"] == "no-store"
+
+
+@pytest.mark.parametrize("kind", ["deleted client", "revoked API key", "expired API key"])
+@pytest.mark.parametrize("asker", ["auditor", "resource server"])
+def test_tokens_of_a_deleted_client_or_a_dead_api_key_are_inactive(live_server, app, make, kind, asker):
+    """RFC 7662 §2.2: a token stops being active with its client or key (offline verifiers: within its lifetime)."""
+    make.resource(API, scope="api:read")
+    if kind == "deleted client":
+        issuer = make.machine(scope="api:read", resources=[API])
+    else:
+        issuer = make.api_key(make.service_account(scope="api:read"), scope="api:read")
+    token = client_credentials(live_server, issuer, resource=API).json()["access_token"]
+    introspector = make.machine(introspect_all=True) if asker == "auditor" else make.machine(introspect_resources=[API])
+    assert introspect(live_server, introspector, token)["active"] is True
+
+    with app.app_context():
+        match kind:
+            case "deleted client":
+                delete_client(clients.get_client(issuer.client_id), actor=None)
+            case "revoked API key":
+                revoke_api_key(get_api_key(issuer.client_id), actor=None)
+            case "expired API key":
+                make.update(ApiKey, {"key_id": issuer.client_id}, expires_at=int(time.time()) - 1)
+
+    assert introspect(live_server, introspector, token) == INACTIVE

@@ -53,21 +53,64 @@ def test_each_use_rotates(live_server, rp, tokens):
     assert claims["active"] is True and claims["client_id"] == rp.client_id
 
 
-@pytest.mark.parametrize("reused", ["original", "rotated"])
-def test_reuse_revokes_the_whole_family(live_server, rp, tokens, reused):
+@pytest.mark.parametrize("reused", ["original, its child used", "rotated, outside the grace window"])
+def test_reuse_revokes_the_whole_family(live_server, make, rp, tokens, reused):
     """RFC 9700 §4.14.2: a rotated refresh token presented again is a theft signal."""
     first = refreshed(live_server, rp, tokens["refresh_token"])
     newest = refreshed(live_server, rp, first["refresh_token"])
-    old = tokens["refresh_token"] if reused == "original" else first["refresh_token"]
+    if reused.startswith("original"):
+        old = tokens["refresh_token"]
+    else:
+        old = first["refresh_token"]
+        make.rotated_long_ago(old)
     assert_refresh_error(refresh(live_server, rp, old), "invalid_grant")
     assert_refresh_error(refresh(live_server, rp, newest["refresh_token"]), "invalid_grant")
     for token in (newest["access_token"], first["access_token"], tokens["access_token"], newest["refresh_token"]):
         assert introspect(live_server, rp, token) == {"active": False}
 
 
-def test_reuse_revokes_only_its_own_family(live_server, rp, user, tokens):
+def test_a_retry_within_the_grace_window_gets_a_fresh_pair(live_server, app, rp, tokens):
+    """The response of a rotation was lost: the client presents the same refresh token again, seconds later."""
+    assert app.config["REFRESH_REUSE_GRACE_SECONDS"] == 10
+    lost = refreshed(live_server, rp, tokens["refresh_token"])
+
+    retried = refreshed(live_server, rp, tokens["refresh_token"])
+
+    assert retried["refresh_token"] not in (lost["refresh_token"], tokens["refresh_token"])
+    # The unused child of the lost response is consumed, so at most one refresh token of the family is live.
+    assert introspect(live_server, rp, lost["refresh_token"]) == {"active": False}
+    assert introspect(live_server, rp, retried["refresh_token"])["active"] is True
+    assert introspect(live_server, rp, lost["access_token"])["active"] is True  # no family revocation
+    again = refreshed(live_server, rp, retried["refresh_token"])
+    # The lost child turning up later is a reuse like any other: the family is revoked.
+    assert_refresh_error(refresh(live_server, rp, lost["refresh_token"]), "invalid_grant")
+    assert introspect(live_server, rp, again["refresh_token"]) == {"active": False}
+
+
+def test_a_grace_window_of_zero_makes_every_retry_a_reuse(live_server, app, rp, tokens, monkeypatch):
+    monkeypatch.setitem(app.config, "REFRESH_REUSE_GRACE_SECONDS", 0)
+    lost = refreshed(live_server, rp, tokens["refresh_token"])
+    assert_refresh_error(refresh(live_server, rp, tokens["refresh_token"]), "invalid_grant")
+    assert introspect(live_server, rp, lost["refresh_token"]) == {"active": False}
+
+
+def test_a_retry_after_the_child_was_used_is_reuse(live_server, rp, tokens):
+    child = refreshed(live_server, rp, tokens["refresh_token"])
+    grandchild = refreshed(live_server, rp, child["refresh_token"])
+    assert_refresh_error(refresh(live_server, rp, tokens["refresh_token"]), "invalid_grant")
+    assert introspect(live_server, rp, grandchild["refresh_token"]) == {"active": False}
+
+
+def test_a_retry_by_another_client_is_reuse(live_server, make, rp, tokens):
+    refreshed(live_server, rp, tokens["refresh_token"])
+    assert_refresh_error(refresh(live_server, make.client(), tokens["refresh_token"]), "invalid_grant")
+    assert_refresh_error(refresh(live_server, rp, tokens["refresh_token"]), "invalid_grant")  # the family is gone
+
+
+def test_reuse_revokes_only_its_own_family(live_server, make, rp, user, tokens):
     other = tokens_for(live_server, rp, EMAIL)
     refreshed(live_server, rp, tokens["refresh_token"])
+    make.rotated_long_ago(tokens["refresh_token"])
     assert_refresh_error(refresh(live_server, rp, tokens["refresh_token"]), "invalid_grant")
     assert introspect(live_server, rp, other["access_token"])["active"] is True
     refreshed(live_server, rp, other["refresh_token"])
@@ -95,6 +138,25 @@ def test_broader_than_original_after_narrowing_is_invalid_scope(live_server, mak
     rp = make.client(scope="openid profile email offline_access")
     tokens = tokens_for(live_server, rp, EMAIL, scope="openid profile offline_access")
     assert_refresh_error(refresh(live_server, rp, tokens["refresh_token"], scope="email"), "invalid_scope")
+
+
+def test_a_refresh_drops_the_scopes_an_operator_removed_from_the_client(live_server, make, rp, tokens):
+    make.update(Client, {"client_id": rp.client_id}, scope="openid profile offline_access")  # email removed
+
+    body = refreshed(live_server, rp, tokens["refresh_token"])
+
+    assert set(body["scope"].split()) == {"openid", "profile", "offline_access"}
+    assert "email" not in introspect(live_server, rp, body["access_token"])["scope"].split()
+    assert set(introspect(live_server, rp, body["refresh_token"])["scope"].split()) == set(body["scope"].split())
+    assert_refresh_error(refresh(live_server, rp, body["refresh_token"], scope="openid email"), "invalid_scope")
+    assert refreshed(live_server, rp, body["refresh_token"], scope="openid")["scope"] == "openid"
+
+
+def test_a_refresh_with_no_scope_left_is_invalid_grant(live_server, make, rp, tokens):
+    make.update(Client, {"client_id": rp.client_id}, scope="api:read")
+    assert_refresh_error(refresh(live_server, rp, tokens["refresh_token"]), "invalid_grant")
+    make.update(Client, {"client_id": rp.client_id}, scope=FULL_SCOPE)
+    refreshed(live_server, rp, tokens["refresh_token"])  # the refused request did not use the token up
 
 
 @pytest.mark.parametrize("public", [False, True])
@@ -151,6 +213,32 @@ def test_expired_refresh_token(live_server, make, rp, tokens):
     where = {"token_hash": digest(tokens["refresh_token"])}
     assert make.update(RefreshToken, where, expires_at=int(time.time()) - 1) == 1
     assert_refresh_error(refresh(live_server, rp, tokens["refresh_token"]), "invalid_grant")
+
+
+NINETY_DAYS = 90 * 24 * 3600
+
+
+def test_the_family_lifetime_is_ninety_days_by_default(app):
+    assert app.config["REFRESH_FAMILY_MAX_SECONDS"] == NINETY_DAYS
+
+
+def test_a_family_ends_its_absolute_lifetime_after_the_sign_in(live_server, make, rp, tokens):
+    """Rotation restarts each token's lifetime, not the family's: the person signs in again after 90 days."""
+    signed_in_at = int(time.time()) - NINETY_DAYS - 1
+    make.update(RefreshToken, {"token_hash": digest(tokens["refresh_token"])}, auth_time=signed_in_at,
+                expires_at=int(time.time()) + 3600)  # a recent rotation: the token itself has not expired
+    assert introspect(live_server, rp, tokens["refresh_token"]) == {"active": False}
+    assert_refresh_error(refresh(live_server, rp, tokens["refresh_token"]), "invalid_grant")
+
+
+def test_a_rotated_token_never_outlives_its_family(live_server, make, rp, tokens):
+    signed_in_at = int(time.time()) - NINETY_DAYS + 3600  # an hour of the family's lifetime left
+    make.update(RefreshToken, {"token_hash": digest(tokens["refresh_token"])}, auth_time=signed_in_at)
+
+    rotated = refreshed(live_server, rp, tokens["refresh_token"])
+
+    assert introspect(live_server, rp, rotated["refresh_token"])["exp"] == signed_in_at + NINETY_DAYS
+    assert introspect(live_server, rp, rotated["access_token"])["active"] is True
 
 
 def test_refresh_token_of_a_disabled_user(live_server, make, rp, user, tokens):

@@ -123,7 +123,7 @@ def test_a_public_client_revokes_its_own_token_with_its_client_id(live_server, m
     assert revoke(live_server, spa, tokens["refresh_token"]).status_code == 200
 
     assert refresh(live_server, spa, tokens["refresh_token"]).json()["error"] == "invalid_grant"
-    assert introspect(live_server, rp, tokens["access_token"]) == INACTIVE
+    assert introspect(live_server, make.machine(introspect_all=True), tokens["access_token"]) == INACTIVE
 
 
 @pytest.mark.parametrize("kind", ["refresh_token", "access_token"])

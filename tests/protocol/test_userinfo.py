@@ -9,8 +9,11 @@ import pytest
 import requests
 
 from app.models import User
+from app.oauth.signing import keyring
 from tests.factories import Factories, RegisteredClient
-from tests.flows import revoke, tokens_for, userinfo
+from tests.flows import client_credentials, revoke, tokens_for, userinfo
+
+BILLING = "https://billing.example.com"
 
 
 @pytest.fixture
@@ -167,3 +170,49 @@ def test_a_token_without_openid_is_insufficient_scope(live_server, make, rp, tok
 def test_hostile_headers_never_cause_a_server_error(live_server, headers):
     response = requests.get(f"{live_server}/oauth/userinfo", headers=headers)
     assert response.status_code == 401
+
+
+def verified(app, token: str, audience: str) -> dict:
+    """PyJWT as a resource server uses it: signature, issuer and the one audience it is."""
+    with app.app_context():
+        key = jwt.PyJWK(keyring().find(jwt.get_unverified_header(token)["kid"]).as_dict(private=False)).key
+        issuer = app.config["ISSUER"]
+    return jwt.decode(token, key, algorithms=["RS256"], audience=audience, issuer=issuer)
+
+
+def test_a_token_minted_for_a_resource_server_is_refused(live_server, app, make, alice):
+    """RFC 8707: the billing service receives tokens for itself; it cannot read the person's profile with them."""
+    make.resource(BILLING, scope="invoices:read")
+    rp = make.client(scope="openid profile offline_access invoices:read", resources=[BILLING])
+    tokens = tokens_for(live_server, rp, "alice@example.com", scope="openid profile invoices:read", resource=BILLING)
+    assert verified(app, tokens["access_token"], BILLING)["aud"] == BILLING
+
+    response = userinfo(live_server, tokens["access_token"])
+
+    assert (response.status_code, response.json()["error"]) == (401, "invalid_token")
+    assert response.headers["WWW-Authenticate"].startswith('Bearer error="invalid_token"')
+
+
+@pytest.mark.parametrize("configured", ["client audience", "default audience"])
+def test_a_token_obtained_without_resource_works_whatever_the_audience(live_server, app, make, alice, monkeypatch,
+                                                                      configured):
+    if configured == "client audience":
+        rp = make.client(audience=BILLING)
+    else:
+        monkeypatch.setitem(app.config, "DEFAULT_AUDIENCE", BILLING)
+        rp = make.client()
+    token = tokens_for(live_server, rp, "alice@example.com")["access_token"]
+
+    assert userinfo(live_server, token).status_code == 200
+    # RFC 7519 §4.1.3: an array of both audiences, which an offline verifier of either accepts.
+    assert verified(app, token, BILLING)["aud"] == [BILLING, live_server]
+    assert verified(app, token, live_server)["aud"] == [BILLING, live_server]
+
+
+def test_only_a_token_that_may_call_userinfo_also_names_the_issuer(live_server, app, make, alice):
+    """Without openid the token cannot call userinfo: it keeps the single audience verifiers expect."""
+    machine = make.machine(audience=BILLING)
+    assert verified(app, client_credentials(live_server, machine).json()["access_token"], BILLING)["aud"] == BILLING
+    rp = make.client(audience=BILLING, scope="profile email offline_access")
+    token = tokens_for(live_server, rp, "alice@example.com", scope="profile email")["access_token"]
+    assert verified(app, token, BILLING)["aud"] == BILLING

@@ -15,7 +15,15 @@ from app.models import AuditEvent
 from app.services import audit
 from tests.factories import DEFAULT_PASSWORD
 from tests.flows import (
-    Browser, authorization_params, client_credentials, csrf_token, exchange_code, pkce_pair, query_of, refresh, revoke,
+    Browser,
+    authorization_params,
+    client_credentials,
+    csrf_token,
+    exchange_code,
+    pkce_pair,
+    query_of,
+    refresh,
+    revoke,
 )
 
 WRONG_PASSWORDS = ["wrong-password-one", "wrong-password-two"]
@@ -53,6 +61,7 @@ def test_security_events_are_audited_and_no_secret_is_ever_written(live_server, 
     code = query_of(granted.headers["Location"])["code"]
     tokens = exchange_code(live_server, registered, code, verifier).json()
     rotated = refresh(live_server, registered, tokens["refresh_token"]).json()
+    make.rotated_long_ago(tokens["refresh_token"])  # past the retry grace window
     assert refresh(live_server, registered, tokens["refresh_token"]).json()["error"] == "invalid_grant"  # reuse
     secrets += [verifier, code, tokens["access_token"], tokens["refresh_token"], tokens["id_token"],
                 rotated["access_token"], rotated["refresh_token"]]
@@ -69,7 +78,7 @@ def test_security_events_are_audited_and_no_secret_is_ever_written(live_server, 
     api_key = make.api_key(user, name="laptop")
     key_token = client_credentials(live_server, api_key).json()["access_token"]
     secrets += [machine_token, api_key.client_secret, key_token]
-    for attempt in range(app.config["CLIENT_AUTH_FAILURES_PER_CLIENT"]):
+    for attempt in range(app.config["CLIENT_AUTH_FAILURES_PER_IP"]):
         bad_secret = f"not-the-secret-{attempt}"
         secrets.append(bad_secret)
         assert client_credentials(live_server, machine.__class__(machine.client_id, bad_secret, "")).status_code == 401

@@ -1,4 +1,4 @@
-"""Point 1: sign-in and client authentication are limited per account / client and per address; counted first."""
+"""Point 1: sign-in is limited per account and per address, counted first; client authentication per address."""
 
 from __future__ import annotations
 
@@ -10,13 +10,14 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import redis
 import requests
+from limits.storage import MemoryStorage
 from sqlalchemy import select
 
 from app.config import ConfigError, load_settings
 from app.extensions import db
 from app.models import AuditEvent, LoginSession
 from app.security.throttle import Counter, Throttled, network_of, throttle
-from tests.factories import DEFAULT_PASSWORD
+from tests.factories import DEFAULT_PASSWORD, RegisteredClient
 from tests.flows import csrf_token
 from tests.security.conftest import csrf_of, sign_in
 
@@ -38,7 +39,7 @@ needs_redis = pytest.mark.skipif(not redis_reachable(), reason=f"Redis is not re
 @pytest.fixture
 def small_limits(build_app):
     return build_app(SIGN_IN_FAILURES_PER_ACCOUNT=3, SIGN_IN_FAILURES_PER_IP=5, SIGN_IN_LOCKOUT_SECONDS=60,
-                     CLIENT_AUTH_FAILURES_PER_CLIENT=3, CLIENT_AUTH_FAILURES_PER_IP=5, CLIENT_AUTH_LOCKOUT_SECONDS=60)
+                     CLIENT_AUTH_FAILURES_PER_IP=5, CLIENT_AUTH_LOCKOUT_SECONDS=60)
 
 
 def assert_locked_page(response, window_seconds: int = 60) -> None:
@@ -205,43 +206,105 @@ def test_50_parallel_wrong_passwords_cannot_exceed_the_account_limit(live_server
     assert locked.status_code == 429 and int(locked.headers["Retry-After"]) > 0
 
 
-@pytest.mark.parametrize(("path", "data"), [
+CLIENT_AUTH_PATHS = [
     ("/oauth/token", {"grant_type": "client_credentials"}),
     ("/oauth/revoke", {"token": "anything"}),
     ("/oauth/introspect", {"token": "anything"}),
-])
-def test_50_parallel_wrong_client_secrets_cannot_exceed_the_client_limit(live_server, make, app, path, data):
-    machine = make.machine()
-    limit = app.config["CLIENT_AUTH_FAILURES_PER_CLIENT"]
+]
 
-    def attempt(number: int) -> requests.Response:
-        return requests.post(f"{live_server}{path}", data=data, auth=(machine.client_id, f"wrong-{number}"))
+
+def assert_slow_down(response, window_seconds: int = 60) -> None:
+    assert response.status_code == 429
+    assert response.json["error"] == "slow_down" and response.json["error_description"]
+    assert 0 < int(response.headers["Retry-After"]) <= window_seconds
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+@pytest.mark.parametrize(("path", "data"), CLIENT_AUTH_PATHS)
+def test_50_parallel_wrong_client_secrets_from_one_address_exhaust_only_its_failures(make, build_app, path, data):
+    """Exactly the address's limit of failures is answered 401, the rest 429; the right secret is never refused."""
+    limit = 20
+    application = build_app(CLIENT_AUTH_FAILURES_PER_IP=limit, CLIENT_AUTH_LOCKOUT_SECONDS=60)
+    machine = make.machine()
+
+    def attempt(number: int):
+        return client_from(application, "203.0.113.50").post(path, data=data, auth=(machine.client_id, f"wrong-{number}"))
 
     with ThreadPoolExecutor(PARALLEL) as pool:
         responses = list(pool.map(attempt, range(PARALLEL)))
 
     assert sorted(r.status_code for r in responses) == [401] * limit + [429] * (PARALLEL - limit)
     for refused in (r for r in responses if r.status_code == 429):
-        assert refused.json()["error"] == "slow_down" and refused.json()["error_description"]
-        assert int(refused.headers["Retry-After"]) > 0
-        assert refused.headers["Cache-Control"] == "no-store"
-    # The real secret waits too; other clients from the same address do not.
-    assert requests.post(f"{live_server}{path}", data=data,
-                         auth=(machine.client_id, machine.client_secret)).status_code == 429
-    other = make.machine()
-    assert requests.post(f"{live_server}/oauth/token", data={"grant_type": "client_credentials"},
-                         auth=(other.client_id, other.client_secret)).status_code == 200
+        assert_slow_down(refused)
+    # Secrets carry 256 random bits: a locked address is told to slow down, never kept from a correct secret.
+    same_address = client_from(application, "203.0.113.50")
+    assert same_address.post(path, data=data, auth=(machine.client_id, machine.client_secret)).status_code == 200
+    assert_slow_down(same_address.post(path, data=data, auth=(machine.client_id, "wrong-again")))
 
 
-def test_client_authentication_failures_are_limited_per_address(make, small_limits):
-    client = small_limits.test_client()
-    for _ in range(5):
-        assert client.post("/oauth/token", data={"grant_type": "client_credentials"},
-                           auth=(uuid.uuid4().hex, "guess")).status_code == 401
+def wrong_credentials(kind: str, registered: RegisteredClient) -> tuple[str, str]:
+    """Basic credentials naming this client or key, with a wrong secret (for a key, a well-formed wrong key)."""
+    return registered.client_id, f"ost_{registered.client_id}_{'A' * 43}" if kind == "API key" else "junk"
+
+
+def right_request(kind: str, registered: RegisteredClient) -> tuple[str, dict]:
+    if kind == "public client":  # RFC 7009 §2.1: a public client revokes with its client_id alone
+        return "/oauth/revoke", {"data": {"token": "anything", "client_id": registered.client_id}}
+    return "/oauth/token", {"data": {"grant_type": "client_credentials"},
+                            "auth": (registered.client_id, registered.client_secret)}
+
+
+@pytest.mark.parametrize("kind", ["confidential client", "API key", "public client"])
+def test_failures_by_others_never_lock_a_client_out(make, build_app, kind):
+    """client_ids are public: junk sent in a client's name from anywhere must not keep the client from its tokens."""
+    application = build_app(CLIENT_AUTH_FAILURES_PER_IP=5, CLIENT_AUTH_LOCKOUT_SECONDS=60)
+    if kind == "API key":
+        registered = make.api_key(make.service_account(scope="api:read"), scope="api:read")
+    else:
+        registered = make.machine() if kind == "confidential client" else make.client(public=True)
+
+    for number in range(60):  # 60 junk requests in the client's name from 12 addresses, 5 each
+        junk = client_from(application, f"198.51.100.{number % 12}")
+        response = junk.post("/oauth/token", data={"grant_type": "client_credentials"},
+                             auth=wrong_credentials(kind, registered))
+        assert response.status_code == 401
+
+    path, request = right_request(kind, registered)
+    for address in ("192.0.2.1", "198.51.100.0"):  # elsewhere, and at an address whose failures are exhausted
+        assert client_from(application, address).post(path, **request).status_code == 200, address
+
+
+def test_a_good_client_authentication_costs_no_rate_limit_storage_round_trip(make, small_limits, monkeypatch):
+    """Only a failure is counted: the token endpoint's hot path leaves the counters (Redis in production) alone."""
     machine = make.machine()
-    response = client.post("/oauth/token", data={"grant_type": "client_credentials", "client_id": machine.client_id,
-                                                 "client_secret": machine.client_secret})
-    assert response.status_code == 429 and response.json["error"] == "slow_down"
+    calls: list[str] = []
+    running: list[str] = []
+
+    def counting(name: str):
+        """Record the storage operations the throttle calls (not those MemoryStorage makes of its own)."""
+        original = getattr(MemoryStorage, name)
+
+        def call(self, *args, **kwargs):
+            if not running:
+                calls.append(name)
+            running.append(name)
+            try:
+                return original(self, *args, **kwargs)
+            finally:
+                running.pop()
+
+        return call
+
+    for name in ("incr", "get", "get_expiry"):
+        monkeypatch.setattr(MemoryStorage, name, counting(name))
+    client = small_limits.test_client()
+    for _ in range(3):
+        assert client.post("/oauth/token", data={"grant_type": "client_credentials"},
+                           auth=(machine.client_id, machine.client_secret)).status_code == 200
+    assert calls == []
+    assert client.post("/oauth/token", data={"grant_type": "client_credentials"},
+                       auth=(machine.client_id, "wrong")).status_code == 401
+    assert calls == ["incr"]
 
 
 def test_good_client_secrets_are_never_limited(make, small_limits):

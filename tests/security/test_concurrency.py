@@ -1,5 +1,5 @@
 """Point 8: codes, refresh tokens and consents under concurrency (CI runs this on PostgreSQL): one conditional UPDATE
-decides, there are never two successors, never a 5xx, and nothing is left half-written."""
+decides, every token is consumed once, never more than one live successor, never a 5xx, nothing half-written."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import AccessTokenRecord, AuditEvent, AuthorizationCode, Consent, RefreshToken
+from app.security.secrets import digest
 from tests.flows import (
     authorization_params,
     code_for,
@@ -74,7 +75,10 @@ def test_parallel_code_redemptions_yield_exactly_one_success_then_revoke_it(live
     assert audit_count(app, "token.reuse_detected") == PARALLEL - 1
 
 
-def test_parallel_refreshes_never_yield_two_successors(live_server, app, make):
+def test_parallel_presentations_of_one_refresh_token_leave_exactly_one_live_successor(live_server, app, make):
+    """20 presentations of one refresh token at once, all within the retry grace window: the first rotates it,
+    each other one is a retry that replaces the unused child the one before it left. No retry revokes the
+    family, every token is consumed exactly once, and exactly one successor is live at the end."""
     make.user("refresh-race@example.com")
     registered = make.client()
     code, verifier, _ = code_for(live_server, registered, "refresh-race@example.com")
@@ -83,20 +87,54 @@ def test_parallel_refreshes_never_yield_two_successors(live_server, app, make):
     with ThreadPoolExecutor(PARALLEL) as pool:
         responses = list(pool.map(lambda _: refresh(live_server, registered, first["refresh_token"]), range(PARALLEL)))
 
-    assert all(r.status_code in (200, 400) for r in responses), [r.status_code for r in responses]
-    successes = [r.json() for r in responses if r.status_code == 200]
-    assert len(successes) == 1
-    assert {r.json()["error"] for r in responses if r.status_code == 400} == {"invalid_grant"}
-    # Reuse of the rotated token revoked the family, the successor included.
-    assert introspect(live_server, registered, successes[0]["refresh_token"]) == {"active": False}
-    assert introspect(live_server, registered, successes[0]["access_token"]) == {"active": False}
+    assert [r.status_code for r in responses] == [200] * PARALLEL, [r.text for r in responses if r.status_code != 200]
+    issued = [r.json() for r in responses]
+    live = [pair for pair in issued if introspect(live_server, registered, pair["refresh_token"])["active"]]
+    assert len(live) == 1
 
-    # Nothing half-written: the original (used) and exactly one successor; two access tokens; all revoked.
     refresh_tokens, access_tokens = family_rows(app, code_family(app).family_id)
-    assert len(refresh_tokens) == 2 and len(access_tokens) == 2
-    assert sum(row.used_at is not None for row in refresh_tokens) == 1
-    assert all(row.revoked_at is not None for row in [*refresh_tokens, *access_tokens])
-    assert audit_count(app, "token.refreshed") == 1
+    original = next(row for row in refresh_tokens if row.parent_id is None)
+    # Nothing half-written: one row per success, each a child of the presented token; no revocation at all.
+    assert len(refresh_tokens) == 1 + PARALLEL and len(access_tokens) == 1 + PARALLEL
+    assert sorted(row.parent_id for row in refresh_tokens if row is not original) == [original.id] * PARALLEL
+    assert all(row.revoked_at is None for row in [*refresh_tokens, *access_tokens])
+    # Exactly once: the presented token and every child but the live one were consumed, each by one success.
+    unused = [row for row in refresh_tokens if row.used_at is None]
+    assert [row.token_hash for row in unused] == [digest(live[0]["refresh_token"])]
+    assert audit_count(app, "token.refreshed") == PARALLEL
+    assert audit_count(app, "token.refresh_retried") == PARALLEL - 1
+    assert audit_count(app, "token.reuse_detected") == 0
+
+    # The live successor rotates; a replaced one turning up later is a reuse and revokes the family.
+    superseded = next(pair for pair in issued if pair is not live[0])
+    assert refresh(live_server, registered, live[0]["refresh_token"]).status_code == 200
+    assert refresh(live_server, registered, superseded["refresh_token"]).json()["error"] == "invalid_grant"
+    refresh_tokens, _ = family_rows(app, original.family_id)
+    assert all(row.revoked_at is not None for row in refresh_tokens)
+
+
+def test_a_retry_racing_the_first_use_of_the_child_lets_one_win_then_revokes_the_family(live_server, app, make):
+    """Within the grace window, a retry of the parent and the client's first use of the child race for the child.
+    One conditional UPDATE decides: if the use wins, the retry finds no unused child and is a reuse; if the retry
+    wins, the use of the child it consumed is a reuse. Either way one succeeds and the family ends revoked."""
+    make.user("retry-race@example.com")
+    registered = make.client()
+    for _ in range(5):
+        code, verifier, _ = code_for(live_server, registered, "retry-race@example.com")
+        parent = exchange_code(live_server, registered, code, verifier).json()["refresh_token"]
+        child = refresh(live_server, registered, parent).json()["refresh_token"]
+
+        with ThreadPoolExecutor(2) as pool:
+            responses = list(pool.map(lambda token: refresh(live_server, registered, token), [parent, child]))
+
+        assert sorted(r.status_code for r in responses) == [200, 400], [r.text for r in responses]
+        assert next(r for r in responses if r.status_code == 400).json()["error"] == "invalid_grant"
+        with app.app_context():
+            family_id = db.session.scalar(select(RefreshToken.family_id).where(
+                RefreshToken.token_hash == digest(parent)))
+        refresh_tokens, access_tokens = family_rows(app, family_id)
+        assert len(refresh_tokens) == 3 and len(access_tokens) == 3  # parent, child, and the one success's
+        assert all(row.revoked_at is not None for row in [*refresh_tokens, *access_tokens])
 
 
 def test_reuse_of_a_rotated_refresh_token_later_revokes_the_family(live_server, make):
@@ -132,8 +170,8 @@ def test_parallel_revocations_and_refreshes_of_one_family_end_revoked(live_serve
 
     assert all(r.status_code in (200, 400) for r in responses), [r.status_code for r in responses]
     assert all(r.status_code == 200 for r in responses[1::2])  # RFC 7009 §2.2: revocation always succeeds
+    # Refreshes that came before the first revocation are the rotation and its retries; none after it.
     successes = [r.json() for r in responses[0::2] if r.status_code == 200]
-    assert len(successes) <= 1
     refresh_tokens, access_tokens = family_rows(app, code_family(app).family_id)
     assert len(refresh_tokens) == 1 + len(successes) and len(access_tokens) == 1 + len(successes)
     assert all(row.revoked_at is not None for row in [*refresh_tokens, *access_tokens])

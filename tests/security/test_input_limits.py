@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from urllib.parse import urlencode
 
 import pytest
 
@@ -145,3 +146,48 @@ def test_a_nul_byte_in_a_basic_client_id_is_a_plain_authentication_failure(app, 
     response = app.test_client().post(path, data={"grant_type": "client_credentials", "token": "t"},
                                       headers={"Authorization": f"Basic {basic}"})
     assert response.status_code == 401 and response.json["error"] == "invalid_client"
+
+
+def not_a_form(client, path: str, fields: dict[str, str], auth: tuple[str, str], body: str):
+    """The same fields in another body than a form: multipart (which Flask would parse), JSON or mislabelled text."""
+    if body == "multipart":
+        return client.post(path, data=fields, content_type="multipart/form-data", auth=auth)
+    if body == "json":
+        return client.post(path, json=fields, auth=auth)
+    encoded = urlencode(fields).encode()
+    return client.post(path, data=encoded, content_type="text/plain" if body == "text" else None, auth=auth)
+
+
+@pytest.mark.parametrize("path", ["/oauth/token", "/oauth/revoke", "/oauth/introspect"])
+@pytest.mark.parametrize("body", ["multipart", "json", "text", "no content type"])
+def test_token_revocation_and_introspection_accept_only_form_bodies(app, make, path, body):
+    """RFC 6749 §3.2, RFC 7009 §2.1, RFC 7662 §2.1: application/x-www-form-urlencoded, or invalid_request."""
+    machine = make.machine()
+    client, auth = app.test_client(), (machine.client_id, machine.client_secret)
+    token = client.post("/oauth/token", data={"grant_type": "client_credentials"}, auth=auth).json["access_token"]
+    fields = {"grant_type": "client_credentials"} if path == "/oauth/token" else {"token": token}
+
+    response = not_a_form(client, path, fields, auth, body)
+
+    assert (response.status_code, response.json["error"]) == (400, "invalid_request")
+    assert response.json["error_description"] == "the request body must be application/x-www-form-urlencoded"
+    # A refused revocation revoked nothing.
+    assert client.post("/oauth/introspect", data={"token": token}, auth=auth).json["active"] is True
+
+
+@pytest.mark.parametrize("path", ["/oauth/token", "/oauth/revoke", "/oauth/introspect"])
+def test_parameters_in_the_query_string_are_refused_at_every_form_endpoint(app, make, path):
+    machine = make.machine()
+    response = app.test_client().post(path, query_string={"token_type_hint": "access_token"},
+                                      data={"grant_type": "client_credentials", "token": "t"},
+                                      auth=(machine.client_id, machine.client_secret))
+    assert response.json == {"error": "invalid_request",
+                             "error_description": "request parameters belong in the request body"}
+
+
+def test_a_form_with_a_charset_parameter_is_a_form(app, make):
+    machine = make.machine()
+    response = app.test_client().post("/oauth/token", data=b"grant_type=client_credentials",
+                                      content_type="application/x-www-form-urlencoded; charset=UTF-8",
+                                      auth=(machine.client_id, machine.client_secret))
+    assert response.status_code == 200, response.json

@@ -183,6 +183,9 @@ def test_expired_access_tokens_are_refused(live_server, real, ours):
 def test_a_token_for_another_audience_is_refused_where_the_audience_is_checked(live_server, real, ours):
     refused_by_admin_api(live_server, resigned(real.admin_token, ours, aud="https://api.example.com"))
     refused_by_admin_api(live_server, resigned(real.admin_token, ours, aud=["https://api.example.com"]))
+    # Userinfo is Ostiary's own resource: a resource server cannot replay the tokens it receives there.
+    refused_by_userinfo(live_server, resigned(real.access_token, ours, aud="https://api.example.com"))
+    refused_by_userinfo(live_server, resigned(real.access_token, ours, aud=["https://api.example.com"]))
 
 
 def test_an_id_token_is_not_an_access_token(live_server, real):

@@ -67,13 +67,17 @@ CLIENT_FIELDS: dict[str, Schema] = {
     "scope": SCOPE,
     "audience": {"type": ["string", "null"], "maxLength": 500},
     "resources": {**RESOURCE_LIST, "description": "RFC 8707 resource identifiers the client may request"},
+    "introspect_resources": {**RESOURCE_LIST, "description": (
+        "Registered resources this client serves: it may introspect the access tokens meant for them (RFC 7662 §4)")},
+    "introspect_all": {**BOOLEAN, "description": "May introspect every token (RFC 7662 §4); confidential clients only"},
 }
 
 CLIENT_PROPERTIES: dict[str, Schema] = {
     "client_id": STRING, "name": STRING, "public": BOOLEAN, "redirect_uris": {"type": "array", "items": STRING},
     "post_logout_redirect_uris": {"type": "array", "items": STRING},
     "grant_types": {"type": "array", "items": STRING}, "scope": STRING, "audience": NULLABLE_STRING,
-    "resources": {"type": "array", "items": STRING}, "created_at": TIMESTAMP,
+    "resources": {"type": "array", "items": STRING}, "introspect_resources": {"type": "array", "items": STRING},
+    "introspect_all": BOOLEAN, "created_at": TIMESTAMP,
 }
 
 ONE_TIME_SECRET = {**NULLABLE_STRING, "description": "Shown once; null for public clients"}
