@@ -17,6 +17,7 @@ from flask import request as http_request
 from app.security.throttle import Throttled, client_auth_counter, throttle
 from app.services import api_keys, audit
 from app.services.clients import get_client
+from app.services.transaction import transaction
 
 T = TypeVar("T")
 
@@ -56,6 +57,7 @@ def _audit_failure(client_id: str, endpoint: str, exhausted: list[str]) -> None:
     registered = api_keys.KEY_ID.fullmatch(client_id) or (client_id.isprintable() and get_client(client_id) is not None)
     known = client_id if registered else None
     # Each failure is a log line; the table gets the lockout, so a flood of bad secrets is not a flood of commits.
-    audit.record("client.authentication_failed", outcome="failure", client_id=known, endpoint=endpoint, store=False)
+    audit.log_only("client.authentication_failed", outcome="failure", client_id=known, endpoint=endpoint)
     if exhausted:
-        audit.record("client.locked_out", outcome="failure", client_id=known, endpoint=endpoint, counters=exhausted)
+        with transaction():
+            audit.record("client.locked_out", outcome="failure", client_id=known, endpoint=endpoint, counters=exhausted)

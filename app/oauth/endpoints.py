@@ -88,11 +88,11 @@ class RevocationEndpoint(_RevocationEndpoint):
         # Audited by identifiers only, and committed with the revocation itself.
         if isinstance(token, RefreshToken):
             audit.record("token.revoked", user_sub=token.user.sub, client_id=request.client.client_id,
-                         token_type="refresh_token", family_id=token.family_id, commit=False)
+                         token_type="refresh_token", family_id=token.family_id)
             storage.revoke_family(token.family_id)
             return
         audit.record("token.revoked", user_sub=token.claims["sub"], client_id=request.client.client_id,
-                     token_type="access_token", jti=token.jti, commit=False)
+                     token_type="access_token", jti=token.jti)
         storage.revoke_access_token(token.jti, token.claims["client_id"], token.claims["exp"])
 
 

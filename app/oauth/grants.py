@@ -78,7 +78,7 @@ class ResourceIndicatorMixin:
 def reuse_detected(token_type: str, used: AuthorizationCode | RefreshToken) -> None:
     """RFC 9700 §4.14.2, RFC 6749 §4.1.2: a used refresh token or code presented again revokes its family."""
     audit.record("token.reuse_detected", outcome="failure", user_sub=used.user.sub, client_id=used.client_id,
-                 token_type=token_type, family_id=used.family_id, commit=False)  # committed with the revocation
+                 token_type=token_type, family_id=used.family_id)  # committed with the revocation
     storage.revoke_family(used.family_id)
     metrics.token_reuse_detected(token_type)
 
@@ -266,7 +266,7 @@ class RefreshTokenGrant(ResourceIndicatorMixin, ClientScopeMixin, grants.Refresh
         self.save_token(token)
         if retry:
             audit.record("token.refresh_retried", user_sub=old.user.sub, client_id=old.client_id,
-                         family_id=old.family_id, jti=token.jti, commit=False)  # committed with the new pair
+                         family_id=old.family_id, jti=token.jti)  # committed with the new pair
         db.session.commit()
         return 200, token, self.TOKEN_RESPONSE_HEADER
 

@@ -142,7 +142,8 @@ def audit_token_issued(token: IssuedToken, request, family_id: str | None) -> No
     is written for it and a row would add a commit to the busiest path; the others join the grant's commit."""
     subject = getattr(request, "user", None) or getattr(request.client, "owner", None)
     grant_type = request.payload.grant_type
-    audit.record(
+    write = audit.record if family_id is not None else audit.log_only
+    write(
         "token.refreshed" if grant_type == "refresh_token" else "token.issued",
         user_sub=subject.sub if subject is not None else None,
         client_id=request.client.client_id,
@@ -150,8 +151,6 @@ def audit_token_issued(token: IssuedToken, request, family_id: str | None) -> No
         jti=token.jti,
         family_id=family_id,
         scope=token.get("scope", ""),
-        commit=False,
-        store=family_id is not None,
     )
 
 

@@ -128,7 +128,7 @@ class KeyRing:
         try:
             private = serialization.load_pem_private_key((self.keys_dir / key_file.name).read_bytes(), password=None)
             if not isinstance(private, rsa.RSAPrivateKey):
-                raise ValueError("not an RSA private key")
+                raise TypeError("not an RSA private key")
             if private.key_size < RSA_KEY_BITS:  # joserfc would only warn, then publish and sign with it
                 raise ValueError(f"an RSA key of {private.key_size} bits: at least {RSA_KEY_BITS} are required")
             key = RSAKey.import_key(private, {"use": "sig", "alg": SIGNING_ALG, "kid": key_file.kid})

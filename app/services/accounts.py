@@ -102,7 +102,7 @@ def update_user(user: User, changes: Mapping[str, Any], *, actor: str | None) ->
         user.scope = validate_principal_scope(changes["scope"])
     if "roles" in changes or "scope" in changes:
         api_keys.narrow_to_owner(user)
-    audit.record("user.updated", user_sub=user.sub, actor=actor, fields=sorted(changes), commit=False)
+    audit.record("user.updated", user_sub=user.sub, actor=actor, fields=sorted(changes))
     with identifiers_claimed(user.email, user.username, other_than=user.id):
         db.session.commit()
     return user
@@ -112,7 +112,7 @@ def set_password(user: User, password: str, *, actor: str | None, revoke_api_key
     """An administrator sets a password: see authentication_factor_changed. Returns the API keys revoked."""
     user.password_hash = passwords().hash(validate_password(password))
     revoked_keys = authentication_factor_changed(user, actor=actor, revoke_api_keys=revoke_api_keys)
-    audit.record("user.password_set", user_sub=user.sub, actor=actor, api_keys_revoked=revoked_keys, commit=False)
+    audit.record("user.password_set", user_sub=user.sub, actor=actor, api_keys_revoked=revoked_keys)
     db.session.commit()
     return revoked_keys
 
@@ -131,8 +131,7 @@ def change_password(user: User, current: str, new: str, *, keep_session: int, re
     user.password_hash = passwords().hash(new)
     revoked_keys = authentication_factor_changed(user, actor=user.sub, keep_session=keep_session,
                                                  revoke_api_keys=revoke_api_keys)
-    audit.record("user.password_changed", user_sub=user.sub, actor=user.sub, api_keys_revoked=revoked_keys,
-                 commit=False)
+    audit.record("user.password_changed", user_sub=user.sub, actor=user.sub, api_keys_revoked=revoked_keys)
     db.session.commit()
     return revoked_keys
 
@@ -143,7 +142,7 @@ def authentication_factor_changed(user: User, *, actor: str | None, keep_session
     one let anyone obtain (RFC 9700 §4.14.2): every session but `keep_session` ends, every refresh-token family
     and its access tokens are revoked, codes not yet redeemed are void, and with revoke_api_keys the API keys
     are revoked too. Not committed; returns the API keys revoked."""
-    end_all_sessions(user, keep=keep_session, commit=False)
+    end_all_sessions(user, keep=keep_session)
     revoke_issued(user)
     return api_keys.revoke_keys_of(user, actor=actor) if revoke_api_keys else 0
 
@@ -151,16 +150,16 @@ def authentication_factor_changed(user: User, *, actor: str | None, keep_session
 def disable_user(user: User, *, actor: str | None) -> User:
     """Sign-in sessions and refresh-token families end at once; API keys stop working with the owner."""
     user.is_active = False
-    end_all_sessions(user, commit=False)
+    end_all_sessions(user)
     revoke_issued(user)
-    audit.record("user.disabled", user_sub=user.sub, actor=actor, commit=False)
+    audit.record("user.disabled", user_sub=user.sub, actor=actor)
     db.session.commit()
     return user
 
 
 def enable_user(user: User, *, actor: str | None) -> User:
     user.is_active = True
-    audit.record("user.enabled", user_sub=user.sub, actor=actor, commit=False)
+    audit.record("user.enabled", user_sub=user.sub, actor=actor)
     db.session.commit()
     return user
 
@@ -171,6 +170,6 @@ def delete_user(user: User, *, actor: str | None) -> None:
     for model in (ApiKey, Consent, LoginSession, AuthorizationCode, RefreshToken):
         column = ApiKey.owner_id if model is ApiKey else model.user_id
         db.session.execute(delete(model).where(column == user.id))
-    audit.record("user.deleted", user_sub=user.sub, actor=actor, commit=False)
+    audit.record("user.deleted", user_sub=user.sub, actor=actor)
     db.session.delete(user)
     db.session.commit()

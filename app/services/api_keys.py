@@ -105,7 +105,7 @@ def create_api_key(
     db.session.add(api_key)
     db.session.flush()
     api_key.owner = owner
-    audit.record("api_key.created", user_sub=owner.sub, client_id=key_id, actor=actor, scope=scope, commit=False)
+    audit.record("api_key.created", user_sub=owner.sub, client_id=key_id, actor=actor, scope=scope)
     db.session.commit()
     return IssuedKey(api_key, key)
 
@@ -165,7 +165,7 @@ def revoke_api_key(api_key: ApiKey, *, actor: str | None) -> ApiKey:
         update(ApiKey).where(ApiKey.id == api_key.id, ApiKey.revoked_at.is_(None)).values(revoked_at=now())
     )
     if result.rowcount == 1:
-        audit.record("api_key.revoked", user_sub=owner_sub, client_id=key_id, actor=actor, commit=False)
+        audit.record("api_key.revoked", user_sub=owner_sub, client_id=key_id, actor=actor)
     db.session.commit()
     db.session.refresh(api_key)
     return api_key
@@ -183,7 +183,7 @@ def revoke_keys_of(owner: User, *, actor: str | None) -> int:
         .execution_options(synchronize_session=False)
     ).all()
     for key_id in revoked:
-        audit.record("api_key.revoked", user_sub=owner.sub, client_id=key_id, actor=actor, commit=False)
+        audit.record("api_key.revoked", user_sub=owner.sub, client_id=key_id, actor=actor)
     return len(revoked)
 
 

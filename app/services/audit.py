@@ -20,29 +20,33 @@ MAX_TIMESTAMP = 253402300799
 
 
 def record(
-    event: str,
-    *,
-    outcome: str = "success",
-    user_sub: str | None = None,
-    client_id: str | None = None,
-    commit: bool = True,
-    store: bool = True,
-    **details: Any,
+    event: str, *, outcome: str = "success", user_sub: str | None = None, client_id: str | None = None, **details: Any
 ) -> None:
-    """Add the event to the current transaction (committed unless the caller commits it with its own work).
+    """Add the event to the caller's transaction (never committed here: the use case commits it with its own
+    work, or rolls both back) and write its log line."""
+    ip, request_id = _request_facts()
+    db.session.add(AuditEvent(event=event, outcome=outcome, user_sub=user_sub, client_id=client_id, ip=ip,
+                              request_id=request_id, details=details))
+    _log(event, outcome, user_sub, client_id, ip, details)
 
-    store=False writes the log line only: for high-volume events whose request writes nothing else
-    (client_credentials tokens), where a row would add a database commit to every request.
-    """
-    ip = request.remote_addr if has_request_context() else None
-    request_id = g.get("request_id") if has_request_context() else None
-    if store:
-        db.session.add(
-            AuditEvent(event=event, outcome=outcome, user_sub=user_sub, client_id=client_id, ip=ip,
-                       request_id=request_id, details=details)
-        )
-        if commit:
-            db.session.commit()
+
+def log_only(
+    event: str, *, outcome: str = "success", user_sub: str | None = None, client_id: str | None = None, **details: Any
+) -> None:
+    """The log line without a row: for high-volume events whose request writes nothing else (a client_credentials
+    token, a failed client authentication), where a row would add a database commit to every request."""
+    ip, _ = _request_facts()
+    _log(event, outcome, user_sub, client_id, ip, details)
+
+
+def _request_facts() -> tuple[str | None, str | None]:
+    if not has_request_context():
+        return None, None
+    return request.remote_addr, g.get("request_id")
+
+
+def _log(event: str, outcome: str, user_sub: str | None, client_id: str | None, ip: str | None,
+         details: dict[str, Any]) -> None:
     log.info(event, extra={"audit": True, "outcome": outcome, "user_sub": user_sub, "client_id": client_id,
                            "ip": ip, **details})
 

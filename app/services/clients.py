@@ -150,14 +150,14 @@ def create_client(
     secret = None if public else generate_secret(32)
     client.client_secret_hash = digest(secret) if secret else None
     db.session.add(client)
-    audit.record("client.created", client_id=client.client_id, actor=actor, public=public, commit=False)
+    audit.record("client.created", client_id=client.client_id, actor=actor, public=public)
     db.session.commit()
     return Registration(client=client, client_secret=secret)
 
 
 def update_client(client: Client, changes: Mapping[str, Any], *, actor: str | None) -> Client:
     apply_metadata(client, changes)
-    audit.record("client.updated", client_id=client.client_id, actor=actor, fields=sorted(changes), commit=False)
+    audit.record("client.updated", client_id=client.client_id, actor=actor, fields=sorted(changes))
     db.session.commit()
     return client
 
@@ -168,7 +168,7 @@ def rotate_secret(client: Client, *, actor: str | None) -> str:
         raise ValidationError("a public client has no secret", field="client_id")
     secret = generate_secret(32)
     client.client_secret_hash = digest(secret)
-    audit.record("client.secret_rotated", client_id=client.client_id, actor=actor, commit=False)
+    audit.record("client.secret_rotated", client_id=client.client_id, actor=actor)
     db.session.commit()
     return secret
 
@@ -182,7 +182,7 @@ def delete_client(client: Client, *, actor: str | None) -> None:
     )
     for model in (AuthorizationCode, RefreshToken, Consent):
         db.session.execute(delete(model).where(model.client_id == client.client_id))
-    audit.record("client.deleted", client_id=client.client_id, actor=actor, commit=False)
+    audit.record("client.deleted", client_id=client.client_id, actor=actor)
     db.session.delete(client)
     db.session.commit()
 

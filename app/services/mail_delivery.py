@@ -95,7 +95,7 @@ def deliver_one(transport: Transport, message_id: int | None = None) -> Attempt 
         details = _details(message)
         if not outbox.mark_sent(message):
             log.warning("mail claim lapsed during the send; the message may go out twice", extra=details)
-        audit.record("mail.sent", user_sub=message.user_sub, commit=False, **details)
+        audit.record("mail.sent", user_sub=message.user_sub, **details)
     db.session.commit()
     return attempt
 
@@ -123,12 +123,12 @@ def _record_failure(message: OutboxMessage, exc: Exception) -> Attempt:
     details = _details(message) | {"error": error}
     if is_permanent(exc) or message.attempts >= config["MAIL_MAX_ATTEMPTS"]:
         outbox.fail(message, error)
-        audit.record("mail.failed", outcome="failure", user_sub=message.user_sub, commit=False, **details)
+        audit.record("mail.failed", outcome="failure", user_sub=message.user_sub, **details)
         return Attempt(message.id, FAILED, error)
     retry_at = now() + retry_delay(message.attempts, config["MAIL_RETRY_INITIAL_SECONDS"],
                                    config["MAIL_RETRY_MAX_SECONDS"])
     outbox.defer(message, error, retry_at)
-    audit.record("mail.deferred", outcome="failure", user_sub=message.user_sub, commit=False, retry_at=retry_at,
+    audit.record("mail.deferred", outcome="failure", user_sub=message.user_sub, retry_at=retry_at,
                  **details)
     return Attempt(message.id, DEFERRED, error)
 

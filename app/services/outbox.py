@@ -117,7 +117,7 @@ def requeue(ids: Sequence[int] = (), *, all_failed: bool = False, actor: str | N
         update(OutboxMessage).where(condition).values(status=PENDING, attempts=0, next_attempt_at=now())
         .execution_options(synchronize_session=False)
     ).rowcount
-    audit.record("mail.requeued", actor=actor, commit=False, count=count, messages=list(ids) or "all failed")
+    audit.record("mail.requeued", actor=actor, count=count, messages=list(ids) or "all failed")
     return count
 
 

@@ -90,7 +90,7 @@ def create_resource(identifier: str, name: str, scope: str, *, actor: str | None
     if find_resource(identifier) is not None:
         raise ConflictError("a resource with this identifier already exists", field="identifier")
     db.session.add(resource)
-    audit.record("resource.created", actor=actor, resource=identifier, commit=False)
+    audit.record("resource.created", actor=actor, resource=identifier)
     db.session.commit()
     return resource
 
@@ -123,7 +123,7 @@ def update_resource(resource: Resource, changes: Mapping[str, Any], *, actor: st
         resource.name = validate_resource_name(changes["name"])
     if "scope" in changes:
         resource.scope = validate_resource_scope(changes["scope"])
-    audit.record("resource.updated", actor=actor, resource=resource.identifier, fields=sorted(changes), commit=False)
+    audit.record("resource.updated", actor=actor, resource=resource.identifier, fields=sorted(changes))
     db.session.commit()
     return resource
 
@@ -135,6 +135,6 @@ def delete_resource(resource: Resource, *, actor: str | None) -> None:
             client.resources = [r for r in client.resources if r != resource.identifier]
         if resource.identifier in (client.introspect_resources or []):
             client.introspect_resources = [r for r in client.introspect_resources if r != resource.identifier]
-    audit.record("resource.deleted", actor=actor, resource=resource.identifier, commit=False)
+    audit.record("resource.deleted", actor=actor, resource=resource.identifier)
     db.session.delete(resource)
     db.session.commit()

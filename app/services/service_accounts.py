@@ -37,7 +37,7 @@ def create_service_account(name: str, *, roles: list[str] | None = None, scope: 
     )
     db.session.add(account)
     db.session.flush()
-    audit.record("service_account.created", user_sub=account.sub, actor=actor, roles=account.roles, commit=False)
+    audit.record("service_account.created", user_sub=account.sub, actor=actor, roles=account.roles)
     db.session.commit()
     return account
 

@@ -13,6 +13,7 @@ from app.extensions import db
 from app.models import AccessTokenRecord, AuthorizationCode, Client, LoginSession, RefreshToken, User
 from app.models.clock import now
 from app.services.revocation import revoke_issued
+from app.services.transaction import transaction
 from app.services.users import passwords
 
 
@@ -76,17 +77,21 @@ def end_session(user: User, session_id: int, *, disconnect_apps: bool = False) -
     return result.rowcount == 1
 
 
-def end_all_sessions(user: User, *, keep: int | None = None, commit: bool = True, disconnect_apps: bool = False) -> int:
+def end_other_sessions(user: User, *, keep: int, disconnect_apps: bool = False) -> int:
+    """The person signs out every other browser (and with disconnect_apps, the apps authorized in them)."""
+    with transaction():
+        return end_all_sessions(user, keep=keep, disconnect_apps=disconnect_apps)
+
+
+def end_all_sessions(user: User, *, keep: int | None = None, disconnect_apps: bool = False) -> int:
     """End every session of the user except `keep` (and with disconnect_apps, revoke the tokens of the apps
-    authorized in them); returns how many were ended."""
+    authorized in them); returns how many were ended. Not committed."""
     live = [LoginSession.user_id == user.id, LoginSession.revoked_at.is_(None)]
     if keep is not None:
         live.append(LoginSession.id != keep)
     if disconnect_apps:
         revoke_issued(user, login_sessions=list(db.session.scalars(select(LoginSession).where(*live))))
     result = db.session.execute(update(LoginSession).where(*live).values(revoked_at=now()))
-    if commit:
-        db.session.commit()
     return result.rowcount
 
 

@@ -85,7 +85,7 @@ def create_user(
     with identifiers_claimed(email, username):
         db.session.add(user)
         db.session.flush()
-        audit.record("user.created", user_sub=user.sub, actor=actor, roles=role_names, commit=False)
+        audit.record("user.created", user_sub=user.sub, actor=actor, roles=role_names)
         db.session.commit()
     return user
 

@@ -136,7 +136,7 @@ def end_session(session_id: int) -> Response:
 @signed_in
 def end_other_sessions() -> Response:
     disconnect = request.form.get("disconnect_apps") == "1"
-    ended = user_sessions.end_all_sessions(_user(), keep=current_login_session().id, disconnect_apps=disconnect)
+    ended = user_sessions.end_other_sessions(_user(), keep=current_login_session().id, disconnect_apps=disconnect)
     flash(f"{ended} other session{'s' if ended != 1 else ''} signed out"
           + (", and their apps disconnected." if disconnect else "."))
     return redirect(url_for(".sessions"))

@@ -24,6 +24,7 @@ from app.oauth.endpoints import check_id_token_hint
 from app.oauth.signing import keyring
 from app.scopes import describe
 from app.services import audit, consents
+from app.services.transaction import transaction
 from app.web.errors import error_response
 from app.web.login_session import current_login_session
 from app.web.parameters import malformed_parameter
@@ -149,9 +150,10 @@ def authorize() -> Response:
         if resource is not None:
             consent["resource"] = resource
         if decision != "allow":
-            audit.record("consent.denied", outcome="failure", **consent)
+            with transaction():
+                audit.record("consent.denied", outcome="failure", **consent)
             raise AccessDeniedError("the user denied the request")
-        audit.record("consent.granted", commit=False, **consent)  # committed with the consent itself
+        audit.record("consent.granted", **consent)  # committed with the consent itself
         consents.remember(user, grant.client.client_id, scope, resource)
         return authorization.create_authorization_response(grant=grant, grant_user=user)
     except OAuth2Error as error:

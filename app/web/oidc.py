@@ -67,7 +67,7 @@ def end_session() -> Response | str:
     if g.get("end_session"):
         if user is not None:
             client_id = end_request.client.client_id if end_request.client else None
-            audit.record("sign_out", user_sub=user.sub, client_id=client_id, commit=False)  # committed as it ends
+            audit.record("sign_out", user_sub=user.sub, client_id=client_id)  # committed as it ends
         end_current_session(response)
         session.clear()
     return response

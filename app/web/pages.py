@@ -65,7 +65,7 @@ def login() -> Response | str | tuple[str, int]:
             rate_limits.failed(attempt, "sign_in", account.sub if account else None)
             # One message whatever failed: no hint whether the account exists.
             return _login_page(next_url, login_name, INVALID_CREDENTIALS), 401
-    audit.record("sign_in", user_sub=user.sub, commit=False)  # committed with the new session
+    audit.record("sign_in", user_sub=user.sub)  # committed with the new session
     sessions.end(request.cookies.get(cookie_name()))  # a new sign-in never keeps the old session id alive
     token = sessions.start(user, ip=request.remote_addr, user_agent=request.user_agent.string)
     session.clear()  # fresh CSRF state: nothing from before sign-in carries over
@@ -80,7 +80,7 @@ def logout() -> Response | str:
         return render_template("logout.html", user=current_user(), params=[])
     user = current_user()
     if user is not None:
-        audit.record("sign_out", user_sub=user.sub, commit=False)  # committed as the session ends
+        audit.record("sign_out", user_sub=user.sub)  # committed as the session ends
     response = redirect("/")
     end_current_session(response)
     session.clear()

@@ -13,6 +13,7 @@ from app.errors import WrongPasswordError
 from app.models import User
 from app.security.throttle import Attempt, Throttled, sign_in_counters, throttle
 from app.services import audit
+from app.services.transaction import transaction
 
 
 def sign_in_attempt(login: str, account: User | None) -> Attempt:
@@ -24,9 +25,10 @@ def sign_in_attempt(login: str, account: User | None) -> Attempt:
 def failed(attempt: Attempt, event: str, user_sub: str | None, **details: Any) -> None:
     """A wrong password keeps its slots; it is audited, and so is the lockout it may start."""
     exhausted = attempt.fail()
-    audit.record(event, outcome="failure", user_sub=user_sub, commit=not exhausted, **details)
-    if exhausted:
-        audit.record("sign_in.locked_out", outcome="failure", user_sub=user_sub, counters=exhausted)
+    with transaction():
+        audit.record(event, outcome="failure", user_sub=user_sub, **details)
+        if exhausted:
+            audit.record("sign_in.locked_out", outcome="failure", user_sub=user_sub, counters=exhausted)
 
 
 @contextmanager

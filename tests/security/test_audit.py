@@ -139,6 +139,20 @@ def test_security_events_are_audited_and_no_secret_is_ever_written(live_server, 
 
 
 def test_a_log_only_event_writes_no_row(app, ctx, logs):
-    audit.record("test.log_only", client_id="c", store=False)
+    audit.log_only("test.log_only", client_id="c")
     assert db.session.scalars(select(AuditEvent)).all() == []
     assert "test.log_only" in logs.messages
+
+
+def test_an_event_rides_on_its_use_case_and_is_rolled_back_with_it(app, ctx):
+    """Audit rows are never committed on their own: a use case that fails leaves no trace of a success."""
+    from app.services.transaction import transaction
+
+    with pytest.raises(RuntimeError), transaction():
+        audit.record("test.rolled_back", client_id="c")
+        raise RuntimeError("the use case failed")
+    assert db.session.scalars(select(AuditEvent)).all() == []
+    with transaction():
+        audit.record("test.committed", client_id="c")
+    db.session.rollback()
+    assert [e.event for e in db.session.scalars(select(AuditEvent))] == ["test.committed"]
