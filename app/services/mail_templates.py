@@ -1,4 +1,4 @@
-"""Mail bodies from templates/mail/<name>.txt (subject block + plain text) and <name>.html, with the product name."""
+"""Mail bodies from templates/mail/<name>.txt (subject block + plain text) and <name>.html, in the brand's name."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ def render(template: str, context: Mapping[str, Any]) -> Content:
     if not TEMPLATE_NAME.fullmatch(template):
         raise ValueError(f"not a mail template name: {template!r}")
     environment = _environment()
-    values = {"product": current_app.config["PRODUCT_NAME"], **context}
+    values = {"product": current_app.config["BRAND_NAME"], **context}
     text = environment.get_template(f"mail/{template}.txt")
     subject = "".join(text.blocks["subject"](text.new_context(values))).strip()
     html = environment.get_template(f"mail/{template}.html")

@@ -1,0 +1,70 @@
+"""The colours of the pages derived from the deployer's primary colour, readable in both themes (WCAG 2.2 §1.4.3)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+# The pages' own surfaces (static/style.css), which the derived colours must stay readable on.
+LIGHT_SURFACES = ("#ffffff", "#eef1f6")
+DARK_SURFACES = ("#171e2a", "#0e131b")
+BLACK, WHITE = "#000000", "#ffffff"
+TEXT_CONTRAST = 4.5  # WCAG 2.2 §1.4.3, normal text
+
+
+def _rgb(color: str) -> tuple[int, int, int]:
+    return int(color[1:3], 16), int(color[3:5], 16), int(color[5:7], 16)
+
+
+def luminance(color: str) -> float:
+    """WCAG 2.2 relative luminance of a #rrggbb colour."""
+
+    def channel(value: int) -> float:
+        c = value / 255
+        return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+
+    r, g, b = _rgb(color)
+    return 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b)
+
+
+def contrast(a: str, b: str) -> float:
+    """WCAG 2.2 contrast ratio: (L1 + 0.05) / (L2 + 0.05), lighter over darker."""
+    high, low = sorted((luminance(a), luminance(b)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def mix(color: str, other: str, share: float) -> str:
+    """`share` of `other` blended into `color`, in sRGB."""
+    blended = (round(x + (y - x) * share) for x, y in zip(_rgb(color), _rgb(other), strict=True))
+    return "#" + "".join(f"{value:02x}" for value in blended)
+
+
+def readable(color: str, backgrounds: tuple[str, ...], toward: str) -> str:
+    """The colour, moved toward black or white just far enough to read as text on every background."""
+    for step in range(21):
+        candidate = mix(color, toward, step / 20)
+        if all(contrast(candidate, background) >= TEXT_CONTRAST for background in backgrounds):
+            return candidate
+    return toward
+
+
+@lru_cache(maxsize=8)
+def stylesheet(primary: str) -> str:
+    """CSS custom properties that replace the default accent of static/style.css with the brand's colour."""
+    primary = primary.lower()
+    # Black or white text on the brand's buttons, whichever contrasts more: at least 4.58:1 for any colour.
+    on_primary = WHITE if contrast(primary, WHITE) >= contrast(primary, BLACK) else BLACK
+    hover = mix(primary, BLACK if on_primary == WHITE else WHITE, 0.15)  # away from the text: more contrast
+    themes = []
+    for surfaces, toward in ((LIGHT_SURFACES, BLACK), (DARK_SURFACES, WHITE)):
+        soft = mix(primary, surfaces[0], 0.85)
+        link = readable(primary, (*surfaces, soft), toward)
+        themes.append(
+            f"  --accent: {primary};\n  --accent-hover: {hover};\n  --accent-fg: {on_primary};\n"
+            f"  --accent-soft: {soft};\n  --link: {link};\n  --focus: {link};\n"
+        )
+    light, dark = themes
+    return (
+        f"/* Generated from OSTIARY_BRAND_PRIMARY_COLOR={primary}. */\n"
+        f":root {{\n{light}}}\n"
+        f"@media (prefers-color-scheme: dark) {{\n  :root {{\n{dark.replace('  --', '    --')}  }}\n}}\n"
+    )
