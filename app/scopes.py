@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from flask_babel import gettext, lazy_gettext
+
 STANDARD_SCOPES = ("openid", "profile", "email", "offline_access", "roles")
 
 # The admin API's resource scope, and the role whose holders may use it.
@@ -15,13 +17,13 @@ RESERVED_SCOPE_PREFIX = "ostiary:"
 # RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
 SCOPE_TOKEN = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]{1,128}$")
 
-# Plain words for the consent page.
+# Plain words for the consent page, in the page's language.
 SCOPE_DESCRIPTIONS = {
-    "openid": "Sign you in and know who you are",
-    "profile": "See your name and username",
-    "email": "See your email address",
-    "offline_access": "Stay connected when you are not using it",
-    "roles": "See the roles you have",
+    "openid": lazy_gettext("Sign you in and know who you are"),
+    "profile": lazy_gettext("See your name and username"),
+    "email": lazy_gettext("See your email address"),
+    "offline_access": lazy_gettext("Stay connected when you are not using it"),
+    "roles": lazy_gettext("See the roles you have"),
 }
 
 
@@ -35,4 +37,7 @@ def is_api_scope(token: str) -> bool:
 
 
 def describe(scope: str) -> str:
-    return SCOPE_DESCRIPTIONS.get(scope, f"Access “{scope}” on your behalf")
+    """Plain text, never markup: a scope token may hold < and &, which the template escapes."""
+    if scope in SCOPE_DESCRIPTIONS:
+        return str(SCOPE_DESCRIPTIONS[scope])
+    return gettext("Access “%(scope)s” on your behalf", scope=scope)

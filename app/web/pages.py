@@ -5,6 +5,7 @@ from __future__ import annotations
 from urllib.parse import parse_qs, urlsplit
 
 from flask import Blueprint, Response, redirect, render_template, request, session, url_for
+from flask_babel import lazy_gettext
 
 from app import metrics
 from app.security.throttle import Throttled
@@ -15,7 +16,7 @@ from app.web.redirects import safe_next
 
 bp = Blueprint("pages", __name__)
 
-INVALID_CREDENTIALS = "Invalid credentials."
+INVALID_CREDENTIALS = lazy_gettext("Invalid credentials.")
 
 
 def _requesting_client_name(next_url: str) -> str | None:
