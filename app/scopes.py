@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 from flask_babel import gettext, lazy_gettext
 
@@ -34,6 +35,22 @@ def is_valid_scope_token(token: str) -> bool:
 def is_api_scope(token: str) -> bool:
     """A scope an operator may register on a resource or grant to a principal: not OIDC's, not Ostiary's own."""
     return token not in STANDARD_SCOPES and not token.startswith(RESERVED_SCOPE_PREFIX)
+
+
+def consent_lines(scope: str, resource_names: Mapping[str, str]) -> list[tuple[str, str, str]]:
+    """(scope tokens, what the person reads, the tokens as detail) per line of the consent page: OpenID Connect
+    scopes in plain words, API scopes under the name of the resource they belong to, one line per resource."""
+    lines: list[tuple[str, str, str]] = []
+    by_resource: dict[str, list[str]] = {}
+    for token in dict.fromkeys(scope.split()):
+        if token in resource_names and token not in SCOPE_DESCRIPTIONS:
+            by_resource.setdefault(resource_names[token], []).append(token)
+        else:
+            lines.append((token, describe(token), ""))
+    for name, tokens in by_resource.items():
+        text = gettext("Use %(resource)s on your behalf", resource=name)
+        lines.append((" ".join(tokens), text, ", ".join(tokens)))
+    return lines
 
 
 def describe(scope: str) -> str:

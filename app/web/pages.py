@@ -82,7 +82,7 @@ def logout() -> Response | str:
     user = current_user()
     if user is not None:
         audit.record("sign_out", user_sub=user.sub)  # committed as the session ends
-    response = redirect("/")
+    response = redirect(safe_next(request.form.get("next")))  # "Not you?" on the consent page: back to it
     end_current_session(response)
     session.clear()
     return response
