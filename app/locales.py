@@ -5,6 +5,8 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
+from flask_babel import get_locale
+
 TRANSLATIONS_DIR = Path(__file__).resolve().parent / "translations"
 DEFAULT_LOCALE = "en"  # the language the templates are written in
 
@@ -26,3 +28,8 @@ def negotiate(ui_locales: str) -> str | None:
             if candidate in available:
                 return available[candidate]
     return None
+
+
+def current() -> str:
+    """The language of this request's pages and mail, as a BCP 47 tag for <html lang> (de-CH, not de_CH)."""
+    return str(get_locale() or DEFAULT_LOCALE).replace("_", "-")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from urllib.parse import parse_qs, urlsplit
 
 from flask import Flask, has_request_context, request, url_for
-from flask_babel import Babel, get_locale
+from flask_babel import Babel
 
 from app import locales
 
@@ -36,12 +36,7 @@ def select_locale() -> str:
     )
 
 
-def html_lang() -> str:
-    """BCP 47 for <html lang>: de-CH, not Babel's de_CH."""
-    return str(get_locale() or locales.DEFAULT_LOCALE).replace("_", "-")
-
-
 def init_app(app: Flask) -> None:
     Babel(app, locale_selector=select_locale, default_locale=locales.DEFAULT_LOCALE,
           default_translation_directories=str(locales.TRANSLATIONS_DIR))
-    app.context_processor(lambda: {"html_lang": html_lang()})
+    app.context_processor(lambda: {"html_lang": locales.current()})
