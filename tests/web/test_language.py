@@ -60,6 +60,17 @@ def test_ui_locales_of_the_authorization_request_wins_and_follows_it_to_sign_in(
     assert '<html lang="de">' in page and "<h1>Anmelden</h1>" in page and "um mit" in page
 
 
+def test_ui_locales_of_an_rp_initiated_logout_request_chooses_its_language(client):
+    """RP-Initiated Logout 1.0 §2: ui_locales, as at authorization."""
+    page = client.get("/oauth/logout?ui_locales=de", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert '<html lang="de">' in page and "<h1>Sie sind abgemeldet</h1>" in page
+
+
+def test_ui_locales_on_another_page_is_ignored(client):
+    page = client.get("/login?ui_locales=de", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert '<html lang="en">' in page
+
+
 def test_the_sign_in_error_is_translated(app, make):
     make.user("pat@example.com")
     app.config["WTF_CSRF_ENABLED"] = False
