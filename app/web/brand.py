@@ -42,7 +42,11 @@ def _logo() -> tuple[str | None, str | None]:
     config = current_app.config
     logo, file = config["BRAND_LOGO_URL"], _logo_file()
     if file is not None:
-        version = _digest(f"{file.stat().st_mtime_ns}:{file.stat().st_size}".encode())
+        try:
+            stat = file.stat()
+        except OSError:  # removed since start-up: the page still renders, the image is missing
+            return None, None
+        version = _digest(f"{stat.st_mtime_ns}:{stat.st_size}".encode())
         return url_for("brand.logo", v=version), LOGO_TYPES[file.suffix.lower()]
     if logo:
         return logo, LOGO_TYPES.get(Path(urlsplit(logo).path).suffix.lower())
@@ -94,7 +98,7 @@ def css() -> Response:
 @bp.route("/brand/logo")
 def logo() -> Response:
     file = _logo_file()
-    if file is None:
+    if file is None or not file.is_file():
         abort(404)
     return send_file(file.resolve(), mimetype=LOGO_TYPES[file.suffix.lower()], max_age=MAX_AGE_SECONDS)
 

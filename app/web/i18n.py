@@ -6,6 +6,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from flask import Flask, has_request_context, request, url_for
 from flask_babel import Babel
+from werkzeug.exceptions import HTTPException
 
 from app import locales
 
@@ -16,9 +17,13 @@ UI_LOCALES_ENDPOINTS = frozenset({"oauth.authorize", "oidc.end_session"})
 def requested_ui_locales() -> str:
     """ui_locales of this request, or of the authorization request that sent the browser to sign in (`next`),
     so that the sign-in and consent pages of one authorization request speak one language."""
+    try:
+        values = request.values
+    except HTTPException:
+        return ""  # a body the request may not carry (413): its error page is chosen by Accept-Language
     if request.endpoint in UI_LOCALES_ENDPOINTS:
-        return request.values.get("ui_locales", "")
-    next_url = request.values.get("next", "")
+        return values.get("ui_locales", "")
+    next_url = values.get("next", "")
     if next_url.startswith("/"):
         parts = urlsplit(next_url)
         if parts.path == url_for("oauth.authorize"):

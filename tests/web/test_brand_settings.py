@@ -116,3 +116,10 @@ def test_a_logo_file_is_served_by_the_app(app, client, monkeypatch, tmp_path):
         assert response.status_code == 200 and response.mimetype == "image/png"
         assert response.get_data() == logo.read_bytes()
         assert "img-src 'self';" in response.headers["Content-Security-Policy"]
+
+
+def test_a_logo_file_removed_after_start_up_leaves_the_pages_working(app, client, monkeypatch, tmp_path):
+    monkeypatch.setitem(app.config, "BRAND_LOGO_URL", str(tmp_path / "gone.svg"))
+    response = client.get("/login")
+    assert response.status_code == 200 and "<img" not in response.get_data(as_text=True)
+    assert client.get("/brand/logo").status_code == 404

@@ -139,3 +139,11 @@ def test_the_shipped_compiled_catalogue_matches_its_source(locale):
         compiled = {_key(m.id): _key(m.string) for m in read_mo(mo) if m.id}
     source = {_key(m.id): _key(m.string) for m in _catalogue(locale) if m.id}
     assert compiled == source, REFRESH
+
+
+@pytest.mark.parametrize("path", ["/login", "/oauth/authorize", "/logout"])
+def test_a_body_too_large_still_gets_its_page_when_choosing_the_language(client, path):
+    """Choosing the language reads the form (ui_locales, next): a body over the limit must not turn the 413 into a 500."""
+    response = client.post(path, data={"next": "/oauth/authorize?ui_locales=de", "x": "x" * 70_000},
+                           headers={"Accept-Language": "de"})
+    assert response.status_code == 413 and '<html lang="de">' in response.get_data(as_text=True)
