@@ -12,6 +12,7 @@ from jinja2 import Environment, StrictUndefined
 
 from app import locales
 from app.mail.message import Content
+from app.palette import mail_colors
 
 TEMPLATE_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
 _ENVIRONMENT = "ostiary.mail_templates"
@@ -23,7 +24,9 @@ def render(template: str, context: Mapping[str, Any]) -> Content:
         raise ValueError(f"not a mail template name: {template!r}")
     environment = _environment()
     # In the language of the request that causes the message (the person's), else English (the CLI).
-    values = {"product": current_app.config["BRAND_NAME"], "html_lang": locales.current(), **context}
+    config = current_app.config
+    values = {"product": config["BRAND_NAME"], "html_lang": locales.current(), "support_url": config["BRAND_SUPPORT_URL"],
+              "colors": mail_colors(config["BRAND_PRIMARY_COLOR"]), **context}
     text = environment.get_template(f"mail/{template}.txt")
     subject = "".join(text.blocks["subject"](text.new_context(values))).strip()
     html = environment.get_template(f"mail/{template}.html")

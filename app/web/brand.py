@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, Flask, Response, abort, current_app, request, send_file, url_for
 
 from app.config import LOGO_TYPES
-from app.web.palette import stylesheet
+from app.palette import stylesheet
 
 bp = Blueprint("brand", __name__)
 

@@ -1,4 +1,4 @@
-"""Issue 15 point 5: a message is written in the language of the request that causes it (the person's)."""
+"""Issue 15 point 5: a message speaks the language of the request that causes it, in the deployer's brand."""
 
 from __future__ import annotations
 
@@ -29,3 +29,17 @@ def test_a_translated_message_still_escapes_what_it_is_given(app):
         content = render("email_change_notice", {"link": LINK + '"><script>', "new_email": "<b>x@example.com</b>"})
     assert "<strong>&lt;b&gt;x@example.com&lt;/b&gt;</strong>" in content.html
     assert '"><script>' not in content.html and "auf <b>x@example.com</b> ändern" in content.text
+
+
+def test_a_message_wears_the_brands_colour_and_support_link(app, monkeypatch):
+    monkeypatch.setitem(app.config, "BRAND_PRIMARY_COLOR", "#00a86b")
+    monkeypatch.setitem(app.config, "BRAND_SUPPORT_URL", "mailto:help@acme.example")
+    with app.app_context():
+        content = render("password_reset", {"link": LINK, "valid_for": 1800})
+    assert "background:#00a86b;color:#000000;" in content.html  # black text reads better on this green
+    assert 'href="mailto:help@acme.example"' in content.html and "Need help? mailto:help@acme.example" in content.text
+    with app.app_context():
+        monkeypatch.setitem(app.config, "BRAND_PRIMARY_COLOR", None)
+        monkeypatch.setitem(app.config, "BRAND_SUPPORT_URL", None)
+        plain = render("password_reset", {"link": LINK, "valid_for": 1800})
+    assert "background:#2450c4;color:#ffffff;" in plain.html and "Need help" not in plain.html + plain.text

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from app.config import ConfigError, load_settings
-from app.web.palette import DARK_SURFACES, LIGHT_SURFACES, contrast, stylesheet
+from app.palette import DARK_SURFACES, LIGHT_SURFACES, contrast, stylesheet
 
 
 @pytest.mark.parametrize(("name", "value", "message"), [

@@ -47,24 +47,42 @@ def readable(color: str, backgrounds: tuple[str, ...], toward: str) -> str:
     return toward
 
 
+# The default accent of static/style.css (light theme), for mail when no brand colour is set.
+DEFAULT_LIGHT = {"--accent": "#2450c4", "--accent-fg": WHITE, "--link": "#1f48b3"}
+
+
 @lru_cache(maxsize=8)
-def stylesheet(primary: str) -> str:
-    """CSS custom properties that replace the default accent of static/style.css with the brand's colour."""
+def themes(primary: str) -> tuple[dict[str, str], dict[str, str]]:
+    """The light and dark themes' custom properties for a brand colour."""
     primary = primary.lower()
     # Black or white text on the brand's buttons, whichever contrasts more: at least 4.58:1 for any colour.
     on_primary = WHITE if contrast(primary, WHITE) >= contrast(primary, BLACK) else BLACK
     hover = mix(primary, BLACK if on_primary == WHITE else WHITE, 0.15)  # away from the text: more contrast
-    themes = []
+    pair = []
     for surfaces, toward in ((LIGHT_SURFACES, BLACK), (DARK_SURFACES, WHITE)):
         soft = mix(primary, surfaces[0], 0.85)
         link = readable(primary, (*surfaces, soft), toward)
-        themes.append(
-            f"  --accent: {primary};\n  --accent-hover: {hover};\n  --accent-fg: {on_primary};\n"
-            f"  --accent-soft: {soft};\n  --link: {link};\n  --focus: {link};\n"
-        )
-    light, dark = themes
+        pair.append({"--accent": primary, "--accent-hover": hover, "--accent-fg": on_primary,
+                       "--accent-soft": soft, "--link": link, "--focus": link})
+    return pair[0], pair[1]
+
+
+@lru_cache(maxsize=8)
+def stylesheet(primary: str) -> str:
+    """CSS custom properties that replace the default accent of static/style.css with the brand's colour."""
+    light, dark = themes(primary)
     return (
-        f"/* Generated from OSTIARY_BRAND_PRIMARY_COLOR={primary}. */\n"
-        f":root {{\n{light}}}\n"
-        f"@media (prefers-color-scheme: dark) {{\n  :root {{\n{dark.replace('  --', '    --')}  }}\n}}\n"
+        f"/* Generated from OSTIARY_BRAND_PRIMARY_COLOR={primary.lower()}. */\n"
+        f":root {{\n{_properties(light, '  ')}}}\n"
+        f"@media (prefers-color-scheme: dark) {{\n  :root {{\n{_properties(dark, '    ')}  }}\n}}\n"
     )
+
+
+def mail_colors(primary: str | None) -> dict[str, str]:
+    """Button, button text and link colours for a message's HTML part (mail has no dark theme to rely on)."""
+    light = themes(primary)[0] if primary else DEFAULT_LIGHT
+    return {"accent": light["--accent"], "accent_fg": light["--accent-fg"], "link": light["--link"]}
+
+
+def _properties(values: dict[str, str], indent: str) -> str:
+    return "".join(f"{indent}{name}: {value};\n" for name, value in values.items())
