@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import ssl
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -49,6 +50,31 @@ def _str_list(value: str) -> list[str]:
     return [item for item in value.replace(",", " ").split() if item]
 
 
+# `Label <URL>, Label <URL>`: the form of a named address in mail, so a label may hold commas and spaces.
+FOOTER_LINK = re.compile(r"\s*,?\s*([^<>]+?)\s*<([^<>]*)>\s*")
+
+
+def _footer_links(value: str) -> list[tuple[str, str]]:
+    links, position = [], 0
+    for match in FOOTER_LINK.finditer(value):
+        if match.start() != position:
+            break
+        links.append((match.group(1).lstrip(", "), match.group(2)))
+        position = match.end()
+    if position != len(value):
+        raise ValueError("expected Label <https://...>, Label <https://...>")
+    return links
+
+
+# The brand's logo as a file served by the app (README "Brand and language"): its type, by extension.
+LOGO_TYPES = {".svg": "image/svg+xml", ".png": "image/png", ".webp": "image/webp", ".jpg": "image/jpeg",
+              ".jpeg": "image/jpeg", ".gif": "image/gif", ".ico": "image/vnd.microsoft.icon"}
+MAX_LOGO_BYTES = 512 * 1024
+HEX_COLOR = re.compile(r"#[0-9a-fA-F]{6}")
+# Settings that were renamed: a deployment still setting the old name is told, not silently ignored.
+RENAMED = {"PRODUCT_NAME": "BRAND_NAME"}
+
+
 # name -> (default, parser of the environment string)
 SETTINGS: dict[str, tuple[Any, Callable[[str], Any]]] = {
     "DATABASE_URL": (f"sqlite:///{ROOT / 'ostiary.db'}", str),
@@ -87,8 +113,13 @@ SETTINGS: dict[str, tuple[Any, Callable[[str], Any]]] = {
     "METRICS_ALLOWED_NETWORKS": (["127.0.0.1/32", "::1/128"], _str_list),
     "METRICS_BEARER_TOKEN": (None, str),
     "AUDIT_RETENTION_DAYS": (90, _positive_int),
+    # The deployer's brand on every page and in every message (README "Brand and language").
+    "BRAND_NAME": ("Ostiary", str),
+    "BRAND_LOGO_URL": (None, str),
+    "BRAND_PRIMARY_COLOR": (None, str),
+    "BRAND_SUPPORT_URL": (None, str),
+    "BRAND_FOOTER_LINKS": ([], _footer_links),
     # Mail (README "Email delivery"): through the outbox to SMTP_URL, or as .eml files in MAIL_DIR without it.
-    "PRODUCT_NAME": ("Ostiary", str),
     "SMTP_URL": (None, str),
     "SMTP_TIMEOUT_SECONDS": (10, _positive_int),
     "MAIL_FROM": (None, str),
@@ -118,6 +149,9 @@ SETTINGS: dict[str, tuple[Any, Callable[[str], Any]]] = {
 
 def load_settings(environ: Mapping[str, str], overrides: Mapping[str, Any] | None) -> dict[str, Any]:
     """Defaults, then OSTIARY_<NAME> from the environment, then explicit overrides."""
+    for old, new in RENAMED.items():
+        if environ.get(ENV_PREFIX + old):
+            raise ConfigError(f"{ENV_PREFIX}{old} was renamed {ENV_PREFIX}{new}: set that instead")
     settings: dict[str, Any] = {}
     for name, (default, parse) in SETTINGS.items():
         raw = environ.get(ENV_PREFIX + name)
@@ -185,6 +219,7 @@ def validate(settings: Mapping[str, Any]) -> None:
     if token is not None and len(token) < 32:
         raise ConfigError(f"{ENV_PREFIX}METRICS_BEARER_TOKEN must be at least 32 characters")
     _validate_redis_url(settings["REDIS_URL"])
+    _validate_brand(settings)
     _validate_mail(settings)
     for origin in settings["CORS_ALLOWED_ORIGINS"]:
         _validate_origin(origin)
@@ -246,6 +281,58 @@ def _validate_egress(networks: list[str], ca_bundle: str | None) -> None:
             raise ConfigError(f"{ENV_PREFIX}EGRESS_CA_BUNDLE: {ca_bundle!r} {message}") from None
 
 
+def _validate_brand(settings: Mapping[str, Any]) -> None:
+    name = settings["BRAND_NAME"]
+    if not 0 < len(name.strip()) <= 64 or len(name) > 64 or not name.isprintable():
+        raise ConfigError(f"{ENV_PREFIX}BRAND_NAME must be 1 to 64 printable characters")
+    logo = settings["BRAND_LOGO_URL"]
+    if logo is not None:
+        if logo.startswith(("https:", "http:")):
+            _validate_link("BRAND_LOGO_URL", logo, mail=False)
+        else:
+            _validate_logo_file(logo)
+    color = settings["BRAND_PRIMARY_COLOR"]
+    if color is not None and not HEX_COLOR.fullmatch(color):
+        raise ConfigError(f"{ENV_PREFIX}BRAND_PRIMARY_COLOR={color!r} must be a colour as #RRGGBB, e.g. #2450c4")
+    if settings["BRAND_SUPPORT_URL"] is not None:
+        _validate_link("BRAND_SUPPORT_URL", settings["BRAND_SUPPORT_URL"], mail=True)
+    for label, url in settings["BRAND_FOOTER_LINKS"]:
+        if not 0 < len(label) <= 64 or not label.isprintable():
+            raise ConfigError(f"{ENV_PREFIX}BRAND_FOOTER_LINKS: the label {label[:64]!r} must be 1 to 64 printable characters")
+        _validate_link("BRAND_FOOTER_LINKS", url, mail=True)
+
+
+def _validate_link(name: str, url: str, *, mail: bool) -> None:
+    """A link shown to people: https (http only on loopback), or mailto: where a mail address fits."""
+    parts = urlsplit(url) if url.isprintable() and " " not in url and len(url) <= 2000 else None
+    if parts is not None and mail and parts.scheme == "mailto" and "@" in parts.path:
+        return
+    try:
+        hostname = parts.hostname if parts is not None else None
+    except ValueError:
+        hostname = None
+    if hostname and parts.username is None and (parts.scheme == "https" or (parts.scheme == "http" and is_loopback(hostname))):
+        return
+    expected = "an https:// URL" + (" or a mailto: address" if mail else "")
+    raise ConfigError(f"{ENV_PREFIX}{name}: {url[:200]!r} must be {expected} (http only on a loopback address)")
+
+
+def _validate_logo_file(path: str) -> None:
+    """A logo the app serves itself: an image file of a known type, small enough to send with every page."""
+    name = f"{ENV_PREFIX}BRAND_LOGO_URL"
+    file = Path(path)
+    if file.suffix.lower() not in LOGO_TYPES:
+        raise ConfigError(f"{name}: {path!r} must be an https:// URL or an image file ({', '.join(LOGO_TYPES)})")
+    try:
+        size = file.stat().st_size
+        with file.open("rb"):
+            pass
+    except OSError:
+        raise ConfigError(f"{name}: {path!r} is not a readable file") from None
+    if not file.is_file() or size > MAX_LOGO_BYTES:
+        raise ConfigError(f"{name}: {path!r} must be a file of at most {MAX_LOGO_BYTES // 1024} KiB")
+
+
 def _validate_mail(settings: Mapping[str, Any]) -> None:
     if settings["SMTP_URL"] is not None:
         try:
@@ -255,9 +342,6 @@ def _validate_mail(settings: Mapping[str, Any]) -> None:
     # A claimed message is retaken after a lease sized for a few SMTP round trips (app/services/outbox.py).
     if settings["SMTP_TIMEOUT_SECONDS"] > 60:
         raise ConfigError(f"{ENV_PREFIX}SMTP_TIMEOUT_SECONDS must be at most 60")
-    product = settings["PRODUCT_NAME"]
-    if not 0 < len(product) <= 64 or not product.isprintable():
-        raise ConfigError(f"{ENV_PREFIX}PRODUCT_NAME must be 1 to 64 printable characters")
     if settings["MAIL_FROM"] is not None:
         try:
             check_sender(settings["MAIL_FROM"])

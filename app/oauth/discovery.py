@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import current_app
 
+from app import locales
 from app.scopes import STANDARD_SCOPES
 from app.security.keys import SIGNING_ALG
 
@@ -41,6 +42,7 @@ def metadata() -> dict[str, Any]:
             "name", "preferred_username", "updated_at", "email", "email_verified", "roles",
         ],
         "prompt_values_supported": PROMPT_VALUES,
+        "ui_locales_supported": list(locales.supported()),
         "authorization_response_iss_parameter_supported": True,
         "claims_parameter_supported": False,
         "request_parameter_supported": False,

@@ -1,4 +1,4 @@
-"""Mail bodies from templates/mail/<name>.txt (subject block + plain text) and <name>.html, with the product name."""
+"""Mail bodies from templates/mail/<name>.txt (subject block + plain text) and <name>.html, in the brand's name."""
 
 from __future__ import annotations
 
@@ -7,9 +7,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import current_app
+from flask_babel import ngettext
 from jinja2 import Environment, StrictUndefined
 
+from app import locales
 from app.mail.message import Content
+from app.palette import mail_colors
 
 TEMPLATE_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
 _ENVIRONMENT = "ostiary.mail_templates"
@@ -20,7 +23,10 @@ def render(template: str, context: Mapping[str, Any]) -> Content:
     if not TEMPLATE_NAME.fullmatch(template):
         raise ValueError(f"not a mail template name: {template!r}")
     environment = _environment()
-    values = {"product": current_app.config["PRODUCT_NAME"], **context}
+    # In the language of the request that causes the message (the person's), else English (the CLI).
+    config = current_app.config
+    values = {"product": config["BRAND_NAME"], "html_lang": locales.current(), "support_url": config["BRAND_SUPPORT_URL"],
+              "colors": mail_colors(config["BRAND_PRIMARY_COLOR"]), **context}
     text = environment.get_template(f"mail/{template}.txt")
     subject = "".join(text.blocks["subject"](text.new_context(values))).strip()
     html = environment.get_template(f"mail/{template}.html")
@@ -30,12 +36,11 @@ def render(template: str, context: Mapping[str, Any]) -> Content:
 
 def duration(seconds: int) -> str:
     """'15 minutes', '1 hour', '2 days': the largest unit that states the validity exactly, else minutes."""
-    for unit, size in (("day", 86400), ("hour", 3600)):
-        if seconds >= size and seconds % size == 0:
-            count = seconds // size
-            return f"{count} {unit}{'s' if count != 1 else ''}"
-    minutes = max(1, -(-seconds // 60))
-    return f"{minutes} minute{'s' if minutes != 1 else ''}"
+    if seconds >= 86400 and seconds % 86400 == 0:
+        return ngettext("%(num)d day", "%(num)d days", seconds // 86400)
+    if seconds >= 3600 and seconds % 3600 == 0:
+        return ngettext("%(num)d hour", "%(num)d hours", seconds // 3600)
+    return ngettext("%(num)d minute", "%(num)d minutes", max(1, -(-seconds // 60)))
 
 
 def _environment() -> Environment:

@@ -51,9 +51,9 @@ def enqueue(to: str, template: str, context: Mapping[str, Any], *, user_sub: str
 
 
 def sender() -> str:
-    """OSTIARY_MAIL_FROM, else `<product> <no-reply@issuer host>`."""
+    """OSTIARY_MAIL_FROM, else `<brand name> <no-reply@issuer host>`."""
     config = current_app.config
-    return config["MAIL_FROM"] or default_sender(config["PRODUCT_NAME"], urlsplit(config["ISSUER"]).hostname or "")
+    return config["MAIL_FROM"] or default_sender(config["BRAND_NAME"], urlsplit(config["ISSUER"]).hostname or "")
 
 
 def issuer_link(path: str, **query: str) -> str:

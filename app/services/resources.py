@@ -45,6 +45,26 @@ def find_resource(identifier: str) -> ResourceServer | None:
     return ResourceServer(found.identifier, tuple(found.scopes), found.name) if found else None
 
 
+def names_by_scope(
+    scopes: list[str], *, requested: ResourceServer | None, allowed: list[str] | None
+) -> dict[str, str]:
+    """The name of the registered resource each API scope belongs to, for the consent page. When several define
+    a scope, the requested one (RFC 8707) wins, then those the client is registered for, then by name."""
+    wanted = {scope for scope in scopes if is_api_scope(scope) or scope == ADMIN_SCOPE}
+    if not wanted:
+        return {}
+    preferred = ([requested.identifier] if requested else []) + list(allowed or [])
+    rank = {identifier: position for position, identifier in reversed(list(enumerate(preferred)))}
+    servers = [ResourceServer(r.identifier, tuple(r.scopes), r.name) for r in db.session.scalars(select(Resource))]
+    servers.append(find_resource(admin_audience()))  # type: ignore[arg-type]  (always found)
+    servers.sort(key=lambda server: (rank.get(server.identifier, len(rank)), server.name))
+    names: dict[str, str] = {}
+    for server in servers:
+        for scope in wanted.intersection(server.scopes):
+            names.setdefault(scope, server.name)
+    return names
+
+
 def validate_identifier(identifier: str, field: str = "identifier") -> str:
     """RFC 8707 §2: an absolute URI without a fragment."""
     if not 0 < len(identifier) <= 500 or any(ord(c) < 33 or ord(c) > 126 for c in identifier):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from app.web import errors, headers, hosts, metrics, request_log
+from app.web import brand, errors, headers, hosts, i18n, metrics, request_log
 from app.web.account import bp as account_bp
 from app.web.admin_api import bp as admin_api_bp
 from app.web.health import bp as health_bp
@@ -23,6 +23,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(health_bp)
     app.register_blueprint(admin_api_bp)
     app.register_blueprint(account_bp)
+    i18n.init_app(app)  # Flask-Babel: the language of every page and message
+    brand.init_app(app)  # OSTIARY_BRAND_*: the template context of every page, /brand.css and /brand/logo
     metrics.init_app(app)  # first hooks: the request clock starts before any other hook can fail
     request_log.init_app(app)
     hosts.init_app(app)  # before anything reads the session or the database

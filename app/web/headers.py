@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from flask import Flask, Response, current_app, request
 
+from app.web import brand
+
 # No script at all, no inline style, never framed. No form-action: browsers apply it to the redirect
-# that follows the consent form, which goes to the client's redirect_uri.
-CSP = "default-src 'none'; style-src 'self'; img-src 'self'; frame-ancestors 'none'; base-uri 'none'"
+# that follows the consent form, which goes to the client's redirect_uri. Images: ours, and a brand logo's site.
+CSP = "default-src 'none'; style-src 'self'; img-src {images}; frame-ancestors 'none'; base-uri 'none'"
 
 # OAuth 2.0 for Browser-Based Apps §6.1: a browser app calls these from its origin; never authorize or pages,
 # which a browser visits itself and whose answers must not be readable by another origin.
@@ -17,7 +19,7 @@ CORS_MAX_AGE_SECONDS = 600
 
 
 def add_security_headers(response: Response) -> Response:
-    response.headers.setdefault("Content-Security-Policy", CSP)
+    response.headers.setdefault("Content-Security-Policy", CSP.format(images=brand.image_sources()))
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     # Same-origin requests carry a Referer, which Flask-WTF demands on every form POST over https

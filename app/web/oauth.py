@@ -22,8 +22,8 @@ from app.oauth.discovery import PROMPT_VALUES, RESPONSE_MODES
 from app.oauth.discovery import metadata as server_metadata
 from app.oauth.endpoints import check_id_token_hint
 from app.oauth.signing import keyring
-from app.scopes import describe
-from app.services import audit, consents
+from app.scopes import consent_lines
+from app.services import audit, consents, resources
 from app.services.transaction import transaction
 from app.web.errors import error_response
 from app.web.login_session import current_login_session
@@ -162,7 +162,8 @@ def authorize() -> Response:
 
 
 def _consent_page(grant, scope: str) -> Response:
-    scopes = [(s, describe(s)) for s in scope.split()]
+    names = resources.names_by_scope(scope.split(), requested=grant.request.resource, allowed=grant.client.resources)
+    scopes = consent_lines(scope, names)
     body = render_template(
         "consent.html",
         client=grant.client,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from urllib.parse import parse_qs, urlsplit
 
 from flask import Blueprint, Response, redirect, render_template, request, session, url_for
+from flask_babel import lazy_gettext
 
 from app import metrics
 from app.security.throttle import Throttled
@@ -15,7 +16,7 @@ from app.web.redirects import safe_next
 
 bp = Blueprint("pages", __name__)
 
-INVALID_CREDENTIALS = "Invalid credentials."
+INVALID_CREDENTIALS = lazy_gettext("Invalid credentials.")
 
 
 def _requesting_client_name(next_url: str) -> str | None:
@@ -81,7 +82,7 @@ def logout() -> Response | str:
     user = current_user()
     if user is not None:
         audit.record("sign_out", user_sub=user.sub)  # committed as the session ends
-    response = redirect("/")
+    response = redirect(safe_next(request.form.get("next")))  # "Not you?" on the consent page: back to it
     end_current_session(response)
     session.clear()
     return response

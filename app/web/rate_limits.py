@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from flask import Response, request
+from flask_babel import ngettext
 
 from app.errors import WrongPasswordError
 from app.models import User
@@ -47,7 +48,8 @@ def password_confirmation(user: User, purpose: str) -> Iterator[None]:
 def wait_message(refused: Throttled) -> str:
     # The same words whether the account or the address is locked, and for unknown accounts too.
     minutes = math.ceil(refused.retry_after_seconds / 60)
-    return f"Too many failed sign-in attempts. Try again in {minutes} minute{'s' if minutes != 1 else ''}."
+    return ngettext("Too many failed sign-in attempts. Try again in %(num)d minute.",
+                    "Too many failed sign-in attempts. Try again in %(num)d minutes.", minutes)
 
 
 def too_many_requests(page: str, refused: Throttled) -> Response:

@@ -204,3 +204,43 @@ def test_names_from_the_database_are_shown_as_text(
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     screenshot(page, "consent-long-name-mobile")
     assert browser_log.errors == []
+
+
+# The two choices of a confirmation, in document (and so keyboard) order, with their boxes.
+ACTION_BOXES = """() => [...document.querySelectorAll("main .actions > *")].map((el) => {
+  const box = el.getBoundingClientRect();
+  return {name: el.innerText.trim(), x: box.x, y: box.y, width: box.width, height: box.height};
+})"""
+
+FOCUSED_ACTION = """() => {
+  const el = document.activeElement;
+  return el && el.closest("main .actions") ? el.innerText.trim() : null;
+}"""
+
+
+def _reading_order(boxes: list[dict]) -> list[str]:
+    """Top to bottom, then left to right, as the eye reads them (sub-pixel differences are one line)."""
+    return [box["name"] for box in sorted(boxes, key=lambda box: (round(box["y"]), box["x"]))]
+
+
+@pytest.mark.parametrize("width", [1024, 360])
+@pytest.mark.parametrize(("name", "choices"), [("consent", {"Deny", "Allow"}), ("logout", {"Stay signed in", "Sign out"})])
+def test_confirmation_buttons_match_in_size_alignment_and_order(name, choices, width, page, reach, screenshot):
+    """Issue 15 point 3: the same height, aligned, and the order the eye reads them is the order Tab reaches them."""
+    page.set_viewport_size({"width": width, "height": 900})
+    reach(name)
+    boxes = page.evaluate(ACTION_BOXES)
+    assert {box["name"] for box in boxes} == choices
+    first, second = boxes
+    assert abs(first["height"] - second["height"]) < 1, boxes
+    side_by_side = abs(first["y"] - second["y"]) < 1
+    if not side_by_side:  # stacked: one column, the same width
+        assert abs(first["x"] - second["x"]) < 1 and abs(first["width"] - second["width"]) < 1, boxes
+    focus_order: list[str] = []
+    for _ in range(20):
+        page.keyboard.press("Tab")
+        focused = page.evaluate(FOCUSED_ACTION)
+        if focused and focused not in focus_order:
+            focus_order.append(focused)
+    assert focus_order == _reading_order(boxes), (focus_order, boxes)
+    screenshot(page, f"{name}-actions-{width}")

@@ -33,7 +33,7 @@ MESSAGES = {
 @pytest.mark.parametrize(("template", "context"), MESSAGES.items())
 def test_every_template_renders_subject_text_and_html_with_the_product_name_and_link(ctx, app, template, context,
                                                                                    monkeypatch):
-    monkeypatch.setitem(app.config, "PRODUCT_NAME", "Acme Login")
+    monkeypatch.setitem(app.config, "BRAND_NAME", "Acme Login")
     content = render(template, context)
 
     assert "Acme Login" in content.subject and "Acme Login" in content.text and "Acme Login" in content.html
@@ -101,7 +101,7 @@ def test_a_recipient_that_is_not_one_plain_address_is_refused_before_anything_is
 
 
 def test_a_subject_with_a_line_break_is_refused(ctx, app, monkeypatch):
-    monkeypatch.setitem(app.config, "PRODUCT_NAME", "Acme\r\nBcc: attacker@evil.example")  # past config checks
+    monkeypatch.setitem(app.config, "BRAND_NAME", "Acme\r\nBcc: attacker@evil.example")  # past config checks
     with pytest.raises(ValidationError, match="subject must not contain line breaks"):
         outbox.enqueue("alice@example.com", "test_message", {})
 

@@ -49,8 +49,8 @@ def test_bad_smtp_urls_stop_the_start_naming_the_variable_but_never_the_password
     ("MAIL_FROM", "a@example.com, b@example.com", "one email address"),
     ("MAIL_FROM", "Ostiary <no-reply@example.com>\r\nBcc: x@evil.example", "line breaks"),
     ("MAIL_FROM", "nobody", "one email address"),
-    ("PRODUCT_NAME", "Acme\nLogin", "printable"),
-    ("PRODUCT_NAME", "x" * 65, "1 to 64"),
+    ("BRAND_NAME", "Acme\nLogin", "printable"),
+    ("BRAND_NAME", "x" * 65, "1 to 64"),
     ("SMTP_TIMEOUT_SECONDS", "61", "at most 60"),
     ("MAIL_POLL_SECONDS", "0", "positive"),
     ("MAIL_RETRY_MAX_SECONDS", "10", "at least MAIL_RETRY_INITIAL_SECONDS"),
@@ -65,5 +65,5 @@ def test_defaults_write_eml_files_from_no_reply_at_the_issuer_host():
     settings = load_settings({"OSTIARY_ISSUER": "https://id.example.com", "OSTIARY_MAIL_FROM": ""}, None)
     assert settings["SMTP_URL"] is None and settings["MAIL_DIR"].endswith("/mail") and settings["MAIL_FROM"] is None
     from app.mail.message import default_sender
-    assert default_sender(settings["PRODUCT_NAME"], "id.example.com") == "Ostiary <no-reply@id.example.com>"
+    assert default_sender(settings["BRAND_NAME"], "id.example.com") == "Ostiary <no-reply@id.example.com>"
     assert default_sender("Ostiary", "127.0.0.1") == "Ostiary <no-reply@localhost>"
