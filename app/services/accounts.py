@@ -14,7 +14,7 @@ from app.services import api_keys, audit
 from app.services.pagination import Page, paginate
 from app.services.revocation import revoke_issued
 from app.services.roles import validate_principal_scope, validate_roles
-from app.services.user_sessions import end_all_sessions
+from app.services.sessions import end_all_sessions
 from app.services.users import (
     get_by_sub,
     identifiers_claimed,

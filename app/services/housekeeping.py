@@ -56,12 +56,7 @@ def purgeable(moment: int, audit_retention_days: int) -> dict[str, tuple[Instrum
         "refresh_tokens": (RefreshToken.id, ~family_is_live(RefreshToken.family_id, moment)),
         # A revoked access token stays listed until it expires: introspection and userinfo must refuse it.
         "access_tokens": (AccessTokenRecord.jti, AccessTokenRecord.expires_at <= moment),
-        "login_sessions": (
-            LoginSession.id,
-            LoginSession.revoked_at.is_not(None)
-            | (LoginSession.expires_at <= moment)
-            | (LoginSession.last_seen_at <= moment - idle_ttl),
-        ),
+        "login_sessions": (LoginSession.id, ~LoginSession.live(moment, idle_ttl)),
         "audit_events": (AuditEvent.id, AuditEvent.at < moment - audit_retention_days * SECONDS_PER_DAY),
         # Used or not, an expired link can never work again: "invalid or expired" needs no row to say so.
         "one_time_tokens": (OneTimeToken.id, OneTimeToken.expires_at <= moment),

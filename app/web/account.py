@@ -13,7 +13,8 @@ from flask import Blueprint, Response, current_app, flash, redirect, render_temp
 from app.errors import AppError, ValidationError
 from app.models import User
 from app.security.throttle import Throttled
-from app.services import accounts, api_keys, user_sessions
+from app.services import accounts, api_keys
+from app.services import sessions as login_sessions
 from app.services.roles import allowed_scopes
 from app.web import rate_limits
 from app.web.login_session import current_login_session, current_user
@@ -114,8 +115,8 @@ def _keys_revoked(count: int) -> str:
 @signed_in
 def sessions() -> str:
     current = current_login_session()
-    active = user_sessions.active_sessions(_user())
-    apps = user_sessions.connected_apps(active)
+    active = login_sessions.active_sessions(_user())
+    apps = login_sessions.connected_apps(active)
     listed = [(s, device_name(s.user_agent), s.id == current.id, apps.get(s.id, [])) for s in active]
     others_have_apps = any(session_apps for session_id, session_apps in apps.items() if session_id != current.id)
     return render_template("account_sessions.html", user=_user(), section="sessions", sessions=listed,
@@ -126,7 +127,7 @@ def sessions() -> str:
 @signed_in
 def end_session(session_id: int) -> Response:
     disconnect = request.form.get("disconnect_apps") == "1"
-    if user_sessions.end_session(_user(), session_id, disconnect_apps=disconnect):
+    if login_sessions.end_session(_user(), session_id, disconnect_apps=disconnect):
         flash("That session was signed out and its apps were disconnected." if disconnect
               else "That session was signed out.")
     return redirect(url_for(".sessions"))
@@ -136,7 +137,7 @@ def end_session(session_id: int) -> Response:
 @signed_in
 def end_other_sessions() -> Response:
     disconnect = request.form.get("disconnect_apps") == "1"
-    ended = user_sessions.end_other_sessions(_user(), keep=current_login_session().id, disconnect_apps=disconnect)
+    ended = login_sessions.end_other_sessions(_user(), keep=current_login_session().id, disconnect_apps=disconnect)
     flash(f"{ended} other session{'s' if ended != 1 else ''} signed out"
           + (", and their apps disconnected." if disconnect else "."))
     return redirect(url_for(".sessions"))
@@ -147,7 +148,7 @@ def _keys_page(user: User, *, issued: api_keys.IssuedKey | None = None, errors: 
     page = render_template(
         "account_api_keys.html", user=user, section="api-keys", keys=api_keys.keys_of(user),
         scopes=allowed_scopes(user), expiry_days=EXPIRY_DAYS, issued=issued, errors=errors or {},
-        now=int(time.time()), needs_password=not user_sessions.authenticated_recently(current_login_session()),
+        now=int(time.time()), needs_password=not login_sessions.authenticated_recently(current_login_session()),
         recent_minutes=math.ceil(current_app.config["REAUTHENTICATE_SECONDS"] / 60),
         live_keys=api_keys.live_key_count(user), key_cap=current_app.config["LIVE_API_KEYS_PER_PERSON"],
     )
@@ -168,9 +169,9 @@ def create_key() -> Response | tuple[str, int]:
     days = request.form.get("expires_in_days", "")
     try:
         # A session cookie alone (a browser left signed in, a stolen cookie) does not mint lasting credentials.
-        if not user_sessions.authenticated_recently(current_login_session()):
+        if not login_sessions.authenticated_recently(current_login_session()):
             with rate_limits.password_confirmation(user, "api_key.create"):
-                user_sessions.reauthenticate(current_login_session(), request.form.get("password", ""))
+                login_sessions.reauthenticate(current_login_session(), request.form.get("password", ""))
         if not days.isascii() or not days.isdigit() or int(days) not in EXPIRY_DAYS:
             raise ValidationError("choose one of the offered expiry times", field="expires_in_days")
         expires_at = int(time.time()) + int(days) * 86400 if int(days) else None
