@@ -12,10 +12,10 @@ from app.errors import ValidationError, WrongPasswordError
 from app.extensions import db
 from app.models import AccessTokenRecord, AuthorizationCode, Client, LoginSession, RefreshToken, User
 from app.models.clock import now
+from app.security.passwords import passwords
 from app.security.secrets import digest, generate_secret
 from app.services.revocation import revoke_issued
 from app.services.transaction import transaction
-from app.services.users import passwords
 
 # last_seen_at is refreshed at most this often, so a page view is not always a write.
 TOUCH_INTERVAL_SECONDS = 60

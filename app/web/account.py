@@ -13,7 +13,7 @@ from flask import Blueprint, Response, current_app, flash, redirect, render_temp
 from app.errors import AppError, ValidationError
 from app.models import User
 from app.security.throttle import Throttled
-from app.services import accounts, api_keys
+from app.services import api_keys, users
 from app.services import sessions as login_sessions
 from app.services.roles import allowed_scopes
 from app.web import rate_limits
@@ -78,7 +78,7 @@ def profile() -> str:
 def update_profile() -> Response | tuple[str, int]:
     user = _user()
     try:
-        accounts.update_user(user, {"name": request.form.get("name", "").strip() or None}, actor=user.sub)
+        users.update_user(user, {"name": request.form.get("name", "").strip() or None}, actor=user.sub)
     except AppError as exc:
         return _profile_page(user, {exc.field: exc.description}), 400
     flash("Your profile was saved.")
@@ -94,7 +94,7 @@ def change_password() -> Response | tuple[str, int]:
         if form.get("new_password", "") != form.get("confirm_password", ""):
             raise ValidationError("the new passwords do not match", field="confirm_password")
         with rate_limits.password_confirmation(user, "password_change"):
-            revoked_keys = accounts.change_password(
+            revoked_keys = users.change_password(
                 user, form.get("current_password", ""), form.get("new_password", ""),
                 keep_session=current_login_session().id, revoke_api_keys=form.get("revoke_api_keys") == "1")
     except Throttled as refused:
