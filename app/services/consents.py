@@ -8,6 +8,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from app.extensions import db
 from app.models import Consent, User
+from app.services.transaction import transaction
 
 
 def _find(user: User, client_id: str) -> Consent | None:
@@ -27,18 +28,18 @@ def remember(user: User, client_id: str, scope: str, resource: str | None) -> No
     Allow) neither collide on the unique constraint nor lose each other's additions: insert-if-missing, then lock
     and merge."""
     insert = postgresql_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
-    db.session.execute(
-        insert(Consent)
-        .values(user_id=user.id, client_id=client_id, scope="", resources=[])
-        .on_conflict_do_nothing(index_elements=[Consent.user_id, Consent.client_id])
-    )
-    consent = db.session.scalars(
-        select(Consent)
-        .where(Consent.user_id == user.id, Consent.client_id == client_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).one()
-    consent.scope = " ".join(dict.fromkeys(consent.scope.split() + scope.split()))
-    if resource is not None and resource not in consent.resources:
-        consent.resources = [*consent.resources, resource]  # a new list: JSON columns do not track mutation
-    db.session.commit()
+    with transaction():
+        db.session.execute(
+            insert(Consent)
+            .values(user_id=user.id, client_id=client_id, scope="", resources=[])
+            .on_conflict_do_nothing(index_elements=[Consent.user_id, Consent.client_id])
+        )
+        consent = db.session.scalars(
+            select(Consent)
+            .where(Consent.user_id == user.id, Consent.client_id == client_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        ).one()
+        consent.scope = " ".join(dict.fromkeys(consent.scope.split() + scope.split()))
+        if resource is not None and resource not in consent.resources:
+            consent.resources = [*consent.resources, resource]  # a new list: JSON columns do not track mutation

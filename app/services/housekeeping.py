@@ -9,13 +9,13 @@ from flask import current_app
 from sqlalchemy import ColumnElement, delete, exists, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, aliased
 
-from app.extensions import db
 from app.models import AccessTokenRecord, AuditEvent, AuthorizationCode, LoginSession, OneTimeToken, RefreshToken
 from app.models.clock import now
+from app.services.transaction import rows_changed, separate_transaction
 
 log = logging.getLogger(__name__)
 
-# Rows per DELETE, each committed on its own: a batch holds its locks (on SQLite, the whole database)
+# Rows per DELETE, each a separate transaction: a batch holds its locks (on SQLite, the whole database)
 # for milliseconds, so requests interleave with a purge of any size.
 BATCH_SIZE = 1000
 SECONDS_PER_DAY = 86400
@@ -69,10 +69,8 @@ def delete_in_batches(key: InstrumentedAttribute, condition: ColumnElement[bool]
     total = 0
     while True:
         batch = select(key).where(condition).limit(batch_size).scalar_subquery()
-        deleted = db.session.execute(
-            delete(model).where(key.in_(batch)).execution_options(synchronize_session=False)
-        ).rowcount
-        db.session.commit()
+        with separate_transaction():
+            deleted = rows_changed(delete(model).where(key.in_(batch)).execution_options(synchronize_session=False))
         total += deleted
         if deleted < batch_size:
             return total

@@ -13,6 +13,7 @@ from app.models import User
 from app.services import audit, users
 from app.services.pagination import Page, paginate
 from app.services.roles import validate_principal_scope, validate_roles
+from app.services.transaction import transaction
 
 FIELDS = ("name", "roles", "scope")
 
@@ -34,10 +35,10 @@ def create_service_account(name: str, *, roles: list[str] | None = None, scope: 
         is_service_account=True,
         email_verified=False,
     )
-    db.session.add(account)
-    db.session.flush()
-    audit.record("service_account.created", user_sub=account.sub, actor=actor, roles=account.roles)
-    db.session.commit()
+    with transaction():
+        db.session.add(account)
+        db.session.flush()
+        audit.record("service_account.created", user_sub=account.sub, actor=actor, roles=account.roles)
     return account
 
 

@@ -15,7 +15,7 @@ from app.models.clock import now
 from app.security.passwords import passwords
 from app.security.secrets import digest, generate_secret
 from app.services.revocation import revoke_issued
-from app.services.transaction import transaction
+from app.services.transaction import rows_changed, transaction
 
 # last_seen_at is refreshed at most this often, so a page view is not always a write.
 TOUCH_INTERVAL_SECONDS = 60
@@ -29,20 +29,20 @@ def start(user: User, *, ip: str | None, user_agent: str | None, amr: str = "pwd
     """Create a session and return the cookie value (never stored)."""
     token = generate_secret(32)
     moment = now()
-    db.session.add(
-        LoginSession(
-            session_hash=digest(token),
-            user_id=user.id,
-            auth_time=moment,
-            amr=amr,
-            created_at=moment,
-            last_seen_at=moment,
-            expires_at=moment + current_app.config["SESSION_ABSOLUTE_TTL_SECONDS"],
-            ip=(ip or "")[:64] or None,
-            user_agent=(user_agent or "")[:300] or None,
+    with transaction():
+        db.session.add(
+            LoginSession(
+                session_hash=digest(token),
+                user_id=user.id,
+                auth_time=moment,
+                amr=amr,
+                created_at=moment,
+                last_seen_at=moment,
+                expires_at=moment + current_app.config["SESSION_ABSOLUTE_TTL_SECONDS"],
+                ip=(ip or "")[:64] or None,
+                user_agent=(user_agent or "")[:300] or None,
+            )
         )
-    )
-    db.session.commit()
     return token
 
 
@@ -57,20 +57,20 @@ def load(token: str | None) -> LoginSession | None:
     if found is None or not found.user.is_active:
         return None
     if moment - found.last_seen_at >= TOUCH_INTERVAL_SECONDS:
-        found.last_seen_at = moment
-        db.session.commit()
+        with transaction():
+            found.last_seen_at = moment
     return found
 
 
 def end(token: str | None) -> None:
     if not token or len(token) > 100:
         return
-    db.session.execute(
-        update(LoginSession)
-        .where(LoginSession.session_hash == digest(token), LoginSession.revoked_at.is_(None))
-        .values(revoked_at=now())
-    )
-    db.session.commit()
+    with transaction():
+        db.session.execute(
+            update(LoginSession)
+            .where(LoginSession.session_hash == digest(token), LoginSession.revoked_at.is_(None))
+            .values(revoked_at=now())
+        )
 
 
 def active_sessions(user: User) -> list[LoginSession]:
@@ -115,15 +115,14 @@ def end_session(user: User, session_id: int, *, disconnect_apps: bool = False) -
     found = db.session.scalar(select(LoginSession).where(LoginSession.id == session_id, LoginSession.user_id == user.id))
     if found is None:
         return False
-    if disconnect_apps:
-        revoke_issued(user, login_sessions=[found])
-    result = db.session.execute(
-        update(LoginSession)
-        .where(LoginSession.id == session_id, LoginSession.revoked_at.is_(None))
-        .values(revoked_at=now())
-    )
-    db.session.commit()
-    return result.rowcount == 1
+    with transaction():
+        if disconnect_apps:
+            revoke_issued(user, login_sessions=[found])
+        return rows_changed(
+            update(LoginSession)
+            .where(LoginSession.id == session_id, LoginSession.revoked_at.is_(None))
+            .values(revoked_at=now())
+        ) == 1
 
 
 def end_other_sessions(user: User, *, keep: int, disconnect_apps: bool = False) -> int:
@@ -134,14 +133,14 @@ def end_other_sessions(user: User, *, keep: int, disconnect_apps: bool = False) 
 
 def end_all_sessions(user: User, *, keep: int | None = None, disconnect_apps: bool = False) -> int:
     """End every session of the user except `keep` (and with disconnect_apps, revoke the tokens of the apps
-    authorized in them); returns how many were ended. Not committed."""
+    authorized in them); returns how many were ended."""
     live = [LoginSession.user_id == user.id, LoginSession.revoked_at.is_(None)]
     if keep is not None:
         live.append(LoginSession.id != keep)
-    if disconnect_apps:
-        revoke_issued(user, login_sessions=list(db.session.scalars(select(LoginSession).where(*live))))
-    result = db.session.execute(update(LoginSession).where(*live).values(revoked_at=now()))
-    return result.rowcount
+    with transaction():
+        if disconnect_apps:
+            revoke_issued(user, login_sessions=list(db.session.scalars(select(LoginSession).where(*live))))
+        return rows_changed(update(LoginSession).where(*live).values(revoked_at=now()))
 
 
 def authenticated_recently(login_session: LoginSession) -> bool:
@@ -155,5 +154,5 @@ def reauthenticate(login_session: LoginSession, password: str) -> None:
         raise ValidationError("enter your password to continue", field="password")
     if not passwords().verify(login_session.user.password_hash, password):
         raise WrongPasswordError("the password is not correct", field="password")
-    login_session.auth_time = now()
-    db.session.commit()
+    with transaction():
+        login_session.auth_time = now()

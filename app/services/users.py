@@ -21,6 +21,7 @@ from app.services.pagination import Page, paginate
 from app.services.revocation import revoke_issued
 from app.services.roles import validate_principal_scope, validate_roles
 from app.services.sessions import end_all_sessions
+from app.services.transaction import transaction
 
 EMAIL_PATTERN = re.compile(r"^[^@\s\x00-\x1f]{1,64}@[^@\s\x00-\x1f]{1,255}$")
 USERNAME_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -82,11 +83,10 @@ def create_user(
         email_verified=email_verified,
         password_hash=passwords().hash(password) if password is not None else None,
     )
-    with identifiers_claimed(email, username):
+    with identifiers_claimed(email, username), transaction():
         db.session.add(user)
         db.session.flush()
         audit.record("user.created", user_sub=user.sub, actor=actor, roles=role_names)
-        db.session.commit()
     return user
 
 
@@ -104,7 +104,8 @@ def refuse_taken(email: str | None, username: str | None, *, other_than: int | N
 
 @contextmanager
 def identifiers_claimed(email: str | None, username: str | None, *, other_than: int | None = None) -> Iterator[None]:
-    """Writes that may lose the email or username to a concurrent request, checked or not: 409, never a 500."""
+    """Writes that may lose the email or username to a concurrent request, checked or not: 409, never a 500.
+    Flush inside the block, so the race is lost here even when the use case commits later."""
     try:
         yield
     except IntegrityError:
@@ -132,8 +133,8 @@ def authenticate(user: User | None, password: str) -> User | None:
         return None
     assert user is not None and user.password_hash is not None
     if passwords().needs_rehash(user.password_hash):
-        user.password_hash = passwords().hash(password)
-        db.session.commit()
+        with transaction():
+            user.password_hash = passwords().hash(password)
     return user
 
 
@@ -196,38 +197,40 @@ def user_page(search: str | None, limit: int, cursor: str | None) -> Page[User]:
 
 def update_user(user: User, changes: Mapping[str, Any], *, actor: str | None) -> User:
     """Apply profile and role changes; keys of a principal that lost scopes lose them too."""
-    if "email" in changes:
-        email = normalize_email(changes["email"])
-        refuse_taken(email, None, other_than=user.id)
-        if email != user.email:
-            user.email_verified = False
-        user.email = email
-    if "username" in changes:
-        username = validate_username(changes["username"])
-        refuse_taken(None, username, other_than=user.id)
-        user.username = username
-    if "name" in changes:
-        user.name = validate_name(changes["name"])
-    if "email_verified" in changes:
-        user.email_verified = bool(changes["email_verified"])
-    if "roles" in changes:
-        user.roles = validate_roles(list(changes["roles"]))
-    if "scope" in changes:
-        user.scope = validate_principal_scope(changes["scope"])
-    if "roles" in changes or "scope" in changes:
-        api_keys.narrow_to_owner(user)
-    audit.record("user.updated", user_sub=user.sub, actor=actor, fields=sorted(changes))
-    with identifiers_claimed(user.email, user.username, other_than=user.id):
-        db.session.commit()
+    with transaction():
+        if "email" in changes:
+            email = normalize_email(changes["email"])
+            refuse_taken(email, None, other_than=user.id)
+            if email != user.email:
+                user.email_verified = False
+            user.email = email
+        if "username" in changes:
+            username = validate_username(changes["username"])
+            refuse_taken(None, username, other_than=user.id)
+            user.username = username
+        if "name" in changes:
+            user.name = validate_name(changes["name"])
+        if "email_verified" in changes:
+            user.email_verified = bool(changes["email_verified"])
+        if "roles" in changes:
+            user.roles = validate_roles(list(changes["roles"]))
+        if "scope" in changes:
+            user.scope = validate_principal_scope(changes["scope"])
+        if "roles" in changes or "scope" in changes:
+            api_keys.narrow_to_owner(user)
+        audit.record("user.updated", user_sub=user.sub, actor=actor, fields=sorted(changes))
+        with identifiers_claimed(user.email, user.username, other_than=user.id):
+            db.session.flush()
     return user
 
 
 def set_password(user: User, password: str, *, actor: str | None, revoke_api_keys: bool = False) -> int:
     """An administrator sets a password: see authentication_factor_changed. Returns the API keys revoked."""
-    user.password_hash = passwords().hash(validate_password(password))
-    revoked_keys = authentication_factor_changed(user, actor=actor, revoke_api_keys=revoke_api_keys)
-    audit.record("user.password_set", user_sub=user.sub, actor=actor, api_keys_revoked=revoked_keys)
-    db.session.commit()
+    password_hash = passwords().hash(validate_password(password))
+    with transaction():
+        user.password_hash = password_hash
+        revoked_keys = authentication_factor_changed(user, actor=actor, revoke_api_keys=revoke_api_keys)
+        audit.record("user.password_set", user_sub=user.sub, actor=actor, api_keys_revoked=revoked_keys)
     return revoked_keys
 
 
@@ -242,11 +245,12 @@ def change_password(user: User, current: str, new: str, *, keep_session: int, re
         validate_password(new)
     except ValidationError as exc:
         raise ValidationError(exc.description, field="new_password") from None
-    user.password_hash = passwords().hash(new)
-    revoked_keys = authentication_factor_changed(user, actor=user.sub, keep_session=keep_session,
-                                                 revoke_api_keys=revoke_api_keys)
-    audit.record("user.password_changed", user_sub=user.sub, actor=user.sub, api_keys_revoked=revoked_keys)
-    db.session.commit()
+    password_hash = passwords().hash(new)
+    with transaction():
+        user.password_hash = password_hash
+        revoked_keys = authentication_factor_changed(user, actor=user.sub, keep_session=keep_session,
+                                                     revoke_api_keys=revoke_api_keys)
+        audit.record("user.password_changed", user_sub=user.sub, actor=user.sub, api_keys_revoked=revoked_keys)
     return revoked_keys
 
 
@@ -255,35 +259,36 @@ def authentication_factor_changed(user: User, *, actor: str | None, keep_session
     """Every change of a way to sign in (a password; later an email or a second factor) takes back what the old
     one let anyone obtain (RFC 9700 §4.14.2): every session but `keep_session` ends, every refresh-token family
     and its access tokens are revoked, codes not yet redeemed are void, and with revoke_api_keys the API keys
-    are revoked too. Not committed; returns the API keys revoked."""
-    end_all_sessions(user, keep=keep_session)
-    revoke_issued(user)
-    return api_keys.revoke_keys_of(user, actor=actor) if revoke_api_keys else 0
+    are revoked too. Part of the use case that changed the factor; returns the API keys revoked."""
+    with transaction():
+        end_all_sessions(user, keep=keep_session)
+        revoke_issued(user)
+        return api_keys.revoke_keys_of(user, actor=actor) if revoke_api_keys else 0
 
 
 def disable_user(user: User, *, actor: str | None) -> User:
     """Sign-in sessions and refresh-token families end at once; API keys stop working with the owner."""
-    user.is_active = False
-    end_all_sessions(user)
-    revoke_issued(user)
-    audit.record("user.disabled", user_sub=user.sub, actor=actor)
-    db.session.commit()
+    with transaction():
+        user.is_active = False
+        end_all_sessions(user)
+        revoke_issued(user)
+        audit.record("user.disabled", user_sub=user.sub, actor=actor)
     return user
 
 
 def enable_user(user: User, *, actor: str | None) -> User:
-    user.is_active = True
-    audit.record("user.enabled", user_sub=user.sub, actor=actor)
-    db.session.commit()
+    with transaction():
+        user.is_active = True
+        audit.record("user.enabled", user_sub=user.sub, actor=actor)
     return user
 
 
 def delete_user(user: User, *, actor: str | None) -> None:
     """Delete the principal and everything issued to it (explicitly: SQLite does not enforce ON DELETE)."""
-    revoke_issued(user)
-    for model in (ApiKey, Consent, LoginSession, AuthorizationCode, RefreshToken):
-        column = ApiKey.owner_id if model is ApiKey else model.user_id
-        db.session.execute(delete(model).where(column == user.id))
-    audit.record("user.deleted", user_sub=user.sub, actor=actor)
-    db.session.delete(user)
-    db.session.commit()
+    with transaction():
+        revoke_issued(user)
+        for model in (ApiKey, Consent, LoginSession, AuthorizationCode, RefreshToken):
+            column = ApiKey.owner_id if model is ApiKey else model.user_id
+            db.session.execute(delete(model).where(column == user.id))
+        audit.record("user.deleted", user_sub=user.sub, actor=actor)
+        db.session.delete(user)
