@@ -4,7 +4,6 @@ no caller (the CLI) still names it."""
 from __future__ import annotations
 
 from app.services.users import (
-    change_password,
     delete_user,
     disable_user,
     enable_user,
@@ -16,5 +15,5 @@ from app.services.users import (
     user_page,
 )
 
-__all__ = ["change_password", "delete_user", "disable_user", "enable_user", "find_owner", "find_person", "get_person",
+__all__ = ["delete_user", "disable_user", "enable_user", "find_owner", "find_person", "get_person",
            "set_password", "update_user", "user_page"]

@@ -8,11 +8,9 @@ from collections.abc import Sequence
 from flask import current_app
 from sqlalchemy import select, union, update
 
-from app.errors import ValidationError, WrongPasswordError
 from app.extensions import db
 from app.models import AccessTokenRecord, AuthorizationCode, Client, LoginSession, RefreshToken, User
 from app.models.clock import now
-from app.security.passwords import passwords
 from app.security.secrets import digest, generate_secret
 from app.services.revocation import revoke_issued
 from app.services.transaction import rows_changed, transaction
@@ -25,8 +23,9 @@ def _idle_seconds() -> int:
     return current_app.config["SESSION_IDLE_TTL_SECONDS"]
 
 
-def start(user: User, *, ip: str | None, user_agent: str | None, amr: str = "pwd") -> str:
-    """Create a session and return the cookie value (never stored)."""
+def start(user: User, *, amr: str, auth_time: int, ip: str | None, user_agent: str | None) -> str:
+    """Create a session for a person identified at auth_time by the methods amr; returns the cookie value
+    (never stored)."""
     token = generate_secret(32)
     moment = now()
     with transaction():
@@ -34,7 +33,7 @@ def start(user: User, *, ip: str | None, user_agent: str | None, amr: str = "pwd
             LoginSession(
                 session_hash=digest(token),
                 user_id=user.id,
-                auth_time=moment,
+                auth_time=auth_time,
                 amr=amr,
                 created_at=moment,
                 last_seen_at=moment,
@@ -141,18 +140,3 @@ def end_all_sessions(user: User, *, keep: int | None = None, disconnect_apps: bo
         if disconnect_apps:
             revoke_issued(user, login_sessions=list(db.session.scalars(select(LoginSession).where(*live))))
         return rows_changed(update(LoginSession).where(*live).values(revoked_at=now()))
-
-
-def authenticated_recently(login_session: LoginSession) -> bool:
-    """OpenID Connect Core §2 auth_time within OSTIARY_REAUTHENTICATE_SECONDS: recent enough for a sensitive action."""
-    return now() - login_session.auth_time < current_app.config["REAUTHENTICATE_SECONDS"]
-
-
-def reauthenticate(login_session: LoginSession, password: str) -> None:
-    """The person proves their password again (WrongPasswordError if not), so the session's auth_time is now."""
-    if not password:
-        raise ValidationError("enter your password to continue", field="password")
-    if not passwords().verify(login_session.user.password_hash, password):
-        raise WrongPasswordError("the password is not correct", field="password")
-    with transaction():
-        login_session.auth_time = now()

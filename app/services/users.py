@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
-from app.errors import ConflictError, NotFoundError, ValidationError, WrongPasswordError
+from app.errors import ConflictError, NotFoundError, ValidationError
 from app.extensions import db
 from app.models import ApiKey, AuthorizationCode, Consent, LoginSession, RefreshToken, User
 from app.scopes import ADMIN_ROLE
@@ -125,19 +125,6 @@ def find_by_login(login: str) -> User | None:
     return found[0] if len(found) == 1 else None
 
 
-def authenticate(user: User | None, password: str) -> User | None:
-    """Password sign-in of the account a login named (find_by_login). Unknown users cost one argon2 verify too,
-    so timing does not tell."""
-    stored = user.password_hash if user and user.is_active else None
-    if not passwords().verify(stored, password):
-        return None
-    assert user is not None and user.password_hash is not None
-    if passwords().needs_rehash(user.password_hash):
-        with transaction():
-            user.password_hash = passwords().hash(password)
-    return user
-
-
 def get_by_sub(sub: str) -> User | None:
     if not sub or len(sub) > 36 or not sub.isprintable():
         return None  # no subject has such a value, and PostgreSQL refuses NUL in a query parameter
@@ -231,26 +218,6 @@ def set_password(user: User, password: str, *, actor: str | None, revoke_api_key
         user.password_hash = password_hash
         revoked_keys = authentication_factor_changed(user, actor=actor, revoke_api_keys=revoke_api_keys)
         audit.record("user.password_set", user_sub=user.sub, actor=actor, api_keys_revoked=revoked_keys)
-    return revoked_keys
-
-
-def change_password(user: User, current: str, new: str, *, keep_session: int, revoke_api_keys: bool = False) -> int:
-    """The user changes their own password, which needs the current one; this session stays signed in.
-    See authentication_factor_changed. Returns the API keys revoked."""
-    if not passwords().verify(user.password_hash, current):
-        raise WrongPasswordError("the current password is not correct", field="current_password")
-    if new == current:
-        raise ValidationError("the new password must differ from the current one", field="new_password")
-    try:
-        validate_password(new)
-    except ValidationError as exc:
-        raise ValidationError(exc.description, field="new_password") from None
-    password_hash = passwords().hash(new)
-    with transaction():
-        user.password_hash = password_hash
-        revoked_keys = authentication_factor_changed(user, actor=user.sub, keep_session=keep_session,
-                                                     revoke_api_keys=revoke_api_keys)
-        audit.record("user.password_changed", user_sub=user.sub, actor=user.sub, api_keys_revoked=revoked_keys)
     return revoked_keys
 
 

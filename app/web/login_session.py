@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Response, current_app, g, request
+from flask import current_app, g, request, session
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from app.models import LoginSession, User
 from app.services import sessions
+from app.services.authentication import SignedIn
 
 
 def cookie_name() -> str:
@@ -47,7 +49,7 @@ def current_user() -> User | None:
     return found.user if found else None
 
 
-def set_session_cookie(response: Response, token: str) -> None:
+def set_session_cookie(response: WerkzeugResponse, token: str) -> None:
     response.set_cookie(
         cookie_name(),
         token,
@@ -59,11 +61,24 @@ def set_session_cookie(response: Response, token: str) -> None:
     )
 
 
-def clear_session_cookie(response: Response) -> None:
+def clear_session_cookie(response: WerkzeugResponse) -> None:
     response.delete_cookie(cookie_name(), path="/", secure=_secure(), httponly=True, samesite="Lax")
 
 
-def end_current_session(response: Response) -> None:
+def presented_cookie() -> str | None:
+    """The session cookie this browser sent, live or not: what a new sign-in replaces."""
+    return request.cookies.get(cookie_name())
+
+
+def begin_session(response: WerkzeugResponse, signed_in: SignedIn) -> WerkzeugResponse:
+    """After a sign-in: the new session's cookie, and fresh CSRF state (nothing from before sign-in carries over)."""
+    session.clear()
+    g.login_session = None  # loaded from the new cookie on the browser's next request
+    set_session_cookie(response, signed_in.session_token)
+    return response
+
+
+def end_current_session(response: WerkzeugResponse) -> None:
     sessions.end(request.cookies.get(cookie_name()))
     g.login_session = None
     clear_session_cookie(response)

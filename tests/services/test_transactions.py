@@ -31,7 +31,7 @@ def audit_rows(event_name: str) -> int:
 def test_a_use_case_that_fails_half_way_is_rolled_back_whole(app, make, ctx, monkeypatch):
     """disable_user ends the sessions, revokes what was issued, audits: a failure at the last step undoes the first."""
     person = make.user("half@example.com")
-    sessions.start(db.session.get(User, person.id), ip="192.0.2.1", user_agent="test")
+    sessions.start(db.session.get(User, person.id), amr="pwd", auth_time=0, ip="192.0.2.1", user_agent="test")
 
     def failing_record(*args, **kwargs):
         raise RuntimeError("the audit store failed")
@@ -67,7 +67,7 @@ def test_use_cases_built_from_use_cases_commit_once(make, ctx, commits):
 
 def test_a_step_called_alone_commits_its_own_work(make, ctx, commits):
     person = make.user("alone@example.com")
-    sessions.start(db.session.get(User, person.id), ip=None, user_agent=None)
+    sessions.start(db.session.get(User, person.id), amr="pwd", auth_time=0, ip=None, user_agent=None)
     commits.clear()
     assert sessions.end_all_sessions(db.session.get(User, person.id)) == 1
     assert len(commits) == 1
