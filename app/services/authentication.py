@@ -104,6 +104,16 @@ def start_session(identified: Identified, *, replacing: str | None, ip: str | No
     return SignedIn(identified.user, token)
 
 
+def sign_out(login_session: LoginSession | None, *, client_id: str | None = None) -> None:
+    """The browser's session ends on the server, audited (with the relying party that asked, for OpenID Connect
+    RP-Initiated Logout); one transaction. A browser without a live session has nothing to end."""
+    if login_session is None:
+        return
+    with transaction():
+        audit.record("sign_out", user_sub=login_session.user.sub, client_id=client_id)
+        sessions.end_session(login_session.user, login_session.id)
+
+
 def authenticated_recently(login_session: LoginSession) -> bool:
     """OpenID Connect Core §2 auth_time within OSTIARY_REAUTHENTICATE_SECONDS: recent enough for a sensitive action."""
     return now() - login_session.auth_time < current_app.config["REAUTHENTICATE_SECONDS"]

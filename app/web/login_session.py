@@ -78,7 +78,9 @@ def begin_session(response: WerkzeugResponse, signed_in: SignedIn) -> WerkzeugRe
     return response
 
 
-def end_current_session(response: WerkzeugResponse) -> None:
-    sessions.end(request.cookies.get(cookie_name()))
+def forget_session(response: WerkzeugResponse) -> WerkzeugResponse:
+    """After a sign-out: the browser forgets its session cookie and its CSRF state."""
+    session.clear()
     g.login_session = None
     clear_session_cookie(response)
+    return response

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs, urlsplit
 
-from flask import Blueprint, redirect, render_template, request, session, url_for
+from flask import Blueprint, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from app.services import audit, authentication, clients
+from app.services import authentication, clients
 from app.services.authentication import THROTTLED, Refused
 from app.web import rate_limits
-from app.web.login_session import begin_session, current_user, end_current_session, presented_cookie
+from app.web.login_session import begin_session, current_login_session, current_user, forget_session, presented_cookie
 from app.web.redirects import safe_next
 
 bp = Blueprint("pages", __name__)
@@ -67,10 +67,5 @@ def login() -> ResponseReturnValue:
 def logout() -> ResponseReturnValue:
     if request.method == "GET":
         return render_template("logout.html", user=current_user(), params=[])
-    user = current_user()
-    if user is not None:
-        audit.record("sign_out", user_sub=user.sub)  # committed as the session ends
-    response = redirect("/")
-    end_current_session(response)
-    session.clear()
-    return response
+    authentication.sign_out(current_login_session())
+    return forget_session(redirect("/"))

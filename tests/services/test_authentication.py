@@ -18,6 +18,7 @@ from app.security.throttle import Throttled
 from app.services import authentication, sessions, users
 from app.services.authentication import INVALID_CREDENTIALS, THROTTLED, Identified, Refused, SignedIn
 from tests.factories import DEFAULT_PASSWORD
+from tests.flows import csrf_token as csrf_of
 
 IP = "192.0.2.10"
 
@@ -232,3 +233,44 @@ def test_changing_the_password_keeps_this_session_and_ends_the_others(make, ctx)
     assert [s.id for s in live_sessions()] == [this.id] and other.id != this.id
     assert isinstance(authentication.verify_password("changer@example.com", "a fresh passphrase", ip=IP), Identified)
     assert ("user.password_changed", "success", person.sub, {"actor": person.sub, "api_keys_revoked": 0}) in events()
+
+
+# Signing out
+
+
+def test_sign_out_ends_the_session_and_audits_who_and_for_which_client(make, ctx, commits):
+    person = make.user("leaving@example.com")
+    login_session = signed_in_session("leaving@example.com")
+    commits.clear()
+
+    authentication.sign_out(login_session, client_id="a-relying-party")
+
+    assert len(commits) == 1
+    assert live_sessions() == []
+    assert events()[-1][:3] == ("sign_out", "success", person.sub)
+    assert db.session.scalars(select(AuditEvent.client_id).where(AuditEvent.event == "sign_out")).all() == [
+        "a-relying-party"]
+
+
+def test_a_browser_without_a_session_has_nothing_to_sign_out(ctx, commits):
+    authentication.sign_out(None)
+    assert commits == [] and events() == []
+
+
+@pytest.mark.parametrize("path", ["/logout", "/oauth/logout"])
+def test_both_sign_out_pages_use_the_one_sign_out(app, make, monkeypatch, path):
+    make.user("both@example.com")
+    client = app.test_client()
+    page = client.get("/login").get_data(as_text=True)
+    client.post("/login", data={"login": "both@example.com", "password": DEFAULT_PASSWORD,
+                                "csrf_token": csrf_of(page)})
+    calls = []
+    real = authentication.sign_out
+    monkeypatch.setattr(authentication, "sign_out", lambda *args, **kwargs: calls.append(args) or real(*args, **kwargs))
+
+    response = client.post(path, data={"csrf_token": csrf_of(client.get(path).get_data(as_text=True)),
+                                       "confirm": "yes"})
+
+    assert response.status_code in (200, 302)
+    assert len(calls) == 1 and calls[0][0] is not None
+    assert client.get("/account").status_code == 302  # signed out
