@@ -14,17 +14,19 @@ from authlib.oidc.core.errors import (
     RequestURINotSupportedError,
 )
 from flask import Blueprint, Response, current_app, jsonify, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 
 from app.extensions import csrf
+from app.models import LoginSession, User
 from app.models.clock import now
 from app.oauth import authorization
 from app.oauth.discovery import PROMPT_VALUES, RESPONSE_MODES
 from app.oauth.discovery import metadata as server_metadata
 from app.oauth.endpoints import check_id_token_hint
+from app.oauth.grants import AuthorizationCodeGrant
 from app.oauth.signing import keyring
 from app.scopes import describe
-from app.services import audit, consents
-from app.services.transaction import transaction
+from app.services import consents
 from app.web.errors import error_response
 from app.web.login_session import current_login_session
 from app.web.parameters import malformed_parameter
@@ -104,15 +106,14 @@ def _login_redirect(prompts: set[str]) -> Response:
 
 @bp.route("/oauth/authorize", methods=["GET", "POST"])
 @csrf.exempt  # a relying party may POST the request; our consent decision checks CSRF itself
-def authorize() -> Response:
+def authorize() -> ResponseReturnValue:
     """RFC 6749 §4.1.1 / OpenID Connect Core §3.1.2: sign in, consent, redirect with a code."""
     problem = malformed_parameter()
     if problem:
         return error_response(400, "invalid_request", problem)
     login_session = current_login_session()
-    user = login_session.user if login_session else None
     try:
-        grant = authorization.get_consent_grant(end_user=user)
+        grant = authorization.get_consent_grant(end_user=login_session.user if login_session else None)
     except OAuth2Error as error:
         return authorization.authorization_error_response(error) if error.redirect_uri else _error_page(error)
     grant.request.login_session = login_session
@@ -124,54 +125,55 @@ def authorize() -> Response:
         max_age = _max_age()
         prompts = _prompts(max_age)
         hinted_sub = _hinted_subject(grant.client.client_id)
-        needs_login = (
-            user is None
-            or "login" in prompts
-            or (max_age is not None and now() - login_session.auth_time > max_age)
-            # A hint about someone else: answer only for that person (login_required with prompt=none).
-            or (hinted_sub is not None and hinted_sub != user.sub)
-        )
-        if needs_login:
+        acting = _acting_session(login_session, prompts, max_age, hinted_sub)
+        if acting is None:
             if "none" in prompts:
                 raise LoginRequiredError()
             return _login_redirect(prompts)
-        scope = grant.request.scope or ""
-        # RFC 8707: the resource server the access token will be sent to, resolved while validating.
-        resource = grant.request.resource.identifier if grant.request.resource else None
-        decision = request.form.get("decision") if request.method == "POST" else None
-        if decision is None:
-            if "consent" not in prompts and consents.covers(user, grant.client.client_id, scope, resource):
-                return authorization.create_authorization_response(grant=grant, grant_user=user)
-            if "none" in prompts:
-                raise ConsentRequiredError()
-            return _consent_page(grant, scope)
-        csrf.protect()
-        consent = {"user_sub": user.sub, "client_id": grant.client.client_id, "scope": scope}
-        if resource is not None:
-            consent["resource"] = resource
-        if decision != "allow":
-            with transaction():
-                audit.record("consent.denied", outcome="failure", **consent)
-            raise AccessDeniedError("the user denied the request")
-        audit.record("consent.granted", **consent)  # committed with the consent itself
-        consents.remember(user, grant.client.client_id, scope, resource)
-        return authorization.create_authorization_response(grant=grant, grant_user=user)
+        return _decide(grant, acting.user, prompts)
     except OAuth2Error as error:
         error.redirect_uri, error.state = redirect_uri, state
         return authorization.authorization_error_response(error)
 
 
-def _consent_page(grant, scope: str) -> Response:
+def _acting_session(login_session: LoginSession | None, prompts: set[str], max_age: int | None,
+                    hinted_sub: str | None) -> LoginSession | None:
+    """The sign-in that may answer this request, or None to sign in (again): OpenID Connect Core §3.1.2.1
+    prompt=login and max_age, and an id_token_hint about someone else (answered only for that person)."""
+    if login_session is None or "login" in prompts:
+        return None
+    if max_age is not None and now() - login_session.auth_time > max_age:
+        return None
+    if hinted_sub is not None and hinted_sub != login_session.user.sub:
+        return None
+    return login_session
+
+
+def _decide(grant: AuthorizationCodeGrant, user: User, prompts: set[str]) -> ResponseReturnValue:
+    """A remembered consent answers at once; otherwise the person is asked, and their decision is the answer."""
+    client_id = grant.client.client_id
+    scope = grant.request.scope or ""
+    # RFC 8707: the resource server the access token will be sent to, resolved while validating.
+    resource = grant.request.resource.identifier if grant.request.resource else None
+    decision = request.form.get("decision") if request.method == "POST" else None
+    if decision is None:
+        if "consent" not in prompts and consents.covers(user, client_id, scope, resource):
+            return authorization.create_authorization_response(grant=grant, grant_user=user)
+        if "none" in prompts:
+            raise ConsentRequiredError()
+        return _consent_page(grant, user, scope)
+    csrf.protect()
+    if decision != "allow":
+        consents.deny(user, client_id, scope, resource)
+        raise AccessDeniedError("the user denied the request")
+    consents.grant(user, client_id, scope, resource)
+    return authorization.create_authorization_response(grant=grant, grant_user=user)
+
+
+def _consent_page(grant: AuthorizationCodeGrant, user: User, scope: str) -> str:
     scopes = [(s, describe(s)) for s in scope.split()]
-    body = render_template(
-        "consent.html",
-        client=grant.client,
-        scopes=scopes,
-        resource=grant.request.resource,
-        params=_authorization_params(),
-        user=current_login_session().user,
-    )
-    return Response(body)
+    return render_template("consent.html", client=grant.client, scopes=scopes, resource=grant.request.resource,
+                           params=_authorization_params(), user=user)
 
 
 @bp.route("/oauth/token", methods=["POST"])
