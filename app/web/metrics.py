@@ -10,8 +10,9 @@ from flask import Blueprint, Flask, Response, current_app, g, request
 
 from app import metrics
 from app.web.errors import error_response
+from app.web.view_options import api
 
-bp = Blueprint("metrics", __name__)
+bp = api(Blueprint("metrics", __name__))
 
 # A label value for requests no route matched (404, 405): never the raw path, which anyone can vary.
 UNMATCHED = "unmatched"

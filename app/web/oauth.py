@@ -1,4 +1,4 @@
-"""OAuth 2.0 endpoints: authorize, token, revocation, introspection, metadata, JWKS."""
+"""OAuth 2.0 endpoints: authorize (a page), and the machine APIs token, revocation, introspection, metadata, JWKS."""
 
 from __future__ import annotations
 
@@ -30,6 +30,7 @@ from app.services import consents
 from app.web.errors import error_response
 from app.web.login_session import current_login_session
 from app.web.parameters import malformed_parameter
+from app.web.view_options import api
 
 bp = Blueprint("oauth", __name__)
 
@@ -177,7 +178,7 @@ def _consent_page(grant: AuthorizationCodeGrant, user: User, scope: str) -> str:
 
 
 @bp.route("/oauth/token", methods=["POST"])
-@csrf.exempt
+@api
 def token() -> Response:
     problem = malformed_parameter()
     if problem:
@@ -186,13 +187,13 @@ def token() -> Response:
 
 
 @bp.route("/oauth/revoke", methods=["POST"])
-@csrf.exempt
+@api
 def revoke() -> Response:
     return authorization.create_endpoint_response("revocation")
 
 
 @bp.route("/oauth/introspect", methods=["POST"])
-@csrf.exempt
+@api
 def introspect() -> Response:
     response = authorization.create_endpoint_response("introspection")
     response.headers["Cache-Control"] = "no-store"
@@ -201,6 +202,7 @@ def introspect() -> Response:
 
 @bp.route("/.well-known/openid-configuration")
 @bp.route("/.well-known/oauth-authorization-server")
+@api
 def metadata() -> Response:
     response = jsonify(server_metadata())
     response.headers["Cache-Control"] = "public, max-age=3600"
@@ -208,6 +210,7 @@ def metadata() -> Response:
 
 
 @bp.route("/.well-known/jwks.json")
+@api
 def jwks() -> Response:
     """RFC 7517 §5 key set: cacheable for less than a next key's publish delay, revalidated by ETag (RFC 9110 §13.1.2)."""
     view = keyring().view()

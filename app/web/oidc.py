@@ -1,4 +1,4 @@
-"""OpenID Connect endpoints: userinfo and RP-initiated logout."""
+"""OpenID Connect endpoints: userinfo (a machine API) and RP-initiated logout (a page)."""
 
 from __future__ import annotations
 
@@ -19,12 +19,13 @@ from app.services.users import get_by_sub
 from app.web.errors import error_response
 from app.web.login_session import cookie_name, current_login_session, forget_session
 from app.web.parameters import malformed_parameter
+from app.web.view_options import api
 
 bp = Blueprint("oidc", __name__)
 
 
 @bp.route("/oauth/userinfo", methods=["GET", "POST"])
-@csrf.exempt
+@api
 @require_oauth()
 def userinfo() -> Response:
     """OpenID Connect Core §5.3: claims of the token's subject, filtered by its scope."""

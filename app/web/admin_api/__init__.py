@@ -8,13 +8,12 @@ from typing import Any
 from authlib.oauth2 import OAuth2Error
 from flask import Blueprint, Response, g, jsonify, request
 
-from app.extensions import csrf
 from app.services.pagination import Page
 from app.web.admin_api.auth import admin_error_response, authenticate_admin
 from app.web.admin_api.openapi import document
+from app.web.view_options import api
 
-bp = Blueprint("admin_api", __name__, url_prefix="/admin/api")
-csrf.exempt(bp)  # bearer tokens, never cookies: no cross-site request can carry one
+bp = api(Blueprint("admin_api", __name__, url_prefix="/admin/api"))  # bearer tokens, never cookies
 
 
 @bp.before_request
@@ -63,4 +62,4 @@ def no_content() -> Response:
 
 
 # The operations register themselves on bp.
-from app.web.admin_api import api_keys, audit, clients, resources, service_accounts, users  # noqa: E402,F401
+from app.web.admin_api import api_keys, audit, clients, resources, service_accounts, users  # noqa: F401
