@@ -1,7 +1,8 @@
 """What an endpoint says about itself, declared once where it is defined and read by the request pipeline.
 
-Its audience: a machine API (@api) answers errors as {"error", "error_description"} JSON and needs no CSRF
-token; every other view is a browser page, whose errors are a readable page. Each declaration decorates a view,
+Its audience: a machine API (@api) answers errors as {"error", "error_description"} JSON, never sees the
+browser's session and so needs no CSRF token; every other view is a browser page, whose errors are a readable
+page. Each declaration decorates a view,
 or a blueprint for all its views. Adding an endpoint never means editing a list elsewhere.
 """
 

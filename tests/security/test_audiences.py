@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import pytest
 from flask import Blueprint, jsonify
+from sqlalchemy import event
 
+from app.extensions import db
 from app.web.view_options import API, PAGE, api, audience, audience_of_path
+from tests.security.conftest import sign_in
 
 DECLARED = {
     "oauth.token": API, "oauth.revoke": API, "oauth.introspect": API, "oauth.metadata": API, "oauth.jwks": API,
@@ -72,3 +75,33 @@ def test_a_new_machine_endpoint_declares_itself_and_nothing_else_changes(build_a
     unknown = client.get("/oauth/par/no-such")
     assert (unknown.status_code, unknown.get_json()["error"]) == (404, "not_found")
     assert client.get("/oauth/no-such").mimetype == "text/html"  # /oauth/ holds pages too
+
+
+@pytest.fixture
+def session_lookups(app):
+    """The statements that read login_sessions while the test runs."""
+    with app.app_context():
+        engine = db.engine
+    seen: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        if "FROM login_sessions" in statement:
+            seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    yield seen
+    event.remove(engine, "before_cursor_execute", record)
+
+
+def test_the_session_is_looked_up_only_by_a_page_that_asks(app, make, session_lookups):
+    """Loaded lazily: machine APIs never see it, and a page that does not need it costs no query."""
+    make.user("lazy@example.com")
+    client = app.test_client()
+    assert sign_in(client, "lazy@example.com").status_code == 302
+    session_lookups.clear()
+    for path in ("/.well-known/openid-configuration", "/.well-known/jwks.json", "/healthz", "/login"):
+        assert client.get(path).status_code == 200, path
+    assert client.post("/oauth/token", data={"grant_type": "client_credentials"}).status_code == 401
+    assert session_lookups == []
+    assert client.get("/account").status_code == 200
+    assert len(session_lookups) == 1  # asked twice (sign-in check, then the page), looked up once
