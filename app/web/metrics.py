@@ -10,7 +10,7 @@ from flask import Blueprint, Flask, Response, current_app, g, request
 
 from app import metrics
 from app.web.errors import error_response
-from app.web.view_options import api
+from app.web.view_options import api, no_store
 
 bp = api(Blueprint("metrics", __name__))
 
@@ -46,12 +46,13 @@ def _has_bearer_token() -> bool:
 
 
 @bp.route("/metrics")
+@no_store
 def scrape() -> Response:
     """Prometheus text exposition format, for allowlisted scrapers only."""
     if not (_has_bearer_token() or _from_allowed_network()):
         return error_response(403, "access_denied", "metrics are served to allowlisted networks or with the metrics token")
     body, content_type = metrics.exposition(request.headers.get("Accept", ""))
-    return Response(body, content_type=content_type, headers={"Cache-Control": "no-store"})
+    return Response(body, content_type=content_type)
 
 
 def start_request() -> None:

@@ -30,7 +30,7 @@ from app.services import consents
 from app.web.errors import error_response
 from app.web.login_session import current_login_session
 from app.web.parameters import malformed_parameter
-from app.web.view_options import api
+from app.web.view_options import api, cors, no_store
 
 bp = Blueprint("oauth", __name__)
 
@@ -179,6 +179,8 @@ def _consent_page(grant: AuthorizationCodeGrant, user: User, scope: str) -> str:
 
 @bp.route("/oauth/token", methods=["POST"])
 @api
+@cors
+@no_store  # RFC 6749 §5.1
 def token() -> Response:
     problem = malformed_parameter()
     if problem:
@@ -194,15 +196,15 @@ def revoke() -> Response:
 
 @bp.route("/oauth/introspect", methods=["POST"])
 @api
-def introspect() -> Response:
-    response = authorization.create_endpoint_response("introspection")
-    response.headers["Cache-Control"] = "no-store"
-    return response
+@no_store  # RFC 7662 §4: the answer describes a live token
+def introspect() -> ResponseReturnValue:
+    return authorization.create_endpoint_response("introspection")
 
 
 @bp.route("/.well-known/openid-configuration")
 @bp.route("/.well-known/oauth-authorization-server")
 @api
+@cors
 def metadata() -> Response:
     response = jsonify(server_metadata())
     response.headers["Cache-Control"] = "public, max-age=3600"
@@ -211,6 +213,7 @@ def metadata() -> Response:
 
 @bp.route("/.well-known/jwks.json")
 @api
+@cors
 def jwks() -> Response:
     """RFC 7517 §5 key set: cacheable for less than a next key's publish delay, revalidated by ETag (RFC 9110 §13.1.2)."""
     view = keyring().view()

@@ -19,13 +19,15 @@ from app.services.users import get_by_sub
 from app.web.errors import error_response
 from app.web.login_session import cookie_name, current_login_session, forget_session
 from app.web.parameters import malformed_parameter
-from app.web.view_options import api
+from app.web.view_options import api, cors, no_store
 
 bp = Blueprint("oidc", __name__)
 
 
 @bp.route("/oauth/userinfo", methods=["GET", "POST"])
 @api
+@cors
+@no_store  # personal data
 @require_oauth()
 def userinfo() -> Response:
     """OpenID Connect Core §5.3: claims of the token's subject, filtered by its scope."""
@@ -35,9 +37,7 @@ def userinfo() -> Response:
         abort(bearer_error_response(InvalidTokenError(description="the token has no active end-user")))
     if "openid" not in current_token.get_scope().split():
         abort(bearer_error_response(InsufficientScopeError(description="the token lacks the openid scope"), "openid"))
-    response = jsonify(userinfo_claims(user, current_token.get_scope()))
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return jsonify(userinfo_claims(user, current_token.get_scope()))
 
 
 @bp.route("/oauth/logout", methods=["GET", "POST"])

@@ -2,8 +2,9 @@
 
 Its audience: a machine API (@api) answers errors as {"error", "error_description"} JSON, never sees the
 browser's session and so needs no CSRF token; every other view is a browser page, whose errors are a readable
-page. Each declaration decorates a view,
-or a blueprint for all its views. Adding an endpoint never means editing a list elsewhere.
+page. Opt-ins: @cors (browser apps may call it from an allowed origin) and @no_store (no cache keeps the
+answer). Each declaration decorates a view, or a blueprint for all its views. Adding an endpoint never means
+editing a list elsewhere.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ API = "api"
 PAGE = "page"
 
 AUDIENCE = "ostiary_audience"
+CORS = "ostiary_cors"
+NO_STORE = "ostiary_no_store"
 _PATH_INDEX = "ostiary.audience_by_path"
 
 Declarable = TypeVar("Declarable")
@@ -32,6 +35,16 @@ def api(target: Declarable) -> Declarable:
     """A machine API: authenticated by client credentials or a bearer token, never by the browser's cookies."""
     csrf.exempt(target)  # no cookie gives it authority, so no request forged with one can use it
     return _declare(target, AUDIENCE, API)
+
+
+def cors(target: Declarable) -> Declarable:
+    """OAuth 2.0 for Browser-Based Apps §6.1: an app on an origin of OSTIARY_CORS_ALLOWED_ORIGINS may call it."""
+    return _declare(target, CORS)
+
+
+def no_store(target: Declarable) -> Declarable:
+    """RFC 9111 §5.2.2.5: the answer carries a secret or personal data; no cache may keep it."""
+    return _declare(target, NO_STORE)
 
 
 def declared(option: str, endpoint: str | None = None) -> Any:

@@ -8,9 +8,10 @@ from flask import Blueprint, jsonify
 from sqlalchemy import event
 
 from app.extensions import db
-from app.web.view_options import API, PAGE, api, audience, audience_of_path
+from app.web.view_options import API, PAGE, api, audience, audience_of_path, cors, no_store
 from tests.security.conftest import sign_in
 
+APP_ORIGIN = "https://app.example.com"
 DECLARED = {
     "oauth.token": API, "oauth.revoke": API, "oauth.introspect": API, "oauth.metadata": API, "oauth.jwks": API,
     "oidc.userinfo": API, "health.healthz": API, "health.readyz": API, "metrics.scrape": API,
@@ -52,7 +53,7 @@ def test_routing_errors_are_answered_like_the_routes_around_them(app, method, pa
 
 def test_a_new_machine_endpoint_declares_itself_and_nothing_else_changes(build_app):
     """What registering, say, pushed authorization requests (RFC 9126) takes: a blueprint and @api, no list."""
-    application = build_app()
+    application = build_app(CORS_ALLOWED_ORIGINS=[APP_ORIGIN])
     par = Blueprint("par", __name__, url_prefix="/oauth/par")
 
     @par.post("")
@@ -62,19 +63,26 @@ def test_a_new_machine_endpoint_declares_itself_and_nothing_else_changes(build_a
 
     @par.get("/requests/<request_id>")
     @api
+    @cors
+    @no_store
     def show(request_id: str):
         return jsonify(request_id=request_id)
 
     application.register_blueprint(par)
     client = application.test_client()
 
-    failed = client.post("/oauth/par", data={"client_id": "x"})  # no CSRF token needed: @api takes no cookies
+    failed = client.post("/oauth/par", data={"client_id": "x"}, headers={"Origin": APP_ORIGIN})  # and no CSRF token
     assert (failed.status_code, failed.get_json()["error"]) == (500, "server_error")
     wrong_method = client.get("/oauth/par")
     assert (wrong_method.status_code, wrong_method.get_json()["error"]) == (405, "invalid_request")
     unknown = client.get("/oauth/par/no-such")
     assert (unknown.status_code, unknown.get_json()["error"]) == (404, "not_found")
     assert client.get("/oauth/no-such").mimetype == "text/html"  # /oauth/ holds pages too
+
+    shown = client.get("/oauth/par/requests/r1", headers={"Origin": APP_ORIGIN})
+    assert shown.get_json() == {"request_id": "r1"} and shown.headers["Cache-Control"] == "no-store"
+    assert shown.headers["Access-Control-Allow-Origin"] == APP_ORIGIN
+    assert "Access-Control-Allow-Origin" not in failed.headers  # push() declared no CORS
 
 
 @pytest.fixture

@@ -11,9 +11,10 @@ from flask import Blueprint, Response, g, jsonify, request
 from app.services.pagination import Page
 from app.web.admin_api.auth import admin_error_response, authenticate_admin
 from app.web.admin_api.openapi import document
-from app.web.view_options import api
+from app.web.view_options import api, no_store
 
-bp = api(Blueprint("admin_api", __name__, url_prefix="/admin/api"))  # bearer tokens, never cookies
+# Bearer tokens, never cookies; bodies carry secrets shown once and personal data.
+bp = no_store(api(Blueprint("admin_api", __name__, url_prefix="/admin/api")))
 
 
 @bp.before_request
@@ -26,13 +27,6 @@ def require_admin() -> Response | None:
     except OAuth2Error as error:
         return admin_error_response(error)
     return None
-
-
-@bp.after_request
-def no_store(response: Response) -> Response:
-    # Bodies carry secrets shown once and personal data.
-    response.headers["Cache-Control"] = "no-store"
-    return response
 
 
 @bp.get("/openapi.json")
