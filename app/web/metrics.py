@@ -10,7 +10,7 @@ from flask import Blueprint, Flask, Response, current_app, g, request
 
 from app import metrics
 from app.web.errors import error_response
-from app.web.view_options import api, no_store
+from app.web.view_options import any_host, api, no_store
 
 bp = api(Blueprint("metrics", __name__))
 
@@ -47,6 +47,7 @@ def _has_bearer_token() -> bool:
 
 @bp.route("/metrics")
 @no_store
+@any_host  # a scraper reaches each node by its own address
 def scrape() -> Response:
     """Prometheus text exposition format, for allowlisted scrapers only."""
     if not (_has_bearer_token() or _from_allowed_network()):

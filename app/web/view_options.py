@@ -2,9 +2,9 @@
 
 Its audience: a machine API (@api) answers errors as {"error", "error_description"} JSON, never sees the
 browser's session and so needs no CSRF token; every other view is a browser page, whose errors are a readable
-page. Opt-ins: @cors (browser apps may call it from an allowed origin) and @no_store (no cache keeps the
-answer). Each declaration decorates a view, or a blueprint for all its views. Adding an endpoint never means
-editing a list elsewhere.
+page. Opt-ins: @cors (browser apps may call it from an allowed origin), @no_store (no cache keeps the answer)
+and @any_host (load balancers and scrapers reach a node by any name). Each declaration decorates a view, or a
+blueprint for all its views. Adding an endpoint never means editing a list elsewhere.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ PAGE = "page"
 AUDIENCE = "ostiary_audience"
 CORS = "ostiary_cors"
 NO_STORE = "ostiary_no_store"
+ANY_HOST = "ostiary_any_host"
 _PATH_INDEX = "ostiary.audience_by_path"
 
 Declarable = TypeVar("Declarable")
@@ -45,6 +46,11 @@ def cors(target: Declarable) -> Declarable:
 def no_store(target: Declarable) -> Declarable:
     """RFC 9111 §5.2.2.5: the answer carries a secret or personal data; no cache may keep it."""
     return _declare(target, NO_STORE)
+
+
+def any_host(target: Declarable) -> Declarable:
+    """Answered whatever Host the request names: for load balancers and scrapers reaching one node."""
+    return _declare(target, ANY_HOST)
 
 
 def declared(option: str, endpoint: str | None = None) -> Any:

@@ -8,7 +8,7 @@ from flask import Blueprint, jsonify
 from sqlalchemy import event
 
 from app.extensions import db
-from app.web.view_options import API, PAGE, api, audience, audience_of_path, cors, no_store
+from app.web.view_options import API, PAGE, any_host, api, audience, audience_of_path, cors, no_store
 from tests.security.conftest import sign_in
 
 APP_ORIGIN = "https://app.example.com"
@@ -113,3 +113,25 @@ def test_the_session_is_looked_up_only_by_a_page_that_asks(app, make, session_lo
     assert session_lookups == []
     assert client.get("/account").status_code == 200
     assert len(session_lookups) == 1  # asked twice (sign-in check, then the page), looked up once
+
+
+def test_a_view_answers_another_host_only_when_it_declares_any_host(build_app):
+    application = build_app()
+    probes = Blueprint("probes", __name__)
+
+    @probes.get("/livez")
+    @api
+    @any_host
+    def livez():
+        return jsonify(status="ok")
+
+    @probes.get("/startupz")
+    @api
+    def startupz():
+        return jsonify(status="ok")
+
+    application.register_blueprint(probes)
+    client = application.test_client()
+    assert client.get("/livez", headers={"Host": "10.1.2.3:8000"}).status_code == 200
+    refused = client.get("/startupz", headers={"Host": "10.1.2.3:8000"})
+    assert refused.status_code == 400 and refused.get_json()["error"] == "invalid_request"
