@@ -8,6 +8,7 @@ import logging
 import traceback
 
 from flask import Flask, Response, jsonify, render_template, request
+from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DataError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
@@ -42,7 +43,7 @@ def page_error(status: int, error: str, description: str) -> Response:
     return Response(render_template("error.html", error=error, description=description), status=status)
 
 
-def handle_http_exception(exc: HTTPException) -> Response:
+def handle_http_exception(exc: HTTPException) -> ResponseReturnValue:
     if exc.response is not None:
         return exc.response  # already a complete answer (e.g. an RFC 6750 challenge): keep it
     status = exc.code or 500

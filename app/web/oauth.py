@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 from urllib.parse import urlencode
 
 from authlib.oauth2 import OAuth2Error
@@ -29,7 +30,7 @@ from app.scopes import describe
 from app.services import consents
 from app.web.errors import error_response
 from app.web.login_session import current_login_session
-from app.web.parameters import malformed_parameter
+from app.web.parameters import malformed_parameter, request_parameters
 from app.web.view_options import api, cors, no_store
 
 bp = Blueprint("oauth", __name__)
@@ -38,10 +39,6 @@ bp = Blueprint("oauth", __name__)
 CONSENT_FIELDS = {"csrf_token", "decision"}
 # ASCII digits only: str.isdigit() also accepts "²" and "٣".
 MAX_AGE = re.compile(r"[0-9]{1,10}")
-
-
-def _authorization_params() -> list[tuple[str, str]]:
-    return [(k, v) for k, v in request.values.items(multi=True) if k not in CONSENT_FIELDS]
 
 
 def _error_page(error: OAuth2Error) -> Response:
@@ -92,14 +89,14 @@ def _hinted_subject(client_id: str) -> str | None:
     return check_id_token_hint(hint, client_id)["sub"] if hint else None
 
 
-def _login_redirect(prompts: set[str]) -> Response:
+def _login_redirect(prompts: set[str]) -> ResponseReturnValue:
     """Send the browser to sign in, then back here without prompt=login or max_age, so it is asked once."""
-    params = [(k, v) for k, v in _authorization_params() if k not in {"prompt", "max_age"}]
+    params = request_parameters(without={*CONSENT_FIELDS, "prompt", "max_age"})
     remaining = " ".join(p for p in sorted(prompts) if p != "login")
     if remaining:
         params.append(("prompt", remaining))
     back = url_for("oauth.authorize") + "?" + urlencode(params)
-    query = {"next": back}
+    query: dict[str, Any] = {"next": back}
     if request.values.get("login_hint"):
         query["login_hint"] = request.values["login_hint"][:320]
     return redirect(url_for("pages.login", **query))
@@ -174,7 +171,7 @@ def _decide(grant: AuthorizationCodeGrant, user: User, prompts: set[str]) -> Res
 def _consent_page(grant: AuthorizationCodeGrant, user: User, scope: str) -> str:
     scopes = [(s, describe(s)) for s in scope.split()]
     return render_template("consent.html", client=grant.client, scopes=scopes, resource=grant.request.resource,
-                           params=_authorization_params(), user=user)
+                           params=request_parameters(without=CONSENT_FIELDS), user=user)
 
 
 @bp.route("/oauth/token", methods=["POST"])
@@ -190,15 +187,21 @@ def token() -> Response:
 
 @bp.route("/oauth/revoke", methods=["POST"])
 @api
-def revoke() -> Response:
-    return authorization.create_endpoint_response("revocation")
+def revoke() -> ResponseReturnValue:
+    return _endpoint_response("revocation")
 
 
 @bp.route("/oauth/introspect", methods=["POST"])
 @api
 @no_store  # RFC 7662 §4: the answer describes a live token
 def introspect() -> ResponseReturnValue:
-    return authorization.create_endpoint_response("introspection")
+    return _endpoint_response("introspection")
+
+
+def _endpoint_response(name: str) -> ResponseReturnValue:
+    response = authorization.create_endpoint_response(name)
+    assert response is not None  # only RP-initiated logout leaves its answer to the view
+    return response
 
 
 @bp.route("/.well-known/openid-configuration")
@@ -214,7 +217,7 @@ def metadata() -> Response:
 @bp.route("/.well-known/jwks.json")
 @api
 @cors
-def jwks() -> Response:
+def jwks() -> ResponseReturnValue:
     """RFC 7517 §5 key set: cacheable for less than a next key's publish delay, revalidated by ETag (RFC 9110 §13.1.2)."""
     view = keyring().view()
     response = Response(view.jwks_json, mimetype="application/json")

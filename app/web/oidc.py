@@ -18,7 +18,7 @@ from app.services import authentication
 from app.services.users import get_by_sub
 from app.web.errors import error_response
 from app.web.login_session import cookie_name, current_login_session, forget_session
-from app.web.parameters import malformed_parameter
+from app.web.parameters import malformed_parameter, request_parameters
 from app.web.view_options import api, cors, no_store
 
 bp = Blueprint("oidc", __name__)
@@ -73,4 +73,4 @@ def end_session() -> ResponseReturnValue:
 
 def _logout_params() -> list[tuple[str, str]]:
     """The RP's request parameters, without the fields of our own confirmation form."""
-    return [(k, v) for k, v in request.values.items(multi=True) if k not in {"csrf_token", "confirm"}]
+    return request_parameters(without={"csrf_token", "confirm"})
