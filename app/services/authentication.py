@@ -2,11 +2,12 @@
 
 verify_password() turns a login and password into an Identified person (who, by which RFC 8176 methods, and
 when the factor was verified) or a Refused attempt, under the sign-in limits; start_session() turns an Identified
-person into a SignedIn browser; sign_in() is both in one transaction. A second factor is a step between the two
-(a "factor required" state holding the Identified person server-side until the factor is verified, which then
-adds its method to amr); a federated sign-in is another way into Identified. Neither changes start_session or
-the views that adapt these outcomes to pages and cookies. Signing out, and proving the password again to a
-signed-in session, live here too: they are counted, audited and committed the same way.
+person into a SignedIn browser; sign_in() is both in one transaction. A second factor is a step between the two:
+sign_in() answers "factor required" (the Identified person held server-side, briefly, bound to the browser)
+instead of starting the session, and the factor, once verified, adds its method to amr and its time as auth_time
+before start_session(). A federated sign-in is another way into Identified. Neither changes start_session(),
+nor how the views turn SignedIn into a cookie and Refused into a page. Signing out, and proving the password
+again to a signed-in session, live here too: counted, audited and committed the same way.
 """
 
 from __future__ import annotations
