@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from sqlalchemy import ForeignKey, Integer, String
+from sqlalchemy import ColumnElement, ForeignKey, Integer, String, and_
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
@@ -25,3 +25,9 @@ class LoginSession(db.Model):
     revoked_at: Mapped[int | None] = mapped_column(Integer)
 
     user: Mapped[User] = relationship(lazy="joined")
+
+    @classmethod
+    def live(cls, moment: int, idle_seconds: int) -> ColumnElement[bool]:
+        """Usable at `moment`: not ended, before its absolute expiry, and used within the idle timeout.
+        The one definition: loading a cookie, listing a person's sessions and purging all go by it."""
+        return and_(cls.revoked_at.is_(None), cls.expires_at > moment, cls.last_seen_at > moment - idle_seconds)

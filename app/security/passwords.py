@@ -9,6 +9,7 @@ from pathlib import Path
 
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
+from flask import current_app
 
 # NIST's floor; 15 or more is what the README recommends. No composition rules (§5.1.1.2 forbids them).
 MIN_LENGTH = 8
@@ -81,3 +82,8 @@ class Passwords:
 
     def needs_rehash(self, stored_hash: str) -> bool:
         return self._hasher.check_needs_rehash(stored_hash)
+
+
+def passwords() -> Passwords:
+    """This app's hasher, built once by create_app from the configured costs."""
+    return current_app.extensions["ostiary.passwords"]

@@ -18,6 +18,7 @@ from app.services import audit
 from app.services.clients import validate_scope
 from app.services.pagination import Page, paginate
 from app.services.roles import allowed_scopes
+from app.services.transaction import rows_changed, separate_transaction, transaction
 
 PREFIX = "ost"
 KEY_ID = re.compile(r"[0-9a-f]{16}")
@@ -66,17 +67,19 @@ def authenticate(key: str) -> ApiKey | None:
 
 
 def _touch(api_key: ApiKey, moment: int) -> None:
-    """One conditional UPDATE: of concurrent uses in the same minute, on any node, only one writes."""
-    db.session.execute(
-        update(ApiKey)
-        .where(
-            ApiKey.id == api_key.id,
-            or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at <= moment - TOUCH_INTERVAL_SECONDS),
+    """One conditional UPDATE: of concurrent uses in the same minute, on any node, only one writes. Its own
+    transaction, deliberately: the row lock is held for this statement only, not through the token request,
+    and the time of use is kept whether or not that request goes on to succeed."""
+    with separate_transaction():
+        db.session.execute(
+            update(ApiKey)
+            .where(
+                ApiKey.id == api_key.id,
+                or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at <= moment - TOUCH_INTERVAL_SECONDS),
+            )
+            .values(last_used_at=moment)
+            .execution_options(synchronize_session=False)
         )
-        .values(last_used_at=moment)
-        .execution_options(synchronize_session=False)
-    )
-    db.session.commit()
 
 
 def create_api_key(
@@ -96,17 +99,17 @@ def create_api_key(
         raise ValidationError("expires_at must be in the future and within ten years", field="expires_at")
     if not owner.is_active:
         raise ValidationError("the owner is disabled", field="owner")
-    if not owner.is_service_account:
-        _refuse_beyond_cap(owner)
     key_id = secrets.token_hex(8)
     key = f"{PREFIX}_{key_id}_{generate_secret(32)}"
-    api_key = ApiKey(key_id=key_id, secret_hash=digest(key), name=name, owner_id=owner.id, scope=scope,
-                     created_at=moment, expires_at=expires_at)
-    db.session.add(api_key)
-    db.session.flush()
-    api_key.owner = owner
-    audit.record("api_key.created", user_sub=owner.sub, client_id=key_id, actor=actor, scope=scope)
-    db.session.commit()
+    with transaction():
+        if not owner.is_service_account:
+            _refuse_beyond_cap(owner)
+        api_key = ApiKey(key_id=key_id, secret_hash=digest(key), name=name, owner_id=owner.id, scope=scope,
+                         created_at=moment, expires_at=expires_at)
+        db.session.add(api_key)
+        db.session.flush()
+        api_key.owner = owner
+        audit.record("api_key.created", user_sub=owner.sub, client_id=key_id, actor=actor, scope=scope)
     return IssuedKey(api_key, key)
 
 
@@ -161,36 +164,38 @@ def keys_of(owner: User) -> list[ApiKey]:
 def revoke_api_key(api_key: ApiKey, *, actor: str | None) -> ApiKey:
     """Refused at the token endpoint from the next request on; revoking twice changes nothing."""
     owner_sub, key_id = api_key.owner.sub, api_key.key_id
-    result = db.session.execute(
-        update(ApiKey).where(ApiKey.id == api_key.id, ApiKey.revoked_at.is_(None)).values(revoked_at=now())
-    )
-    if result.rowcount == 1:
-        audit.record("api_key.revoked", user_sub=owner_sub, client_id=key_id, actor=actor)
-    db.session.commit()
+    with transaction():
+        revoked = rows_changed(
+            update(ApiKey).where(ApiKey.id == api_key.id, ApiKey.revoked_at.is_(None)).values(revoked_at=now())
+        )
+        if revoked == 1:
+            audit.record("api_key.revoked", user_sub=owner_sub, client_id=key_id, actor=actor)
     db.session.refresh(api_key)
     return api_key
 
 
 def revoke_keys_of(owner: User, *, actor: str | None) -> int:
-    """Revoke every live key of the owner, each audited (not committed); returns how many."""
+    """Revoke every live key of the owner, each audited; returns how many."""
     moment = now()
-    revoked = db.session.scalars(
-        update(ApiKey)
-        .where(ApiKey.owner_id == owner.id, ApiKey.revoked_at.is_(None),
-               or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > moment))
-        .values(revoked_at=moment)
-        .returning(ApiKey.key_id)
-        .execution_options(synchronize_session=False)
-    ).all()
-    for key_id in revoked:
-        audit.record("api_key.revoked", user_sub=owner.sub, client_id=key_id, actor=actor)
+    with transaction():
+        revoked = db.session.scalars(
+            update(ApiKey)
+            .where(ApiKey.owner_id == owner.id, ApiKey.revoked_at.is_(None),
+                   or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > moment))
+            .values(revoked_at=moment)
+            .returning(ApiKey.key_id)
+            .execution_options(synchronize_session=False)
+        ).all()
+        for key_id in revoked:
+            audit.record("api_key.revoked", user_sub=owner.sub, client_id=key_id, actor=actor)
     return len(revoked)
 
 
 def narrow_to_owner(owner: User) -> None:
-    """After the owner's roles or scopes change, its keys keep only the scopes it may still hold (not committed)."""
+    """After the owner's roles or scopes change, its keys keep only the scopes it may still hold."""
     allowed = set(allowed_scopes(owner))
-    for api_key in db.session.scalars(select(ApiKey).where(ApiKey.owner_id == owner.id)):
-        kept = " ".join(s for s in api_key.scope.split() if s in allowed)
-        if kept != api_key.scope:
-            api_key.scope = kept
+    with transaction():
+        for api_key in db.session.scalars(select(ApiKey).where(ApiKey.owner_id == owner.id)):
+            kept = " ".join(s for s in api_key.scope.split() if s in allowed)
+            if kept != api_key.scope:
+                api_key.scope = kept

@@ -18,6 +18,7 @@ from app.security.secrets import digest, generate_secret
 from app.services import audit
 from app.services.pagination import Page, paginate
 from app.services.resources import admin_audience, validate_client_resources
+from app.services.transaction import transaction
 
 GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
 LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
@@ -149,16 +150,16 @@ def create_client(
     })
     secret = None if public else generate_secret(32)
     client.client_secret_hash = digest(secret) if secret else None
-    db.session.add(client)
-    audit.record("client.created", client_id=client.client_id, actor=actor, public=public)
-    db.session.commit()
+    with transaction():
+        db.session.add(client)
+        audit.record("client.created", client_id=client.client_id, actor=actor, public=public)
     return Registration(client=client, client_secret=secret)
 
 
 def update_client(client: Client, changes: Mapping[str, Any], *, actor: str | None) -> Client:
-    apply_metadata(client, changes)
-    audit.record("client.updated", client_id=client.client_id, actor=actor, fields=sorted(changes))
-    db.session.commit()
+    with transaction():
+        apply_metadata(client, changes)
+        audit.record("client.updated", client_id=client.client_id, actor=actor, fields=sorted(changes))
     return client
 
 
@@ -167,24 +168,24 @@ def rotate_secret(client: Client, *, actor: str | None) -> str:
     if client.is_public:
         raise ValidationError("a public client has no secret", field="client_id")
     secret = generate_secret(32)
-    client.client_secret_hash = digest(secret)
-    audit.record("client.secret_rotated", client_id=client.client_id, actor=actor)
-    db.session.commit()
+    with transaction():
+        client.client_secret_hash = digest(secret)
+        audit.record("client.secret_rotated", client_id=client.client_id, actor=actor)
     return secret
 
 
 def delete_client(client: Client, *, actor: str | None) -> None:
     """What it was issued goes with it: codes, refresh tokens and consents; its recorded access tokens are revoked."""
-    db.session.execute(
-        update(AccessTokenRecord)
-        .where(AccessTokenRecord.client_id == client.client_id, AccessTokenRecord.revoked_at.is_(None))
-        .values(revoked_at=now())
-    )
-    for model in (AuthorizationCode, RefreshToken, Consent):
-        db.session.execute(delete(model).where(model.client_id == client.client_id))
-    audit.record("client.deleted", client_id=client.client_id, actor=actor)
-    db.session.delete(client)
-    db.session.commit()
+    with transaction():
+        db.session.execute(
+            update(AccessTokenRecord)
+            .where(AccessTokenRecord.client_id == client.client_id, AccessTokenRecord.revoked_at.is_(None))
+            .values(revoked_at=now())
+        )
+        for model in (AuthorizationCode, RefreshToken, Consent):
+            db.session.execute(delete(model).where(model.client_id == client.client_id))
+        audit.record("client.deleted", client_id=client.client_id, actor=actor)
+        db.session.delete(client)
 
 
 def client_page(limit: int, cursor: str | None) -> Page[Client]:

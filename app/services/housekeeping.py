@@ -9,13 +9,13 @@ from flask import current_app
 from sqlalchemy import ColumnElement, delete, exists, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, aliased
 
-from app.extensions import db
 from app.models import AccessTokenRecord, AuditEvent, AuthorizationCode, LoginSession, OneTimeToken, RefreshToken
 from app.models.clock import now
+from app.services.transaction import rows_changed, separate_transaction
 
 log = logging.getLogger(__name__)
 
-# Rows per DELETE, each committed on its own: a batch holds its locks (on SQLite, the whole database)
+# Rows per DELETE, each a separate transaction: a batch holds its locks (on SQLite, the whole database)
 # for milliseconds, so requests interleave with a purge of any size.
 BATCH_SIZE = 1000
 SECONDS_PER_DAY = 86400
@@ -56,12 +56,7 @@ def purgeable(moment: int, audit_retention_days: int) -> dict[str, tuple[Instrum
         "refresh_tokens": (RefreshToken.id, ~family_is_live(RefreshToken.family_id, moment)),
         # A revoked access token stays listed until it expires: introspection and userinfo must refuse it.
         "access_tokens": (AccessTokenRecord.jti, AccessTokenRecord.expires_at <= moment),
-        "login_sessions": (
-            LoginSession.id,
-            LoginSession.revoked_at.is_not(None)
-            | (LoginSession.expires_at <= moment)
-            | (LoginSession.last_seen_at <= moment - idle_ttl),
-        ),
+        "login_sessions": (LoginSession.id, ~LoginSession.live(moment, idle_ttl)),
         "audit_events": (AuditEvent.id, AuditEvent.at < moment - audit_retention_days * SECONDS_PER_DAY),
         # Used or not, an expired link can never work again: "invalid or expired" needs no row to say so.
         "one_time_tokens": (OneTimeToken.id, OneTimeToken.expires_at <= moment),
@@ -74,10 +69,8 @@ def delete_in_batches(key: InstrumentedAttribute, condition: ColumnElement[bool]
     total = 0
     while True:
         batch = select(key).where(condition).limit(batch_size).scalar_subquery()
-        deleted = db.session.execute(
-            delete(model).where(key.in_(batch)).execution_options(synchronize_session=False)
-        ).rowcount
-        db.session.commit()
+        with separate_transaction():
+            deleted = rows_changed(delete(model).where(key.in_(batch)).execution_options(synchronize_session=False))
         total += deleted
         if deleted < batch_size:
             return total

@@ -1,7 +1,7 @@
 """Delivering the outbox: claim a due message, send it, record the outcome; retry with back-off, never lose one.
 
-Each attempt is its own use case with two commits: the claim (so no other worker takes the message
-while it is being sent), then the outcome with its audit event. Delivery is at least once: a worker
+Each attempt is two separate transactions: the claim (so no other worker takes the message while it is
+being sent), then the outcome with its audit event. Delivery is at least once: a worker
 that dies after the relay accepted a message but before the second commit sends it again once the
 claim lapses, under the same Message-ID.
 """
@@ -14,6 +14,7 @@ import smtplib
 import threading
 from collections import Counter
 from dataclasses import dataclass
+from typing import Any
 
 from flask import current_app
 
@@ -23,6 +24,7 @@ from app.mail.transports import Transport
 from app.models.clock import now
 from app.models.outbox import OutboxMessage
 from app.services import audit, outbox
+from app.services.transaction import separate_transaction
 
 log = logging.getLogger(__name__)
 SENT, DEFERRED, FAILED = "sent", "deferred", "failed"
@@ -76,12 +78,13 @@ def describe(exc: Exception) -> str:
 
 def deliver_one(transport: Transport, message_id: int | None = None) -> Attempt | None:
     """One attempt at the oldest due message (or the given one); None when nothing is due."""
-    message = outbox.claim(lease_seconds(), message_id)
+    # The claim is committed before the send, deliberately: no other worker takes the message while it is in flight.
+    with separate_transaction():
+        message = outbox.claim(lease_seconds(), message_id)
+        if message is not None:
+            db.session.expunge(message)  # keep the claim as taken: a reload after the commit could read a retaken lease
     if message is None:
-        db.session.commit()
         return None
-    db.session.expunge(message)  # keep the claim as taken: a reload after the commit could read a retaken lease
-    db.session.commit()
     try:
         transport.send(build_message(
             sender=outbox.sender(), recipient=message.recipient, message_id=message.message_id,
@@ -89,15 +92,14 @@ def deliver_one(transport: Transport, message_id: int | None = None) -> Attempt 
             content=Content(subject=message.subject, text=message.text_body, html=message.html_body),
         ))
     except (OSError, ValueError) as exc:  # smtplib, socket and ssl errors are OSErrors; UnsafeHeader a ValueError
-        attempt = _record_failure(message, exc)
-    else:
-        attempt = Attempt(message.id, SENT)
+        with separate_transaction():
+            return _record_failure(message, exc)
+    with separate_transaction():
         details = _details(message)
         if not outbox.mark_sent(message):
             log.warning("mail claim lapsed during the send; the message may go out twice", extra=details)
         audit.record("mail.sent", user_sub=message.user_sub, **details)
-    db.session.commit()
-    return attempt
+    return Attempt(message.id, SENT)
 
 
 def deliver_due(transport: Transport, stop: threading.Event | None = None) -> Counter[str]:
@@ -133,6 +135,6 @@ def _record_failure(message: OutboxMessage, exc: Exception) -> Attempt:
     return Attempt(message.id, DEFERRED, error)
 
 
-def _details(message: OutboxMessage) -> dict[str, object]:
+def _details(message: OutboxMessage) -> dict[str, Any]:
     # Identifiers only: never the address, the subject's personal parts or the body with its link.
     return {"outbox_id": message.id, "template": message.template, "attempts": message.attempts}

@@ -1,8 +1,8 @@
 """The outbox: a page queues mail in its own transaction; delivery happens after the commit, outside the request.
 
-Nothing here commits. enqueue() joins the caller's use case (the message exists if and only if the
-account, token or change that caused it does); the delivery use case (app/services/mail_delivery.py)
-commits its claims and outcomes itself.
+enqueue() joins the caller's use case (the message exists if and only if the account, token or change that
+caused it does); the delivery steps (claim, mark_sent, defer, fail) run in the transactions of
+app/services/mail_delivery.py; requeue() is an operator's use case of its own.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from app.models.clock import now
 from app.models.outbox import FAILED, PENDING, SENDING, OutboxMessage
 from app.services import audit
 from app.services.mail_templates import render
+from app.services.transaction import rows_changed, transaction
 
 WORKER = "ostiary.mail_worker"  # this process's delivery thread, if it runs one (app/services/mail_worker.py)
 _WAKE = "ostiary.outbox.wake"
@@ -89,10 +90,10 @@ def claim(lease_seconds: int, message_id: int | None = None) -> OutboxMessage | 
 
 def mark_sent(message: OutboxMessage) -> bool:
     """The transport took it: delete it (its body holds live links). False if the claim had lapsed meanwhile."""
-    return db.session.execute(
+    return rows_changed(
         delete(OutboxMessage).where(OutboxMessage.id == message.id, OutboxMessage.lease == message.lease)
         .execution_options(synchronize_session=False)
-    ).rowcount == 1
+    ) == 1
 
 
 def defer(message: OutboxMessage, error: str, retry_at: int) -> bool:
@@ -113,11 +114,12 @@ def requeue(ids: Sequence[int] = (), *, all_failed: bool = False, actor: str | N
         condition = OutboxMessage.status == FAILED
     else:
         return 0
-    count = db.session.execute(
-        update(OutboxMessage).where(condition).values(status=PENDING, attempts=0, next_attempt_at=now())
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    audit.record("mail.requeued", actor=actor, count=count, messages=list(ids) or "all failed")
+    with transaction():
+        count = rows_changed(
+            update(OutboxMessage).where(condition).values(status=PENDING, attempts=0, next_attempt_at=now())
+            .execution_options(synchronize_session=False)
+        )
+        audit.record("mail.requeued", actor=actor, count=count, messages=list(ids) or "all failed")
     return count
 
 
@@ -131,10 +133,10 @@ def messages(status: str | None = None, limit: int = 50) -> list[OutboxMessage]:
 
 def _settle(message: OutboxMessage, **values: Any) -> bool:
     # Only the holder of the claim records its outcome: a lapsed claim may have been retaken and delivered.
-    return db.session.execute(
+    return rows_changed(
         update(OutboxMessage).where(OutboxMessage.id == message.id, OutboxMessage.lease == message.lease)
         .values(lease=None, **values).execution_options(synchronize_session=False)
-    ).rowcount == 1
+    ) == 1
 
 
 @event.listens_for(Session, "after_commit")

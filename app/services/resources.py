@@ -16,6 +16,7 @@ from app.models import Client, Resource
 from app.scopes import ADMIN_SCOPE, is_api_scope, is_valid_scope_token
 from app.services import audit
 from app.services.pagination import Page, paginate
+from app.services.transaction import transaction
 
 ADMIN_API_PATH = "/admin/api"
 
@@ -109,9 +110,9 @@ def create_resource(identifier: str, name: str, scope: str, *, actor: str | None
     resource = Resource(identifier=identifier, name=validate_resource_name(name), scope=validate_resource_scope(scope))
     if find_resource(identifier) is not None:
         raise ConflictError("a resource with this identifier already exists", field="identifier")
-    db.session.add(resource)
-    audit.record("resource.created", actor=actor, resource=identifier)
-    db.session.commit()
+    with transaction():
+        db.session.add(resource)
+        audit.record("resource.created", actor=actor, resource=identifier)
     return resource
 
 
@@ -139,22 +140,22 @@ def resource_page(limit: int, cursor: str | None) -> Page[Resource]:
 
 def update_resource(resource: Resource, changes: Mapping[str, Any], *, actor: str | None) -> Resource:
     """Name and scopes change; the identifier is the `aud` downstream services check, so it never does."""
-    if "name" in changes:
-        resource.name = validate_resource_name(changes["name"])
-    if "scope" in changes:
-        resource.scope = validate_resource_scope(changes["scope"])
-    audit.record("resource.updated", actor=actor, resource=resource.identifier, fields=sorted(changes))
-    db.session.commit()
+    with transaction():
+        if "name" in changes:
+            resource.name = validate_resource_name(changes["name"])
+        if "scope" in changes:
+            resource.scope = validate_resource_scope(changes["scope"])
+        audit.record("resource.updated", actor=actor, resource=resource.identifier, fields=sorted(changes))
     return resource
 
 
 def delete_resource(resource: Resource, *, actor: str | None) -> None:
     """Clients lose the permissions to use it and to introspect its tokens with it."""
-    for client in db.session.scalars(select(Client)):
-        if resource.identifier in (client.resources or []):
-            client.resources = [r for r in client.resources if r != resource.identifier]
-        if resource.identifier in (client.introspect_resources or []):
-            client.introspect_resources = [r for r in client.introspect_resources if r != resource.identifier]
-    audit.record("resource.deleted", actor=actor, resource=resource.identifier)
-    db.session.delete(resource)
-    db.session.commit()
+    with transaction():
+        for client in db.session.scalars(select(Client)):
+            if resource.identifier in (client.resources or []):
+                client.resources = [r for r in client.resources if r != resource.identifier]
+            if resource.identifier in (client.introspect_resources or []):
+                client.introspect_resources = [r for r in client.introspect_resources if r != resource.identifier]
+        audit.record("resource.deleted", actor=actor, resource=resource.identifier)
+        db.session.delete(resource)

@@ -9,12 +9,13 @@ from sqlalchemy import ColumnElement, and_, delete, or_, select, union, update
 from app.extensions import db
 from app.models import AccessTokenRecord, AuthorizationCode, LoginSession, RefreshToken, User
 from app.models.clock import now
+from app.services.transaction import transaction
 
 
 def revoke_issued(user: User, *, login_sessions: Sequence[LoginSession] | None = None) -> None:
     """RFC 7009 §2.1 for a whole person, or for the apps they authorized in some sign-in sessions: every
     refresh-token family and the access tokens recorded for it are revoked, and codes not yet redeemed are
-    deleted. Not committed."""
+    deleted. Part of the use case that takes them back (a password change, a disabled account, a signed-out device)."""
     if login_sessions is not None and not login_sessions:
         return
     code_issued = [AuthorizationCode.user_id == user.id]
@@ -26,24 +27,25 @@ def revoke_issued(user: User, *, login_sessions: Sequence[LoginSession] | None =
     families = union(select(AuthorizationCode.family_id).where(*code_issued),
                      select(RefreshToken.family_id).where(*refresh_issued))
     moment = now()
-    db.session.execute(
-        update(AccessTokenRecord)
-        .where(AccessTokenRecord.family_id.in_(families), AccessTokenRecord.revoked_at.is_(None))
-        .values(revoked_at=moment)
-        .execution_options(synchronize_session=False)
-    )
-    db.session.execute(
-        update(RefreshToken)
-        .where(*refresh_issued, RefreshToken.revoked_at.is_(None))
-        .values(revoked_at=moment)
-        .execution_options(synchronize_session=False)
-    )
-    # Deleted, not marked used: redeeming one is then invalid_grant, not a replay audited as token reuse.
-    db.session.execute(
-        delete(AuthorizationCode)
-        .where(*code_issued, AuthorizationCode.used_at.is_(None))
-        .execution_options(synchronize_session=False)
-    )
+    with transaction():
+        db.session.execute(
+            update(AccessTokenRecord)
+            .where(AccessTokenRecord.family_id.in_(families), AccessTokenRecord.revoked_at.is_(None))
+            .values(revoked_at=moment)
+            .execution_options(synchronize_session=False)
+        )
+        db.session.execute(
+            update(RefreshToken)
+            .where(*refresh_issued, RefreshToken.revoked_at.is_(None))
+            .values(revoked_at=moment)
+            .execution_options(synchronize_session=False)
+        )
+        # Deleted, not marked used: redeeming one is then invalid_grant, not a replay audited as token reuse.
+        db.session.execute(
+            delete(AuthorizationCode)
+            .where(*code_issued, AuthorizationCode.used_at.is_(None))
+            .execution_options(synchronize_session=False)
+        )
 
 
 def begun_in(model: type[AuthorizationCode | RefreshToken],

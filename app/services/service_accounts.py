@@ -10,10 +10,10 @@ from sqlalchemy import select
 from app.errors import NotFoundError, ValidationError
 from app.extensions import db
 from app.models import User
-from app.services import accounts, audit
+from app.services import audit, users
 from app.services.pagination import Page, paginate
 from app.services.roles import validate_principal_scope, validate_roles
-from app.services.users import get_by_sub
+from app.services.transaction import transaction
 
 FIELDS = ("name", "roles", "scope")
 
@@ -35,16 +35,16 @@ def create_service_account(name: str, *, roles: list[str] | None = None, scope: 
         is_service_account=True,
         email_verified=False,
     )
-    db.session.add(account)
-    db.session.flush()
-    audit.record("service_account.created", user_sub=account.sub, actor=actor, roles=account.roles)
-    db.session.commit()
+    with transaction():
+        db.session.add(account)
+        db.session.flush()
+        audit.record("service_account.created", user_sub=account.sub, actor=actor, roles=account.roles)
     return account
 
 
 def get_service_account(ref: str) -> User:
     """By sub."""
-    account = get_by_sub(ref) if len(ref) <= 36 else None
+    account = users.get_by_sub(ref)
     if account is None or not account.is_service_account:
         raise NotFoundError("no such service account")
     return account
@@ -57,9 +57,9 @@ def service_account_page(limit: int, cursor: str | None) -> Page[User]:
 def update_service_account(account: User, changes: Mapping[str, Any], *, actor: str | None) -> User:
     if "name" in changes:
         changes = {**changes, "name": _validated_name(changes["name"])}
-    return accounts.update_user(account, changes, actor=actor)
+    return users.update_user(account, changes, actor=actor)
 
 
 def delete_service_account(account: User, *, actor: str | None) -> None:
     """Its API keys go with it."""
-    accounts.delete_user(account, actor=actor)
+    users.delete_user(account, actor=actor)

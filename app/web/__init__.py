@@ -9,7 +9,6 @@ from app.web.account import bp as account_bp
 from app.web.admin_api import bp as admin_api_bp
 from app.web.health import bp as health_bp
 from app.web.json_provider import BoundedJSONProvider
-from app.web.login_session import load_login_session
 from app.web.oauth import bp as oauth_bp
 from app.web.oidc import bp as oidc_bp
 from app.web.pages import bp as pages_bp
@@ -28,6 +27,5 @@ def register_blueprints(app: Flask) -> None:
     metrics.init_app(app)  # first hooks: the request clock starts before any other hook can fail
     request_log.init_app(app)
     hosts.init_app(app)  # before anything reads the session or the database
-    app.before_request(load_login_session)
     headers.init_app(app)
     errors.init_app(app)

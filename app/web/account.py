@@ -8,12 +8,14 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 
 from app.errors import AppError, ValidationError
-from app.models import User
+from app.models import LoginSession, User
 from app.security.throttle import Throttled
-from app.services import accounts, api_keys, user_sessions
+from app.services import api_keys, authentication, users
+from app.services import sessions as login_sessions
 from app.services.roles import allowed_scopes
 from app.web import rate_limits
 from app.web.login_session import current_login_session, current_user
@@ -55,10 +57,14 @@ def device_name(user_agent: str | None) -> str:
     return browser or system or "Unknown device"
 
 
+def _session() -> LoginSession:
+    found = current_login_session()
+    assert found is not None  # guaranteed by @signed_in
+    return found
+
+
 def _user() -> User:
-    user = current_user()
-    assert user is not None  # guaranteed by @signed_in
-    return user
+    return _session().user
 
 
 def _profile_page(user: User, errors: dict[str | None, str] | None = None) -> str:
@@ -74,10 +80,10 @@ def profile() -> str:
 
 @bp.post("/profile")
 @signed_in
-def update_profile() -> Response | tuple[str, int]:
+def update_profile() -> ResponseReturnValue:
     user = _user()
     try:
-        accounts.update_user(user, {"name": request.form.get("name", "").strip() or None}, actor=user.sub)
+        users.update_user(user, {"name": request.form.get("name", "").strip() or None}, actor=user.sub)
     except AppError as exc:
         return _profile_page(user, {exc.field: exc.description}), 400
     flash("Your profile was saved.")
@@ -86,19 +92,19 @@ def update_profile() -> Response | tuple[str, int]:
 
 @bp.post("/password")
 @signed_in
-def change_password() -> Response | tuple[str, int]:
+def change_password() -> ResponseReturnValue:
     user = _user()
     form = request.form
     try:
         if form.get("new_password", "") != form.get("confirm_password", ""):
             raise ValidationError("the new passwords do not match", field="confirm_password")
-        with rate_limits.password_confirmation(user, "password_change"):
-            revoked_keys = accounts.change_password(
-                user, form.get("current_password", ""), form.get("new_password", ""),
-                keep_session=current_login_session().id, revoke_api_keys=form.get("revoke_api_keys") == "1")
+        revoked_keys = authentication.change_password(
+            _session(), form.get("current_password", ""), form.get("new_password", ""), ip=request.remote_addr,
+            revoke_api_keys=form.get("revoke_api_keys") == "1")
     except Throttled as refused:
-        return rate_limits.too_many_requests(
-            _profile_page(user, {"current_password": rate_limits.wait_message(refused)}), refused)
+        message = rate_limits.wait_message(refused.retry_after_seconds)
+        return rate_limits.too_many_requests(_profile_page(user, {"current_password": message}),
+                                             refused.retry_after_seconds)
     except AppError as exc:
         return _profile_page(user, {exc.field: exc.description}), 400
     flash("Your password was changed. Your other sessions were signed out, and your apps will ask you to sign in "
@@ -113,9 +119,9 @@ def _keys_revoked(count: int) -> str:
 @bp.get("/sessions")
 @signed_in
 def sessions() -> str:
-    current = current_login_session()
-    active = user_sessions.active_sessions(_user())
-    apps = user_sessions.connected_apps(active)
+    current = _session()
+    active = login_sessions.active_sessions(_user())
+    apps = login_sessions.connected_apps(active)
     listed = [(s, device_name(s.user_agent), s.id == current.id, apps.get(s.id, [])) for s in active]
     others_have_apps = any(session_apps for session_id, session_apps in apps.items() if session_id != current.id)
     return render_template("account_sessions.html", user=_user(), section="sessions", sessions=listed,
@@ -124,9 +130,9 @@ def sessions() -> str:
 
 @bp.post("/sessions/<int:session_id>/end")
 @signed_in
-def end_session(session_id: int) -> Response:
+def end_session(session_id: int) -> ResponseReturnValue:
     disconnect = request.form.get("disconnect_apps") == "1"
-    if user_sessions.end_session(_user(), session_id, disconnect_apps=disconnect):
+    if login_sessions.end_session(_user(), session_id, disconnect_apps=disconnect):
         flash("That session was signed out and its apps were disconnected." if disconnect
               else "That session was signed out.")
     return redirect(url_for(".sessions"))
@@ -134,9 +140,9 @@ def end_session(session_id: int) -> Response:
 
 @bp.post("/sessions/end-others")
 @signed_in
-def end_other_sessions() -> Response:
+def end_other_sessions() -> ResponseReturnValue:
     disconnect = request.form.get("disconnect_apps") == "1"
-    ended = user_sessions.end_other_sessions(_user(), keep=current_login_session().id, disconnect_apps=disconnect)
+    ended = login_sessions.end_other_sessions(_user(), keep=_session().id, disconnect_apps=disconnect)
     flash(f"{ended} other session{'s' if ended != 1 else ''} signed out"
           + (", and their apps disconnected." if disconnect else "."))
     return redirect(url_for(".sessions"))
@@ -147,7 +153,7 @@ def _keys_page(user: User, *, issued: api_keys.IssuedKey | None = None, errors: 
     page = render_template(
         "account_api_keys.html", user=user, section="api-keys", keys=api_keys.keys_of(user),
         scopes=allowed_scopes(user), expiry_days=EXPIRY_DAYS, issued=issued, errors=errors or {},
-        now=int(time.time()), needs_password=not user_sessions.authenticated_recently(current_login_session()),
+        now=int(time.time()), needs_password=not authentication.authenticated_recently(_session()),
         recent_minutes=math.ceil(current_app.config["REAUTHENTICATE_SECONDS"] / 60),
         live_keys=api_keys.live_key_count(user), key_cap=current_app.config["LIVE_API_KEYS_PER_PERSON"],
     )
@@ -162,23 +168,22 @@ def keys() -> tuple[str, int]:
 
 @bp.post("/api-keys")
 @signed_in
-def create_key() -> Response | tuple[str, int]:
+def create_key() -> ResponseReturnValue:
     """The key is shown in this response only: it is not stored anywhere it could be shown again."""
     user = _user()
     days = request.form.get("expires_in_days", "")
     try:
         # A session cookie alone (a browser left signed in, a stolen cookie) does not mint lasting credentials.
-        if not user_sessions.authenticated_recently(current_login_session()):
-            with rate_limits.password_confirmation(user, "api_key.create"):
-                user_sessions.reauthenticate(current_login_session(), request.form.get("password", ""))
+        authentication.confirm_recent_sign_in(_session(), request.form.get("password", ""), ip=request.remote_addr,
+                                              purpose="api_key.create")
         if not days.isascii() or not days.isdigit() or int(days) not in EXPIRY_DAYS:
             raise ValidationError("choose one of the offered expiry times", field="expires_in_days")
         expires_at = int(time.time()) + int(days) * 86400 if int(days) else None
         issued = api_keys.create_api_key(user, request.form.get("name", ""), " ".join(request.form.getlist("scope")),
                                          expires_at=expires_at, actor=user.sub)
     except Throttled as refused:
-        page, _ = _keys_page(user, errors={"password": rate_limits.wait_message(refused)})
-        return rate_limits.too_many_requests(page, refused)
+        page, _ = _keys_page(user, errors={"password": rate_limits.wait_message(refused.retry_after_seconds)})
+        return rate_limits.too_many_requests(page, refused.retry_after_seconds)
     except AppError as exc:
         return _keys_page(user, errors={exc.field: exc.description}, status=400)
     return _keys_page(user, issued=issued)
@@ -186,7 +191,7 @@ def create_key() -> Response | tuple[str, int]:
 
 @bp.post("/api-keys/<key_id>/revoke")
 @signed_in
-def revoke_key(key_id: str) -> Response:
+def revoke_key(key_id: str) -> ResponseReturnValue:
     user = _user()
     try:
         revoked = api_keys.revoke_api_key(api_keys.get_api_key(key_id, owner=user), actor=user.sub)

@@ -1,4 +1,6 @@
-"""Errors become a friendly page for people and {"error", "error_description"} for machines."""
+"""Errors become a friendly page for people and {"error", "error_description"} for machines: each endpoint's
+declared audience (app/web/view_options.py) picks the rendering, and a path no route matched is answered for
+the routes around it."""
 
 from __future__ import annotations
 
@@ -6,44 +8,42 @@ import logging
 import traceback
 
 from flask import Flask, Response, jsonify, render_template, request
+from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import (
-    DataError,
-    InterfaceError,
-    OperationalError,
-    SQLAlchemyError,
-    TimeoutError as PoolTimeoutError,
-)
+from sqlalchemy.exc import DataError, InterfaceError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException
 
 from app.errors import AppError
 from app.extensions import db
+from app.web.view_options import API, audience
 
 log = logging.getLogger(__name__)
-
-# Paths answered in JSON: the OAuth endpoints people never see in a browser.
-JSON_PREFIXES = ("/oauth/token", "/oauth/revoke", "/oauth/introspect", "/oauth/userinfo", "/.well-known/", "/admin/api/",
-                 "/metrics")
 
 HTTP_ERROR_CODES = {400: "invalid_request", 401: "unauthorized", 404: "not_found", 405: "invalid_request",
                     413: "invalid_request", 429: "slow_down", 503: "temporarily_unavailable"}
 
 
-def wants_json() -> bool:
-    return request.path.startswith(JSON_PREFIXES)
-
-
 def error_response(status: int, error: str, description: str) -> Response:
-    if wants_json():
-        response = jsonify(error=error, error_description=description)
-        response.status_code = status
-        response.headers["Cache-Control"] = "no-store"
-        response.headers["Pragma"] = "no-cache"
-        return response
+    """The error as this request's audience reads it."""
+    return api_error(status, error, description) if audience() == API else page_error(status, error, description)
+
+
+def api_error(status: int, error: str, description: str) -> Response:
+    """RFC 6749 §5.2's shape, for every machine API: {"error", "error_description"}, never cached."""
+    response = jsonify(error=error, error_description=description)
+    response.status_code = status
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Pragma"] = "no-cache"
+    return response
+
+
+def page_error(status: int, error: str, description: str) -> Response:
+    """A readable page for a person in a browser."""
     return Response(render_template("error.html", error=error, description=description), status=status)
 
 
-def handle_http_exception(exc: HTTPException) -> Response:
+def handle_http_exception(exc: HTTPException) -> ResponseReturnValue:
     if exc.response is not None:
         return exc.response  # already a complete answer (e.g. an RFC 6750 challenge): keep it
     status = exc.code or 500
@@ -61,9 +61,11 @@ def handle_csrf_error(exc: CSRFError) -> Response:
 
 
 def handle_app_error(exc: AppError) -> Response:
-    response = jsonify(exc.to_dict())
-    response.status_code = exc.status_code
-    return response
+    if audience() == API:
+        response = jsonify(exc.to_dict())
+        response.status_code = exc.status_code
+        return response
+    return page_error(exc.status_code, exc.error, exc.description)
 
 
 def handle_database_down(exc: OperationalError | InterfaceError | PoolTimeoutError) -> Response:

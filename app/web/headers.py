@@ -1,18 +1,16 @@
-"""Security headers on every response, and CORS for the endpoints browser apps call from their own origin."""
+"""Security headers on every response; no-store and CORS on the views that declare them (app/web/view_options.py)."""
 
 from __future__ import annotations
 
 from flask import Flask, Response, current_app, request
 
 from app.web import brand
+from app.web.view_options import CORS, NO_STORE, declared
 
 # No script at all, no inline style, never framed. No form-action: browsers apply it to the redirect
 # that follows the consent form, which goes to the client's redirect_uri. Images: ours, and a brand logo's site.
 CSP = "default-src 'none'; style-src 'self'; img-src {images}; frame-ancestors 'none'; base-uri 'none'"
 
-# OAuth 2.0 for Browser-Based Apps §6.1: a browser app calls these from its origin; never authorize or pages,
-# which a browser visits itself and whose answers must not be readable by another origin.
-CORS_ENDPOINTS = frozenset({"oauth.token", "oidc.userinfo", "oauth.jwks", "oauth.metadata"})
 CORS_REQUEST_HEADERS = "Authorization, Content-Type"
 CORS_EXPOSED_HEADERS = "WWW-Authenticate, Retry-After"
 CORS_MAX_AGE_SECONDS = 600
@@ -33,10 +31,18 @@ def add_security_headers(response: Response) -> Response:
     return response
 
 
+def add_declared_headers(response: Response) -> Response:
+    if declared(NO_STORE):
+        response.headers["Cache-Control"] = "no-store"
+    if declared(CORS):
+        add_cors_headers(response)
+    return response
+
+
 def add_cors_headers(response: Response) -> Response:
-    """Fetch standard §3.2: the origin is echoed only when it is on OSTIARY_CORS_ALLOWED_ORIGINS; no credentials."""
-    if request.endpoint not in CORS_ENDPOINTS:
-        return response
+    """Fetch standard §3.2: the origin is echoed only when it is on OSTIARY_CORS_ALLOWED_ORIGINS; no credentials.
+    Only views declared @cors: never authorize or the pages, which a browser visits itself and whose answers
+    must not be readable by another origin."""
     response.vary.add("Origin")  # a shared cache must not hand one origin's answer to another
     origin = request.headers.get("Origin")
     if origin is None or origin not in current_app.config["CORS_ALLOWED_ORIGINS"]:
@@ -55,6 +61,6 @@ def add_cors_headers(response: Response) -> Response:
 
 def init_app(app: Flask) -> None:
     app.after_request(add_security_headers)
-    app.after_request(add_cors_headers)
+    app.after_request(add_declared_headers)
     session_cookie = "__Host-ostiary_csrf" if app.config["SESSION_COOKIE_SECURE"] else "ostiary_csrf"
     app.config["SESSION_COOKIE_NAME"] = session_cookie

@@ -9,8 +9,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from app.extensions import db
 from app.oauth.signing import keyring
 from app.security.keys import KeyError_
+from app.web.view_options import any_host, api
 
-bp = Blueprint("health", __name__)
+bp = any_host(api(Blueprint("health", __name__)))  # load balancers reach a node by its own address
 
 
 @bp.route("/healthz")
@@ -29,7 +30,7 @@ def readyz() -> Response | tuple[Response, int]:
         db.session().invalidate()  # a dropped connection cannot even roll back: discard it
         checks["database"] = "unavailable"
     try:
-        keyring().current
+        keyring().current  # noqa: B018 - raises when no key can sign
     except KeyError_:
         checks["keys"] = "missing"
     ready = all(value == "ok" for value in checks.values())

@@ -8,9 +8,7 @@ from flask import Flask, Response, current_app, request
 
 from app.config import is_loopback
 from app.web.errors import error_response
-
-# Load balancers and scrapers reach a node by its own address, with whatever Host they like.
-ANY_HOST_ENDPOINTS = frozenset({"health.healthz", "health.readyz", "metrics.scrape"})
+from app.web.view_options import ANY_HOST, declared
 
 
 def _hostname(authority: str) -> str | None:
@@ -28,8 +26,9 @@ def is_our_host(authority: str, issuer: str) -> bool:
 
 
 def refuse_other_hosts() -> Response | None:
-    """RFC 9110 §7.4: a request whose Host is not the issuer's gets a 400, not a page that names that host."""
-    if request.endpoint in ANY_HOST_ENDPOINTS:
+    """RFC 9110 §7.4: a request whose Host is not the issuer's gets a 400, not a page that names that host; only
+    views declared @any_host answer any."""
+    if declared(ANY_HOST):
         return None
     issuer = current_app.config["ISSUER"]
     # Werkzeug leaves request.host empty when the Host header holds what no host name can.

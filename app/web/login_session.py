@@ -1,11 +1,14 @@
-"""The browser's login session: a cookie with a random id, resolved once per request onto g."""
+"""The browser's login session: a cookie with a random id, resolved on first use in a request and kept on g."""
 
 from __future__ import annotations
 
-from flask import Response, current_app, g, request
+from flask import current_app, g, request, session
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from app.models import LoginSession, User
 from app.services import sessions
+from app.services.authentication import SignedIn
+from app.web.view_options import API, audience
 
 
 def cookie_name() -> str:
@@ -17,29 +20,23 @@ def _secure() -> bool:
     return current_app.config["ISSUER"].startswith("https://")
 
 
-# Endpoints that never use the browser session: no session lookup, so probes and token calls stay cheap
-# and keep answering while the database is down.
-MACHINE_ENDPOINTS = frozenset({
-    "oauth.token", "oauth.introspect", "oauth.revoke", "oauth.jwks", "oauth.metadata",
-    "health.healthz", "health.readyz", "metrics.scrape",
-})
+def current_login_session() -> LoginSession | None:
+    """The browser's live session, looked up when a view first asks (so a view that never does, like the token
+    endpoint or a probe, costs no query and keeps answering while the database is down)."""
+    if "login_session" not in g:
+        g.login_session = _load()
+    return g.login_session
 
 
-def load_login_session() -> None:
-    g.login_session = None
-    if request.endpoint in MACHINE_ENDPOINTS:
-        return  # machine endpoints never use the browser session
+def _load() -> LoginSession | None:
+    if audience() == API:
+        return None  # a machine API takes no authority from the browser's cookies
     if request.method == "HEAD":
         # RFC 9110 §9.2.1: HEAD is safe. A link preview or prefetch of an authorization URL must not act for the
         # person (a code, a consent) nor even refresh the session's last-seen time: it is answered as signed out.
-        return
-    token = request.cookies.get(cookie_name())
-    if token:
-        g.login_session = sessions.load(token)
-
-
-def current_login_session() -> LoginSession | None:
-    return g.get("login_session")
+        return None
+    token = presented_cookie()
+    return sessions.load(token) if token else None
 
 
 def current_user() -> User | None:
@@ -47,7 +44,7 @@ def current_user() -> User | None:
     return found.user if found else None
 
 
-def set_session_cookie(response: Response, token: str) -> None:
+def set_session_cookie(response: WerkzeugResponse, token: str) -> None:
     response.set_cookie(
         cookie_name(),
         token,
@@ -59,11 +56,26 @@ def set_session_cookie(response: Response, token: str) -> None:
     )
 
 
-def clear_session_cookie(response: Response) -> None:
+def clear_session_cookie(response: WerkzeugResponse) -> None:
     response.delete_cookie(cookie_name(), path="/", secure=_secure(), httponly=True, samesite="Lax")
 
 
-def end_current_session(response: Response) -> None:
-    sessions.end(request.cookies.get(cookie_name()))
+def presented_cookie() -> str | None:
+    """The session cookie this browser sent, live or not: what a new sign-in replaces."""
+    return request.cookies.get(cookie_name())
+
+
+def begin_session(response: WerkzeugResponse, signed_in: SignedIn) -> WerkzeugResponse:
+    """After a sign-in: the new session's cookie, and fresh CSRF state (nothing from before sign-in carries over)."""
+    session.clear()
+    g.login_session = None  # loaded from the new cookie on the browser's next request
+    set_session_cookie(response, signed_in.session_token)
+    return response
+
+
+def forget_session(response: WerkzeugResponse) -> WerkzeugResponse:
+    """After a sign-out: the browser forgets its session cookie and its CSRF state."""
+    session.clear()
     g.login_session = None
     clear_session_cookie(response)
+    return response

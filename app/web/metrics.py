@@ -10,8 +10,9 @@ from flask import Blueprint, Flask, Response, current_app, g, request
 
 from app import metrics
 from app.web.errors import error_response
+from app.web.view_options import any_host, api, no_store
 
-bp = Blueprint("metrics", __name__)
+bp = api(Blueprint("metrics", __name__))
 
 # A label value for requests no route matched (404, 405): never the raw path, which anyone can vary.
 UNMATCHED = "unmatched"
@@ -45,12 +46,14 @@ def _has_bearer_token() -> bool:
 
 
 @bp.route("/metrics")
+@no_store
+@any_host  # a scraper reaches each node by its own address
 def scrape() -> Response:
     """Prometheus text exposition format, for allowlisted scrapers only."""
     if not (_has_bearer_token() or _from_allowed_network()):
         return error_response(403, "access_denied", "metrics are served to allowlisted networks or with the metrics token")
     body, content_type = metrics.exposition(request.headers.get("Accept", ""))
-    return Response(body, content_type=content_type, headers={"Cache-Control": "no-store"})
+    return Response(body, content_type=content_type)
 
 
 def start_request() -> None:

@@ -1,8 +1,9 @@
-"""OAuth 2.0 endpoints: authorize, token, revocation, introspection, metadata, JWKS."""
+"""OAuth 2.0 endpoints: authorize (a page), and the machine APIs token, revocation, introspection, metadata, JWKS."""
 
 from __future__ import annotations
 
 import re
+from typing import Any
 from urllib.parse import urlencode
 
 from authlib.oauth2 import OAuth2Error
@@ -14,20 +15,23 @@ from authlib.oidc.core.errors import (
     RequestURINotSupportedError,
 )
 from flask import Blueprint, Response, current_app, jsonify, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 
 from app.extensions import csrf
+from app.models import LoginSession, User
 from app.models.clock import now
 from app.oauth import authorization
 from app.oauth.discovery import PROMPT_VALUES, RESPONSE_MODES
 from app.oauth.discovery import metadata as server_metadata
 from app.oauth.endpoints import check_id_token_hint
+from app.oauth.grants import AuthorizationCodeGrant
 from app.oauth.signing import keyring
 from app.scopes import consent_lines
-from app.services import audit, consents, resources
-from app.services.transaction import transaction
+from app.services import consents, resources
 from app.web.errors import error_response
 from app.web.login_session import current_login_session
-from app.web.parameters import malformed_parameter
+from app.web.parameters import malformed_parameter, request_parameters
+from app.web.view_options import api, cors, no_store
 
 bp = Blueprint("oauth", __name__)
 
@@ -35,10 +39,6 @@ bp = Blueprint("oauth", __name__)
 CONSENT_FIELDS = {"csrf_token", "decision"}
 # ASCII digits only: str.isdigit() also accepts "²" and "٣".
 MAX_AGE = re.compile(r"[0-9]{1,10}")
-
-
-def _authorization_params() -> list[tuple[str, str]]:
-    return [(k, v) for k, v in request.values.items(multi=True) if k not in CONSENT_FIELDS]
 
 
 def _error_page(error: OAuth2Error) -> Response:
@@ -89,14 +89,14 @@ def _hinted_subject(client_id: str) -> str | None:
     return check_id_token_hint(hint, client_id)["sub"] if hint else None
 
 
-def _login_redirect(prompts: set[str]) -> Response:
+def _login_redirect(prompts: set[str]) -> ResponseReturnValue:
     """Send the browser to sign in, then back here without prompt=login or max_age, so it is asked once."""
-    params = [(k, v) for k, v in _authorization_params() if k not in {"prompt", "max_age"}]
+    params = request_parameters(without={*CONSENT_FIELDS, "prompt", "max_age"})
     remaining = " ".join(p for p in sorted(prompts) if p != "login")
     if remaining:
         params.append(("prompt", remaining))
     back = url_for("oauth.authorize") + "?" + urlencode(params)
-    query = {"next": back}
+    query: dict[str, Any] = {"next": back}
     if request.values.get("login_hint"):
         query["login_hint"] = request.values["login_hint"][:320]
     return redirect(url_for("pages.login", **query))
@@ -104,15 +104,14 @@ def _login_redirect(prompts: set[str]) -> Response:
 
 @bp.route("/oauth/authorize", methods=["GET", "POST"])
 @csrf.exempt  # a relying party may POST the request; our consent decision checks CSRF itself
-def authorize() -> Response:
+def authorize() -> ResponseReturnValue:
     """RFC 6749 §4.1.1 / OpenID Connect Core §3.1.2: sign in, consent, redirect with a code."""
     problem = malformed_parameter()
     if problem:
         return error_response(400, "invalid_request", problem)
     login_session = current_login_session()
-    user = login_session.user if login_session else None
     try:
-        grant = authorization.get_consent_grant(end_user=user)
+        grant = authorization.get_consent_grant(end_user=login_session.user if login_session else None)
     except OAuth2Error as error:
         return authorization.authorization_error_response(error) if error.redirect_uri else _error_page(error)
     grant.request.login_session = login_session
@@ -124,59 +123,62 @@ def authorize() -> Response:
         max_age = _max_age()
         prompts = _prompts(max_age)
         hinted_sub = _hinted_subject(grant.client.client_id)
-        needs_login = (
-            user is None
-            or "login" in prompts
-            or (max_age is not None and now() - login_session.auth_time > max_age)
-            # A hint about someone else: answer only for that person (login_required with prompt=none).
-            or (hinted_sub is not None and hinted_sub != user.sub)
-        )
-        if needs_login:
+        acting = _acting_session(login_session, prompts, max_age, hinted_sub)
+        if acting is None:
             if "none" in prompts:
                 raise LoginRequiredError()
             return _login_redirect(prompts)
-        scope = grant.request.scope or ""
-        # RFC 8707: the resource server the access token will be sent to, resolved while validating.
-        resource = grant.request.resource.identifier if grant.request.resource else None
-        decision = request.form.get("decision") if request.method == "POST" else None
-        if decision is None:
-            if "consent" not in prompts and consents.covers(user, grant.client.client_id, scope, resource):
-                return authorization.create_authorization_response(grant=grant, grant_user=user)
-            if "none" in prompts:
-                raise ConsentRequiredError()
-            return _consent_page(grant, scope)
-        csrf.protect()
-        consent = {"user_sub": user.sub, "client_id": grant.client.client_id, "scope": scope}
-        if resource is not None:
-            consent["resource"] = resource
-        if decision != "allow":
-            with transaction():
-                audit.record("consent.denied", outcome="failure", **consent)
-            raise AccessDeniedError("the user denied the request")
-        audit.record("consent.granted", **consent)  # committed with the consent itself
-        consents.remember(user, grant.client.client_id, scope, resource)
-        return authorization.create_authorization_response(grant=grant, grant_user=user)
+        return _decide(grant, acting.user, prompts)
     except OAuth2Error as error:
         error.redirect_uri, error.state = redirect_uri, state
         return authorization.authorization_error_response(error)
 
 
-def _consent_page(grant, scope: str) -> Response:
+def _acting_session(login_session: LoginSession | None, prompts: set[str], max_age: int | None,
+                    hinted_sub: str | None) -> LoginSession | None:
+    """The sign-in that may answer this request, or None to sign in (again): OpenID Connect Core §3.1.2.1
+    prompt=login and max_age, and an id_token_hint about someone else (answered only for that person)."""
+    if login_session is None or "login" in prompts:
+        return None
+    if max_age is not None and now() - login_session.auth_time > max_age:
+        return None
+    if hinted_sub is not None and hinted_sub != login_session.user.sub:
+        return None
+    return login_session
+
+
+def _decide(grant: AuthorizationCodeGrant, user: User, prompts: set[str]) -> ResponseReturnValue:
+    """A remembered consent answers at once; otherwise the person is asked, and their decision is the answer."""
+    client_id = grant.client.client_id
+    scope = grant.request.scope or ""
+    # RFC 8707: the resource server the access token will be sent to, resolved while validating.
+    resource = grant.request.resource.identifier if grant.request.resource else None
+    decision = request.form.get("decision") if request.method == "POST" else None
+    if decision is None:
+        if "consent" not in prompts and consents.covers(user, client_id, scope, resource):
+            return authorization.create_authorization_response(grant=grant, grant_user=user)
+        if "none" in prompts:
+            raise ConsentRequiredError()
+        return _consent_page(grant, user, scope)
+    csrf.protect()
+    if decision != "allow":
+        consents.deny(user, client_id, scope, resource)
+        raise AccessDeniedError("the user denied the request")
+    consents.grant(user, client_id, scope, resource)
+    return authorization.create_authorization_response(grant=grant, grant_user=user)
+
+
+def _consent_page(grant: AuthorizationCodeGrant, user: User, scope: str) -> str:
     names = resources.names_by_scope(scope.split(), requested=grant.request.resource, allowed=grant.client.resources)
-    scopes = consent_lines(scope, names)
-    body = render_template(
-        "consent.html",
-        client=grant.client,
-        scopes=scopes,
-        resource=grant.request.resource,
-        params=_authorization_params(),
-        user=current_login_session().user,
-    )
-    return Response(body)
+    return render_template("consent.html", client=grant.client, scopes=consent_lines(scope, names),
+                           resource=grant.request.resource, params=request_parameters(without=CONSENT_FIELDS),
+                           user=user)
 
 
 @bp.route("/oauth/token", methods=["POST"])
-@csrf.exempt
+@api
+@cors
+@no_store  # RFC 6749 §5.1
 def token() -> Response:
     problem = malformed_parameter()
     if problem:
@@ -185,21 +187,28 @@ def token() -> Response:
 
 
 @bp.route("/oauth/revoke", methods=["POST"])
-@csrf.exempt
-def revoke() -> Response:
-    return authorization.create_endpoint_response("revocation")
+@api
+def revoke() -> ResponseReturnValue:
+    return _endpoint_response("revocation")
 
 
 @bp.route("/oauth/introspect", methods=["POST"])
-@csrf.exempt
-def introspect() -> Response:
-    response = authorization.create_endpoint_response("introspection")
-    response.headers["Cache-Control"] = "no-store"
+@api
+@no_store  # RFC 7662 §4: the answer describes a live token
+def introspect() -> ResponseReturnValue:
+    return _endpoint_response("introspection")
+
+
+def _endpoint_response(name: str) -> ResponseReturnValue:
+    response = authorization.create_endpoint_response(name)
+    assert response is not None  # only RP-initiated logout leaves its answer to the view
     return response
 
 
 @bp.route("/.well-known/openid-configuration")
 @bp.route("/.well-known/oauth-authorization-server")
+@api
+@cors
 def metadata() -> Response:
     response = jsonify(server_metadata())
     response.headers["Cache-Control"] = "public, max-age=3600"
@@ -207,7 +216,9 @@ def metadata() -> Response:
 
 
 @bp.route("/.well-known/jwks.json")
-def jwks() -> Response:
+@api
+@cors
+def jwks() -> ResponseReturnValue:
     """RFC 7517 §5 key set: cacheable for less than a next key's publish delay, revalidated by ETag (RFC 9110 §13.1.2)."""
     view = keyring().view()
     response = Response(view.jwks_json, mimetype="application/json")

@@ -1,4 +1,4 @@
-"""OpenID Connect endpoints: userinfo and RP-initiated logout."""
+"""OpenID Connect endpoints: userinfo (a machine API) and RP-initiated logout (a page)."""
 
 from __future__ import annotations
 
@@ -7,23 +7,27 @@ from urllib.parse import urlencode
 from authlib.integrations.flask_oauth2 import current_token
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6750 import InsufficientScopeError, InvalidTokenError
-from flask import Blueprint, Response, abort, g, jsonify, redirect, render_template, request, session
+from flask import Blueprint, Response, abort, jsonify, redirect, render_template, request
+from flask.typing import ResponseReturnValue
 
 from app.extensions import csrf
 from app.oauth import authorization
 from app.oauth.bearer import bearer_error_response, require_oauth
 from app.oauth.oidc import userinfo_claims
-from app.services import audit
+from app.services import authentication
 from app.services.users import get_by_sub
 from app.web.errors import error_response
-from app.web.login_session import cookie_name, current_user, end_current_session
-from app.web.parameters import malformed_parameter
+from app.web.login_session import cookie_name, current_login_session, forget_session
+from app.web.parameters import malformed_parameter, request_parameters
+from app.web.view_options import api, cors, no_store
 
 bp = Blueprint("oidc", __name__)
 
 
 @bp.route("/oauth/userinfo", methods=["GET", "POST"])
-@csrf.exempt
+@api
+@cors
+@no_store  # personal data
 @require_oauth()
 def userinfo() -> Response:
     """OpenID Connect Core §5.3: claims of the token's subject, filtered by its scope."""
@@ -33,14 +37,12 @@ def userinfo() -> Response:
         abort(bearer_error_response(InvalidTokenError(description="the token has no active end-user")))
     if "openid" not in current_token.get_scope().split():
         abort(bearer_error_response(InsufficientScopeError(description="the token lacks the openid scope"), "openid"))
-    response = jsonify(userinfo_claims(user, current_token.get_scope()))
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return jsonify(userinfo_claims(user, current_token.get_scope()))
 
 
 @bp.route("/oauth/logout", methods=["GET", "POST"])
 @csrf.exempt  # the RP's request carries no CSRF token; our confirmation form is checked below
-def end_session() -> Response | str:
+def end_session() -> ResponseReturnValue:
     """OpenID Connect RP-Initiated Logout 1.0."""
     problem = malformed_parameter()
     if problem:
@@ -54,7 +56,8 @@ def end_session() -> Response | str:
     except OAuth2Error as error:
         return error_response(400, error.error, error.description or "The logout request is invalid.")
     confirmed = request.method == "POST" and request.form.get("confirm") == "yes"
-    user = current_user()
+    login_session = current_login_session()
+    user = login_session.user if login_session else None
     # §6: ask before acting on a request without a hint, or with a hint about someone else.
     hinted_sub = (end_request.id_token_claims or {}).get("sub")
     if confirmed:
@@ -64,15 +67,10 @@ def end_session() -> Response | str:
     response = authorization.create_endpoint_response("end_session", end_request)
     if response is None:
         response = Response(render_template("logged_out.html"))
-    if g.get("end_session"):
-        if user is not None:
-            client_id = end_request.client.client_id if end_request.client else None
-            audit.record("sign_out", user_sub=user.sub, client_id=client_id)  # committed as it ends
-        end_current_session(response)
-        session.clear()
-    return response
+    authentication.sign_out(login_session, client_id=end_request.client.client_id if end_request.client else None)
+    return forget_session(response)
 
 
 def _logout_params() -> list[tuple[str, str]]:
     """The RP's request parameters, without the fields of our own confirmation form."""
-    return [(k, v) for k, v in request.values.items(multi=True) if k not in {"csrf_token", "confirm"}]
+    return request_parameters(without={"csrf_token", "confirm"})

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs, urlsplit
 
-from flask import Blueprint, Response, redirect, render_template, request, session, url_for
+from flask import Blueprint, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import lazy_gettext
 
-from app import metrics
-from app.security.throttle import Throttled
-from app.services import audit, clients, sessions, users
+from app.services import authentication, clients
+from app.services.authentication import THROTTLED, Refused
 from app.web import rate_limits
-from app.web.login_session import cookie_name, current_user, end_current_session, set_session_cookie
+from app.web.login_session import begin_session, current_login_session, current_user, forget_session, presented_cookie
 from app.web.redirects import safe_next
 
 bp = Blueprint("pages", __name__)
@@ -48,41 +48,25 @@ def home() -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-def login() -> Response | str | tuple[str, int]:
+def login() -> ResponseReturnValue:
     next_url = safe_next(request.values.get("next"))
     if request.method == "GET":
         return _login_page(next_url, request.args.get("login_hint", "")[:320])
     login_name = request.form.get("login", "")[:320]
-    account = users.find_by_login(login_name)
-    try:
-        attempt = rate_limits.sign_in_attempt(login_name, account)
-    except Throttled as refused:
-        return rate_limits.too_many_requests(_login_page(next_url, login_name, rate_limits.wait_message(refused)), refused)
-    with attempt:
-        user = users.authenticate(account, request.form.get("password", ""))
-        if user is None:
-            metrics.sign_in_failed()
-            # Who was targeted, if the account exists; the typed login is not kept (it may be a mistyped password).
-            rate_limits.failed(attempt, "sign_in", account.sub if account else None)
-            # One message whatever failed: no hint whether the account exists.
-            return _login_page(next_url, login_name, INVALID_CREDENTIALS), 401
-    audit.record("sign_in", user_sub=user.sub)  # committed with the new session
-    sessions.end(request.cookies.get(cookie_name()))  # a new sign-in never keeps the old session id alive
-    token = sessions.start(user, ip=request.remote_addr, user_agent=request.user_agent.string)
-    session.clear()  # fresh CSRF state: nothing from before sign-in carries over
-    response = redirect(next_url)
-    set_session_cookie(response, token)
-    return response
+    outcome = authentication.sign_in(login_name, request.form.get("password", ""), ip=request.remote_addr,
+                                     user_agent=request.user_agent.string, replacing=presented_cookie())
+    if isinstance(outcome, Refused):
+        if outcome.reason == THROTTLED:
+            page = _login_page(next_url, login_name, rate_limits.wait_message(outcome.retry_after_seconds))
+            return rate_limits.too_many_requests(page, outcome.retry_after_seconds)
+        # One message whatever failed: no hint whether the account exists.
+        return _login_page(next_url, login_name, INVALID_CREDENTIALS), 401
+    return begin_session(redirect(next_url), outcome)
 
 
 @bp.route("/logout", methods=["GET", "POST"])
-def logout() -> Response | str:
+def logout() -> ResponseReturnValue:
     if request.method == "GET":
         return render_template("logout.html", user=current_user(), params=[])
-    user = current_user()
-    if user is not None:
-        audit.record("sign_out", user_sub=user.sub)  # committed as the session ends
-    response = redirect(safe_next(request.form.get("next")))  # "Not you?" on the consent page: back to it
-    end_current_session(response)
-    session.clear()
-    return response
+    authentication.sign_out(current_login_session())
+    return forget_session(redirect(safe_next(request.form.get("next"))))  # "Not you?" on the consent page: back to it

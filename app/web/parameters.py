@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 
 from flask import request
 
@@ -24,6 +25,12 @@ def malformed_parameter() -> str | None:
             if CONTROL.search(name) or any(CONTROL.search(value) for value in values):
                 return f"{_label(name)} contains a control character"
     return None
+
+
+def request_parameters(*, without: Collection[str] = ()) -> list[tuple[str, str]]:
+    """The request's parameters (query, then form), each value in order, without the fields of our own forms:
+    what a page passes on when it sends the browser back with the same request."""
+    return [(name, value) for name, values in request.values.lists() if name not in without for value in values]
 
 
 def _label(name: str) -> str:

@@ -8,13 +8,13 @@ from typing import Any
 from authlib.oauth2 import OAuth2Error
 from flask import Blueprint, Response, g, jsonify, request
 
-from app.extensions import csrf
 from app.services.pagination import Page
 from app.web.admin_api.auth import admin_error_response, authenticate_admin
 from app.web.admin_api.openapi import document
+from app.web.view_options import api, no_store
 
-bp = Blueprint("admin_api", __name__, url_prefix="/admin/api")
-csrf.exempt(bp)  # bearer tokens, never cookies: no cross-site request can carry one
+# Bearer tokens, never cookies; bodies carry secrets shown once and personal data.
+bp = no_store(api(Blueprint("admin_api", __name__, url_prefix="/admin/api")))
 
 
 @bp.before_request
@@ -27,13 +27,6 @@ def require_admin() -> Response | None:
     except OAuth2Error as error:
         return admin_error_response(error)
     return None
-
-
-@bp.after_request
-def no_store(response: Response) -> Response:
-    # Bodies carry secrets shown once and personal data.
-    response.headers["Cache-Control"] = "no-store"
-    return response
 
 
 @bp.get("/openapi.json")
@@ -63,4 +56,4 @@ def no_content() -> Response:
 
 
 # The operations register themselves on bp.
-from app.web.admin_api import api_keys, audit, clients, resources, service_accounts, users  # noqa: E402,F401
+from app.web.admin_api import api_keys, audit, clients, resources, service_accounts, users  # noqa: F401

@@ -7,23 +7,22 @@ from flask import Response, jsonify, url_for
 from app.errors import ConflictError
 from app.models import User
 from app.scopes import ADMIN_ROLE
-from app.services import accounts
+from app.services import users
 from app.services.representations import user_dict
-from app.services.users import create_user as create
 from app.web.admin_api import actor, bp, created, no_content, page_response
 from app.web.admin_api.bodies import json_body, query_limit, query_string
 
 
 @bp.get("/users")
 def list_users() -> Response:
-    page = accounts.user_page(query_string("q"), query_limit(), query_string("cursor"))
+    page = users.user_page(query_string("q"), query_limit(), query_string("cursor"))
     return page_response(page, user_dict)
 
 
 @bp.post("/users")
 def create_user() -> Response:
     body = json_body("UserCreate")
-    user = create(body["email"], body.get("password"), name=body.get("name"), username=body.get("username"),
+    user = users.create_user(body["email"], body.get("password"), name=body.get("name"), username=body.get("username"),
                   roles=body.get("roles"), scope=body.get("scope", ""),
                   email_verified=body.get("email_verified", False), actor=actor())
     return created(user_dict(user), url_for(".get_user", sub=user.sub))
@@ -31,39 +30,39 @@ def create_user() -> Response:
 
 @bp.get("/users/<sub>")
 def get_user(sub: str) -> Response:
-    return jsonify(user_dict(accounts.get_person(sub)))
+    return jsonify(user_dict(users.get_person(sub)))
 
 
 @bp.patch("/users/<sub>")
 def update_user(sub: str) -> Response:
-    user = accounts.get_person(sub)
+    user = users.get_person(sub)
     changes = json_body("UserUpdate")
     if "roles" in changes and ADMIN_ROLE not in changes["roles"]:
         not_yourself(user)
-    return jsonify(user_dict(accounts.update_user(user, changes, actor=actor())))
+    return jsonify(user_dict(users.update_user(user, changes, actor=actor())))
 
 
 @bp.delete("/users/<sub>")
 def delete_user(sub: str) -> Response:
-    accounts.delete_user(not_yourself(accounts.get_person(sub)), actor=actor())
+    users.delete_user(not_yourself(users.get_person(sub)), actor=actor())
     return no_content()
 
 
 @bp.post("/users/<sub>/disable")
 def disable_user(sub: str) -> Response:
-    return jsonify(user_dict(accounts.disable_user(not_yourself(accounts.get_person(sub)), actor=actor())))
+    return jsonify(user_dict(users.disable_user(not_yourself(users.get_person(sub)), actor=actor())))
 
 
 @bp.post("/users/<sub>/enable")
 def enable_user(sub: str) -> Response:
-    return jsonify(user_dict(accounts.enable_user(accounts.get_person(sub), actor=actor())))
+    return jsonify(user_dict(users.enable_user(users.get_person(sub), actor=actor())))
 
 
 @bp.put("/users/<sub>/password")
 def set_password(sub: str) -> Response:
-    user = accounts.get_person(sub)
+    user = users.get_person(sub)
     body = json_body("PasswordSet")
-    accounts.set_password(user, body["password"], actor=actor(), revoke_api_keys=body.get("revoke_api_keys", False))
+    users.set_password(user, body["password"], actor=actor(), revoke_api_keys=body.get("revoke_api_keys", False))
     return no_content()
 
 

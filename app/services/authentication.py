@@ -1,0 +1,199 @@
+"""Signing in, a small state machine owned by this module: credentials -> Identified -> SignedIn.
+
+verify_password() turns a login and password into an Identified person (who, by which RFC 8176 methods, and
+when the factor was verified) or a Refused attempt, under the sign-in limits; start_session() turns an Identified
+person into a SignedIn browser; sign_in() is both in one transaction. A second factor is a step between the two:
+sign_in() answers "factor required" (the Identified person held server-side, briefly, bound to the browser)
+instead of starting the session, and the factor, once verified, adds its method to amr and its time as auth_time
+before start_session(). A federated sign-in is another way into Identified. Neither changes start_session(),
+nor how the views turn SignedIn into a cookie and Refused into a page. Signing out, and proving the password
+again to a signed-in session, live here too: counted, audited and committed the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from flask import current_app
+
+from app import metrics
+from app.errors import ValidationError, WrongPasswordError
+from app.extensions import db
+from app.models import LoginSession, User
+from app.models.clock import now
+from app.security.passwords import passwords
+from app.security.throttle import Attempt, Throttled, sign_in_counters, throttle
+from app.services import audit, sessions, users
+from app.services.transaction import transaction
+
+# Why an attempt was refused. One reason for an unknown login, a wrong password and a disabled account alike:
+# no hint whether the account exists.
+INVALID_CREDENTIALS = "invalid_credentials"
+THROTTLED = "throttled"
+PASSWORD = "pwd"  # RFC 8176 §2
+
+
+@dataclass(frozen=True)
+class Identified:
+    """Credentials verified: the person, the methods that proved it (RFC 8176 amr values) and the time of the
+    last factor (OpenID Connect Core §2 auth_time). No session exists yet."""
+
+    user: User
+    amr: tuple[str, ...]
+    auth_time: int
+
+
+@dataclass(frozen=True)
+class Refused:
+    """No sign-in. `retry_after_seconds` is set when the sign-in limits refused the attempt unchecked."""
+
+    reason: str
+    retry_after_seconds: int = 0
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    """A session exists. `session_token` is the browser's cookie value: only its digest is stored."""
+
+    user: User
+    session_token: str
+
+
+def sign_in(login: str, password: str, *, ip: str | None, user_agent: str | None,
+            replacing: str | None) -> SignedIn | Refused:
+    """A password sign-in from the sign-in form: verify_password, then start_session, in one transaction."""
+    with transaction():
+        outcome = verify_password(login, password, ip=ip)
+        if isinstance(outcome, Refused):
+            return outcome
+        return start_session(outcome, replacing=replacing, ip=ip, user_agent=user_agent)
+
+
+def verify_password(login: str, password: str, *, ip: str | None) -> Identified | Refused:
+    """OWASP ASVS V2.2.1: counted per account and per address before the password is checked; a failure keeps
+    its count and is audited (with the lockout it may start), a success gives it back. The account is looked up
+    whether or not it exists, and an unknown one costs an argon2 verify too, so neither answer nor timing tells.
+    A hash made with old argon2 costs is replaced."""
+    account = users.find_by_login(login)
+    try:
+        attempt = throttle().attempt(sign_in_counters(login, ip, sub=account.sub if account else None))
+    except Throttled as refused:
+        return Refused(THROTTLED, refused.retry_after_seconds)
+    with attempt, transaction():
+        user = _verified(account, password)
+        if user is None:
+            metrics.sign_in_failed()
+            # Who was targeted, if the account exists; the typed login is not kept (it may be a mistyped password).
+            _failed(attempt, "sign_in", account.sub if account else None)
+            return Refused(INVALID_CREDENTIALS)
+        return Identified(user, (PASSWORD,), now())
+
+
+def start_session(identified: Identified, *, replacing: str | None, ip: str | None,
+                  user_agent: str | None) -> SignedIn:
+    """Identified -> SignedIn: the browser's previous session ends (a new sign-in never keeps an old session id
+    alive, so a planted one is worthless), a new one records how and when the person was identified, and the
+    sign-in is audited; one transaction."""
+    with transaction():
+        audit.record("sign_in", user_sub=identified.user.sub)
+        sessions.end(replacing)
+        token = sessions.start(identified.user, amr=" ".join(identified.amr), auth_time=identified.auth_time,
+                               ip=ip, user_agent=user_agent)
+    return SignedIn(identified.user, token)
+
+
+def sign_out(login_session: LoginSession | None, *, client_id: str | None = None) -> None:
+    """The browser's session ends on the server, audited (with the relying party that asked, for OpenID Connect
+    RP-Initiated Logout); one transaction. A browser without a live session has nothing to end."""
+    if login_session is None:
+        return
+    with transaction():
+        audit.record("sign_out", user_sub=login_session.user.sub, client_id=client_id)
+        sessions.end_session(login_session.user, login_session.id)
+
+
+def authenticated_recently(login_session: LoginSession) -> bool:
+    """OpenID Connect Core §2 auth_time within OSTIARY_REAUTHENTICATE_SECONDS: recent enough for a sensitive action."""
+    return now() - login_session.auth_time < current_app.config["REAUTHENTICATE_SECONDS"]
+
+
+def confirm_recent_sign_in(login_session: LoginSession, password: str, *, ip: str | None, purpose: str) -> None:
+    """Before a sensitive action: a sign-in within OSTIARY_REAUTHENTICATE_SECONDS, or the password again."""
+    if not authenticated_recently(login_session):
+        reauthenticate(login_session, password, ip=ip, purpose=purpose)
+
+
+def reauthenticate(login_session: LoginSession, password: str, *, ip: str | None, purpose: str) -> None:
+    """The person proves their password again, counted like a sign-in (see _counted_as_sign_in); the session's
+    auth_time is then now. A use case of its own: a failure is audited after its transaction is rolled back."""
+    user = login_session.user
+    with _counted_as_sign_in(user, ip, purpose), transaction():
+        if not password:
+            raise ValidationError("enter your password to continue", field="password")
+        if not passwords().verify(user.password_hash, password):
+            raise WrongPasswordError("the password is not correct", field="password")
+        login_session.auth_time = now()
+
+
+def change_password(login_session: LoginSession, current: str, new: str, *, ip: str | None,
+                    revoke_api_keys: bool = False) -> int:
+    """The person changes their own password, proving the current one first (counted like a sign-in); this session
+    stays signed in, and everything else the old password let anyone obtain is taken back
+    (users.authentication_factor_changed). Returns the API keys revoked."""
+    user = login_session.user
+    with _counted_as_sign_in(user, ip, "password_change"):
+        if not passwords().verify(user.password_hash, current):
+            raise WrongPasswordError("the current password is not correct", field="current_password")
+    if new == current:
+        raise ValidationError("the new password must differ from the current one", field="new_password")
+    try:
+        users.validate_password(new)
+    except ValidationError as exc:
+        raise ValidationError(exc.description, field="new_password") from None
+    password_hash = passwords().hash(new)
+    with transaction():
+        user.password_hash = password_hash
+        revoked_keys = users.authentication_factor_changed(user, actor=user.sub, keep_session=login_session.id,
+                                                           revoke_api_keys=revoke_api_keys)
+        audit.record("user.password_changed", user_sub=user.sub, actor=user.sub, api_keys_revoked=revoked_keys)
+    return revoked_keys
+
+
+def _verified(account: User | None, password: str) -> User | None:
+    """The account if the password is its own: argon2 against its hash, or against a dummy one for an unknown or
+    disabled account. A hash made with other argon2 costs than the configured ones is replaced."""
+    stored = account.password_hash if account is not None and account.is_active else None
+    # verify() first, always: without a stored hash it checks a dummy one, so every answer costs one argon2.
+    if not passwords().verify(stored, password) or account is None or stored is None:
+        return None
+    if passwords().needs_rehash(stored):
+        account.password_hash = passwords().hash(password)
+        db.session.flush()
+    return account
+
+
+@contextmanager
+def _counted_as_sign_in(user: User, ip: str | None, purpose: str) -> Iterator[None]:
+    """A signed-in person re-enters their password: the sign-in limits of their account and address apply (raises
+    Throttled before any check), and a WrongPasswordError inside is a failed attempt, audited as reauthentication
+    with its purpose. A stolen session cookie is no way round the limits."""
+    attempt = throttle().attempt(sign_in_counters("", ip, sub=user.sub))
+    with attempt:
+        try:
+            yield
+        except WrongPasswordError:
+            _failed(attempt, "reauthentication", user.sub, purpose=purpose)
+            raise
+
+
+def _failed(attempt: Attempt, event: str, user_sub: str | None, **details: Any) -> None:
+    """A wrong password keeps its slots; it is audited, and so is the lockout it may start."""
+    exhausted = attempt.fail()
+    with transaction():
+        audit.record(event, outcome="failure", user_sub=user_sub, **details)
+        if exhausted:
+            audit.record("sign_in.locked_out", outcome="failure", user_sub=user_sub, counters=exhausted)
+
