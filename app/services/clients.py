@@ -29,6 +29,13 @@ class Registration:
     client_secret: str | None
 
 
+def new_client_id() -> str:
+    """128 random bits, URL-safe; never starting with '-', which a command line would read as an option."""
+    while (client_id := generate_secret(16)).startswith("-"):
+        pass
+    return client_id
+
+
 def validate_redirect_uri(uri: str, field: str) -> str:
     """RFC 9700 §2.1 / RFC 8252: absolute, no fragment, https (http only on loopback) or a private scheme."""
     if len(uri) > 2000 or any(ord(c) < 33 or ord(c) == 127 for c in uri):
@@ -135,7 +142,7 @@ def create_client(
 ) -> Registration:
     grants = list(dict.fromkeys(grant_types or ["authorization_code", "refresh_token"]))
     default_scope = " ".join(STANDARD_SCOPES) if "authorization_code" in grants else ""
-    client = Client(client_id=generate_secret(16), is_public=public)
+    client = Client(client_id=new_client_id(), is_public=public)
     apply_metadata(client, {
         "name": name,
         "redirect_uris": redirect_uris or [],
