@@ -8,12 +8,15 @@ from typing import Any
 import click
 from flask import Flask
 from flask.cli import FlaskGroup, with_appcontext
+from flask_migrate import upgrade
 from sqlalchemy.exc import SQLAlchemyError
 
+from app import create_app
 from app.cli.api_keys import api_keys_group
 from app.cli.audit import audit_group
 from app.cli.clients import clients_group
 from app.cli.common import emit, json_option
+from app.cli.demo import create_demo
 from app.cli.keys import keys_group
 from app.cli.mail import mail_group
 from app.cli.ops import purge_command
@@ -21,12 +24,12 @@ from app.cli.resources import resources_group
 from app.cli.service_accounts import service_accounts_group
 from app.cli.users import users_group
 from app.config import ConfigError
+from app.oauth.signing import keyring
 from app.security.keys import KeyError_
+from app.serve import run
 
 
 def _create_app() -> Flask:
-    from app import create_app
-
     try:
         return create_app()
     except ConfigError as exc:
@@ -56,16 +59,10 @@ cli = OstiaryGroup(create_app=_create_app, add_default_commands=False, help="Ost
 @with_appcontext
 def init_command(demo: bool, as_json: bool) -> None:
     """Migrate the database and make sure a signing key exists. Safe to run again."""
-    from flask_migrate import upgrade
-
-    from app.oauth.signing import keyring
-
     upgrade()
     result: dict[str, Any] = {"database": "migrated", "kid": keyring().current.kid}
     lines = [f"Database migrated. Signing key: {result['kid']}"]
     if demo:
-        from app.cli.demo import create_demo
-
         result["demo"] = create_demo()
         lines.append(result["demo"]["instructions"])
     emit(as_json, result, "\n".join(lines))
@@ -79,8 +76,6 @@ def init_command(demo: bool, as_json: bool) -> None:
 @click.option("--threads", type=click.IntRange(1, 64), help="Threads per worker  [default: 4]")
 def serve_command(host: str, port: int, workers: int | None, threads: int | None) -> None:
     """Serve through gunicorn."""
-    from app.serve import run
-
     try:
         run(host=host, port=port, workers=workers, threads=threads)
     except ConfigError as exc:

@@ -9,6 +9,7 @@ from flask.cli import with_appcontext
 
 from app.cli.common import CLI_ACTOR, all_pages, app_errors, emit, json_option
 from app.models import User
+from app.services import accounts, api_keys
 from app.services.representations import api_key_dict
 
 
@@ -19,9 +20,7 @@ def api_keys_group() -> None:
 
 def _owner(ref: str) -> User:
     """A service account by sub, or a person by sub, email or username."""
-    from app.services.accounts import find_owner
-
-    return find_owner(ref)
+    return accounts.find_owner(ref)
 
 
 @api_keys_group.command("create")
@@ -34,10 +33,8 @@ def _owner(ref: str) -> User:
 @app_errors
 def api_keys_create(owner: str, name: str, scope: str, expires_in_days: int | None, as_json: bool) -> None:
     """Create a key; it is printed once and only its SHA-256 digest is stored."""
-    from app.services.api_keys import create_api_key
-
     expires_at = int(time.time()) + expires_in_days * 86400 if expires_in_days else None
-    issued = create_api_key(_owner(owner), name, scope, expires_at=expires_at, actor=CLI_ACTOR)
+    issued = api_keys.create_api_key(_owner(owner), name, scope, expires_at=expires_at, actor=CLI_ACTOR)
     payload = {**api_key_dict(issued.api_key), "key": issued.key}
     emit(as_json, payload, f"key_id: {issued.api_key.key_id}\nkey:    {issued.key}\n(shown once: store it now)")
 
@@ -48,10 +45,8 @@ def api_keys_create(owner: str, name: str, scope: str, expires_in_days: int | No
 @with_appcontext
 @app_errors
 def api_keys_list(owner: str | None, as_json: bool) -> None:
-    from app.services.api_keys import key_page
-
     who = _owner(owner) if owner else None
-    found = all_pages(lambda limit, cursor: key_page(who, limit, cursor))
+    found = all_pages(lambda limit, cursor: api_keys.key_page(who, limit, cursor))
     text = "\n".join(
         f"{k.key_id}  {k.name}  owner {k.owner.sub}  [{k.scope}]{'  revoked' if k.revoked_at else ''}" for k in found
     )
@@ -65,7 +60,5 @@ def api_keys_list(owner: str | None, as_json: bool) -> None:
 @app_errors
 def api_keys_revoke(key_id: str, as_json: bool) -> None:
     """Revoke a key: the token endpoint refuses it from the next request on."""
-    from app.services.api_keys import get_api_key, revoke_api_key
-
-    revoked = revoke_api_key(get_api_key(key_id), actor=CLI_ACTOR)
+    revoked = api_keys.revoke_api_key(api_keys.get_api_key(key_id), actor=CLI_ACTOR)
     emit(as_json, api_key_dict(revoked), f"Revoked API key {revoked.key_id}")

@@ -8,7 +8,9 @@ import click
 from flask.cli import with_appcontext
 
 from app.cli.common import CLI_ACTOR, app_errors, emit, json_option
+from app.errors import NotFoundError
 from app.models import Client
+from app.services import clients
 from app.services.representations import client_dict
 
 GRANT_TYPE = click.Choice(["authorization_code", "refresh_token", "client_credentials"])
@@ -38,9 +40,7 @@ def clients_create(name: str, public: bool, redirect_uris: tuple[str, ...], post
                    grant_types: tuple[str, ...], scope: str | None, audience: str | None, resources: tuple[str, ...],
                    introspect_resources: tuple[str, ...], introspect_all: bool, as_json: bool) -> None:
     """Register a client; its secret is printed once and only its digest is stored."""
-    from app.services.clients import create_client
-
-    registration = create_client(
+    registration = clients.create_client(
         name, public=public, redirect_uris=list(redirect_uris), post_logout_redirect_uris=list(post_logout_redirect_uris),
         grant_types=list(grant_types) or None, scope=scope, audience=audience, resources=list(resources),
         introspect_resources=list(introspect_resources), introspect_all=introspect_all, actor=CLI_ACTOR,
@@ -56,18 +56,13 @@ def clients_create(name: str, public: bool, redirect_uris: tuple[str, ...], post
 @json_option
 @with_appcontext
 def clients_list(as_json: bool) -> None:
-    from app.services.clients import list_clients
-
-    found = list_clients()
+    found = clients.list_clients()
     text = "\n".join(f"{c.client_id}  {c.name}  {'public' if c.is_public else 'confidential'}  {' '.join(c.grant_types)}" for c in found)
     emit(as_json, [client_dict(c) for c in found], text or "No clients.")
 
 
 def _client(client_id: str) -> Client:
-    from app.errors import NotFoundError
-    from app.services.clients import get_client
-
-    found = get_client(client_id)
+    found = clients.get_client(client_id)
     if found is None:
         raise NotFoundError(f"no client {client_id!r}")
     return found
@@ -107,8 +102,6 @@ def clients_update(client_id: str, name: str | None, redirect_uris: tuple[str, .
                    introspect_resources: tuple[str, ...], no_introspect_resources: bool, introspect_all: bool | None,
                    as_json: bool) -> None:
     """Change a client's metadata; options not given stay as they are."""
-    from app.services.clients import update_client
-
     changes: dict[str, Any] = {k: v for k, v in {"name": name, "scope": scope, "audience": audience,
                                                  "introspect_all": introspect_all}.items() if v is not None}
     lists = {"redirect_uris": redirect_uris, "post_logout_redirect_uris": post_logout_redirect_uris,
@@ -118,7 +111,7 @@ def clients_update(client_id: str, name: str | None, redirect_uris: tuple[str, .
         changes["resources"] = []
     if no_introspect_resources:
         changes["introspect_resources"] = []
-    updated = update_client(_client(client_id), changes, actor=CLI_ACTOR)
+    updated = clients.update_client(_client(client_id), changes, actor=CLI_ACTOR)
     emit(as_json, client_dict(updated), f"Updated client {updated.client_id}")
 
 
@@ -129,9 +122,7 @@ def clients_update(client_id: str, name: str | None, redirect_uris: tuple[str, .
 @app_errors
 def clients_rotate_secret(client_id: str, as_json: bool) -> None:
     """Replace the secret; the old one stops working at once and the new one is printed once."""
-    from app.services.clients import rotate_secret
-
-    secret = rotate_secret(_client(client_id), actor=CLI_ACTOR)
+    secret = clients.rotate_secret(_client(client_id), actor=CLI_ACTOR)
     emit(as_json, {"client_id": client_id, "client_secret": secret},
          f"client_secret: {secret}\n(shown once: store it now)")
 
@@ -144,10 +135,8 @@ def clients_rotate_secret(client_id: str, as_json: bool) -> None:
 @app_errors
 def clients_delete(client_id: str, yes: bool, as_json: bool) -> None:
     """Delete a client and what it was issued."""
-    from app.services.clients import delete_client
-
     found = _client(client_id)
     if not yes:
         click.confirm(f"Delete client {found.name} ({client_id})?", abort=True)
-    delete_client(found, actor=CLI_ACTOR)
+    clients.delete_client(found, actor=CLI_ACTOR)
     emit(as_json, {"client_id": client_id, "deleted": True}, f"Deleted client {client_id}")

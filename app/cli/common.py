@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from app.errors import AppError
+from app.services.pagination import MAX_LIMIT
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 # Who acts, in the audit trail, when an operator runs a command.
@@ -35,8 +36,6 @@ def app_errors(func: Callable) -> Callable:
 
 def all_pages(fetch: Callable[[int, str | None], Any]) -> list[Any]:
     """Every item of a paginated service listing (fetch(limit, cursor) -> Page)."""
-    from app.services.pagination import MAX_LIMIT
-
     items: list[Any] = []
     cursor = None
     while True:

@@ -8,6 +8,7 @@ import click
 from flask.cli import with_appcontext
 
 from app.cli.common import CLI_ACTOR, all_pages, app_errors, emit, json_option
+from app.services import resources
 from app.services.representations import resource_dict
 
 
@@ -24,9 +25,7 @@ def resources_group() -> None:
 @with_appcontext
 @app_errors
 def resources_create(identifier: str, name: str, scope: str, as_json: bool) -> None:
-    from app.services.resources import create_resource
-
-    resource = create_resource(identifier, name, scope, actor=CLI_ACTOR)
+    resource = resources.create_resource(identifier, name, scope, actor=CLI_ACTOR)
     emit(as_json, resource_dict(resource), f"Created resource {resource.id}: {resource.identifier}")
 
 
@@ -35,9 +34,7 @@ def resources_create(identifier: str, name: str, scope: str, as_json: bool) -> N
 @with_appcontext
 @app_errors
 def resources_list(as_json: bool) -> None:
-    from app.services.resources import resource_page
-
-    found = all_pages(resource_page)
+    found = all_pages(resources.resource_page)
     text = "\n".join(f"{r.id}  {r.identifier}  {r.name}  [{r.scope}]" for r in found)
     emit(as_json, [resource_dict(r) for r in found], text or "No resources.")
 
@@ -49,9 +46,7 @@ def resources_list(as_json: bool) -> None:
 @app_errors
 def resources_show(resource: str, as_json: bool) -> None:
     """Show a resource (by id or identifier)."""
-    from app.services.resources import find_registered
-
-    found = resource_dict(find_registered(resource))
+    found = resource_dict(resources.find_registered(resource))
     emit(as_json, found, "\n".join(f"{k}: {v}" for k, v in found.items()))
 
 
@@ -64,10 +59,8 @@ def resources_show(resource: str, as_json: bool) -> None:
 @app_errors
 def resources_update(resource: str, name: str | None, scope: str | None, as_json: bool) -> None:
     """Rename a resource or change its scopes; its identifier never changes."""
-    from app.services.resources import find_registered, update_resource
-
     changes: dict[str, Any] = {k: v for k, v in {"name": name, "scope": scope}.items() if v is not None}
-    updated = update_resource(find_registered(resource), changes, actor=CLI_ACTOR)
+    updated = resources.update_resource(resources.find_registered(resource), changes, actor=CLI_ACTOR)
     emit(as_json, resource_dict(updated), f"Updated resource {updated.identifier}")
 
 
@@ -79,11 +72,9 @@ def resources_update(resource: str, name: str | None, scope: str | None, as_json
 @app_errors
 def resources_delete(resource: str, yes: bool, as_json: bool) -> None:
     """Delete a resource; clients lose the permission to request it."""
-    from app.services.resources import delete_resource, find_registered
-
-    found = find_registered(resource)
+    found = resources.find_registered(resource)
     if not yes:
         click.confirm(f"Delete resource {found.identifier}?", abort=True)
     identifier = found.identifier
-    delete_resource(found, actor=CLI_ACTOR)
+    resources.delete_resource(found, actor=CLI_ACTOR)
     emit(as_json, {"identifier": identifier, "deleted": True}, f"Deleted resource {identifier}")

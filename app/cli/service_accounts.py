@@ -6,6 +6,7 @@ import click
 from flask.cli import with_appcontext
 
 from app.cli.common import CLI_ACTOR, all_pages, app_errors, emit, json_option
+from app.services import service_accounts
 from app.services.representations import service_account_dict
 
 
@@ -22,9 +23,7 @@ def service_accounts_group() -> None:
 @with_appcontext
 @app_errors
 def service_accounts_create(name: str, roles: tuple[str, ...], scope: str, as_json: bool) -> None:
-    from app.services.service_accounts import create_service_account
-
-    account = create_service_account(name, roles=list(roles), scope=scope, actor=CLI_ACTOR)
+    account = service_accounts.create_service_account(name, roles=list(roles), scope=scope, actor=CLI_ACTOR)
     emit(as_json, service_account_dict(account), f"Created service account {account.name} (sub {account.sub})")
 
 
@@ -33,9 +32,7 @@ def service_accounts_create(name: str, roles: tuple[str, ...], scope: str, as_js
 @with_appcontext
 @app_errors
 def service_accounts_list(as_json: bool) -> None:
-    from app.services.service_accounts import service_account_page
-
-    found = all_pages(service_account_page)
+    found = all_pages(service_accounts.service_account_page)
     text = "\n".join(f"{a.sub}  {a.name}  [{a.scope}]{'  ' + ' '.join(a.roles) if a.roles else ''}" for a in found)
     emit(as_json, [service_account_dict(a) for a in found], text or "No service accounts.")
 
@@ -48,10 +45,8 @@ def service_accounts_list(as_json: bool) -> None:
 @app_errors
 def service_accounts_delete(sub: str, yes: bool, as_json: bool) -> None:
     """Delete a service account and its API keys."""
-    from app.services.service_accounts import delete_service_account, get_service_account
-
-    account = get_service_account(sub)
+    account = service_accounts.get_service_account(sub)
     if not yes:
         click.confirm(f"Delete service account {account.name} and its API keys?", abort=True)
-    delete_service_account(account, actor=CLI_ACTOR)
+    service_accounts.delete_service_account(account, actor=CLI_ACTOR)
     emit(as_json, {"sub": sub, "deleted": True}, f"Deleted service account {sub}")

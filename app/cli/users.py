@@ -10,6 +10,7 @@ from flask.cli import with_appcontext
 
 from app.cli.common import CLI_ACTOR, all_pages, app_errors, emit, json_option
 from app.models import User
+from app.services import accounts, users
 from app.services.representations import user_dict
 
 
@@ -40,10 +41,8 @@ def _read_password(password_stdin: bool) -> str:
 def users_create(email: str, name: str | None, username: str | None, admin: bool, roles: tuple[str, ...], scope: str,
                  password_stdin: bool, as_json: bool) -> None:
     """Create a user; the password is prompted for or read from stdin, never an argument."""
-    from app.services.users import create_user
-
     password = _read_password(password_stdin)
-    user = create_user(email, password, name=name, username=username, is_admin=admin, roles=list(roles), scope=scope,
+    user = users.create_user(email, password, name=name, username=username, is_admin=admin, roles=list(roles), scope=scope,
                        actor=CLI_ACTOR)
     emit(as_json, user_dict(user), f"Created user {user.email} (sub {user.sub})")
 
@@ -54,17 +53,13 @@ def users_create(email: str, name: str | None, username: str | None, admin: bool
 @with_appcontext
 @app_errors
 def users_list(search: str | None, as_json: bool) -> None:
-    from app.services.accounts import user_page
-
-    found = all_pages(lambda limit, cursor: user_page(search, limit, cursor))
+    found = all_pages(lambda limit, cursor: accounts.user_page(search, limit, cursor))
     text = "\n".join(f"{u.sub}  {u.email}{'  admin' if u.is_admin else ''}{'' if u.is_active else '  disabled'}" for u in found)
     emit(as_json, [user_dict(u) for u in found], text or "No users.")
 
 
 def _user(ref: str) -> User:
-    from app.services.accounts import find_person
-
-    return find_person(ref)
+    return accounts.find_person(ref)
 
 
 @users_group.command("show")
@@ -92,13 +87,11 @@ def users_show(user: str, as_json: bool) -> None:
 def users_update(user: str, email: str | None, username: str | None, name: str | None, roles: tuple[str, ...],
                  no_roles: bool, scope: str | None, as_json: bool) -> None:
     """Change a user's profile, roles or API scopes."""
-    from app.services.accounts import update_user
-
     changes: dict[str, Any] = {k: v for k, v in {"email": email, "username": username, "name": name,
                                                  "scope": scope}.items() if v is not None}
     if roles or no_roles:
         changes["roles"] = list(roles)
-    updated = update_user(_user(user), changes, actor=CLI_ACTOR)
+    updated = accounts.update_user(_user(user), changes, actor=CLI_ACTOR)
     emit(as_json, user_dict(updated), f"Updated user {updated.email}")
 
 
@@ -109,9 +102,7 @@ def users_update(user: str, email: str | None, username: str | None, name: str |
 @app_errors
 def users_disable(user: str, as_json: bool) -> None:
     """Disable a user: their sessions and refresh tokens are revoked at once."""
-    from app.services.accounts import disable_user
-
-    found = disable_user(_user(user), actor=CLI_ACTOR)
+    found = accounts.disable_user(_user(user), actor=CLI_ACTOR)
     emit(as_json, user_dict(found), f"Disabled user {found.email}; their sessions and refresh tokens were revoked")
 
 
@@ -121,9 +112,7 @@ def users_disable(user: str, as_json: bool) -> None:
 @with_appcontext
 @app_errors
 def users_enable(user: str, as_json: bool) -> None:
-    from app.services.accounts import enable_user
-
-    found = enable_user(_user(user), actor=CLI_ACTOR)
+    found = accounts.enable_user(_user(user), actor=CLI_ACTOR)
     emit(as_json, user_dict(found), f"Enabled user {found.email}")
 
 
@@ -136,10 +125,8 @@ def users_enable(user: str, as_json: bool) -> None:
 @app_errors
 def users_set_password(user: str, password_stdin: bool, revoke_api_keys: bool, as_json: bool) -> None:
     """Set a user's password; their sessions end and their apps' tokens are revoked."""
-    from app.services.accounts import set_password
-
     found = _user(user)
-    revoked = set_password(found, _read_password(password_stdin), actor=CLI_ACTOR, revoke_api_keys=revoke_api_keys)
+    revoked = accounts.set_password(found, _read_password(password_stdin), actor=CLI_ACTOR, revoke_api_keys=revoke_api_keys)
     emit(as_json, {"sub": found.sub, "password": "set", "api_keys_revoked": revoked},
          f"Password set for {found.email}; their sessions and tokens were revoked"
          + (f", and {revoked} API key{'s' if revoked != 1 else ''}" if revoke_api_keys else ""))
@@ -153,11 +140,9 @@ def users_set_password(user: str, password_stdin: bool, revoke_api_keys: bool, a
 @app_errors
 def users_delete(user: str, yes: bool, as_json: bool) -> None:
     """Delete a user and everything issued to them."""
-    from app.services.accounts import delete_user
-
     found = _user(user)
     if not yes:
         click.confirm(f"Delete {found.email} and everything issued to them?", abort=True)
     sub = found.sub
-    delete_user(found, actor=CLI_ACTOR)
+    accounts.delete_user(found, actor=CLI_ACTOR)
     emit(as_json, {"sub": sub, "deleted": True}, f"Deleted user {sub}")
