@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 from flask import Flask
-from flask.cli import FlaskGroup, with_appcontext
+from flask.cli import AppGroup, ScriptInfo
 from flask_migrate import upgrade
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -37,8 +37,16 @@ def _create_app() -> Flask:
         sys.exit(2)
 
 
-class OstiaryGroup(FlaskGroup):
-    """Operational failures (database, key files) are one clear line, never a traceback."""
+class OstiaryCLI(AppGroup):
+    """Ostiary's own commands: not Flask's (--app, --debug, --env-file) nor its plugins' developer commands
+    (`db migrate`, `limiter`), which FlaskGroup would offer. Operational failures (database, key files) are
+    one clear line, never a traceback."""
+
+    def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
+                     **extra: Any) -> click.Context:
+        # The app the commands' with_appcontext loads (a test runner passes its own).
+        extra.setdefault("obj", ScriptInfo(create_app=_create_app, set_debug_flag=False))
+        return super().make_context(info_name, args, parent, **extra)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -50,13 +58,15 @@ class OstiaryGroup(FlaskGroup):
             raise click.ClickException(str(exc)) from None
 
 
-cli = OstiaryGroup(create_app=_create_app, add_default_commands=False, help="Ostiary identity provider.")
+@click.group("ostiary", cls=OstiaryCLI)
+@click.version_option(package_name="ostiary", message="%(prog)s %(version)s")
+def cli() -> None:
+    """Ostiary identity provider."""
 
 
 @cli.command("init")
 @click.option("--demo", is_flag=True, help="Also create a demo admin and a demo client (first run only).")
 @json_option
-@with_appcontext
 def init_command(demo: bool, as_json: bool) -> None:
     """Migrate the database and make sure a signing key exists. Safe to run again."""
     upgrade()
