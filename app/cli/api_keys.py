@@ -5,15 +5,14 @@ from __future__ import annotations
 import time
 
 import click
-from flask.cli import with_appcontext
 
-from app.cli.common import CLI_ACTOR, all_pages, app_errors, emit, json_option
+from app.cli.common import CLI_ACTOR, Group, all_pages, emit
 from app.models import User
 from app.services import accounts, api_keys
 from app.services.representations import api_key_dict
 
 
-@click.group("api-keys")
+@click.group("api-keys", cls=Group)
 def api_keys_group() -> None:
     """Manage API keys of users and service accounts."""
 
@@ -28,37 +27,28 @@ def _owner(ref: str) -> User:
 @click.option("--name", required=True)
 @click.option("--scope", default="", help="Scopes of the key: never more than the owner may hold.")
 @click.option("--expires-in-days", type=click.IntRange(1, 3650), help="Default: the key does not expire.")
-@json_option
-@with_appcontext
-@app_errors
-def api_keys_create(owner: str, name: str, scope: str, expires_in_days: int | None, as_json: bool) -> None:
+def api_keys_create(owner: str, name: str, scope: str, expires_in_days: int | None) -> None:
     """Create a key; it is printed once and only its SHA-256 digest is stored."""
     expires_at = int(time.time()) + expires_in_days * 86400 if expires_in_days else None
     issued = api_keys.create_api_key(_owner(owner), name, scope, expires_at=expires_at, actor=CLI_ACTOR)
     payload = {**api_key_dict(issued.api_key), "key": issued.key}
-    emit(as_json, payload, f"key_id: {issued.api_key.key_id}\nkey:    {issued.key}\n(shown once: store it now)")
+    emit(payload, f"key_id: {issued.api_key.key_id}\nkey:    {issued.key}\n(shown once: store it now)")
 
 
 @api_keys_group.command("list")
 @click.option("--owner", help="Only the keys of this owner.")
-@json_option
-@with_appcontext
-@app_errors
-def api_keys_list(owner: str | None, as_json: bool) -> None:
+def api_keys_list(owner: str | None) -> None:
     who = _owner(owner) if owner else None
     found = all_pages(lambda limit, cursor: api_keys.key_page(who, limit, cursor))
     text = "\n".join(
         f"{k.key_id}  {k.name}  owner {k.owner.sub}  [{k.scope}]{'  revoked' if k.revoked_at else ''}" for k in found
     )
-    emit(as_json, [api_key_dict(k) for k in found], text or "No API keys.")
+    emit([api_key_dict(k) for k in found], text or "No API keys.")
 
 
 @api_keys_group.command("revoke")
 @click.argument("key_id")
-@json_option
-@with_appcontext
-@app_errors
-def api_keys_revoke(key_id: str, as_json: bool) -> None:
+def api_keys_revoke(key_id: str) -> None:
     """Revoke a key: the token endpoint refuses it from the next request on."""
     revoked = api_keys.revoke_api_key(api_keys.get_api_key(key_id), actor=CLI_ACTOR)
-    emit(as_json, api_key_dict(revoked), f"Revoked API key {revoked.key_id}")
+    emit(api_key_dict(revoked), f"Revoked API key {revoked.key_id}")

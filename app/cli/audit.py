@@ -6,9 +6,8 @@ import time
 from typing import Any
 
 import click
-from flask.cli import with_appcontext
 
-from app.cli.common import app_errors, emit, json_option
+from app.cli.common import Group, emit
 from app.models import AuditEvent
 from app.services.audit import OUTCOMES, event_page
 from app.services.pagination import MAX_LIMIT
@@ -18,7 +17,7 @@ DEFAULT_COUNT = 50
 MAX_COUNT = 10_000
 
 
-@click.group("audit")
+@click.group("audit", cls=Group)
 def audit_group() -> None:
     """Read the audit trail."""
 
@@ -32,13 +31,10 @@ def audit_group() -> None:
 @click.option("--until", type=click.IntRange(min=0), metavar="UNIX_SECONDS", help="Before this time.")
 @click.option("--limit", type=click.IntRange(1, MAX_COUNT), default=DEFAULT_COUNT, show_default=True,
               help="At most this many events, newest first.")
-@json_option
-@with_appcontext
-@app_errors
-def audit_list(limit: int, as_json: bool, **filters: Any) -> None:
+def audit_list(limit: int, **filters: Any) -> None:
     """List audit events, newest first."""
     found = _newest(limit, filters)
-    emit(as_json, [audit_event_dict(e) for e in found], "\n".join(map(_line, found)) or "No audit events.")
+    emit([audit_event_dict(e) for e in found], "\n".join(map(_line, found)) or "No audit events.")
 
 
 def _newest(count: int, filters: dict[str, Any]) -> list[AuditEvent]:

@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import click
-from flask.cli import with_appcontext
 
-from app.cli.common import CLI_ACTOR, app_errors, emit, json_option
+from app.cli.common import CLI_ACTOR, Group, emit
 from app.errors import NotFoundError
 from app.models import Client
 from app.services import clients
@@ -16,7 +15,7 @@ from app.services.representations import client_dict
 GRANT_TYPE = click.Choice(["authorization_code", "refresh_token", "client_credentials"])
 
 
-@click.group("clients")
+@click.group("clients", cls=Group)
 def clients_group() -> None:
     """Manage OAuth clients."""
 
@@ -33,12 +32,9 @@ def clients_group() -> None:
 @click.option("--introspect-resource", "introspect_resources", multiple=True,
               help="A registered resource this client serves: it may introspect tokens meant for it (RFC 7662 §4).")
 @click.option("--introspect-all", is_flag=True, help="The client may introspect every token (RFC 7662 §4).")
-@json_option
-@with_appcontext
-@app_errors
 def clients_create(name: str, public: bool, redirect_uris: tuple[str, ...], post_logout_redirect_uris: tuple[str, ...],
                    grant_types: tuple[str, ...], scope: str | None, audience: str | None, resources: tuple[str, ...],
-                   introspect_resources: tuple[str, ...], introspect_all: bool, as_json: bool) -> None:
+                   introspect_resources: tuple[str, ...], introspect_all: bool) -> None:
     """Register a client; its secret is printed once and only its digest is stored."""
     registration = clients.create_client(
         name, public=public, redirect_uris=list(redirect_uris), post_logout_redirect_uris=list(post_logout_redirect_uris),
@@ -49,16 +45,14 @@ def clients_create(name: str, public: bool, redirect_uris: tuple[str, ...], post
     text = f"client_id:     {registration.client.client_id}"
     if registration.client_secret:
         text += f"\nclient_secret: {registration.client_secret}\n(shown once: store it now)"
-    emit(as_json, payload, text)
+    emit(payload, text)
 
 
 @clients_group.command("list")
-@json_option
-@with_appcontext
-def clients_list(as_json: bool) -> None:
+def clients_list() -> None:
     found = clients.list_clients()
     text = "\n".join(f"{c.client_id}  {c.name}  {'public' if c.is_public else 'confidential'}  {' '.join(c.grant_types)}" for c in found)
-    emit(as_json, [client_dict(c) for c in found], text or "No clients.")
+    emit([client_dict(c) for c in found], text or "No clients.")
 
 
 def _client(client_id: str) -> Client:
@@ -70,12 +64,9 @@ def _client(client_id: str) -> Client:
 
 @clients_group.command("show")
 @click.argument("client_id")
-@json_option
-@with_appcontext
-@app_errors
-def clients_show(client_id: str, as_json: bool) -> None:
+def clients_show(client_id: str) -> None:
     found = client_dict(_client(client_id))
-    emit(as_json, found, "\n".join(f"{k}: {v}" for k, v in found.items()))
+    emit(found, "\n".join(f"{k}: {v}" for k, v in found.items()))
 
 
 @clients_group.command("update")
@@ -93,14 +84,11 @@ def clients_show(client_id: str, as_json: bool) -> None:
               help="Replaces the resources whose tokens the client may introspect (repeatable).")
 @click.option("--no-introspect-resources", is_flag=True, help="Introspect no resource's tokens.")
 @click.option("--introspect-all/--no-introspect-all", default=None, help="May the client introspect every token?")
-@json_option
-@with_appcontext
-@app_errors
 def clients_update(client_id: str, name: str | None, redirect_uris: tuple[str, ...],
                    post_logout_redirect_uris: tuple[str, ...], grant_types: tuple[str, ...], scope: str | None,
                    audience: str | None, resources: tuple[str, ...], no_resources: bool,
-                   introspect_resources: tuple[str, ...], no_introspect_resources: bool, introspect_all: bool | None,
-                   as_json: bool) -> None:
+                   introspect_resources: tuple[str, ...], no_introspect_resources: bool,
+                   introspect_all: bool | None) -> None:
     """Change a client's metadata; options not given stay as they are."""
     changes: dict[str, Any] = {k: v for k, v in {"name": name, "scope": scope, "audience": audience,
                                                  "introspect_all": introspect_all}.items() if v is not None}
@@ -112,31 +100,25 @@ def clients_update(client_id: str, name: str | None, redirect_uris: tuple[str, .
     if no_introspect_resources:
         changes["introspect_resources"] = []
     updated = clients.update_client(_client(client_id), changes, actor=CLI_ACTOR)
-    emit(as_json, client_dict(updated), f"Updated client {updated.client_id}")
+    emit(client_dict(updated), f"Updated client {updated.client_id}")
 
 
 @clients_group.command("rotate-secret")
 @click.argument("client_id")
-@json_option
-@with_appcontext
-@app_errors
-def clients_rotate_secret(client_id: str, as_json: bool) -> None:
+def clients_rotate_secret(client_id: str) -> None:
     """Replace the secret; the old one stops working at once and the new one is printed once."""
     secret = clients.rotate_secret(_client(client_id), actor=CLI_ACTOR)
-    emit(as_json, {"client_id": client_id, "client_secret": secret},
+    emit({"client_id": client_id, "client_secret": secret},
          f"client_secret: {secret}\n(shown once: store it now)")
 
 
 @clients_group.command("delete")
 @click.argument("client_id")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-@json_option
-@with_appcontext
-@app_errors
-def clients_delete(client_id: str, yes: bool, as_json: bool) -> None:
+def clients_delete(client_id: str, yes: bool) -> None:
     """Delete a client and what it was issued."""
     found = _client(client_id)
     if not yes:
         click.confirm(f"Delete client {found.name} ({client_id})?", abort=True)
     clients.delete_client(found, actor=CLI_ACTOR)
-    emit(as_json, {"client_id": client_id, "deleted": True}, f"Deleted client {client_id}")
+    emit({"client_id": client_id, "deleted": True}, f"Deleted client {client_id}")

@@ -5,14 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import click
-from flask.cli import with_appcontext
 
-from app.cli.common import CLI_ACTOR, all_pages, app_errors, emit, json_option
+from app.cli.common import CLI_ACTOR, Group, all_pages, emit
 from app.services import resources
 from app.services.representations import resource_dict
 
 
-@click.group("resources")
+@click.group("resources", cls=Group)
 def resources_group() -> None:
     """Manage resource servers: the audiences (and scopes) access tokens can be issued for."""
 
@@ -21,60 +20,45 @@ def resources_group() -> None:
 @click.option("--identifier", required=True, help="Absolute URI, the `aud` the resource server checks.")
 @click.option("--name", required=True)
 @click.option("--scope", default="", help='Scopes the resource understands, e.g. "invoices:read invoices:write".')
-@json_option
-@with_appcontext
-@app_errors
-def resources_create(identifier: str, name: str, scope: str, as_json: bool) -> None:
+def resources_create(identifier: str, name: str, scope: str) -> None:
     resource = resources.create_resource(identifier, name, scope, actor=CLI_ACTOR)
-    emit(as_json, resource_dict(resource), f"Created resource {resource.id}: {resource.identifier}")
+    emit(resource_dict(resource), f"Created resource {resource.id}: {resource.identifier}")
 
 
 @resources_group.command("list")
-@json_option
-@with_appcontext
-@app_errors
-def resources_list(as_json: bool) -> None:
+def resources_list() -> None:
     found = all_pages(resources.resource_page)
     text = "\n".join(f"{r.id}  {r.identifier}  {r.name}  [{r.scope}]" for r in found)
-    emit(as_json, [resource_dict(r) for r in found], text or "No resources.")
+    emit([resource_dict(r) for r in found], text or "No resources.")
 
 
 @resources_group.command("show")
 @click.argument("resource")
-@json_option
-@with_appcontext
-@app_errors
-def resources_show(resource: str, as_json: bool) -> None:
+def resources_show(resource: str) -> None:
     """Show a resource (by id or identifier)."""
     found = resource_dict(resources.find_registered(resource))
-    emit(as_json, found, "\n".join(f"{k}: {v}" for k, v in found.items()))
+    emit(found, "\n".join(f"{k}: {v}" for k, v in found.items()))
 
 
 @resources_group.command("update")
 @click.argument("resource")
 @click.option("--name")
 @click.option("--scope", help='Replaces the scopes ("" for none).')
-@json_option
-@with_appcontext
-@app_errors
-def resources_update(resource: str, name: str | None, scope: str | None, as_json: bool) -> None:
+def resources_update(resource: str, name: str | None, scope: str | None) -> None:
     """Rename a resource or change its scopes; its identifier never changes."""
     changes: dict[str, Any] = {k: v for k, v in {"name": name, "scope": scope}.items() if v is not None}
     updated = resources.update_resource(resources.find_registered(resource), changes, actor=CLI_ACTOR)
-    emit(as_json, resource_dict(updated), f"Updated resource {updated.identifier}")
+    emit(resource_dict(updated), f"Updated resource {updated.identifier}")
 
 
 @resources_group.command("delete")
 @click.argument("resource")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-@json_option
-@with_appcontext
-@app_errors
-def resources_delete(resource: str, yes: bool, as_json: bool) -> None:
+def resources_delete(resource: str, yes: bool) -> None:
     """Delete a resource; clients lose the permission to request it."""
     found = resources.find_registered(resource)
     if not yes:
         click.confirm(f"Delete resource {found.identifier}?", abort=True)
     identifier = found.identifier
     resources.delete_resource(found, actor=CLI_ACTOR)
-    emit(as_json, {"identifier": identifier, "deleted": True}, f"Deleted resource {identifier}")
+    emit({"identifier": identifier, "deleted": True}, f"Deleted resource {identifier}")

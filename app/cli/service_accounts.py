@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import click
-from flask.cli import with_appcontext
 
-from app.cli.common import CLI_ACTOR, all_pages, app_errors, emit, json_option
+from app.cli.common import CLI_ACTOR, Group, all_pages, emit
 from app.services import service_accounts
 from app.services.representations import service_account_dict
 
 
-@click.group("service-accounts")
+@click.group("service-accounts", cls=Group)
 def service_accounts_group() -> None:
     """Manage service accounts: they own API keys and never sign in."""
 
@@ -19,34 +18,25 @@ def service_accounts_group() -> None:
 @click.option("--name", required=True)
 @click.option("--role", "roles", multiple=True, help="A role (repeatable); `admin` lets its keys use the admin API.")
 @click.option("--scope", default="", help='API scopes its keys may carry, e.g. "invoices:read".')
-@json_option
-@with_appcontext
-@app_errors
-def service_accounts_create(name: str, roles: tuple[str, ...], scope: str, as_json: bool) -> None:
+def service_accounts_create(name: str, roles: tuple[str, ...], scope: str) -> None:
     account = service_accounts.create_service_account(name, roles=list(roles), scope=scope, actor=CLI_ACTOR)
-    emit(as_json, service_account_dict(account), f"Created service account {account.name} (sub {account.sub})")
+    emit(service_account_dict(account), f"Created service account {account.name} (sub {account.sub})")
 
 
 @service_accounts_group.command("list")
-@json_option
-@with_appcontext
-@app_errors
-def service_accounts_list(as_json: bool) -> None:
+def service_accounts_list() -> None:
     found = all_pages(service_accounts.service_account_page)
     text = "\n".join(f"{a.sub}  {a.name}  [{a.scope}]{'  ' + ' '.join(a.roles) if a.roles else ''}" for a in found)
-    emit(as_json, [service_account_dict(a) for a in found], text or "No service accounts.")
+    emit([service_account_dict(a) for a in found], text or "No service accounts.")
 
 
 @service_accounts_group.command("delete")
 @click.argument("sub")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-@json_option
-@with_appcontext
-@app_errors
-def service_accounts_delete(sub: str, yes: bool, as_json: bool) -> None:
+def service_accounts_delete(sub: str, yes: bool) -> None:
     """Delete a service account and its API keys."""
     account = service_accounts.get_service_account(sub)
     if not yes:
         click.confirm(f"Delete service account {account.name} and its API keys?", abort=True)
     service_accounts.delete_service_account(account, actor=CLI_ACTOR)
-    emit(as_json, {"sub": sub, "deleted": True}, f"Deleted service account {sub}")
+    emit({"sub": sub, "deleted": True}, f"Deleted service account {sub}")

@@ -6,15 +6,14 @@ import sys
 from typing import Any
 
 import click
-from flask.cli import with_appcontext
 
-from app.cli.common import CLI_ACTOR, all_pages, app_errors, emit, json_option
+from app.cli.common import CLI_ACTOR, Group, all_pages, emit
 from app.models import User
 from app.services import accounts, users
 from app.services.representations import user_dict
 
 
-@click.group("users")
+@click.group("users", cls=Group)
 def users_group() -> None:
     """Manage users."""
 
@@ -35,27 +34,21 @@ def _read_password(password_stdin: bool) -> str:
 @click.option("--role", "roles", multiple=True, help="A role (repeatable).")
 @click.option("--scope", default="", help='API scopes the user may hold in API keys, e.g. "api:read".')
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
-@json_option
-@with_appcontext
-@app_errors
 def users_create(email: str, name: str | None, username: str | None, admin: bool, roles: tuple[str, ...], scope: str,
-                 password_stdin: bool, as_json: bool) -> None:
+                 password_stdin: bool) -> None:
     """Create a user; the password is prompted for or read from stdin, never an argument."""
     password = _read_password(password_stdin)
     user = users.create_user(email, password, name=name, username=username, is_admin=admin, roles=list(roles), scope=scope,
                        actor=CLI_ACTOR)
-    emit(as_json, user_dict(user), f"Created user {user.email} (sub {user.sub})")
+    emit(user_dict(user), f"Created user {user.email} (sub {user.sub})")
 
 
 @users_group.command("list")
 @click.option("--search", help="Only users whose email, username or name contains this.")
-@json_option
-@with_appcontext
-@app_errors
-def users_list(search: str | None, as_json: bool) -> None:
+def users_list(search: str | None) -> None:
     found = all_pages(lambda limit, cursor: accounts.user_page(search, limit, cursor))
     text = "\n".join(f"{u.sub}  {u.email}{'  admin' if u.is_admin else ''}{'' if u.is_active else '  disabled'}" for u in found)
-    emit(as_json, [user_dict(u) for u in found], text or "No users.")
+    emit([user_dict(u) for u in found], text or "No users.")
 
 
 def _user(ref: str) -> User:
@@ -64,13 +57,10 @@ def _user(ref: str) -> User:
 
 @users_group.command("show")
 @click.argument("user")
-@json_option
-@with_appcontext
-@app_errors
-def users_show(user: str, as_json: bool) -> None:
+def users_show(user: str) -> None:
     """Show a user (by sub, email or username)."""
     found = _user(user)
-    emit(as_json, user_dict(found), "\n".join(f"{k}: {v}" for k, v in user_dict(found).items()))
+    emit(user_dict(found), "\n".join(f"{k}: {v}" for k, v in user_dict(found).items()))
 
 
 @users_group.command("update")
@@ -81,53 +71,41 @@ def users_show(user: str, as_json: bool) -> None:
 @click.option("--role", "roles", multiple=True, help="The user's roles: replaces them all (repeatable).")
 @click.option("--no-roles", is_flag=True, help="Remove every role.")
 @click.option("--scope", help='API scopes the user may hold in API keys ("" for none).')
-@json_option
-@with_appcontext
-@app_errors
 def users_update(user: str, email: str | None, username: str | None, name: str | None, roles: tuple[str, ...],
-                 no_roles: bool, scope: str | None, as_json: bool) -> None:
+                 no_roles: bool, scope: str | None) -> None:
     """Change a user's profile, roles or API scopes."""
     changes: dict[str, Any] = {k: v for k, v in {"email": email, "username": username, "name": name,
                                                  "scope": scope}.items() if v is not None}
     if roles or no_roles:
         changes["roles"] = list(roles)
     updated = accounts.update_user(_user(user), changes, actor=CLI_ACTOR)
-    emit(as_json, user_dict(updated), f"Updated user {updated.email}")
+    emit(user_dict(updated), f"Updated user {updated.email}")
 
 
 @users_group.command("disable")
 @click.argument("user")
-@json_option
-@with_appcontext
-@app_errors
-def users_disable(user: str, as_json: bool) -> None:
+def users_disable(user: str) -> None:
     """Disable a user: their sessions and refresh tokens are revoked at once."""
     found = accounts.disable_user(_user(user), actor=CLI_ACTOR)
-    emit(as_json, user_dict(found), f"Disabled user {found.email}; their sessions and refresh tokens were revoked")
+    emit(user_dict(found), f"Disabled user {found.email}; their sessions and refresh tokens were revoked")
 
 
 @users_group.command("enable")
 @click.argument("user")
-@json_option
-@with_appcontext
-@app_errors
-def users_enable(user: str, as_json: bool) -> None:
+def users_enable(user: str) -> None:
     found = accounts.enable_user(_user(user), actor=CLI_ACTOR)
-    emit(as_json, user_dict(found), f"Enabled user {found.email}")
+    emit(user_dict(found), f"Enabled user {found.email}")
 
 
 @users_group.command("set-password")
 @click.argument("user")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 @click.option("--revoke-api-keys", is_flag=True, help="Also revoke the user's API keys.")
-@json_option
-@with_appcontext
-@app_errors
-def users_set_password(user: str, password_stdin: bool, revoke_api_keys: bool, as_json: bool) -> None:
+def users_set_password(user: str, password_stdin: bool, revoke_api_keys: bool) -> None:
     """Set a user's password; their sessions end and their apps' tokens are revoked."""
     found = _user(user)
     revoked = accounts.set_password(found, _read_password(password_stdin), actor=CLI_ACTOR, revoke_api_keys=revoke_api_keys)
-    emit(as_json, {"sub": found.sub, "password": "set", "api_keys_revoked": revoked},
+    emit({"sub": found.sub, "password": "set", "api_keys_revoked": revoked},
          f"Password set for {found.email}; their sessions and tokens were revoked"
          + (f", and {revoked} API key{'s' if revoked != 1 else ''}" if revoke_api_keys else ""))
 
@@ -135,14 +113,11 @@ def users_set_password(user: str, password_stdin: bool, revoke_api_keys: bool, a
 @users_group.command("delete")
 @click.argument("user")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-@json_option
-@with_appcontext
-@app_errors
-def users_delete(user: str, yes: bool, as_json: bool) -> None:
+def users_delete(user: str, yes: bool) -> None:
     """Delete a user and everything issued to them."""
     found = _user(user)
     if not yes:
         click.confirm(f"Delete {found.email} and everything issued to them?", abort=True)
     sub = found.sub
     accounts.delete_user(found, actor=CLI_ACTOR)
-    emit(as_json, {"sub": sub, "deleted": True}, f"Deleted user {sub}")
+    emit({"sub": sub, "deleted": True}, f"Deleted user {sub}")
