@@ -7,8 +7,6 @@ from typing import Any
 import click
 
 from app.cli.common import CLI_ACTOR, Group, emit
-from app.errors import NotFoundError
-from app.models import Client
 from app.services import clients
 from app.services.representations import client_dict
 
@@ -55,17 +53,10 @@ def clients_list() -> None:
     emit([client_dict(c) for c in found], text or "No clients.")
 
 
-def _client(client_id: str) -> Client:
-    found = clients.get_client(client_id)
-    if found is None:
-        raise NotFoundError(f"no client {client_id!r}")
-    return found
-
-
 @clients_group.command("show")
 @click.argument("client_id")
 def clients_show(client_id: str) -> None:
-    found = client_dict(_client(client_id))
+    found = client_dict(clients.require(client_id))
     emit(found, "\n".join(f"{k}: {v}" for k, v in found.items()))
 
 
@@ -99,7 +90,7 @@ def clients_update(client_id: str, name: str | None, redirect_uris: tuple[str, .
         changes["resources"] = []
     if no_introspect_resources:
         changes["introspect_resources"] = []
-    updated = clients.update_client(_client(client_id), changes, actor=CLI_ACTOR)
+    updated = clients.update_client(clients.require(client_id), changes, actor=CLI_ACTOR)
     emit(client_dict(updated), f"Updated client {updated.client_id}")
 
 
@@ -107,7 +98,7 @@ def clients_update(client_id: str, name: str | None, redirect_uris: tuple[str, .
 @click.argument("client_id")
 def clients_rotate_secret(client_id: str) -> None:
     """Replace the secret; the old one stops working at once and the new one is printed once."""
-    secret = clients.rotate_secret(_client(client_id), actor=CLI_ACTOR)
+    secret = clients.rotate_secret(clients.require(client_id), actor=CLI_ACTOR)
     emit({"client_id": client_id, "client_secret": secret},
          f"client_secret: {secret}\n(shown once: store it now)")
 
@@ -117,7 +108,7 @@ def clients_rotate_secret(client_id: str) -> None:
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def clients_delete(client_id: str, yes: bool) -> None:
     """Delete a client and what it was issued."""
-    found = _client(client_id)
+    found = clients.require(client_id)
     if not yes:
         click.confirm(f"Delete client {found.name} ({client_id})?", abort=True)
     clients.delete_client(found, actor=CLI_ACTOR)

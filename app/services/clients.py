@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import delete, select, update
 
-from app.errors import ValidationError
+from app.errors import NotFoundError, ValidationError
 from app.extensions import db
 from app.models import AccessTokenRecord, AuthorizationCode, Client, Consent, RefreshToken
 from app.models.clock import now
@@ -206,3 +206,11 @@ def get_client(client_id: str) -> Client | None:
     if not client_id or len(client_id) > 64 or not client_id.isprintable():
         return None  # no client has such an id, and PostgreSQL refuses NUL in a query parameter
     return db.session.scalar(select(Client).where(Client.client_id == client_id))
+
+
+def require(client_id: str) -> Client:
+    """The registered client an operator or the admin API names, or NotFoundError."""
+    client = get_client(client_id)
+    if client is None:
+        raise NotFoundError(f"no client {client_id!r}")
+    return client

@@ -178,3 +178,12 @@ def test_deleting_asks_first(runner, app):
     assert len(run(runner, "service-accounts", "list", "--json")) == 1
     with app.app_context():
         assert db.session.query(ApiKey).count() == 0
+
+
+def test_an_unknown_client_is_refused_alike(runner, api):
+    """One look-up in the services: the same 404 body from /admin/api/clients/{id} and `ostiary clients`."""
+    from_api = api.get("/clients/nope")
+    assert from_api.status_code == 404
+    for command in (["show"], ["update", "--name", "x"], ["rotate-secret"], ["delete", "--yes"]):
+        result = runner.invoke(cli, ["clients", *command, "nope", "--json"])
+        assert result.exit_code == 1 and json.loads(result.stderr) == from_api.json()
