@@ -7,10 +7,9 @@ from typing import Any
 
 import click
 
-from app.cli.common import Group, emit
+from app.cli.common import Group, all_pages, emit
 from app.models import AuditEvent
 from app.services.audit import OUTCOMES, event_page
-from app.services.pagination import MAX_LIMIT
 from app.services.representations import audit_event_dict
 
 DEFAULT_COUNT = 50
@@ -33,21 +32,8 @@ def audit_group() -> None:
               help="At most this many events, newest first.")
 def audit_list(limit: int, **filters: Any) -> None:
     """List audit events, newest first."""
-    found = _newest(limit, filters)
+    found = all_pages(lambda page_size, cursor: event_page(**filters, limit=page_size, cursor=cursor), limit)
     emit([audit_event_dict(e) for e in found], "\n".join(map(_line, found)) or "No audit events.")
-
-
-def _newest(count: int, filters: dict[str, Any]) -> list[AuditEvent]:
-    """The first `count` events of the paginated listing."""
-    events: list[AuditEvent] = []
-    cursor = None
-    while len(events) < count:
-        page = event_page(**filters, limit=min(count - len(events), MAX_LIMIT), cursor=cursor)
-        events.extend(page.items)
-        if page.next_cursor is None:
-            break
-        cursor = page.next_cursor
-    return events
 
 
 def _line(event: AuditEvent) -> str:

@@ -6,11 +6,11 @@ from typing import Any
 
 import click
 
-from app.cli.common import CLI_ACTOR, Group, emit
+from app.cli.common import CLI_ACTOR, Group, all_pages, emit
 from app.services import clients
 from app.services.representations import client_dict
 
-GRANT_TYPE = click.Choice(["authorization_code", "refresh_token", "client_credentials"])
+GRANT_TYPE = click.Choice(clients.GRANT_TYPES)
 
 
 @click.group("clients", cls=Group)
@@ -48,7 +48,7 @@ def clients_create(name: str, public: bool, redirect_uris: tuple[str, ...], post
 
 @clients_group.command("list")
 def clients_list() -> None:
-    found = clients.list_clients()
+    found = all_pages(clients.client_page)
     text = "\n".join(f"{c.client_id}  {c.name}  {'public' if c.is_public else 'confidential'}  {' '.join(c.grant_types)}" for c in found)
     emit([client_dict(c) for c in found], text or "No clients.")
 

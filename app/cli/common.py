@@ -14,7 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from app.config import ConfigError
 from app.errors import AppError
 from app.security.keys import KeyError_
-from app.services.pagination import MAX_LIMIT
+from app.services.pagination import MAX_LIMIT, Page
 
 # Who acts, in the audit trail, when an operator runs a command.
 CLI_ACTOR = "cli"
@@ -134,13 +134,14 @@ def emit(payload: Any, text: str) -> None:
     click.echo(json.dumps(payload, indent=2) if _json_output() else text)
 
 
-def all_pages(fetch: Callable[[int, str | None], Any]) -> list[Any]:
-    """Every item of a paginated service listing (fetch(limit, cursor) -> Page)."""
+def all_pages(fetch: Callable[[int, str | None], Page[Any]], at_most: int | None = None) -> list[Any]:
+    """Every item of a paginated service listing, fetch(limit, cursor), or its first `at_most`."""
     items: list[Any] = []
     cursor = None
-    while True:
-        page = fetch(MAX_LIMIT, cursor)
+    while at_most is None or len(items) < at_most:
+        page = fetch(MAX_LIMIT if at_most is None else min(MAX_LIMIT, at_most - len(items)), cursor)
         items.extend(page.items)
         if page.next_cursor is None:
-            return items
+            break
         cursor = page.next_cursor
+    return items

@@ -198,10 +198,6 @@ def client_page(limit: int, cursor: str | None) -> Page[Client]:
     return paginate(select(Client), Client.id, limit, cursor)
 
 
-def list_clients() -> list[Client]:
-    return list(db.session.scalars(select(Client).order_by(Client.id)))
-
-
 def get_client(client_id: str) -> Client | None:
     if not client_id or len(client_id) > 64 or not client_id.isprintable():
         return None  # no client has such an id, and PostgreSQL refuses NUL in a query parameter

@@ -13,6 +13,8 @@ from flask.cli import AppGroup
 
 import app.cli
 from app.cli import cli
+from app.services.clients import GRANT_TYPES
+from app.services.pagination import MAX_LIMIT
 
 CLI_DIR = Path(app.cli.__file__).parent
 
@@ -88,3 +90,16 @@ def test_without_json_a_refusal_is_one_plain_line(runner):
     result = runner.invoke(cli, ["users", "show", "nobody@example.com"])
     assert result.exit_code == 1 and result.stdout == ""
     assert result.stderr == "Error: no user 'nobody@example.com'\n"
+
+
+def test_listings_read_every_page(runner, make):
+    """Lists go through all_pages, past the services' largest page."""
+    for number in range(MAX_LIMIT + 1):
+        make.machine()
+    result = runner.invoke(cli, ["clients", "list", "--json"])
+    assert len(json.loads(result.stdout)) == MAX_LIMIT + 1
+
+
+def test_the_grant_types_offered_are_the_services():
+    [option] = [param for param in COMMANDS["clients create"].params if param.name == "grant_types"]
+    assert tuple(option.type.choices) == GRANT_TYPES
