@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from app.cli import cli
-from tests.cli.test_cli import run
+from tests.cli.installation import run
 
 
 def test_version_is_the_installed_packages():
