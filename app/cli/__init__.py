@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import click
@@ -26,7 +27,14 @@ from app.serve import run
 
 
 def _create_app() -> Flask:
-    return create_app()  # a ConfigError is reported by the command that needed the app (app/cli/common.py)
+    """The app, with a ConfigError reported by the command that needed it (app/cli/common.py)."""
+    app = create_app()
+    # The JSON log lines (migrations, audit events) are for the server's log collector; an operator's terminal
+    # shows the command's result, and the audit trail keeps its rows (`ostiary audit list`). Warnings and
+    # errors still show, and OSTIARY_LOG_LEVEL=DEBUG shows everything.
+    if app.config["LOG_LEVEL"].upper() != "DEBUG":
+        logging.getLogger().setLevel(logging.WARNING)
+    return app
 
 
 class OstiaryCLI(Group):
