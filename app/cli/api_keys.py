@@ -7,7 +7,8 @@ import time
 import click
 
 from app.cli.common import CLI_ACTOR, Group, all_pages, emit
-from app.models import User
+from app.cli.display import moment, table
+from app.models import ApiKey, User
 from app.services import accounts, api_keys
 from app.services.representations import api_key_dict
 
@@ -40,10 +41,17 @@ def api_keys_create(owner: str, name: str, scope: str, expires_in_days: int | No
 def api_keys_list(owner: str | None) -> None:
     who = _owner(owner) if owner else None
     found = all_pages(lambda limit, cursor: api_keys.key_page(who, limit, cursor))
-    text = "\n".join(
-        f"{k.key_id}  {k.name}  owner {k.owner.sub}  [{k.scope}]{'  revoked' if k.revoked_at else ''}" for k in found
-    )
-    emit([api_key_dict(k) for k in found], text or "No API keys.")
+    now = time.time()
+    rows = [(k.key_id, k.name, k.owner.sub, k.scope, _status(k, now), moment(k.expires_at, now),
+             moment(k.last_used_at, now)) for k in found]
+    emit([api_key_dict(k) for k in found],
+         table(("KEY ID", "NAME", "OWNER", "SCOPE", "STATUS", "EXPIRES", "LAST USED"), rows, "No API keys."))
+
+
+def _status(api_key: ApiKey, now: float) -> str:
+    if api_key.revoked_at is not None:
+        return "revoked"
+    return "expired" if api_key.expires_at is not None and api_key.expires_at <= now else "live"
 
 
 @api_keys_group.command("revoke")

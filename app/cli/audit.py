@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import click
 
 from app.cli.common import Group, all_pages, emit
-from app.models import AuditEvent
+from app.cli.display import moment, table, value
 from app.services.audit import OUTCOMES, event_page
 from app.services.representations import audit_event_dict
 
@@ -33,12 +32,7 @@ def audit_group() -> None:
 def audit_list(limit: int, **filters: Any) -> None:
     """List audit events, newest first."""
     found = all_pages(lambda page_size, cursor: event_page(**filters, limit=page_size, cursor=cursor), limit)
-    emit([audit_event_dict(e) for e in found], "\n".join(map(_line, found)) or "No audit events.")
-
-
-def _line(event: AuditEvent) -> str:
-    at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(event.at))
-    who = " ".join(f"{name}={value}" for name, value in (("user", event.user_sub), ("client", event.client_id),
-                                                         ("ip", event.ip)) if value)
-    details = " ".join(f"{name}={value}" for name, value in sorted((event.details or {}).items()))
-    return "  ".join(part for part in (at, event.event, event.outcome, who, details) if part)
+    rows = [(moment(e.at), e.event, e.outcome, e.user_sub, e.client_id, e.ip, value("details", e.details))
+            for e in found]
+    emit([audit_event_dict(e) for e in found],
+         table(("AT", "EVENT", "OUTCOME", "USER", "CLIENT", "IP", "DETAILS"), rows, "No audit events."))

@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from app.cli.common import CLI_ACTOR, Group, all_pages, emit
+from app.cli.display import details, moment, table
 from app.services import clients
 from app.services.representations import client_dict
 
@@ -49,15 +50,17 @@ def clients_create(name: str, public: bool, redirect_uris: tuple[str, ...], post
 @clients_group.command("list")
 def clients_list() -> None:
     found = all_pages(clients.client_page)
-    text = "\n".join(f"{c.client_id}  {c.name}  {'public' if c.is_public else 'confidential'}  {' '.join(c.grant_types)}" for c in found)
-    emit([client_dict(c) for c in found], text or "No clients.")
+    rows = [(c.client_id, c.name, "public" if c.is_public else "confidential", c.grant_types, moment(c.created_at))
+            for c in found]
+    emit([client_dict(c) for c in found],
+         table(("CLIENT ID", "NAME", "TYPE", "GRANT TYPES", "CREATED"), rows, "No clients."))
 
 
 @clients_group.command("show")
 @click.argument("client_id")
 def clients_show(client_id: str) -> None:
     found = client_dict(clients.require(client_id))
-    emit(found, "\n".join(f"{k}: {v}" for k, v in found.items()))
+    emit(found, details(found))
 
 
 @clients_group.command("update")

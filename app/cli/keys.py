@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ import click
 from flask import current_app
 
 from app.cli.common import Group, emit
+from app.cli.display import moment, table
 from app.config import key_retention_seconds
 from app.errors import ConflictError, NotFoundError
 from app.security.key_schedule import EXPIRED, KeyState, Schedule, rotation_due, schedule
@@ -26,18 +28,15 @@ def _plan(now: float) -> Schedule:
     return schedule(key_files(_keys_dir()), now, key_retention_seconds(current_app.config))
 
 
-def _when(timestamp: int | None) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(timestamp)) if timestamp is not None else "-"
-
-
 def key_dict(state: KeyState) -> dict[str, Any]:
     return {"kid": state.kid, "state": state.state, "activates_at": state.key.activates_at,
             "retires_at": state.retires_at, "removable_at": state.removable_at, "file": state.key.name}
 
 
-def key_line(state: KeyState) -> str:
-    return (f"{state.kid}  {state.state:<8} activates {_when(state.key.activates_at)}  "
-            f"retires {_when(state.retires_at)}  removable {_when(state.removable_at)}")
+def key_table(states: Sequence[KeyState], now: float) -> str:
+    rows = [(s.kid, s.state, moment(s.key.activates_at, now), moment(s.retires_at, now),
+             moment(s.removable_at, now)) for s in states]
+    return table(("KID", "STATE", "ACTIVATES", "RETIRES", "REMOVABLE"), rows, "No keys.")
 
 
 @click.group("keys", cls=Group)
@@ -48,8 +47,9 @@ def keys_group() -> None:
 @keys_group.command("list")
 def keys_list() -> None:
     """Every key file with its state and schedule (times in UTC)."""
-    plan = _plan(time.time())
-    emit([key_dict(s) for s in plan.states], "\n".join(key_line(s) for s in plan.states) or "No keys.")
+    now = time.time()
+    plan = _plan(now)
+    emit([key_dict(s) for s in plan.states], key_table(plan.states, now))
 
 
 @keys_group.command("rotate")
@@ -83,7 +83,7 @@ def keys_rotate(immediately: bool, if_due: bool) -> None:
                    f"{config['JWKS_MAX_AGE_SECONDS']} s reject its tokens until they refetch it.", err=True)
     state = next(s for s in _plan(time.time()).states if s.key == added)
     emit({"rotated": True, **key_dict(state)},
-         f"Added {added.kid}: published now, signs from {_when(added.activates_at)}.")
+         f"Added {added.kid}: published now, signs from {moment(added.activates_at)}.")
 
 
 @keys_group.command("prune")

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import click
 from flask import current_app
 
 from app.cli.common import CLI_ACTOR, Group, emit
+from app.cli.display import moment, table
 from app.extensions import db
 from app.mail.transports import transport_for
 from app.models.outbox import STATUSES, OutboxMessage
@@ -53,7 +53,11 @@ def mail_send_test(address: str) -> None:
 def mail_list(status: str | None, limit: int) -> None:
     """Messages still in the outbox (sent ones are gone), oldest first."""
     found = outbox.messages(status, limit)
-    emit([_message_dict(m) for m in found], "\n".join(map(_line, found)) or "The outbox is empty.")
+    rows = [(m.id, m.status, m.attempts, moment(m.next_attempt_at), m.template, m.recipient, m.last_error)
+            for m in found]
+    emit([_message_dict(m) for m in found],
+         table(("ID", "STATUS", "TRIES", "NEXT ATTEMPT", "TEMPLATE", "RECIPIENT", "LAST ERROR"), rows,
+               "The outbox is empty."))
 
 
 @mail_group.command("requeue")
@@ -72,10 +76,3 @@ def _message_dict(message: OutboxMessage) -> dict[str, Any]:
     return {"id": message.id, "status": message.status, "attempts": message.attempts, "template": message.template,
             "recipient": message.recipient, "created_at": message.created_at,
             "next_attempt_at": message.next_attempt_at, "last_error": message.last_error}
-
-
-def _line(message: OutboxMessage) -> str:
-    when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(message.next_attempt_at))
-    error = f"  {message.last_error}" if message.last_error else ""
-    return f"{message.id}  {message.status}  tries={message.attempts}  next={when}  {message.template}" \
-           f"  {message.recipient}{error}"

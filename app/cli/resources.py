@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from app.cli.common import CLI_ACTOR, Group, all_pages, emit
+from app.cli.display import details, table
 from app.services import resources
 from app.services.representations import resource_dict
 
@@ -28,8 +29,9 @@ def resources_create(identifier: str, name: str, scope: str) -> None:
 @resources_group.command("list")
 def resources_list() -> None:
     found = all_pages(resources.resource_page)
-    text = "\n".join(f"{r.id}  {r.identifier}  {r.name}  [{r.scope}]" for r in found)
-    emit([resource_dict(r) for r in found], text or "No resources.")
+    emit([resource_dict(r) for r in found],
+         table(("ID", "IDENTIFIER", "NAME", "SCOPE"), [(r.id, r.identifier, r.name, r.scope) for r in found],
+               "No resources."))
 
 
 @resources_group.command("show")
@@ -37,7 +39,7 @@ def resources_list() -> None:
 def resources_show(resource: str) -> None:
     """Show a resource (by id or identifier)."""
     found = resource_dict(resources.find_registered(resource))
-    emit(found, "\n".join(f"{k}: {v}" for k, v in found.items()))
+    emit(found, details(found))
 
 
 @resources_group.command("update")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from app.cli.common import CLI_ACTOR, Group, all_pages, emit
+from app.cli.display import moment, table
 from app.services import service_accounts
 from app.services.representations import service_account_dict
 
@@ -26,8 +27,9 @@ def service_accounts_create(name: str, roles: tuple[str, ...], scope: str) -> No
 @service_accounts_group.command("list")
 def service_accounts_list() -> None:
     found = all_pages(service_accounts.service_account_page)
-    text = "\n".join(f"{a.sub}  {a.name}  [{a.scope}]{'  ' + ' '.join(a.roles) if a.roles else ''}" for a in found)
-    emit([service_account_dict(a) for a in found], text or "No service accounts.")
+    rows = [(a.sub, a.name, a.roles, a.scope, moment(a.created_at)) for a in found]
+    emit([service_account_dict(a) for a in found],
+         table(("SUB", "NAME", "ROLES", "SCOPE", "CREATED"), rows, "No service accounts."))
 
 
 @service_accounts_group.command("delete")

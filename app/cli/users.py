@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from app.cli.common import CLI_ACTOR, Group, all_pages, emit
+from app.cli.display import details, moment, table
 from app.models import User
 from app.services import accounts, users
 from app.services.representations import user_dict
@@ -47,8 +48,10 @@ def users_create(email: str, name: str | None, username: str | None, admin: bool
 @click.option("--search", help="Only users whose email, username or name contains this.")
 def users_list(search: str | None) -> None:
     found = all_pages(lambda limit, cursor: accounts.user_page(search, limit, cursor))
-    text = "\n".join(f"{u.sub}  {u.email}{'  admin' if u.is_admin else ''}{'' if u.is_active else '  disabled'}" for u in found)
-    emit([user_dict(u) for u in found], text or "No users.")
+    rows = [(u.sub, u.email, u.username, u.name, u.roles, "active" if u.is_active else "disabled", moment(u.created_at))
+            for u in found]
+    emit([user_dict(u) for u in found],
+         table(("SUB", "EMAIL", "USERNAME", "NAME", "ROLES", "STATUS", "CREATED"), rows, "No users."))
 
 
 def _user(ref: str) -> User:
@@ -60,7 +63,7 @@ def _user(ref: str) -> User:
 def users_show(user: str) -> None:
     """Show a user (by sub, email or username)."""
     found = _user(user)
-    emit(user_dict(found), "\n".join(f"{k}: {v}" for k, v in user_dict(found).items()))
+    emit(user_dict(found), details(user_dict(found)))
 
 
 @users_group.command("update")
