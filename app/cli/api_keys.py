@@ -8,7 +8,7 @@ import click
 
 from app.cli.common import CLI_ACTOR, Group, all_pages, emit
 from app.cli.display import moment, table
-from app.models import ApiKey, User
+from app.models import ApiKey
 from app.services import accounts, api_keys
 from app.services.representations import api_key_dict
 
@@ -16,11 +16,6 @@ from app.services.representations import api_key_dict
 @click.group("api-keys", cls=Group)
 def api_keys_group() -> None:
     """Manage API keys of users and service accounts."""
-
-
-def _owner(ref: str) -> User:
-    """A service account by sub, or a person by sub, email or username."""
-    return accounts.find_owner(ref)
 
 
 @api_keys_group.command("create")
@@ -31,7 +26,7 @@ def _owner(ref: str) -> User:
 def api_keys_create(owner: str, name: str, scope: str, expires_in_days: int | None) -> None:
     """Create a key; it is printed once and only its SHA-256 digest is stored."""
     expires_at = int(time.time()) + expires_in_days * 86400 if expires_in_days else None
-    issued = api_keys.create_api_key(_owner(owner), name, scope, expires_at=expires_at, actor=CLI_ACTOR)
+    issued = api_keys.create_api_key(accounts.find_owner(owner), name, scope, expires_at=expires_at, actor=CLI_ACTOR)
     payload = {**api_key_dict(issued.api_key), "key": issued.key}
     emit(payload, f"key_id: {issued.api_key.key_id}\nkey:    {issued.key}\n(shown once: store it now)")
 
@@ -39,7 +34,7 @@ def api_keys_create(owner: str, name: str, scope: str, expires_in_days: int | No
 @api_keys_group.command("list")
 @click.option("--owner", help="Only the keys of this owner.")
 def api_keys_list(owner: str | None) -> None:
-    who = _owner(owner) if owner else None
+    who = accounts.find_owner(owner) if owner else None
     found = all_pages(lambda limit, cursor: api_keys.key_page(who, limit, cursor))
     now = time.time()
     rows = [(k.key_id, k.name, k.owner.sub, k.scope, _status(k, now), moment(k.expires_at, now),

@@ -9,7 +9,6 @@ import click
 
 from app.cli.common import CLI_ACTOR, Group, all_pages, emit
 from app.cli.display import details, moment, table
-from app.models import User
 from app.services import accounts, users
 from app.services.representations import user_dict
 
@@ -54,15 +53,11 @@ def users_list(search: str | None) -> None:
          table(("SUB", "EMAIL", "USERNAME", "NAME", "ROLES", "STATUS", "CREATED"), rows, "No users."))
 
 
-def _user(ref: str) -> User:
-    return accounts.find_person(ref)
-
-
 @users_group.command("show")
 @click.argument("user")
 def users_show(user: str) -> None:
     """Show a user (by sub, email or username)."""
-    found = _user(user)
+    found = accounts.find_person(user)
     emit(user_dict(found), details(user_dict(found)))
 
 
@@ -81,7 +76,7 @@ def users_update(user: str, email: str | None, username: str | None, name: str |
                                                  "scope": scope}.items() if v is not None}
     if roles or no_roles:
         changes["roles"] = list(roles)
-    updated = accounts.update_user(_user(user), changes, actor=CLI_ACTOR)
+    updated = accounts.update_user(accounts.find_person(user), changes, actor=CLI_ACTOR)
     emit(user_dict(updated), f"Updated user {updated.email}")
 
 
@@ -89,14 +84,14 @@ def users_update(user: str, email: str | None, username: str | None, name: str |
 @click.argument("user")
 def users_disable(user: str) -> None:
     """Disable a user: their sessions and refresh tokens are revoked at once."""
-    found = accounts.disable_user(_user(user), actor=CLI_ACTOR)
+    found = accounts.disable_user(accounts.find_person(user), actor=CLI_ACTOR)
     emit(user_dict(found), f"Disabled user {found.email}; their sessions and refresh tokens were revoked")
 
 
 @users_group.command("enable")
 @click.argument("user")
 def users_enable(user: str) -> None:
-    found = accounts.enable_user(_user(user), actor=CLI_ACTOR)
+    found = accounts.enable_user(accounts.find_person(user), actor=CLI_ACTOR)
     emit(user_dict(found), f"Enabled user {found.email}")
 
 
@@ -106,7 +101,7 @@ def users_enable(user: str) -> None:
 @click.option("--revoke-api-keys", is_flag=True, help="Also revoke the user's API keys.")
 def users_set_password(user: str, password_stdin: bool, revoke_api_keys: bool) -> None:
     """Set a user's password; their sessions end and their apps' tokens are revoked."""
-    found = _user(user)
+    found = accounts.find_person(user)
     revoked = accounts.set_password(found, _read_password(password_stdin), actor=CLI_ACTOR, revoke_api_keys=revoke_api_keys)
     emit({"sub": found.sub, "password": "set", "api_keys_revoked": revoked},
          f"Password set for {found.email}; their sessions and tokens were revoked"
@@ -118,7 +113,7 @@ def users_set_password(user: str, password_stdin: bool, revoke_api_keys: bool) -
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def users_delete(user: str, yes: bool) -> None:
     """Delete a user and everything issued to them."""
-    found = _user(user)
+    found = accounts.find_person(user)
     if not yes:
         click.confirm(f"Delete {found.email} and everything issued to them?", abort=True)
     sub = found.sub
