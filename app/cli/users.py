@@ -33,13 +33,14 @@ def _read_password(password_stdin: bool) -> str:
 @click.option("--admin", is_flag=True, help="Give the user the admin role.")
 @click.option("--role", "roles", multiple=True, help="A role (repeatable).")
 @click.option("--scope", default="", help='API scopes the user may hold in API keys, e.g. "api:read".')
+@click.option("--email-verified", is_flag=True, help="The email address is known to be the user's.")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 def users_create(email: str, name: str | None, username: str | None, admin: bool, roles: tuple[str, ...], scope: str,
-                 password_stdin: bool) -> None:
+                 email_verified: bool, password_stdin: bool) -> None:
     """Create a user; the password is prompted for or read from stdin, never an argument."""
     password = _read_password(password_stdin)
-    user = users.create_user(email, password, name=name, username=username, is_admin=admin, roles=list(roles), scope=scope,
-                       actor=CLI_ACTOR)
+    user = users.create_user(email, password, name=name, username=username, is_admin=admin, roles=list(roles),
+                             scope=scope, email_verified=email_verified, actor=CLI_ACTOR)
     emit(user_dict(user), f"Created user {user.email} (sub {user.sub})")
 
 
@@ -69,11 +70,14 @@ def users_show(user: str) -> None:
 @click.option("--role", "roles", multiple=True, help="The user's roles: replaces them all (repeatable).")
 @click.option("--no-roles", is_flag=True, help="Remove every role.")
 @click.option("--scope", help='API scopes the user may hold in API keys ("" for none).')
+@click.option("--email-verified/--no-email-verified", default=None,
+              help="Is the email address known to be the user's? (A new --email is unverified unless given.)")
 def users_update(user: str, email: str | None, username: str | None, name: str | None, roles: tuple[str, ...],
-                 no_roles: bool, scope: str | None) -> None:
+                 no_roles: bool, scope: str | None, email_verified: bool | None) -> None:
     """Change a user's profile, roles or API scopes."""
     changes: dict[str, Any] = {k: v for k, v in {"email": email, "username": username, "name": name,
-                                                 "scope": scope}.items() if v is not None}
+                                                 "scope": scope, "email_verified": email_verified}.items()
+                               if v is not None}
     if roles or no_roles:
         changes["roles"] = list(roles)
     updated = accounts.update_user(accounts.find_person(user), changes, actor=CLI_ACTOR)

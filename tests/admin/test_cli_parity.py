@@ -187,3 +187,14 @@ def test_an_unknown_client_is_refused_alike(runner, api):
     for command in (["show"], ["update", "--name", "x"], ["rotate-secret"], ["delete", "--yes"]):
         result = runner.invoke(cli, ["clients", *command, "nope", "--json"])
         assert result.exit_code == 1 and json.loads(result.stderr) == from_api.json()
+
+
+def test_email_verified_from_the_command_line(runner, api):
+    """As email_verified in POST and PATCH /admin/api/users."""
+    created = run(runner, "users", "create", "vera@example.com", "--email-verified", "--password-stdin", "--json",
+                  stdin=PASSWORD)
+    assert created["email_verified"] is True
+    assert run(runner, "users", "update", "vera@example.com", "--no-email-verified", "--json")["email_verified"] is False
+    updated = run(runner, "users", "update", "vera@example.com", "--email-verified", "--json")
+    assert updated == api.get(f"/users/{created['sub']}").json() and updated["email_verified"] is True
+
