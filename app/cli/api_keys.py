@@ -7,7 +7,7 @@ import time
 import click
 
 from app.cli.common import CLI_ACTOR, Group, all_pages, emit
-from app.cli.display import moment, table
+from app.cli.display import details, moment, table
 from app.models import ApiKey
 from app.services import accounts, api_keys
 from app.services.representations import api_key_dict
@@ -47,6 +47,14 @@ def _status(api_key: ApiKey, now: float) -> str:
     if api_key.revoked_at is not None:
         return "revoked"
     return "expired" if api_key.expires_at is not None and api_key.expires_at <= now else "live"
+
+
+@api_keys_group.command("show")
+@click.argument("key_id")
+def api_keys_show(key_id: str) -> None:
+    """Show an API key: never the key itself, which only its holder has."""
+    found = api_key_dict(api_keys.get_api_key(key_id))
+    emit(found, details(found))
 
 
 @api_keys_group.command("revoke")

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from app.cli.common import CLI_ACTOR, Group, all_pages, emit
-from app.cli.display import moment, table
+from app.cli.display import details, moment, table
 from app.services import service_accounts
 from app.services.representations import service_account_dict
 
@@ -30,6 +32,31 @@ def service_accounts_list() -> None:
     rows = [(a.sub, a.name, a.roles, a.scope, moment(a.created_at)) for a in found]
     emit([service_account_dict(a) for a in found],
          table(("SUB", "NAME", "ROLES", "SCOPE", "CREATED"), rows, "No service accounts."))
+
+
+@service_accounts_group.command("show")
+@click.argument("sub")
+def service_accounts_show(sub: str) -> None:
+    """Show a service account (by sub)."""
+    found = service_account_dict(service_accounts.get_service_account(sub))
+    emit(found, details(found))
+
+
+@service_accounts_group.command("update")
+@click.argument("sub")
+@click.option("--name")
+@click.option("--role", "roles", multiple=True, help="Its roles: replaces them all (repeatable).")
+@click.option("--no-roles", is_flag=True, help="Remove every role.")
+@click.option("--scope", help='API scopes its keys may carry ("" for none); its keys lose scopes it loses.')
+def service_accounts_update(sub: str, name: str | None, roles: tuple[str, ...], no_roles: bool,
+                            scope: str | None) -> None:
+    """Rename a service account or change its roles or scopes."""
+    changes: dict[str, Any] = {k: v for k, v in {"name": name, "scope": scope}.items() if v is not None}
+    if roles or no_roles:
+        changes["roles"] = list(roles)
+    account = service_accounts.get_service_account(sub)
+    updated = service_accounts.update_service_account(account, changes, actor=CLI_ACTOR)
+    emit(service_account_dict(updated), f"Updated service account {updated.name} (sub {updated.sub})")
 
 
 @service_accounts_group.command("delete")

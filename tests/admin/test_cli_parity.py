@@ -198,3 +198,26 @@ def test_email_verified_from_the_command_line(runner, api):
     updated = run(runner, "users", "update", "vera@example.com", "--email-verified", "--json")
     assert updated == api.get(f"/users/{created['sub']}").json() and updated["email_verified"] is True
 
+
+def test_service_accounts_show_and_update(runner, api):
+    """As GET and PATCH /admin/api/service-accounts/{sub}."""
+    account = run(runner, "service-accounts", "create", "--name", "robot", "--scope", "a:b", "--json")
+    sub = account["sub"]
+    assert run(runner, "service-accounts", "show", sub, "--json") == api.get(f"/service-accounts/{sub}").json()
+    updated = run(runner, "service-accounts", "update", sub, "--name", "robot 2", "--role", "admin", "--scope", "c:d",
+                  "--json")
+    assert (updated["name"], updated["roles"], updated["scope"]) == ("robot 2", ["admin"], "c:d")
+    assert run(runner, "service-accounts", "update", sub, "--no-roles", "--json")["roles"] == []
+    assert run(runner, "service-accounts", "show", sub, "--json") == api.get(f"/service-accounts/{sub}").json()
+    assert "robot 2" in run(runner, "service-accounts", "show", sub)
+    fails(runner, "service-accounts", "show", "nope", message="no such service account")
+
+
+def test_api_keys_show(runner, api):
+    """As GET /admin/api/api-keys/{key_id}: never the key itself."""
+    account = run(runner, "service-accounts", "create", "--name", "robot", "--scope", "a:b", "--json")
+    key = run(runner, "api-keys", "create", "--owner", account["sub"], "--name", "k", "--scope", "a:b", "--json")
+    shown = run(runner, "api-keys", "show", key["key_id"], "--json")
+    assert shown == api.get(f"/api-keys/{key['key_id']}").json() and "key" not in shown
+    assert key["key"] not in run(runner, "api-keys", "show", key["key_id"])
+    fails(runner, "api-keys", "show", "0123456789abcdef", message="no such API key")
