@@ -221,3 +221,19 @@ def test_api_keys_show(runner, api):
     assert shown == api.get(f"/api-keys/{key['key_id']}").json() and "key" not in shown
     assert key["key"] not in run(runner, "api-keys", "show", key["key_id"])
     fails(runner, "api-keys", "show", "0123456789abcdef", message="no such API key")
+
+
+def test_service_account_names_are_unique(runner, api):
+    """Keys are issued to a service account by sub, but operators tell them apart by name: no two share one."""
+    first = run(runner, "service-accounts", "create", "--name", "billing-sync", "--json")
+    fails(runner, "service-accounts", "create", "--name", "Billing-Sync ", message="already exists")
+    refused = api.post("/service-accounts", json={"name": "BILLING-SYNC"})
+    assert refused.status_code == 409 and refused.json()["field"] == "name", refused.text
+
+    other = api.post("/service-accounts", json={"name": "reporting"}).json()
+    assert api.patch(f"/service-accounts/{other['sub']}", json={"name": "billing-sync"}).status_code == 409
+    fails(runner, "service-accounts", "update", other["sub"], "--name", "billing-sync", message="already exists")
+    # Keeping its own name, in another case, is no conflict.
+    assert run(runner, "service-accounts", "update", first["sub"], "--name", "Billing-sync", "--json")["name"] == \
+        "Billing-sync"
+    assert [a["name"] for a in run(runner, "service-accounts", "list", "--json")] == ["Billing-sync", "reporting"]
