@@ -50,10 +50,10 @@ def clients_create(name: str, public: bool, redirect_uris: tuple[str, ...], post
 @clients_group.command("list")
 def clients_list() -> None:
     found = all_pages(clients.client_page)
-    rows = [(c.client_id, c.name, "public" if c.is_public else "confidential", c.grant_types, moment(c.created_at))
-            for c in found]
+    rows = [(c.client_id, c.name, "public" if c.is_public else "confidential", c.grant_types,
+             "active" if c.is_active else "disabled", moment(c.created_at)) for c in found]
     emit([client_dict(c) for c in found],
-         table(("CLIENT ID", "NAME", "TYPE", "GRANT TYPES", "CREATED"), rows, "No clients."))
+         table(("CLIENT ID", "NAME", "TYPE", "GRANT TYPES", "STATUS", "CREATED"), rows, "No clients."))
 
 
 @clients_group.command("show")
@@ -95,6 +95,22 @@ def clients_update(client_id: str, name: str | None, redirect_uris: tuple[str, .
         changes["introspect_resources"] = []
     updated = clients.update_client(clients.require(client_id), changes, actor=CLI_ACTOR)
     emit(client_dict(updated), f"Updated client {updated.client_id}")
+
+
+@clients_group.command("disable")
+@click.argument("client_id")
+def clients_disable(client_id: str) -> None:
+    """Refuse a client everywhere as if it were not registered; its refresh and access tokens are revoked."""
+    disabled = clients.disable_client(clients.require(client_id), actor=CLI_ACTOR)
+    emit(client_dict(disabled), f"Disabled client {client_id}; its refresh and access tokens were revoked")
+
+
+@clients_group.command("enable")
+@click.argument("client_id")
+def clients_enable(client_id: str) -> None:
+    """Serve a disabled client again (what disabling revoked stays revoked)."""
+    enabled = clients.enable_client(clients.require(client_id), actor=CLI_ACTOR)
+    emit(client_dict(enabled), f"Enabled client {client_id}")
 
 
 @clients_group.command("rotate-secret")

@@ -7,17 +7,18 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 
 from app.errors import NotFoundError, ValidationError
 from app.extensions import db
-from app.models import AccessTokenRecord, AuthorizationCode, Client, Consent, RefreshToken
-from app.models.clock import now
+from app.models import AuthorizationCode, Client, Consent, RefreshToken
 from app.scopes import STANDARD_SCOPES, is_valid_scope_token
 from app.security.secrets import digest, generate_secret
 from app.services import audit
 from app.services.pagination import Page, paginate
 from app.services.resources import admin_audience, validate_client_resources
+from app.services.revocation import revoke_issued_to
+from app.services.transaction import transaction
 
 GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
 LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
@@ -182,16 +183,30 @@ def rotate_secret(client: Client, *, actor: str | None) -> str:
 
 def delete_client(client: Client, *, actor: str | None) -> None:
     """What it was issued goes with it: codes, refresh tokens and consents; its recorded access tokens are revoked."""
-    db.session.execute(
-        update(AccessTokenRecord)
-        .where(AccessTokenRecord.client_id == client.client_id, AccessTokenRecord.revoked_at.is_(None))
-        .values(revoked_at=now())
-    )
+    revoke_issued_to(client)
     for model in (AuthorizationCode, RefreshToken, Consent):
         db.session.execute(delete(model).where(model.client_id == client.client_id))
     audit.record("client.deleted", client_id=client.client_id, actor=actor)
     db.session.delete(client)
     db.session.commit()
+
+
+def disable_client(client: Client, *, actor: str | None) -> Client:
+    """Refused from now on as an unregistered client would be (get_active_client), and what it was issued is taken
+    back (RFC 7009 §2.1): its refresh tokens and recorded access tokens are revoked, its unredeemed codes void."""
+    with transaction():
+        client.is_active = False
+        revoke_issued_to(client)
+        audit.record("client.disabled", client_id=client.client_id, actor=actor)
+    return client
+
+
+def enable_client(client: Client, *, actor: str | None) -> Client:
+    """Served again; the tokens revoked when it was disabled stay revoked."""
+    with transaction():
+        client.is_active = True
+        audit.record("client.enabled", client_id=client.client_id, actor=actor)
+    return client
 
 
 def client_page(limit: int, cursor: str | None) -> Page[Client]:
@@ -210,3 +225,9 @@ def require(client_id: str) -> Client:
     if client is None:
         raise NotFoundError(f"no client {client_id!r}")
     return client
+
+
+def get_active_client(client_id: str) -> Client | None:
+    """A registered client that is not disabled: what the protocol endpoints serve (oauth/server.query_client)."""
+    client = get_client(client_id)
+    return client if client is not None and client.is_active else None

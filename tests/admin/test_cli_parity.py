@@ -237,3 +237,19 @@ def test_service_account_names_are_unique(runner, api):
     assert run(runner, "service-accounts", "update", first["sub"], "--name", "Billing-sync", "--json")["name"] == \
         "Billing-sync"
     assert [a["name"] for a in run(runner, "service-accounts", "list", "--json")] == ["Billing-sync", "reporting"]
+
+
+def test_clients_disable_and_enable_from_the_command_line_and_the_api(runner, api, live_server):
+    """POST /admin/api/clients/{id}/disable|enable and `ostiary clients disable|enable`: one service, one shape."""
+    created = run(runner, "clients", "create", "--name", "Job", "--grant-type", "client_credentials", "--json")
+    job = RegisteredClient(created["client_id"], created["client_secret"], "")
+    assert created["is_active"] is True
+
+    disabled = api.post(f"/clients/{job.client_id}/disable").json()
+    assert disabled["is_active"] is False and disabled == run(runner, "clients", "show", job.client_id, "--json")
+    assert client_credentials(live_server, job).status_code == 401
+    assert run(runner, "clients", "enable", job.client_id, "--json") == api.get(f"/clients/{job.client_id}").json()
+    assert client_credentials(live_server, job).status_code == 200
+    assert run(runner, "clients", "disable", job.client_id, "--json")["is_active"] is False
+    assert api.post(f"/clients/{job.client_id}/enable").json()["is_active"] is True
+    assert api.post("/clients/nope/disable").status_code == 404

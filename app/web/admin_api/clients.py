@@ -46,6 +46,16 @@ def delete_client(client_id: str) -> Response:
     return no_content()
 
 
+@bp.post("/clients/<client_id>/disable")
+def disable_client(client_id: str) -> Response:
+    return jsonify(client_dict(clients.disable_client(clients.require(client_id), actor=actor())))
+
+
+@bp.post("/clients/<client_id>/enable")
+def enable_client(client_id: str) -> Response:
+    return jsonify(client_dict(clients.enable_client(clients.require(client_id), actor=actor())))
+
+
 @bp.post("/clients/<client_id>/secret")
 def rotate_secret(client_id: str) -> Response:
     client = clients.require(client_id)

@@ -78,7 +78,8 @@ def with_path_parameter(name: str, operations: dict[str, Operation]) -> dict[str
 def paths() -> dict[str, Any]:
     user_links = links_to("getUser", "updateUser", "disableUser", "enableUser", "setUserPassword", "deleteUser",
                           parameter="sub", pointer="sub") | key_for_owner()
-    client_links = links_to("getClient", "updateClient", "rotateClientSecret", "deleteClient",
+    client_links = links_to("getClient", "updateClient", "disableClient", "enableClient", "rotateClientSecret",
+                            "deleteClient",
                             parameter="client_id", pointer="client_id")
     resource_links = links_to("getResource", "updateResource", "deleteResource", parameter="resource_id",
                               pointer="id")
@@ -122,6 +123,15 @@ def paths() -> dict[str, Any]:
                                body="ClientUpdate", errors=(404,)),
             "delete": operation("deleteClient", "Delete a client and what it was issued", "clients", (204, None),
                                 errors=(404,)),
+        }),
+        "/admin/api/clients/{client_id}/disable": with_path_parameter("client_id", {
+            "post": operation("disableClient", "Disable a client: refused at authorization, token, revocation and "
+                              "introspection as if it were not registered; its refresh and access tokens are revoked",
+                              "clients", (200, "Client"), errors=(404,)),
+        }),
+        "/admin/api/clients/{client_id}/enable": with_path_parameter("client_id", {
+            "post": operation("enableClient", "Enable a client (what disabling revoked stays revoked)", "clients",
+                              (200, "Client"), errors=(404,)),
         }),
         "/admin/api/clients/{client_id}/secret": with_path_parameter("client_id", {
             "post": operation("rotateClientSecret", "Replace the client secret (shown once)", "clients",
