@@ -134,6 +134,11 @@ def emit(payload: Any, text: str) -> None:
     click.echo(json.dumps(payload, indent=2) if _json_output() else text)
 
 
+def warn(text: str) -> None:
+    """Something the operator should know that is not the result: on stderr, also under --json."""
+    click.echo(f"Warning: {text}", err=True)
+
+
 def all_pages(fetch: Callable[[int, str | None], Page[Any]], at_most: int | None = None) -> list[Any]:
     """Every item of a paginated service listing, fetch(limit, cursor), or its first `at_most`."""
     items: list[Any] = []

@@ -6,10 +6,11 @@ import sys
 from typing import Any
 
 import click
+from flask import current_app
 
-from app.cli.common import CLI_ACTOR, Group, all_pages, emit
+from app.cli.common import CLI_ACTOR, Group, all_pages, emit, warn
 from app.cli.display import details, moment, table
-from app.services import accounts, users
+from app.services import accounts, lockouts, users
 from app.services.representations import user_dict
 
 
@@ -97,6 +98,22 @@ def users_disable(user: str) -> None:
 def users_enable(user: str) -> None:
     found = accounts.enable_user(accounts.find_person(user), actor=CLI_ACTOR)
     emit(user_dict(found), f"Enabled user {found.email}")
+
+
+@users_group.command("unlock")
+@click.argument("user")
+def users_unlock(user: str) -> None:
+    """Lift a sign-in lockout: forget the user's failed sign-ins now, not at the end of the lockout period."""
+    found = accounts.find_person(user)
+    if not current_app.config["REDIS_URL"]:
+        warn("OSTIARY_REDIS_URL is not set, so each server process counts failed sign-ins on its own, out of this "
+             "command's reach: a lockout there ends by itself within OSTIARY_SIGN_IN_LOCKOUT_SECONDS "
+             f"({current_app.config['SIGN_IN_LOCKOUT_SECONDS']} s), or when the server restarts.")
+    cleared = lockouts.unlock(found, actor=CLI_ACTOR)
+    locked = cleared >= current_app.config["SIGN_IN_FAILURES_PER_ACCOUNT"]
+    emit({"sub": found.sub, "failures_cleared": cleared},
+         f"Unlocked {found.email}: {cleared} failed sign-ins forgotten" if locked
+         else f"{found.email} was not locked out ({cleared or 'no'} failed sign-ins counted; now none)")
 
 
 @users_group.command("set-password")

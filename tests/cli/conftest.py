@@ -7,6 +7,7 @@ import os
 import pytest
 
 from tests.cli.installation import ok_json, run
+from tests.security.conftest import build_app  # noqa: F401  (apps with their own settings, for tests/cli)
 
 
 @pytest.fixture(scope="module")
