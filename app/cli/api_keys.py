@@ -8,6 +8,7 @@ import click
 
 from app.cli.common import CLI_ACTOR, Group, all_pages, emit
 from app.cli.display import details, moment, table
+from app.cli.time_options import FUTURE
 from app.models import ApiKey
 from app.services import accounts, api_keys
 from app.services.representations import api_key_dict
@@ -22,10 +23,16 @@ def api_keys_group() -> None:
 @click.option("--owner", required=True, help="The owner: a service account's sub, or a user's sub, email or username.")
 @click.option("--name", required=True)
 @click.option("--scope", default="", help="Scopes of the key: never more than the owner may hold.")
-@click.option("--expires-in-days", type=click.IntRange(1, 3650), help="Default: the key does not expire.")
-def api_keys_create(owner: str, name: str, scope: str, expires_in_days: int | None) -> None:
+@click.option("--expires", "expires_at", type=FUTURE, metavar="TIME",
+              help="When it stops working: ISO 8601 (2027-01-01), Unix seconds, or a duration from now (90d). "
+                   "Default: the key does not expire.")
+@click.option("--expires-in-days", type=click.IntRange(1, 3650), help="The same as --expires <days>d.")
+def api_keys_create(owner: str, name: str, scope: str, expires_at: int | None, expires_in_days: int | None) -> None:
     """Create a key; it is printed once and only its SHA-256 digest is stored."""
-    expires_at = int(time.time()) + expires_in_days * 86400 if expires_in_days else None
+    if expires_at is not None and expires_in_days is not None:
+        raise click.UsageError("--expires and --expires-in-days exclude each other")
+    if expires_in_days is not None:
+        expires_at = int(time.time()) + expires_in_days * 86400
     issued = api_keys.create_api_key(accounts.find_owner(owner), name, scope, expires_at=expires_at, actor=CLI_ACTOR)
     payload = {**api_key_dict(issued.api_key), "key": issued.key}
     emit(payload, f"key_id: {issued.api_key.key_id}\nkey:    {issued.key}\n(shown once: store it now)")

@@ -8,6 +8,7 @@ import click
 
 from app.cli.common import Group, all_pages, emit
 from app.cli.display import moment, table, value
+from app.cli.time_options import PAST
 from app.services.audit import OUTCOMES, event_page
 from app.services.representations import audit_event_dict
 
@@ -25,8 +26,10 @@ def audit_group() -> None:
 @click.option("--outcome", type=click.Choice(OUTCOMES))
 @click.option("--user", "user_sub", metavar="SUB", help="Only events concerning this user or service account.")
 @click.option("--client", "client_id", metavar="ID", help="Only events concerning this client or API key id.")
-@click.option("--since", type=click.IntRange(min=0), metavar="UNIX_SECONDS", help="At or after this time.")
-@click.option("--until", type=click.IntRange(min=0), metavar="UNIX_SECONDS", help="Before this time.")
+@click.option("--since", type=PAST, metavar="TIME",
+              help="At or after this time: ISO 8601 (2026-12-01, 2026-12-01T09:30:00Z), Unix seconds, or a duration "
+                   "ago (30m, 1h, 7d).")
+@click.option("--until", type=PAST, metavar="TIME", help="Before this time (the same forms).")
 @click.option("--limit", type=click.IntRange(1, MAX_COUNT), default=DEFAULT_COUNT, show_default=True,
               help="At most this many events, newest first.")
 def audit_list(limit: int, **filters: Any) -> None:
