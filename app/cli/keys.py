@@ -10,11 +10,11 @@ from typing import Any
 import click
 from flask import current_app
 
-from app.cli.common import Group, emit
+from app.cli.common import Group, emit, warn
 from app.cli.display import moment, table
 from app.config import key_retention_seconds
 from app.errors import ConflictError, NotFoundError
-from app.security.key_schedule import EXPIRED, KeyState, Schedule, rotation_due, schedule
+from app.security.key_schedule import EXPIRED, NEXT, KeyState, Schedule, rotation_due, schedule
 from app.security.keys import add_next_key, create_key_file, key_files, keys_lock, remove_key_file
 
 DAY_SECONDS = 24 * 3600
@@ -71,6 +71,14 @@ def keys_rotate(immediately: bool, if_due: bool) -> None:
         if if_due and not rotation_due(plan, now, rotation_seconds, config["KEY_PUBLISH_DELAY_SECONDS"]):
             emit({"rotated": False}, "Not due: no key was added.")
             return
+        pending = plan.in_state(NEXT)
+        if pending and not immediately:
+            # The rotation asked for is on its way; a second next key would retire the first soon after it signs.
+            waiting = pending[-1].key
+            emit({"rotated": False, "pending": waiting.kid, "activates_at": waiting.activates_at},
+                 f"{waiting.kid} is already pending: published, it signs from {moment(waiting.activates_at)}. "
+                 "No key was added.")
+            return
         if immediately:
             # Strictly after the current key's activation, so the two never tie: at most a second from now.
             behind = plan.current is None or plan.current.key.activates_at < int(now)
@@ -79,8 +87,8 @@ def keys_rotate(immediately: bool, if_due: bool) -> None:
             added = add_next_key(_keys_dir(), config["KEY_PUBLISH_DELAY_SECONDS"], now)
     if immediately:
         time.sleep(max(0.0, added.activates_at - time.time()))  # at most a second: it signs when this returns
-        click.echo(f"Warning: {added.kid} signs at once; verifiers that cached the key set in the last "
-                   f"{config['JWKS_MAX_AGE_SECONDS']} s reject its tokens until they refetch it.", err=True)
+        warn(f"{added.kid} signs at once; verifiers that cached the key set in the last "
+             f"{config['JWKS_MAX_AGE_SECONDS']} s reject its tokens until they refetch it.")
     state = next(s for s in _plan(time.time()).states if s.key == added)
     emit({"rotated": True, **key_dict(state)},
          f"Added {added.kid}: published now, signs from {moment(added.activates_at)}.")
