@@ -14,6 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from app.config import ConfigError
 from app.errors import AppError
 from app.security.keys import KeyError_
+from app.services import resources
 from app.services.pagination import MAX_LIMIT, Page
 
 # Who acts, in the audit trail, when an operator runs a command.
@@ -137,6 +138,15 @@ def emit(payload: Any, text: str) -> None:
 def warn(text: str) -> None:
     """Something the operator should know that is not the result: on stderr, also under --json."""
     click.echo(f"Warning: {text}", err=True)
+
+
+def warn_of_undefined_scopes(scope: str) -> None:
+    """A principal's API scopes are free-form; one that no registered resource defines is most likely a typo."""
+    undefined = resources.undefined_scopes(scope)
+    if undefined:
+        scopes = " ".join(undefined)
+        warn(f"no registered resource defines the scope{'s' if len(undefined) > 1 else ''} {scopes} "
+             "(`ostiary resources list` shows the scopes each one defines)")
 
 
 def all_pages(fetch: Callable[[int, str | None], Page[Any]], at_most: int | None = None) -> list[Any]:

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from app.cli.common import CLI_ACTOR, Group, all_pages, emit
+from app.cli.common import CLI_ACTOR, Group, all_pages, emit, warn_of_undefined_scopes
 from app.cli.display import details, moment, table
 from app.services import service_accounts
 from app.services.representations import service_account_dict
@@ -23,6 +23,7 @@ def service_accounts_group() -> None:
 @click.option("--scope", default="", help='API scopes its keys may carry, e.g. "invoices:read".')
 def service_accounts_create(name: str, roles: tuple[str, ...], scope: str) -> None:
     account = service_accounts.create_service_account(name, roles=list(roles), scope=scope, actor=CLI_ACTOR)
+    warn_of_undefined_scopes(account.scope)
     emit(service_account_dict(account), f"Created service account {account.name} (sub {account.sub})")
 
 
@@ -56,6 +57,8 @@ def service_accounts_update(sub: str, name: str | None, roles: tuple[str, ...], 
         changes["roles"] = list(roles)
     account = service_accounts.get_service_account(sub)
     updated = service_accounts.update_service_account(account, changes, actor=CLI_ACTOR)
+    if scope is not None:
+        warn_of_undefined_scopes(updated.scope)
     emit(service_account_dict(updated), f"Updated service account {updated.name} (sub {updated.sub})")
 
 

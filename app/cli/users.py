@@ -8,7 +8,7 @@ from typing import Any
 import click
 from flask import current_app
 
-from app.cli.common import CLI_ACTOR, Group, all_pages, emit, warn
+from app.cli.common import CLI_ACTOR, Group, all_pages, emit, warn, warn_of_undefined_scopes
 from app.cli.display import details, moment, table
 from app.services import accounts, lockouts, users
 from app.services.representations import user_dict
@@ -42,6 +42,7 @@ def users_create(email: str, name: str | None, username: str | None, admin: bool
     password = _read_password(password_stdin)
     user = users.create_user(email, password, name=name, username=username, is_admin=admin, roles=list(roles),
                              scope=scope, email_verified=email_verified, actor=CLI_ACTOR)
+    warn_of_undefined_scopes(user.scope)
     emit(user_dict(user), f"Created user {user.email} (sub {user.sub})")
 
 
@@ -82,6 +83,8 @@ def users_update(user: str, email: str | None, username: str | None, name: str |
     if roles or no_roles:
         changes["roles"] = list(roles)
     updated = accounts.update_user(accounts.find_person(user), changes, actor=CLI_ACTOR)
+    if scope is not None:
+        warn_of_undefined_scopes(updated.scope)
     emit(user_dict(updated), f"Updated user {updated.email}")
 
 
