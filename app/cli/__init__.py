@@ -6,15 +6,15 @@ import logging
 from typing import Any
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import ScriptInfo
 from flask_migrate import upgrade  # type: ignore[import-untyped]
 
-from app import create_app
+from app import create_app, serve
 from app.cli.api_keys import api_keys_group
 from app.cli.audit import audit_group
 from app.cli.clients import clients_group
-from app.cli.common import Group, emit
+from app.cli.common import Group, emit, warn
 from app.cli.demo import create_demo
 from app.cli.keys import keys_group
 from app.cli.mail import mail_group
@@ -22,8 +22,8 @@ from app.cli.ops import purge_command
 from app.cli.resources import resources_group
 from app.cli.service_accounts import service_accounts_group
 from app.cli.users import users_group
+from app.config import environment
 from app.oauth.signing import keyring
-from app.serve import run
 
 
 def _create_app() -> Flask:
@@ -60,22 +60,33 @@ def init_command(demo: bool) -> None:
     """Migrate the database and make sure a signing key exists. Safe to run again."""
     upgrade()
     result: dict[str, Any] = {"database": "migrated", "kid": keyring().current.kid}
-    lines = [f"Database migrated. Signing key: {result['kid']}"]
+    lines = [f"Database migrated. Signing key: {result['kid']}", served_at(current_app.config["ISSUER"])]
     if demo:
         result["demo"] = create_demo()
         lines.append(result["demo"]["instructions"])
     emit(result, "\n".join(lines))
 
 
+def served_at(issuer: str) -> str:
+    """Where `ostiary serve` will answer: the configured issuer, else http://localhost:8000 (app/serve.py)."""
+    if environment().get("OSTIARY_ISSUER"):
+        return f"Serve it with `ostiary serve`, at {issuer}."
+    return f"Serve it with `ostiary serve`, at {issuer} (or with `ostiary serve --port N`, at http://localhost:N)."
+
+
 # No app in this process: each gunicorn worker creates its own after the fork (see app/gunicorn_conf.py).
 @cli.command("serve", needs_app=False)
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--port", type=click.IntRange(1, 65535),
+              help="[default: the port of a loopback http OSTIARY_ISSUER, else 8000]")
 @click.option("--workers", type=click.IntRange(1, 64), help="Worker processes  [default: one per CPU]")
 @click.option("--threads", type=click.IntRange(1, 64), help="Threads per worker  [default: 4]")
-def serve_command(host: str, port: int, workers: int | None, threads: int | None) -> None:
-    """Serve through gunicorn."""
-    run(host=host, port=port, workers=workers, threads=threads)
+def serve_command(host: str, port: int | None, workers: int | None, threads: int | None) -> None:
+    """Serve through gunicorn. Without OSTIARY_ISSUER the issuer is the URL served, http://localhost:<port>."""
+    planned = serve.plan(port)
+    if planned.warning:
+        warn(planned.warning)
+    serve.run(host, planned, workers=workers, threads=threads)
 
 
 for group in (users_group, clients_group, resources_group, api_keys_group, service_accounts_group, keys_group,
