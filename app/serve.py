@@ -10,7 +10,8 @@ from urllib.parse import urlsplit
 from flask import Flask
 from gunicorn.app.base import BaseApplication  # type: ignore[import-untyped]
 
-from app.config import ENV_PREFIX, environment, is_loopback, load_settings
+from app.config import ENV_PREFIX, database_url, engine_options, environment, is_loopback, load_settings
+from app.schema import check_before_serving
 
 DEFAULT_PORT = 8000
 
@@ -74,10 +75,12 @@ def plan(port: int | None, environ: Mapping[str, str] | None = None) -> Plan:
 
 
 def run(host: str, planned: Plan, workers: int | None = None, threads: int | None = None) -> None:
-    """Serve until stopped."""
+    """Serve until stopped; never a database without this release's schema (SchemaNotReady)."""
     from app import secret_key
 
-    secret_key(load_settings(environment(), planned.overrides))
+    settings = load_settings(environment(), planned.overrides)
+    secret_key(settings)
+    check_before_serving(database_url(settings["DATABASE_URL"]), engine_options(settings))
     options: dict[str, Any] = {"bind": f"{host}:{planned.port}"}
     if workers is not None:
         options["workers"] = workers

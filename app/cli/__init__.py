@@ -14,7 +14,7 @@ from app import create_app, serve
 from app.cli.api_keys import api_keys_group
 from app.cli.audit import audit_group
 from app.cli.clients import clients_group
-from app.cli.common import Group, emit, warn
+from app.cli.common import CommandError, Group, emit, warn
 from app.cli.demo import create_demo
 from app.cli.keys import keys_group
 from app.cli.mail import mail_group
@@ -23,7 +23,9 @@ from app.cli.resources import resources_group
 from app.cli.service_accounts import service_accounts_group
 from app.cli.users import users_group
 from app.config import environment
+from app.extensions import db
 from app.oauth.signing import keyring
+from app.schema import CURRENT, NEWER, OUTDATED, UNINITIALISED, latest_revision, schema_state
 
 
 def _create_app() -> Flask:
@@ -58,9 +60,17 @@ def cli() -> None:
 @click.option("--demo", is_flag=True, help="Also create a demo admin and a demo client (first run only).")
 def init_command(demo: bool) -> None:
     """Migrate the database and make sure a signing key exists. Safe to run again."""
+    state, revision = schema_state(db.session.connection())
+    db.session.commit()  # the migrations run on a connection of their own
+    if state == NEWER:
+        raise CommandError("database_error", f"the database schema is at {revision}, which this release does not "
+                                             f"know (its latest is {latest_revision()}): a later release migrated it")
     upgrade()
     result: dict[str, Any] = {"database": "migrated", "kid": keyring().current.kid}
-    lines = [f"Database migrated. Signing key: {result['kid']}", served_at(current_app.config["ISSUER"])]
+    done = {UNINITIALISED: f"Database initialised: schema {latest_revision()}.",
+            OUTDATED: f"Database migrated from schema {revision} to {latest_revision()}.",
+            CURRENT: f"Database already at schema {latest_revision()}."}[state]
+    lines = [f"{done} Signing key: {result['kid']}", served_at(current_app.config["ISSUER"])]
     if demo:
         result["demo"] = create_demo()
         lines.append(result["demo"]["instructions"])

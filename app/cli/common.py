@@ -8,11 +8,13 @@ from collections.abc import Callable
 from typing import Any
 
 import click
+from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.config import ConfigError
 from app.errors import AppError
+from app.schema import SchemaNotReady, failure_hint
 from app.security.keys import KeyError_
 from app.services import resources
 from app.services.pagination import MAX_LIMIT, Page
@@ -114,6 +116,8 @@ def _one_line_errors(func: Callable[..., Any]) -> Callable[..., Any]:
             raise CommandUsageError("invalid_configuration", str(exc)) from None
         except SQLAlchemyError as exc:
             raise CommandError("database_error", database_failure(exc)) from None
+        except SchemaNotReady as exc:
+            raise CommandError("database_not_ready", str(exc)) from None
         except (KeyError_, OSError) as exc:
             raise CommandError("server_error", str(exc)) from None
         except click.ClickException as exc:
@@ -125,9 +129,8 @@ def _one_line_errors(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def database_failure(exc: SQLAlchemyError) -> str:
-    """The driver's first line, never the statement or its parameters."""
-    reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
-    return f"database error: {reason} (has `ostiary init` been run?)"
+    """What to do about it, in one line: never the statement or its parameters."""
+    return failure_hint(exc, current_app.config["SQLALCHEMY_DATABASE_URI"] if current_app else "")
 
 
 def emit(payload: Any, text: str) -> None:
