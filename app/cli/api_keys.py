@@ -41,6 +41,7 @@ def api_keys_create(owner: str, name: str, scope: str, expires_at: int | None, e
 @api_keys_group.command("list")
 @click.option("--owner", help="Only the keys of this owner.")
 def api_keys_list(owner: str | None) -> None:
+    """List API keys (of one owner with --owner): never the keys themselves."""
     who = accounts.find_owner(owner) if owner else None
     found = all_pages(lambda limit, cursor: api_keys.key_page(who, limit, cursor))
     now = time.time()

@@ -49,6 +49,7 @@ def clients_create(name: str, public: bool, redirect_uris: tuple[str, ...], post
 
 @clients_group.command("list")
 def clients_list() -> None:
+    """List the registered clients."""
     found = all_pages(clients.client_page)
     rows = [(c.client_id, c.name, "public" if c.is_public else "confidential", c.grant_types,
              "active" if c.is_active else "disabled", moment(c.created_at)) for c in found]
@@ -59,6 +60,7 @@ def clients_list() -> None:
 @clients_group.command("show")
 @click.argument("client_id")
 def clients_show(client_id: str) -> None:
+    """Show a client's registration (never its secret)."""
     found = client_dict(clients.require(client_id))
     emit(found, details(found))
 

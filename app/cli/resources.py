@@ -22,12 +22,14 @@ def resources_group() -> None:
 @click.option("--name", required=True)
 @click.option("--scope", default="", help='Scopes the resource understands, e.g. "invoices:read invoices:write".')
 def resources_create(identifier: str, name: str, scope: str) -> None:
+    """Register a resource server (RFC 8707): its identifier is the `aud` of the tokens issued for it."""
     resource = resources.create_resource(identifier, name, scope, actor=CLI_ACTOR)
     emit(resource_dict(resource), f"Created resource {resource.id}: {resource.identifier}")
 
 
 @resources_group.command("list")
 def resources_list() -> None:
+    """List the registered resource servers."""
     found = all_pages(resources.resource_page)
     emit([resource_dict(r) for r in found],
          table(("ID", "IDENTIFIER", "NAME", "SCOPE"), [(r.id, r.identifier, r.name, r.scope) for r in found],

@@ -22,6 +22,7 @@ def service_accounts_group() -> None:
 @click.option("--role", "roles", multiple=True, help="A role (repeatable); `admin` lets its keys use the admin API.")
 @click.option("--scope", default="", help='API scopes its keys may carry, e.g. "invoices:read".')
 def service_accounts_create(name: str, roles: tuple[str, ...], scope: str) -> None:
+    """Create a service account: no email, no password, it only owns API keys."""
     account = service_accounts.create_service_account(name, roles=list(roles), scope=scope, actor=CLI_ACTOR)
     warn_of_undefined_scopes(account.scope)
     emit(service_account_dict(account), f"Created service account {account.name} (sub {account.sub})")
@@ -29,6 +30,7 @@ def service_accounts_create(name: str, roles: tuple[str, ...], scope: str) -> No
 
 @service_accounts_group.command("list")
 def service_accounts_list() -> None:
+    """List the service accounts."""
     found = all_pages(service_accounts.service_account_page)
     rows = [(a.sub, a.name, a.roles, a.scope, moment(a.created_at)) for a in found]
     emit([service_account_dict(a) for a in found],

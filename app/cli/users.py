@@ -49,6 +49,7 @@ def users_create(email: str, name: str | None, username: str | None, admin: bool
 @users_group.command("list")
 @click.option("--search", help="Only users whose email, username or name contains this.")
 def users_list(search: str | None) -> None:
+    """List people (service accounts have their own list), oldest first."""
     found = all_pages(lambda limit, cursor: accounts.user_page(search, limit, cursor))
     rows = [(u.sub, u.email, u.username, u.name, u.roles, "active" if u.is_active else "disabled", moment(u.created_at))
             for u in found]
@@ -99,6 +100,7 @@ def users_disable(user: str) -> None:
 @users_group.command("enable")
 @click.argument("user")
 def users_enable(user: str) -> None:
+    """Enable a disabled user: they may sign in again."""
     found = accounts.enable_user(accounts.find_person(user), actor=CLI_ACTOR)
     emit(user_dict(found), f"Enabled user {found.email}")
 

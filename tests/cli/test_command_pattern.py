@@ -60,6 +60,11 @@ def test_every_command_takes_json(name):
     assert "--json" in {option for param in COMMANDS[name].params for option in param.opts}
 
 
+@pytest.mark.parametrize("name", COMMANDS)
+def test_every_command_says_what_it_does_in_help(name):
+    assert (COMMANDS[name].get_short_help_str() or "").strip(), name
+
+
 def json_failure(result, exit_code: int = 1) -> dict[str, str]:
     """Exit status, nothing on stdout, and one JSON object on one line of stderr."""
     assert result.exit_code == exit_code, (result.stdout, result.stderr)
