@@ -20,12 +20,11 @@ from app.config import (
 )
 from app.extensions import csrf, db, migrate
 from app.logs import configure_logging
+from app.schema import MIGRATIONS_DIR
 from app.security import throttle
 from app.security.keyring import KeyRing
 from app.security.keys import SECRET_KEY_FILE, create_private_file, ensure_secret_key, ensure_signing_key
 from app.security.passwords import Passwords
-
-MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
 
 def secret_key(settings: dict[str, Any]) -> str:

@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import click
-from flask.cli import with_appcontext
 
-from app.cli.common import app_errors, emit, json_option
-from app.models import AuditEvent
+from app.cli.common import Group, all_pages, emit
+from app.cli.display import moment, table, value
+from app.cli.time_options import PAST
 from app.services.audit import OUTCOMES, event_page
-from app.services.pagination import MAX_LIMIT
 from app.services.representations import audit_event_dict
 
 DEFAULT_COUNT = 50
 MAX_COUNT = 10_000
 
 
-@click.group("audit")
+@click.group("audit", cls=Group)
 def audit_group() -> None:
     """Read the audit trail."""
 
@@ -28,35 +26,16 @@ def audit_group() -> None:
 @click.option("--outcome", type=click.Choice(OUTCOMES))
 @click.option("--user", "user_sub", metavar="SUB", help="Only events concerning this user or service account.")
 @click.option("--client", "client_id", metavar="ID", help="Only events concerning this client or API key id.")
-@click.option("--since", type=click.IntRange(min=0), metavar="UNIX_SECONDS", help="At or after this time.")
-@click.option("--until", type=click.IntRange(min=0), metavar="UNIX_SECONDS", help="Before this time.")
+@click.option("--since", type=PAST, metavar="TIME",
+              help="At or after this time: ISO 8601 (2026-12-01, 2026-12-01T09:30:00Z), Unix seconds, or a duration "
+                   "ago (30m, 1h, 7d).")
+@click.option("--until", type=PAST, metavar="TIME", help="Before this time (the same forms).")
 @click.option("--limit", type=click.IntRange(1, MAX_COUNT), default=DEFAULT_COUNT, show_default=True,
               help="At most this many events, newest first.")
-@json_option
-@with_appcontext
-@app_errors
-def audit_list(limit: int, as_json: bool, **filters: Any) -> None:
+def audit_list(limit: int, **filters: Any) -> None:
     """List audit events, newest first."""
-    found = _newest(limit, filters)
-    emit(as_json, [audit_event_dict(e) for e in found], "\n".join(map(_line, found)) or "No audit events.")
-
-
-def _newest(count: int, filters: dict[str, Any]) -> list[AuditEvent]:
-    """The first `count` events of the paginated listing."""
-    events: list[AuditEvent] = []
-    cursor = None
-    while len(events) < count:
-        page = event_page(**filters, limit=min(count - len(events), MAX_LIMIT), cursor=cursor)
-        events.extend(page.items)
-        if page.next_cursor is None:
-            break
-        cursor = page.next_cursor
-    return events
-
-
-def _line(event: AuditEvent) -> str:
-    at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(event.at))
-    who = " ".join(f"{name}={value}" for name, value in (("user", event.user_sub), ("client", event.client_id),
-                                                         ("ip", event.ip)) if value)
-    details = " ".join(f"{name}={value}" for name, value in sorted((event.details or {}).items()))
-    return "  ".join(part for part in (at, event.event, event.outcome, who, details) if part)
+    found = all_pages(lambda page_size, cursor: event_page(**filters, limit=page_size, cursor=cursor), limit)
+    rows = [(moment(e.at), e.event, e.outcome, e.user_sub, e.client_id, e.ip, value("details", e.details))
+            for e in found]
+    emit([audit_event_dict(e) for e in found],
+         table(("AT", "EVENT", "OUTCOME", "USER", "CLIENT", "IP", "DETAILS"), rows, "No audit events."))

@@ -5,16 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 import click
-from flask.cli import with_appcontext
 
-from app.cli.common import CLI_ACTOR, app_errors, emit, json_option
-from app.models import Client
+from app.cli.common import CLI_ACTOR, Group, all_pages, emit
+from app.cli.display import details, moment, table
+from app.services import clients
 from app.services.representations import client_dict
 
-GRANT_TYPE = click.Choice(["authorization_code", "refresh_token", "client_credentials"])
+GRANT_TYPE = click.Choice(clients.GRANT_TYPES)
 
 
-@click.group("clients")
+@click.group("clients", cls=Group)
 def clients_group() -> None:
     """Manage OAuth clients."""
 
@@ -31,16 +31,11 @@ def clients_group() -> None:
 @click.option("--introspect-resource", "introspect_resources", multiple=True,
               help="A registered resource this client serves: it may introspect tokens meant for it (RFC 7662 §4).")
 @click.option("--introspect-all", is_flag=True, help="The client may introspect every token (RFC 7662 §4).")
-@json_option
-@with_appcontext
-@app_errors
 def clients_create(name: str, public: bool, redirect_uris: tuple[str, ...], post_logout_redirect_uris: tuple[str, ...],
                    grant_types: tuple[str, ...], scope: str | None, audience: str | None, resources: tuple[str, ...],
-                   introspect_resources: tuple[str, ...], introspect_all: bool, as_json: bool) -> None:
+                   introspect_resources: tuple[str, ...], introspect_all: bool) -> None:
     """Register a client; its secret is printed once and only its digest is stored."""
-    from app.services.clients import create_client
-
-    registration = create_client(
+    registration = clients.create_client(
         name, public=public, redirect_uris=list(redirect_uris), post_logout_redirect_uris=list(post_logout_redirect_uris),
         grant_types=list(grant_types) or None, scope=scope, audience=audience, resources=list(resources),
         introspect_resources=list(introspect_resources), introspect_all=introspect_all, actor=CLI_ACTOR,
@@ -49,38 +44,25 @@ def clients_create(name: str, public: bool, redirect_uris: tuple[str, ...], post
     text = f"client_id:     {registration.client.client_id}"
     if registration.client_secret:
         text += f"\nclient_secret: {registration.client_secret}\n(shown once: store it now)"
-    emit(as_json, payload, text)
+    emit(payload, text)
 
 
 @clients_group.command("list")
-@json_option
-@with_appcontext
-def clients_list(as_json: bool) -> None:
-    from app.services.clients import list_clients
-
-    found = list_clients()
-    text = "\n".join(f"{c.client_id}  {c.name}  {'public' if c.is_public else 'confidential'}  {' '.join(c.grant_types)}" for c in found)
-    emit(as_json, [client_dict(c) for c in found], text or "No clients.")
-
-
-def _client(client_id: str) -> Client:
-    from app.errors import NotFoundError
-    from app.services.clients import get_client
-
-    found = get_client(client_id)
-    if found is None:
-        raise NotFoundError(f"no client {client_id!r}")
-    return found
+def clients_list() -> None:
+    """List the registered clients."""
+    found = all_pages(clients.client_page)
+    rows = [(c.client_id, c.name, "public" if c.is_public else "confidential", c.grant_types,
+             "active" if c.is_active else "disabled", moment(c.created_at)) for c in found]
+    emit([client_dict(c) for c in found],
+         table(("CLIENT ID", "NAME", "TYPE", "GRANT TYPES", "STATUS", "CREATED"), rows, "No clients."))
 
 
 @clients_group.command("show")
 @click.argument("client_id")
-@json_option
-@with_appcontext
-@app_errors
-def clients_show(client_id: str, as_json: bool) -> None:
-    found = client_dict(_client(client_id))
-    emit(as_json, found, "\n".join(f"{k}: {v}" for k, v in found.items()))
+def clients_show(client_id: str) -> None:
+    """Show a client's registration (never its secret)."""
+    found = client_dict(clients.require(client_id))
+    emit(found, details(found))
 
 
 @clients_group.command("update")
@@ -98,17 +80,12 @@ def clients_show(client_id: str, as_json: bool) -> None:
               help="Replaces the resources whose tokens the client may introspect (repeatable).")
 @click.option("--no-introspect-resources", is_flag=True, help="Introspect no resource's tokens.")
 @click.option("--introspect-all/--no-introspect-all", default=None, help="May the client introspect every token?")
-@json_option
-@with_appcontext
-@app_errors
 def clients_update(client_id: str, name: str | None, redirect_uris: tuple[str, ...],
                    post_logout_redirect_uris: tuple[str, ...], grant_types: tuple[str, ...], scope: str | None,
                    audience: str | None, resources: tuple[str, ...], no_resources: bool,
-                   introspect_resources: tuple[str, ...], no_introspect_resources: bool, introspect_all: bool | None,
-                   as_json: bool) -> None:
+                   introspect_resources: tuple[str, ...], no_introspect_resources: bool,
+                   introspect_all: bool | None) -> None:
     """Change a client's metadata; options not given stay as they are."""
-    from app.services.clients import update_client
-
     changes: dict[str, Any] = {k: v for k, v in {"name": name, "scope": scope, "audience": audience,
                                                  "introspect_all": introspect_all}.items() if v is not None}
     lists = {"redirect_uris": redirect_uris, "post_logout_redirect_uris": post_logout_redirect_uris,
@@ -118,36 +95,42 @@ def clients_update(client_id: str, name: str | None, redirect_uris: tuple[str, .
         changes["resources"] = []
     if no_introspect_resources:
         changes["introspect_resources"] = []
-    updated = update_client(_client(client_id), changes, actor=CLI_ACTOR)
-    emit(as_json, client_dict(updated), f"Updated client {updated.client_id}")
+    updated = clients.update_client(clients.require(client_id), changes, actor=CLI_ACTOR)
+    emit(client_dict(updated), f"Updated client {updated.client_id}")
+
+
+@clients_group.command("disable")
+@click.argument("client_id")
+def clients_disable(client_id: str) -> None:
+    """Refuse a client everywhere as if it were not registered; its refresh and access tokens are revoked."""
+    disabled = clients.disable_client(clients.require(client_id), actor=CLI_ACTOR)
+    emit(client_dict(disabled), f"Disabled client {client_id}; its refresh and access tokens were revoked")
+
+
+@clients_group.command("enable")
+@click.argument("client_id")
+def clients_enable(client_id: str) -> None:
+    """Serve a disabled client again (what disabling revoked stays revoked)."""
+    enabled = clients.enable_client(clients.require(client_id), actor=CLI_ACTOR)
+    emit(client_dict(enabled), f"Enabled client {client_id}")
 
 
 @clients_group.command("rotate-secret")
 @click.argument("client_id")
-@json_option
-@with_appcontext
-@app_errors
-def clients_rotate_secret(client_id: str, as_json: bool) -> None:
+def clients_rotate_secret(client_id: str) -> None:
     """Replace the secret; the old one stops working at once and the new one is printed once."""
-    from app.services.clients import rotate_secret
-
-    secret = rotate_secret(_client(client_id), actor=CLI_ACTOR)
-    emit(as_json, {"client_id": client_id, "client_secret": secret},
+    secret = clients.rotate_secret(clients.require(client_id), actor=CLI_ACTOR)
+    emit({"client_id": client_id, "client_secret": secret},
          f"client_secret: {secret}\n(shown once: store it now)")
 
 
 @clients_group.command("delete")
 @click.argument("client_id")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-@json_option
-@with_appcontext
-@app_errors
-def clients_delete(client_id: str, yes: bool, as_json: bool) -> None:
+def clients_delete(client_id: str, yes: bool) -> None:
     """Delete a client and what it was issued."""
-    from app.services.clients import delete_client
-
-    found = _client(client_id)
+    found = clients.require(client_id)
     if not yes:
         click.confirm(f"Delete client {found.name} ({client_id})?", abort=True)
-    delete_client(found, actor=CLI_ACTOR)
-    emit(as_json, {"client_id": client_id, "deleted": True}, f"Deleted client {client_id}")
+    clients.delete_client(found, actor=CLI_ACTOR)
+    emit({"client_id": client_id, "deleted": True}, f"Deleted client {client_id}")

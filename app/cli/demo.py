@@ -6,8 +6,9 @@ from typing import Any
 
 from flask import current_app
 
+from app.cli.common import all_pages
 from app.security.secrets import generate_secret
-from app.services.clients import create_client, list_clients
+from app.services.clients import client_page, create_client
 from app.services.users import create_user, find_by_login
 
 DEMO_ADMIN = "admin@example.com"
@@ -25,7 +26,7 @@ def create_demo() -> dict[str, Any]:
         sign_in = f"Sign in at {issuer}/login as {DEMO_ADMIN} with password {password} (shown once)."
     else:
         sign_in = f"Demo admin {DEMO_ADMIN} already exists (its password was shown when it was created)."
-    existing = [c for c in list_clients() if c.name == DEMO_CLIENT_NAME]
+    existing = [c for c in all_pages(client_page) if c.name == DEMO_CLIENT_NAME]
     if existing:
         result["client_id"] = existing[0].client_id
         client_line = f"Demo client already registered: client_id {existing[0].client_id}."

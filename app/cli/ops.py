@@ -4,21 +4,17 @@ from __future__ import annotations
 
 import click
 from flask import current_app
-from flask.cli import with_appcontext
 
-from app.cli.common import emit, json_option
+from app.cli.common import command, emit
+from app.services import housekeeping
 
 
-@click.command("purge")
+@command("purge")
 @click.option("--audit-days", type=click.IntRange(min=1), default=None,
               help="Keep audit events this many days (default: OSTIARY_AUDIT_RETENTION_DAYS).")
-@json_option
-@with_appcontext
-def purge_command(audit_days: int | None, as_json: bool) -> None:
+def purge_command(audit_days: int | None) -> None:
     """Delete expired codes, tokens and sessions, and old audit events. Safe while serving."""
-    from app.services.housekeeping import purge
-
     days = audit_days or current_app.config["AUDIT_RETENTION_DAYS"]
-    counts = purge(audit_retention_days=days)
+    counts = housekeeping.purge(audit_retention_days=days)
     text = ", ".join(f"{count} {table.replace('_', ' ')}" for table, count in counts.items())
-    emit(as_json, {"deleted": counts, "audit_retention_days": days}, f"Deleted {text} (audit kept {days} days).")
+    emit({"deleted": counts, "audit_retention_days": days}, f"Deleted {text} (audit kept {days} days).")

@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import click
-from flask.cli import with_appcontext
 
-from app.cli.common import CLI_ACTOR, all_pages, app_errors, emit, json_option
+from app.cli.common import CLI_ACTOR, Group, all_pages, emit
+from app.cli.display import details, table
+from app.services import resources
 from app.services.representations import resource_dict
 
 
-@click.group("resources")
+@click.group("resources", cls=Group)
 def resources_group() -> None:
     """Manage resource servers: the audiences (and scopes) access tokens can be issued for."""
 
@@ -20,70 +21,48 @@ def resources_group() -> None:
 @click.option("--identifier", required=True, help="Absolute URI, the `aud` the resource server checks.")
 @click.option("--name", required=True)
 @click.option("--scope", default="", help='Scopes the resource understands, e.g. "invoices:read invoices:write".')
-@json_option
-@with_appcontext
-@app_errors
-def resources_create(identifier: str, name: str, scope: str, as_json: bool) -> None:
-    from app.services.resources import create_resource
-
-    resource = create_resource(identifier, name, scope, actor=CLI_ACTOR)
-    emit(as_json, resource_dict(resource), f"Created resource {resource.id}: {resource.identifier}")
+def resources_create(identifier: str, name: str, scope: str) -> None:
+    """Register a resource server (RFC 8707): its identifier is the `aud` of the tokens issued for it."""
+    resource = resources.create_resource(identifier, name, scope, actor=CLI_ACTOR)
+    emit(resource_dict(resource), f"Created resource {resource.id}: {resource.identifier}")
 
 
 @resources_group.command("list")
-@json_option
-@with_appcontext
-@app_errors
-def resources_list(as_json: bool) -> None:
-    from app.services.resources import resource_page
-
-    found = all_pages(resource_page)
-    text = "\n".join(f"{r.id}  {r.identifier}  {r.name}  [{r.scope}]" for r in found)
-    emit(as_json, [resource_dict(r) for r in found], text or "No resources.")
+def resources_list() -> None:
+    """List the registered resource servers."""
+    found = all_pages(resources.resource_page)
+    emit([resource_dict(r) for r in found],
+         table(("ID", "IDENTIFIER", "NAME", "SCOPE"), [(r.id, r.identifier, r.name, r.scope) for r in found],
+               "No resources."))
 
 
 @resources_group.command("show")
 @click.argument("resource")
-@json_option
-@with_appcontext
-@app_errors
-def resources_show(resource: str, as_json: bool) -> None:
+def resources_show(resource: str) -> None:
     """Show a resource (by id or identifier)."""
-    from app.services.resources import find_registered
-
-    found = resource_dict(find_registered(resource))
-    emit(as_json, found, "\n".join(f"{k}: {v}" for k, v in found.items()))
+    found = resource_dict(resources.find_registered(resource))
+    emit(found, details(found))
 
 
 @resources_group.command("update")
 @click.argument("resource")
 @click.option("--name")
 @click.option("--scope", help='Replaces the scopes ("" for none).')
-@json_option
-@with_appcontext
-@app_errors
-def resources_update(resource: str, name: str | None, scope: str | None, as_json: bool) -> None:
+def resources_update(resource: str, name: str | None, scope: str | None) -> None:
     """Rename a resource or change its scopes; its identifier never changes."""
-    from app.services.resources import find_registered, update_resource
-
     changes: dict[str, Any] = {k: v for k, v in {"name": name, "scope": scope}.items() if v is not None}
-    updated = update_resource(find_registered(resource), changes, actor=CLI_ACTOR)
-    emit(as_json, resource_dict(updated), f"Updated resource {updated.identifier}")
+    updated = resources.update_resource(resources.find_registered(resource), changes, actor=CLI_ACTOR)
+    emit(resource_dict(updated), f"Updated resource {updated.identifier}")
 
 
 @resources_group.command("delete")
 @click.argument("resource")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-@json_option
-@with_appcontext
-@app_errors
-def resources_delete(resource: str, yes: bool, as_json: bool) -> None:
+def resources_delete(resource: str, yes: bool) -> None:
     """Delete a resource; clients lose the permission to request it."""
-    from app.services.resources import delete_resource, find_registered
-
-    found = find_registered(resource)
+    found = resources.find_registered(resource)
     if not yes:
         click.confirm(f"Delete resource {found.identifier}?", abort=True)
     identifier = found.identifier
-    delete_resource(found, actor=CLI_ACTOR)
-    emit(as_json, {"identifier": identifier, "deleted": True}, f"Deleted resource {identifier}")
+    resources.delete_resource(found, actor=CLI_ACTOR)
+    emit({"identifier": identifier, "deleted": True}, f"Deleted resource {identifier}")

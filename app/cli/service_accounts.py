@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-import click
-from flask.cli import with_appcontext
+from typing import Any
 
-from app.cli.common import CLI_ACTOR, all_pages, app_errors, emit, json_option
+import click
+
+from app.cli.common import CLI_ACTOR, Group, all_pages, emit, warn_of_undefined_scopes
+from app.cli.display import details, moment, table
+from app.services import service_accounts
 from app.services.representations import service_account_dict
 
 
-@click.group("service-accounts")
+@click.group("service-accounts", cls=Group)
 def service_accounts_group() -> None:
     """Manage service accounts: they own API keys and never sign in."""
 
@@ -18,40 +21,56 @@ def service_accounts_group() -> None:
 @click.option("--name", required=True)
 @click.option("--role", "roles", multiple=True, help="A role (repeatable); `admin` lets its keys use the admin API.")
 @click.option("--scope", default="", help='API scopes its keys may carry, e.g. "invoices:read".')
-@json_option
-@with_appcontext
-@app_errors
-def service_accounts_create(name: str, roles: tuple[str, ...], scope: str, as_json: bool) -> None:
-    from app.services.service_accounts import create_service_account
-
-    account = create_service_account(name, roles=list(roles), scope=scope, actor=CLI_ACTOR)
-    emit(as_json, service_account_dict(account), f"Created service account {account.name} (sub {account.sub})")
+def service_accounts_create(name: str, roles: tuple[str, ...], scope: str) -> None:
+    """Create a service account: no email, no password, it only owns API keys."""
+    account = service_accounts.create_service_account(name, roles=list(roles), scope=scope, actor=CLI_ACTOR)
+    warn_of_undefined_scopes(account.scope)
+    emit(service_account_dict(account), f"Created service account {account.name} (sub {account.sub})")
 
 
 @service_accounts_group.command("list")
-@json_option
-@with_appcontext
-@app_errors
-def service_accounts_list(as_json: bool) -> None:
-    from app.services.service_accounts import service_account_page
+def service_accounts_list() -> None:
+    """List the service accounts."""
+    found = all_pages(service_accounts.service_account_page)
+    rows = [(a.sub, a.name, a.roles, a.scope, moment(a.created_at)) for a in found]
+    emit([service_account_dict(a) for a in found],
+         table(("SUB", "NAME", "ROLES", "SCOPE", "CREATED"), rows, "No service accounts."))
 
-    found = all_pages(service_account_page)
-    text = "\n".join(f"{a.sub}  {a.name}  [{a.scope}]{'  ' + ' '.join(a.roles) if a.roles else ''}" for a in found)
-    emit(as_json, [service_account_dict(a) for a in found], text or "No service accounts.")
+
+@service_accounts_group.command("show")
+@click.argument("sub")
+def service_accounts_show(sub: str) -> None:
+    """Show a service account (by sub)."""
+    found = service_account_dict(service_accounts.get_service_account(sub))
+    emit(found, details(found))
+
+
+@service_accounts_group.command("update")
+@click.argument("sub")
+@click.option("--name")
+@click.option("--role", "roles", multiple=True, help="Its roles: replaces them all (repeatable).")
+@click.option("--no-roles", is_flag=True, help="Remove every role.")
+@click.option("--scope", help='API scopes its keys may carry ("" for none); its keys lose scopes it loses.')
+def service_accounts_update(sub: str, name: str | None, roles: tuple[str, ...], no_roles: bool,
+                            scope: str | None) -> None:
+    """Rename a service account or change its roles or scopes."""
+    changes: dict[str, Any] = {k: v for k, v in {"name": name, "scope": scope}.items() if v is not None}
+    if roles or no_roles:
+        changes["roles"] = list(roles)
+    account = service_accounts.get_service_account(sub)
+    updated = service_accounts.update_service_account(account, changes, actor=CLI_ACTOR)
+    if scope is not None:
+        warn_of_undefined_scopes(updated.scope)
+    emit(service_account_dict(updated), f"Updated service account {updated.name} (sub {updated.sub})")
 
 
 @service_accounts_group.command("delete")
 @click.argument("sub")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-@json_option
-@with_appcontext
-@app_errors
-def service_accounts_delete(sub: str, yes: bool, as_json: bool) -> None:
+def service_accounts_delete(sub: str, yes: bool) -> None:
     """Delete a service account and its API keys."""
-    from app.services.service_accounts import delete_service_account, get_service_account
-
-    account = get_service_account(sub)
+    account = service_accounts.get_service_account(sub)
     if not yes:
         click.confirm(f"Delete service account {account.name} and its API keys?", abort=True)
-    delete_service_account(account, actor=CLI_ACTOR)
-    emit(as_json, {"sub": sub, "deleted": True}, f"Deleted service account {sub}")
+    service_accounts.delete_service_account(account, actor=CLI_ACTOR)
+    emit({"sub": sub, "deleted": True}, f"Deleted service account {sub}")

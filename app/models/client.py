@@ -34,6 +34,8 @@ class Client(db.Model, ClientMixin):
     introspect_resources: Mapped[list[str]] = mapped_column(JSON, default=list)
     # RFC 7662 §4: may introspect every token (an auditor, a gateway in front of every API).
     introspect_all: Mapped[bool] = mapped_column(Boolean, default=False)
+    # A disabled client is refused everywhere as an unregistered one would be (services.clients.get_active_client).
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[int] = mapped_column(Integer, default=now)
 
     # --- authlib ClientMixin ---------------------------------------------

@@ -27,7 +27,7 @@ from app.oauth.tokens import family_ends_at
 from app.security.keys import SIGNING_ALG
 from app.services import api_keys, audit
 from app.services import grants as storage
-from app.services.clients import get_client
+from app.services.clients import get_active_client
 from app.services.users import get_by_sub
 
 
@@ -141,7 +141,7 @@ def _is_live(token: RefreshToken | AccessToken, requester: Client) -> bool:
     if api_keys.KEY_ID.fullmatch(client_id):
         return api_keys.is_live_key(client_id)  # the key's owner is its tokens' subject, checked with it
     # The requesting client has just authenticated, so only another client needs looking up.
-    if client_id != requester.client_id and get_client(client_id) is None:
+    if client_id != requester.client_id and get_active_client(client_id) is None:
         return False
     if sub == client_id:
         return True  # client_credentials: the client is the subject

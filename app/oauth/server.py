@@ -25,7 +25,7 @@ from app.oauth.tokens import IssuedToken, refresh_token_expires_at
 from app.security.secrets import digest
 from app.services import api_keys, audit
 from app.services import grants as storage
-from app.services.clients import get_client
+from app.services.clients import get_active_client
 
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 # RFC 7009 §2.1 and RFC 7662 §2.1: revocation and introspection are form posts, like the token request.
@@ -49,7 +49,7 @@ class AuthorizationServer(FlaskAuthorizationServer):
     def query_client(self, client_id: str):
         if any(ord(c) < 32 or ord(c) == 127 for c in client_id or ""):
             return None  # no registered id has one, and PostgreSQL refuses NUL in a query parameter
-        return get_client(client_id)
+        return get_active_client(client_id)  # a disabled client is refused as an unregistered one
 
     def authenticate_client(self, request, methods, endpoint="token"):
         """Token, revocation and introspection: failures are limited per address (client_lockout)."""

@@ -116,8 +116,22 @@ class Throttle:
             if self._incr(counter, -1) < 0:
                 self._incr(counter, 1)  # the window ended meanwhile: start the new one at zero, not below
 
+    def clear(self, counters: Sequence[Counter]) -> int:
+        """Forget these counters now (an operator lifting a lockout); returns the most any of them held. Both
+        storages: this node may have counted alone while the shared one was down."""
+        held = 0
+        for storage in (self._limiter.storage, self._fallback):
+            for counter in counters:
+                try:
+                    held = max(held, storage.get(counter.key))
+                    storage.clear(counter.key)
+                except StorageError as exc:
+                    raise ConnectionError(f"rate-limit storage unavailable ({type(exc.storage_error).__name__})") \
+                        from None
+        return held
+
     def reset(self) -> None:
-        """Forget every counter (tests; an operator clearing a lockout uses the storage directly)."""
+        """Forget every counter (tests)."""
         self._limiter.storage.reset()
         self._fallback.reset()
 
@@ -156,16 +170,21 @@ def network_of(address: str | None) -> str:
 
 
 def sign_in_counters(login: str, address: str | None, *, sub: str | None = None) -> list[Counter]:
-    """Per account and per client address. The account is its sub when the login names one, so its email and
-    its username share one count; else the login as users.find_by_login normalises it."""
+    """Per account (sign_in_account_counter) and per client address."""
     config = current_app.config
-    window = config["SIGN_IN_LOCKOUT_SECONDS"]
+    return [
+        sign_in_account_counter(login, sub=sub),
+        Counter("sign_in_ip", network_of(address), config["SIGN_IN_FAILURES_PER_IP"], config["SIGN_IN_LOCKOUT_SECONDS"]),
+    ]
+
+
+def sign_in_account_counter(login: str = "", *, sub: str | None = None) -> Counter:
+    """The account is its sub when the login names one, so its email and its username share one count; else the
+    login as users.find_by_login normalises it."""
+    config = current_app.config
     # Prefixed: a login typed as someone's sub (sub values are public) must not count against that account.
     account = f"sub:{sub}" if sub is not None else f"login:{login.strip().lower()}"
-    return [
-        Counter("sign_in_account", account, config["SIGN_IN_FAILURES_PER_ACCOUNT"], window),
-        Counter("sign_in_ip", network_of(address), config["SIGN_IN_FAILURES_PER_IP"], window),
-    ]
+    return Counter("sign_in_account", account, config["SIGN_IN_FAILURES_PER_ACCOUNT"], config["SIGN_IN_LOCKOUT_SECONDS"])
 
 
 def client_auth_counter(address: str | None) -> Counter:

@@ -7,17 +7,17 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 
-from app.errors import ValidationError
+from app.errors import NotFoundError, ValidationError
 from app.extensions import db
-from app.models import AccessTokenRecord, AuthorizationCode, Client, Consent, RefreshToken
-from app.models.clock import now
+from app.models import AuthorizationCode, Client, Consent, RefreshToken
 from app.scopes import STANDARD_SCOPES, is_valid_scope_token
 from app.security.secrets import digest, generate_secret
 from app.services import audit
 from app.services.pagination import Page, paginate
 from app.services.resources import admin_audience, validate_client_resources
+from app.services.revocation import revoke_issued_to
 from app.services.transaction import transaction
 
 GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
@@ -28,6 +28,13 @@ LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
 class Registration:
     client: Client
     client_secret: str | None
+
+
+def new_client_id() -> str:
+    """128 random bits, URL-safe; never starting with '-', which a command line would read as an option."""
+    while (client_id := generate_secret(16)).startswith("-"):
+        pass
+    return client_id
 
 
 def validate_redirect_uri(uri: str, field: str) -> str:
@@ -136,7 +143,7 @@ def create_client(
 ) -> Registration:
     grants = list(dict.fromkeys(grant_types or ["authorization_code", "refresh_token"]))
     default_scope = " ".join(STANDARD_SCOPES) if "authorization_code" in grants else ""
-    client = Client(client_id=generate_secret(16), is_public=public)
+    client = Client(client_id=new_client_id(), is_public=public)
     apply_metadata(client, {
         "name": name,
         "redirect_uris": redirect_uris or [],
@@ -177,26 +184,50 @@ def rotate_secret(client: Client, *, actor: str | None) -> str:
 def delete_client(client: Client, *, actor: str | None) -> None:
     """What it was issued goes with it: codes, refresh tokens and consents; its recorded access tokens are revoked."""
     with transaction():
-        db.session.execute(
-            update(AccessTokenRecord)
-            .where(AccessTokenRecord.client_id == client.client_id, AccessTokenRecord.revoked_at.is_(None))
-            .values(revoked_at=now())
-        )
+        revoke_issued_to(client)
         for model in (AuthorizationCode, RefreshToken, Consent):
             db.session.execute(delete(model).where(model.client_id == client.client_id))
         audit.record("client.deleted", client_id=client.client_id, actor=actor)
         db.session.delete(client)
 
 
+def disable_client(client: Client, *, actor: str | None) -> Client:
+    """Refused from now on as an unregistered client would be (get_active_client), and what it was issued is taken
+    back (RFC 7009 §2.1): its refresh tokens and recorded access tokens are revoked, its unredeemed codes void."""
+    with transaction():
+        client.is_active = False
+        revoke_issued_to(client)
+        audit.record("client.disabled", client_id=client.client_id, actor=actor)
+    return client
+
+
+def enable_client(client: Client, *, actor: str | None) -> Client:
+    """Served again; the tokens revoked when it was disabled stay revoked."""
+    with transaction():
+        client.is_active = True
+        audit.record("client.enabled", client_id=client.client_id, actor=actor)
+    return client
+
+
 def client_page(limit: int, cursor: str | None) -> Page[Client]:
     return paginate(select(Client), Client.id, limit, cursor)
-
-
-def list_clients() -> list[Client]:
-    return list(db.session.scalars(select(Client).order_by(Client.id)))
 
 
 def get_client(client_id: str) -> Client | None:
     if not client_id or len(client_id) > 64 or not client_id.isprintable():
         return None  # no client has such an id, and PostgreSQL refuses NUL in a query parameter
     return db.session.scalar(select(Client).where(Client.client_id == client_id))
+
+
+def require(client_id: str) -> Client:
+    """The registered client an operator or the admin API names, or NotFoundError."""
+    client = get_client(client_id)
+    if client is None:
+        raise NotFoundError(f"no client {client_id!r}")
+    return client
+
+
+def get_active_client(client_id: str) -> Client | None:
+    """A registered client that is not disabled: what the protocol endpoints serve (oauth/server.query_client)."""
+    client = get_client(client_id)
+    return client if client is not None and client.is_active else None

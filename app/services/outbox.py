@@ -106,6 +106,12 @@ def fail(message: OutboxMessage, error: str) -> bool:
     return _settle(message, status=FAILED, last_error=error[:500])
 
 
+def queue_test_message(address: str) -> OutboxMessage:
+    """`ostiary mail send-test`: one message to check the transport end to end, queued in its own use case."""
+    with transaction():
+        return enqueue(address, "test_message", {})
+
+
 def requeue(ids: Sequence[int] = (), *, all_failed: bool = False, actor: str | None) -> int:
     """Failed or waiting messages due now, with a fresh budget of tries (after the operator fixed the relay)."""
     if ids:

@@ -134,6 +134,12 @@ def find_registered(ref: str) -> Resource:
     return found
 
 
+def undefined_scopes(scope: str) -> list[str]:
+    """The scopes no registered resource defines: a principal may hold them, but they are most likely a typo."""
+    defined = {token for scopes in db.session.scalars(select(Resource.scope)) for token in scopes.split()}
+    return [token for token in dict.fromkeys(scope.split()) if token not in defined]
+
+
 def resource_page(limit: int, cursor: str | None) -> Page[Resource]:
     return paginate(select(Resource), Resource.id, limit, cursor)
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy import ColumnElement, and_, delete, or_, select, union, update
 
 from app.extensions import db
-from app.models import AccessTokenRecord, AuthorizationCode, LoginSession, RefreshToken, User
+from app.models import AccessTokenRecord, AuthorizationCode, Client, LoginSession, RefreshToken, User
 from app.models.clock import now
 from app.services.transaction import transaction
 
@@ -46,6 +46,24 @@ def revoke_issued(user: User, *, login_sessions: Sequence[LoginSession] | None =
             .where(*code_issued, AuthorizationCode.used_at.is_(None))
             .execution_options(synchronize_session=False)
         )
+
+
+def revoke_issued_to(client: Client) -> None:
+    """RFC 7009 §2.1 for a whole client: its refresh tokens and the access tokens recorded for it are revoked, and
+    its codes not yet redeemed are deleted. Not committed."""
+    moment = now()
+    for model in (AccessTokenRecord, RefreshToken):
+        db.session.execute(
+            update(model)
+            .where(model.client_id == client.client_id, model.revoked_at.is_(None))
+            .values(revoked_at=moment)
+            .execution_options(synchronize_session=False)
+        )
+    db.session.execute(
+        delete(AuthorizationCode)
+        .where(AuthorizationCode.client_id == client.client_id, AuthorizationCode.used_at.is_(None))
+        .execution_options(synchronize_session=False)
+    )
 
 
 def begun_in(model: type[AuthorizationCode | RefreshToken],

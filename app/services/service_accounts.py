@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from app.errors import NotFoundError, ValidationError
+from app.errors import ConflictError, NotFoundError, ValidationError
 from app.extensions import db
 from app.models import User
 from app.services import audit, users
@@ -25,11 +25,21 @@ def _validated_name(name: Any) -> str:
     return name
 
 
+def _refuse_taken(name: str, *, other_than: int | None = None) -> str:
+    """Operators tell service accounts apart by name (keys name their owner by sub): no two share one, in any case."""
+    taken = select(User.id).where(User.is_service_account.is_(True), func.lower(User.name) == name.lower())
+    if other_than is not None:
+        taken = taken.where(User.id != other_than)
+    if db.session.scalar(taken.limit(1)) is not None:
+        raise ConflictError("a service account with this name already exists", field="name")
+    return name
+
+
 def create_service_account(name: str, *, roles: list[str] | None = None, scope: str = "", actor: str | None) -> User:
     """No email and no password: the account exists only to own API keys."""
     account = User(
         email=None,
-        name=_validated_name(name),
+        name=_refuse_taken(_validated_name(name)),
         roles=validate_roles(roles or []),
         scope=validate_principal_scope(scope),
         is_service_account=True,
@@ -56,7 +66,7 @@ def service_account_page(limit: int, cursor: str | None) -> Page[User]:
 
 def update_service_account(account: User, changes: Mapping[str, Any], *, actor: str | None) -> User:
     if "name" in changes:
-        changes = {**changes, "name": _validated_name(changes["name"])}
+        changes = {**changes, "name": _refuse_taken(_validated_name(changes["name"]), other_than=account.id)}
     return users.update_user(account, changes, actor=actor)
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, Response, jsonify
-from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.extensions import db
 from app.oauth.signing import keyring
+from app.schema import not_ready_reason, schema_state
 from app.security.keys import KeyError_
 from app.web.view_options import any_host, api
 
@@ -22,16 +24,23 @@ def healthz() -> Response:
 
 @bp.route("/readyz")
 def readyz() -> Response | tuple[Response, int]:
-    """Ready to serve: the database answers and a signing key is loaded."""
+    """Ready to serve: the database answers with this release's schema, and a signing key is loaded."""
     checks = {"database": "ok", "keys": "ok"}
+    reason = None
     try:
-        db.session.execute(text("SELECT 1"))
+        state, revision = schema_state(db.session.connection())
+        reason = not_ready_reason(state, revision)  # None for this release's schema, or a later release's
+        if reason:
+            checks["database"] = state
     except SQLAlchemyError:
         db.session().invalidate()  # a dropped connection cannot even roll back: discard it
         checks["database"] = "unavailable"
     try:
-        keyring().current  # noqa: B018 - raises when no key can sign
+        _ = keyring().current
     except KeyError_:
         checks["keys"] = "missing"
     ready = all(value == "ok" for value in checks.values())
-    return jsonify(status="ok" if ready else "unavailable", checks=checks), 200 if ready else 503
+    body: dict[str, Any] = {"status": "ok" if ready else "unavailable", "checks": checks}
+    if reason:
+        body["reason"] = reason
+    return jsonify(body), 200 if ready else 503

@@ -178,3 +178,78 @@ def test_deleting_asks_first(runner, app):
     assert len(run(runner, "service-accounts", "list", "--json")) == 1
     with app.app_context():
         assert db.session.query(ApiKey).count() == 0
+
+
+def test_an_unknown_client_is_refused_alike(runner, api):
+    """One look-up in the services: the same 404 body from /admin/api/clients/{id} and `ostiary clients`."""
+    from_api = api.get("/clients/nope")
+    assert from_api.status_code == 404
+    for command in (["show"], ["update", "--name", "x"], ["rotate-secret"], ["delete", "--yes"]):
+        result = runner.invoke(cli, ["clients", *command, "nope", "--json"])
+        assert result.exit_code == 1 and json.loads(result.stderr) == from_api.json()
+
+
+def test_email_verified_from_the_command_line(runner, api):
+    """As email_verified in POST and PATCH /admin/api/users."""
+    created = run(runner, "users", "create", "vera@example.com", "--email-verified", "--password-stdin", "--json",
+                  stdin=PASSWORD)
+    assert created["email_verified"] is True
+    assert run(runner, "users", "update", "vera@example.com", "--no-email-verified", "--json")["email_verified"] is False
+    updated = run(runner, "users", "update", "vera@example.com", "--email-verified", "--json")
+    assert updated == api.get(f"/users/{created['sub']}").json() and updated["email_verified"] is True
+
+
+def test_service_accounts_show_and_update(runner, api):
+    """As GET and PATCH /admin/api/service-accounts/{sub}."""
+    account = run(runner, "service-accounts", "create", "--name", "robot", "--scope", "a:b", "--json")
+    sub = account["sub"]
+    assert run(runner, "service-accounts", "show", sub, "--json") == api.get(f"/service-accounts/{sub}").json()
+    updated = run(runner, "service-accounts", "update", sub, "--name", "robot 2", "--role", "admin", "--scope", "c:d",
+                  "--json")
+    assert (updated["name"], updated["roles"], updated["scope"]) == ("robot 2", ["admin"], "c:d")
+    assert run(runner, "service-accounts", "update", sub, "--no-roles", "--json")["roles"] == []
+    assert run(runner, "service-accounts", "show", sub, "--json") == api.get(f"/service-accounts/{sub}").json()
+    assert "robot 2" in run(runner, "service-accounts", "show", sub)
+    fails(runner, "service-accounts", "show", "nope", message="no such service account")
+
+
+def test_api_keys_show(runner, api):
+    """As GET /admin/api/api-keys/{key_id}: never the key itself."""
+    account = run(runner, "service-accounts", "create", "--name", "robot", "--scope", "a:b", "--json")
+    key = run(runner, "api-keys", "create", "--owner", account["sub"], "--name", "k", "--scope", "a:b", "--json")
+    shown = run(runner, "api-keys", "show", key["key_id"], "--json")
+    assert shown == api.get(f"/api-keys/{key['key_id']}").json() and "key" not in shown
+    assert key["key"] not in run(runner, "api-keys", "show", key["key_id"])
+    fails(runner, "api-keys", "show", "0123456789abcdef", message="no such API key")
+
+
+def test_service_account_names_are_unique(runner, api):
+    """Keys are issued to a service account by sub, but operators tell them apart by name: no two share one."""
+    first = run(runner, "service-accounts", "create", "--name", "billing-sync", "--json")
+    fails(runner, "service-accounts", "create", "--name", "Billing-Sync ", message="already exists")
+    refused = api.post("/service-accounts", json={"name": "BILLING-SYNC"})
+    assert refused.status_code == 409 and refused.json()["field"] == "name", refused.text
+
+    other = api.post("/service-accounts", json={"name": "reporting"}).json()
+    assert api.patch(f"/service-accounts/{other['sub']}", json={"name": "billing-sync"}).status_code == 409
+    fails(runner, "service-accounts", "update", other["sub"], "--name", "billing-sync", message="already exists")
+    # Keeping its own name, in another case, is no conflict.
+    assert run(runner, "service-accounts", "update", first["sub"], "--name", "Billing-sync", "--json")["name"] == \
+        "Billing-sync"
+    assert [a["name"] for a in run(runner, "service-accounts", "list", "--json")] == ["Billing-sync", "reporting"]
+
+
+def test_clients_disable_and_enable_from_the_command_line_and_the_api(runner, api, live_server):
+    """POST /admin/api/clients/{id}/disable|enable and `ostiary clients disable|enable`: one service, one shape."""
+    created = run(runner, "clients", "create", "--name", "Job", "--grant-type", "client_credentials", "--json")
+    job = RegisteredClient(created["client_id"], created["client_secret"], "")
+    assert created["is_active"] is True
+
+    disabled = api.post(f"/clients/{job.client_id}/disable").json()
+    assert disabled["is_active"] is False and disabled == run(runner, "clients", "show", job.client_id, "--json")
+    assert client_credentials(live_server, job).status_code == 401
+    assert run(runner, "clients", "enable", job.client_id, "--json") == api.get(f"/clients/{job.client_id}").json()
+    assert client_credentials(live_server, job).status_code == 200
+    assert run(runner, "clients", "disable", job.client_id, "--json")["is_active"] is False
+    assert api.post(f"/clients/{job.client_id}/enable").json()["is_active"] is True
+    assert api.post("/clients/nope/disable").status_code == 404

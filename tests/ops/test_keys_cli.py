@@ -67,6 +67,15 @@ def test_rotate_if_due_follows_the_rotation_period(keys_app, own_keys):
     assert len(key_files(own_keys)) == 2
 
 
+def test_a_second_rotate_while_a_next_key_is_pending_says_so_and_adds_none(keys_app, own_keys):
+    pending = keys(keys_app, "rotate")
+    again = keys(keys_app, "rotate")
+    assert again == {"rotated": False, "pending": pending["kid"], "activates_at": pending["activates_at"]}
+    assert len(key_files(own_keys)) == 2
+    text = keys_app.test_cli_runner().invoke(cli, ["keys", "rotate"]).stdout
+    assert f"{pending['kid']} is already pending" in text and "No key was added" in text
+
+
 def test_rotate_now_signs_at_once_and_warns(keys_app):
     [old] = keys(keys_app, "list")
     result = keys_app.test_cli_runner().invoke(cli, ["keys", "rotate", "--now"])

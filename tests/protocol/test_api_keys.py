@@ -184,7 +184,7 @@ def test_a_key_asking_for_more_scopes_than_its_owner_has_is_refused(app, make, o
 
 
 def test_a_key_loses_scopes_its_owner_loses(live_server, app, make, owner, key):
-    from app.services.accounts import update_user
+    from app.services.users import update_user
 
     with app.app_context():
         update_user(db.session.get(User, owner.id), {"scope": "api:read"}, actor=None)

@@ -7,8 +7,7 @@ import time
 
 import pytest
 
-from app.services.accounts import disable_user
-from app.services.users import create_user, passwords
+from app.services.users import create_user, disable_user, passwords
 from tests.security.conftest import CSRF_INPUT, csrf_of
 
 # Costly enough that skipping the verify for unknown users would stand out from the noise of a request.

@@ -16,8 +16,7 @@ from app import create_app
 from app.cli import cli
 from app.errors import ConflictError, NotFoundError, ValidationError
 from app.extensions import db
-from app.services.accounts import find_person, update_user
-from app.services.users import create_user
+from app.services.users import create_user, find_person, update_user
 from tests.factories import DEFAULT_PASSWORD
 from tests.flows import Browser
 from tests.ops.nodes import postgres_database

@@ -21,9 +21,9 @@ from app.config import ConfigError
 from app.extensions import db
 from app.security.keyring import KeyRing
 from app.security.keys import SECRET_KEY_FILE, KeyFile, _write_private, ensure_signing_key
+from tests.cli.installation import run
+from tests.cli.test_config import isolated  # noqa: F401  (fixture)
 from tests.security.conftest import csrf_of
-from tests.web.test_cli import run
-from tests.web.test_config import isolated  # noqa: F401  (fixture)
 
 
 def mode(path: Path) -> int:

@@ -4,19 +4,10 @@ from __future__ import annotations
 
 from flask import Response, jsonify, url_for
 
-from app.errors import NotFoundError
-from app.models import Client
 from app.services import clients
 from app.services.representations import client_dict
 from app.web.admin_api import actor, bp, created, no_content, page_response
 from app.web.admin_api.bodies import json_body, query_limit, query_string
-
-
-def found(client_id: str) -> Client:
-    client = clients.get_client(client_id)
-    if client is None:
-        raise NotFoundError("no such client")
-    return client
 
 
 @bp.get("/clients")
@@ -40,22 +31,32 @@ def create_client() -> Response:
 
 @bp.get("/clients/<client_id>")
 def get_client(client_id: str) -> Response:
-    return jsonify(client_dict(found(client_id)))
+    return jsonify(client_dict(clients.require(client_id)))
 
 
 @bp.patch("/clients/<client_id>")
 def update_client(client_id: str) -> Response:
-    client = found(client_id)
+    client = clients.require(client_id)
     return jsonify(client_dict(clients.update_client(client, json_body("ClientUpdate"), actor=actor())))
 
 
 @bp.delete("/clients/<client_id>")
 def delete_client(client_id: str) -> Response:
-    clients.delete_client(found(client_id), actor=actor())
+    clients.delete_client(clients.require(client_id), actor=actor())
     return no_content()
+
+
+@bp.post("/clients/<client_id>/disable")
+def disable_client(client_id: str) -> Response:
+    return jsonify(client_dict(clients.disable_client(clients.require(client_id), actor=actor())))
+
+
+@bp.post("/clients/<client_id>/enable")
+def enable_client(client_id: str) -> Response:
+    return jsonify(client_dict(clients.enable_client(clients.require(client_id), actor=actor())))
 
 
 @bp.post("/clients/<client_id>/secret")
 def rotate_secret(client_id: str) -> Response:
-    client = found(client_id)
+    client = clients.require(client_id)
     return jsonify(client_id=client.client_id, client_secret=clients.rotate_secret(client, actor=actor()))

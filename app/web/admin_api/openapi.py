@@ -16,8 +16,8 @@ ERRORS = {
     401: "No access token, or one that is invalid, expired, revoked or for another audience",
     403: "The token lacks the admin scope, or its subject is not an active administrator",
     404: "No such object",
-    409: "The change conflicts with existing state (a taken email or identifier, locking yourself out, or a "
-         "person's API keys at their cap)",
+    409: "The change conflicts with existing state (a taken email, identifier or service-account name, locking "
+         "yourself out, or a person's API keys at their cap)",
 }
 PATH_PARAMETERS = {
     "sub": {"type": "string", "maxLength": 36},
@@ -78,7 +78,8 @@ def with_path_parameter(name: str, operations: dict[str, Operation]) -> dict[str
 def paths() -> dict[str, Any]:
     user_links = links_to("getUser", "updateUser", "disableUser", "enableUser", "setUserPassword", "deleteUser",
                           parameter="sub", pointer="sub") | key_for_owner()
-    client_links = links_to("getClient", "updateClient", "rotateClientSecret", "deleteClient",
+    client_links = links_to("getClient", "updateClient", "disableClient", "enableClient", "rotateClientSecret",
+                            "deleteClient",
                             parameter="client_id", pointer="client_id")
     resource_links = links_to("getResource", "updateResource", "deleteResource", parameter="resource_id",
                               pointer="id")
@@ -123,6 +124,15 @@ def paths() -> dict[str, Any]:
             "delete": operation("deleteClient", "Delete a client and what it was issued", "clients", (204, None),
                                 errors=(404,)),
         }),
+        "/admin/api/clients/{client_id}/disable": with_path_parameter("client_id", {
+            "post": operation("disableClient", "Disable a client: refused at authorization, token, revocation and "
+                              "introspection as if it were not registered; its refresh and access tokens are revoked",
+                              "clients", (200, "Client"), errors=(404,)),
+        }),
+        "/admin/api/clients/{client_id}/enable": with_path_parameter("client_id", {
+            "post": operation("enableClient", "Enable a client (what disabling revoked stays revoked)", "clients",
+                              (200, "Client"), errors=(404,)),
+        }),
         "/admin/api/clients/{client_id}/secret": with_path_parameter("client_id", {
             "post": operation("rotateClientSecret", "Replace the client secret (shown once)", "clients",
                               (200, "ClientSecret"), errors=(400, 404)),
@@ -158,9 +168,10 @@ def paths() -> dict[str, Any]:
         "/admin/api/service-accounts": {
             "get": operation("listServiceAccounts", "List service accounts", "service-accounts",
                              (200, "ServiceAccountPage"), query=("limit", "cursor")),
-            "post": operation("createServiceAccount", "Create a service account (owns API keys, never signs in)",
+            "post": operation("createServiceAccount", "Create a service account (owns API keys, never signs in); "
+                              "names are unique, ignoring case",
                               "service-accounts", (201, "ServiceAccount"), body="ServiceAccountCreate",
-                              links=account_links),
+                              errors=(409,), links=account_links),
         },
         "/admin/api/audit-events": {
             "get": operation("listAuditEvents", "List audit events, newest first (filters combine with AND)", "audit",
@@ -172,7 +183,7 @@ def paths() -> dict[str, Any]:
                              (200, "ServiceAccount"), errors=(404,)),
             "patch": operation("updateServiceAccount", "Rename a service account or change its roles or scopes",
                                "service-accounts", (200, "ServiceAccount"), body="ServiceAccountUpdate",
-                               errors=(404,)),
+                               errors=(404, 409)),
             "delete": operation("deleteServiceAccount", "Delete a service account and its API keys",
                                 "service-accounts", (204, None), errors=(404,)),
         }),

@@ -77,7 +77,9 @@ CLIENT_PROPERTIES: dict[str, Schema] = {
     "post_logout_redirect_uris": {"type": "array", "items": STRING},
     "grant_types": {"type": "array", "items": STRING}, "scope": STRING, "audience": NULLABLE_STRING,
     "resources": {"type": "array", "items": STRING}, "introspect_resources": {"type": "array", "items": STRING},
-    "introspect_all": BOOLEAN, "created_at": TIMESTAMP,
+    "introspect_all": BOOLEAN,
+    "is_active": {**BOOLEAN, "description": "false: disabled, refused as if it were not registered"},
+    "created_at": TIMESTAMP,
 }
 
 ONE_TIME_SECRET = {**NULLABLE_STRING, "description": "Shown once; null for public clients"}

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from app import create_app
 from app.cli import cli
 from app.config import ConfigError, database_url, load_settings
-from tests.web.test_cli import OSTIARY, run
+from tests.cli.installation import OSTIARY, run
 
 BAD = [
     ("ISSUER", "ftp://x", "must be an absolute http(s) URL"),

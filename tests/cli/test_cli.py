@@ -3,46 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from app.cli import cli
-
-OSTIARY = Path(sys.executable).with_name("ostiary")
-PASSWORD = "a long enough password"
-
-
-def run(env: dict[str, str], *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(OSTIARY), *args], env=env, input=stdin, stdin=None if stdin is not None else subprocess.DEVNULL,
-        capture_output=True, text=True, timeout=60, check=False,
-    )
-
-
-def ok_json(result: subprocess.CompletedProcess[str]):
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)
-
-
-@pytest.fixture(scope="module")
-def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """A fresh installation: its own SQLite file and keys directory, initialised once."""
-    home = tmp_path_factory.mktemp("cli")
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("OSTIARY_")}
-    environment = clean | {
-        "OSTIARY_DATABASE_URL": f"sqlite:///{home / 'x.db'}",
-        "OSTIARY_KEYS_DIR": str(home / "keys"),
-        "OSTIARY_ARGON2_TIME_COST": "1",
-        "OSTIARY_ARGON2_MEMORY_KIB": "1024",
-        "OSTIARY_ARGON2_PARALLELISM": "1",
-    }
-    first = ok_json(run(environment, "init", "--json"))
-    assert first["database"] == "migrated" and first["kid"]
-    return environment
+from tests.cli.installation import PASSWORD, ok_json, run
 
 
 def database_bytes(env: dict[str, str]) -> bytes:

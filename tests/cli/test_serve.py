@@ -1,0 +1,78 @@
+"""`ostiary serve`: the issuer follows the port it serves when none is configured, and a mismatch is told."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+import requests
+
+from app.serve import plan
+from tests.cli.installation import OSTIARY, run
+from tests.ops.ostiary_process import _wait_ready, free_port
+
+
+@contextmanager
+def serving(env: dict[str, str], log_path: Path, *args: str, port: int) -> Iterator[str]:
+    """`ostiary serve ARGS` until the block ends; yields http://127.0.0.1:<port> once /readyz answers."""
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen([str(OSTIARY), "serve", "--workers", "1", *args], env=env,
+                                   stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            base_url = f"http://127.0.0.1:{port}"
+            _wait_ready(base_url, process, log_path)
+            yield base_url
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+
+
+def issuer_of(base_url: str) -> str:
+    return requests.get(f"{base_url}/.well-known/openid-configuration", timeout=10).json()["issuer"]
+
+
+def test_without_an_issuer_the_server_advertises_the_port_it_serves(env, tmp_path):
+    assert "OSTIARY_ISSUER" not in env
+    port = free_port()
+    with serving(env, tmp_path / "serve.log", "--port", str(port), port=port) as base_url:
+        assert issuer_of(base_url) == f"http://localhost:{port}"
+    assert "Warning" not in (tmp_path / "serve.log").read_text()
+
+
+def test_a_loopback_issuer_names_the_port_to_serve(env, tmp_path):
+    port = free_port()
+    with serving(env | {"OSTIARY_ISSUER": f"http://127.0.0.1:{port}"}, tmp_path / "serve.log", port=port) as base_url:
+        assert issuer_of(base_url) == base_url
+
+
+def test_a_loopback_issuer_on_another_port_is_warned_of_at_start_up(env, tmp_path):
+    port, other = free_port(), free_port()
+    issuer = f"http://localhost:{other}"
+    with serving(env | {"OSTIARY_ISSUER": issuer}, tmp_path / "serve.log", "--port", str(port), port=port) as base:
+        assert issuer_of(base) == issuer
+    [warning] = [line for line in (tmp_path / "serve.log").read_text().splitlines() if line.startswith("Warning")]
+    assert f"OSTIARY_ISSUER={issuer}" in warning and str(port) in warning
+
+
+def test_init_prints_the_url_that_serve_will_serve(env):
+    assert "http://localhost:8000" in run(env, "init").stdout
+    assert "http://127.0.0.1:9123" in run(env | {"OSTIARY_ISSUER": "http://127.0.0.1:9123"}, "init").stdout
+
+
+@pytest.mark.parametrize(("issuer", "given", "bound", "advertised", "warned"), [
+    (None, None, 8000, "http://localhost:8000", False),
+    (None, 5200, 5200, "http://localhost:5200", False),
+    ("http://127.0.0.1:9000", None, 9000, None, False),
+    ("http://127.0.0.1:9000", 9000, 9000, None, False),
+    ("http://localhost:9000", 5200, 5200, None, True),
+    ("http://localhost", None, 8000, None, True),
+    # gunicorn speaks plain http: an https issuer is a proxy's address, on the proxy's port.
+    ("https://localhost:8443", None, 8000, None, False),
+    ("https://id.example.com", 5200, 5200, None, False),
+])
+def test_the_port_served_and_the_issuer_advertised(issuer, given, bound, advertised, warned):
+    planned = plan(given, {"OSTIARY_ISSUER": issuer} if issuer else {})
+    assert (planned.port, planned.overrides.get("ISSUER"), planned.warning is not None) == (bound, advertised, warned)
