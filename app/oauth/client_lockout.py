@@ -10,30 +10,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
-from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749.errors import InvalidClientError
 from flask import request as http_request
 
+from app.oauth.errors import SlowDownError
 from app.security.throttle import Throttled, client_auth_counter, throttle
 from app.services import api_keys, audit
 from app.services.clients import get_client
 from app.services.transaction import transaction
 
 T = TypeVar("T")
-
-
-class SlowDownError(OAuth2Error):
-    """RFC 6585 §4: 429 with Retry-After, in the RFC 6749 §5.2 error shape."""
-
-    error = "slow_down"
-    status_code = 429
-
-    def __init__(self, retry_after_seconds: int) -> None:
-        super().__init__(description="too many failed client authentications, retry later")
-        self.retry_after_seconds = retry_after_seconds
-
-    def get_headers(self) -> list[tuple[str, str]]:
-        return [*super().get_headers(), ("Retry-After", str(self.retry_after_seconds))]
 
 
 def counted(authenticate: Callable[[], T], client_id: str, endpoint: str) -> T:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any, ClassVar
 
-from authlib.oauth2 import OAuth2Error, OAuth2Request
+from authlib.oauth2 import OAuth2Request
 from authlib.oauth2.rfc6749 import InvalidRequestError
 from authlib.oauth2.rfc7009 import RevocationEndpoint as _RevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint as _IntrospectionEndpoint
@@ -22,6 +22,7 @@ from app.oauth.bearer import (
     is_access_token_typ,
     verify_access_token,
 )
+from app.oauth.errors import UnsupportedTokenTypeError
 from app.oauth.signing import InvalidJWT, keyring, verify
 from app.oauth.tokens import family_ends_at
 from app.security.keys import SIGNING_ALG
@@ -29,14 +30,6 @@ from app.services import api_keys, audit
 from app.services import grants as storage
 from app.services.clients import get_client
 from app.services.users import get_by_sub
-
-
-class UnsupportedTokenTypeError(OAuth2Error):
-    """RFC 7009 §2.2.1, answered as an RFC 6749 §5.2 error (Authlib's class is a 401 resource error)."""
-
-    error = "unsupported_token_type"
-    description = "token_type_hint must be access_token or refresh_token"
-    status_code = 400
 
 
 def check_token_parameter(request: OAuth2Request) -> None:
