@@ -14,7 +14,7 @@ from flask import Response, abort, current_app, json
 
 from app.oauth.signing import InvalidJWT, verify
 from app.oauth.tokens import ACCESS_TOKEN_TYP
-from app.services import grants as storage
+from app.services import token_families
 
 # Tolerated clock difference for iat/nbf of tokens we verify.
 CLOCK_SKEW_SECONDS = 30
@@ -47,7 +47,7 @@ class AccessToken:
         return self.claims["exp"] <= time.time()
 
     def is_revoked(self) -> bool:
-        return storage.is_access_token_revoked(self.jti)
+        return token_families.is_access_token_revoked(self.jti)
 
 
 def is_access_token_typ(typ: Any) -> bool:

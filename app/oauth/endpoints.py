@@ -26,8 +26,7 @@ from app.oauth.errors import UnsupportedTokenTypeError
 from app.oauth.signing import InvalidJWT, keyring, verify
 from app.oauth.tokens import family_ends_at
 from app.security.keys import SIGNING_ALG
-from app.services import api_keys, audit
-from app.services import grants as storage
+from app.services import api_keys, audit, token_families
 from app.services.clients import get_client
 from app.services.users import get_by_sub
 
@@ -61,7 +60,7 @@ def _access_token(token_string: str) -> AccessToken | None:
 
 
 def _refresh_token(token_string: str) -> RefreshToken | None:
-    return storage.find_refresh_token(token_string)
+    return token_families.find_refresh_token(token_string)
 
 
 class RevocationEndpoint(_RevocationEndpoint):
@@ -82,11 +81,11 @@ class RevocationEndpoint(_RevocationEndpoint):
         if isinstance(token, RefreshToken):
             audit.record("token.revoked", user_sub=token.user.sub, client_id=request.client.client_id,
                          token_type="refresh_token", family_id=token.family_id)
-            storage.revoke_family(token.family_id)
+            token_families.revoke_family(token.family_id)
             return
         audit.record("token.revoked", user_sub=token.claims["sub"], client_id=request.client.client_id,
                      token_type="access_token", jti=token.jti)
-        storage.revoke_access_token(token.jti, token.claims["client_id"], token.claims["exp"])
+        token_families.revoke_access_token(token.jti, token.claims["client_id"], token.claims["exp"])
 
 
 class IntrospectionEndpoint(_IntrospectionEndpoint):

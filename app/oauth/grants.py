@@ -25,8 +25,7 @@ from app.oauth.resource_indicators import bound_resource, requested_resource, re
 from app.oauth.tokens import family_ends_at, generate_token
 from app.scopes import STANDARD_SCOPES, is_valid_scope_token
 from app.security.secrets import digest
-from app.services import audit
-from app.services import grants as storage
+from app.services import audit, token_families
 
 TOKEN_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
 S256_CHALLENGE = re.compile(r"[A-Za-z0-9_-]{43}")
@@ -79,7 +78,7 @@ def reuse_detected(token_type: str, used: AuthorizationCode | RefreshToken) -> N
     """RFC 9700 §4.14.2, RFC 6749 §4.1.2: a used refresh token or code presented again revokes its family."""
     audit.record("token.reuse_detected", outcome="failure", user_sub=used.user.sub, client_id=used.client_id,
                  token_type=token_type, family_id=used.family_id)  # committed with the revocation
-    storage.revoke_family(used.family_id)
+    token_families.revoke_family(used.family_id)
     metrics.token_reuse_detected(token_type)
 
 
@@ -152,7 +151,7 @@ class AuthorizationCodeGrant(ResourceIndicatorMixin, ClientScopeMixin, grants.Au
         db.session.commit()
 
     def query_authorization_code(self, code: str, client) -> AuthorizationCode | None:
-        found = storage.find_code(code, client.client_id)
+        found = token_families.find_code(code, client.client_id)
         if found is None:
             return None
         if found.used_at is not None:
@@ -176,7 +175,7 @@ class AuthorizationCodeGrant(ResourceIndicatorMixin, ClientScopeMixin, grants.Au
         """Consume the code first, atomically: of concurrent redemptions exactly one wins."""
         client = self.request.client
         code: AuthorizationCode = self.request.authorization_code
-        if not storage.consume_code(code):
+        if not token_families.consume_code(code):
             db.session.rollback()
             reuse_detected("authorization_code", code)
             raise InvalidGrantError("authorization code was already used")
@@ -200,7 +199,7 @@ class RefreshTokenGrant(ResourceIndicatorMixin, ClientScopeMixin, grants.Refresh
     INCLUDE_NEW_REFRESH_TOKEN = True
 
     def authenticate_refresh_token(self, refresh_token: str) -> RefreshToken | None:
-        found = storage.find_refresh_token(refresh_token)
+        found = token_families.find_refresh_token(refresh_token)
         if found is None or found.revoked_at is not None:
             return None
         if found.used_at is not None and not self.may_be_retry(found):
@@ -244,9 +243,9 @@ class RefreshTokenGrant(ResourceIndicatorMixin, ClientScopeMixin, grants.Refresh
         """Rotate, atomically; or replace the unused child of a rotation retried within the grace window."""
         old: RefreshToken = self.request.refresh_token
         grace = current_app.config["REFRESH_REUSE_GRACE_SECONDS"]
-        if storage.consume_refresh_token(old):
+        if token_families.consume_refresh_token(old):
             retry = False
-        elif grace and storage.consume_unused_child(old, grace):
+        elif grace and token_families.consume_unused_child(old, grace):
             # The response of the rotation was lost (a network cut, a 503): a fresh pair replaces the one the
             # client never got, and the family lives on. Its child, consumed, is a reuse if it turns up later.
             retry = True

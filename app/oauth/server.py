@@ -23,8 +23,7 @@ from app.oauth import client_lockout
 from app.oauth.grants import AuthorizationCodeGrant
 from app.oauth.tokens import IssuedToken, refresh_token_expires_at
 from app.security.secrets import digest
-from app.services import api_keys, audit
-from app.services import grants as storage
+from app.services import api_keys, audit, token_families
 from app.services.clients import get_client
 
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
@@ -91,7 +90,7 @@ class AuthorizationServer(FlaskAuthorizationServer):
         audit_token_issued(token, request, family_id)
         if family_id is None:
             return  # client_credentials: nothing to store on the hot path
-        storage.record_access_token(token.jti, family_id, request.client.client_id, token.expires_at)
+        token_families.record_access_token(token.jti, family_id, request.client.client_id, token.expires_at)
         refresh_token = token.get("refresh_token")
         if refresh_token:
             scope = getattr(request, "refresh_scope", None) or token.get("scope", "")

@@ -1,4 +1,7 @@
-"""Storage side of codes and token families. Every consumption is one conditional UPDATE."""
+"""Token families: the codes and refresh tokens of one grant and the access tokens issued from them.
+
+Every consumption is one conditional UPDATE.
+"""
 
 from __future__ import annotations
 
