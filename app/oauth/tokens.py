@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import current_app
 
+from app.oauth.oidc import released_roles
 from app.oauth.signing import sign
 from app.security.secrets import generate_secret
 
@@ -69,8 +70,9 @@ def generate_token(
     }
     if scope:
         claims["scope"] = scope
-        if user is not None and "roles" in scope.split():
-            claims["roles"] = list(user.roles or [])
+    roles = released_roles(user, scope)
+    if roles is not None:
+        claims["roles"] = roles
     token = IssuedToken(
         access_token=sign(claims, typ=ACCESS_TOKEN_TYP),
         token_type="Bearer",
