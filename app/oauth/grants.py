@@ -22,7 +22,7 @@ from app.extensions import db
 from app.models import ApiKey, AuthorizationCode, RefreshToken
 from app.models.clock import now
 from app.oauth.resource_indicators import bound_resource, requested_resource, resolve_resource
-from app.oauth.tokens import family_ends_at, generate_token
+from app.oauth.tokens import family_ends_at
 from app.scopes import STANDARD_SCOPES, is_valid_scope_token
 from app.security.secrets import digest
 from app.services import audit, token_families
@@ -61,9 +61,9 @@ class ResourceIndicatorMixin:
         self.request.resource = resolve_resource(self.request.client, identifier, scope)
 
     def generate_token(self, user=None, scope=None, grant_type=None, expires_in=None, include_refresh_token=True):
-        # Authlib's token-generator hook has no resource parameter, so the audience is passed from here.
+        # Authlib's generator hook has no resource parameter: the audience is passed from here to the one generator.
         resource = getattr(self.request, "resource", None)
-        return generate_token(
+        return self.server.generate_token(
             grant_type or self.GRANT_TYPE,
             self.request.client,
             user=user,

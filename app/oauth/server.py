@@ -21,7 +21,7 @@ from app.extensions import db
 from app.models import RefreshToken
 from app.oauth import client_lockout
 from app.oauth.grants import AuthorizationCodeGrant
-from app.oauth.tokens import IssuedToken, refresh_token_expires_at
+from app.oauth.tokens import IssuedToken, generate_token, refresh_token_expires_at
 from app.security.secrets import digest
 from app.services import api_keys, audit, token_families
 from app.services.clients import get_client
@@ -83,6 +83,14 @@ class AuthorizationServer(FlaskAuthorizationServer):
         if not error.description:
             error.description = DEFAULT_DESCRIPTIONS.get(error.error, "the request was refused")
         return super().handle_error_response(request, error)
+
+    def generate_token(self, grant_type: str, client, user=None, scope: str | None = None,
+                       expires_in: int | None = None, include_refresh_token: bool = True,
+                       audience: str | None = None) -> IssuedToken:
+        """The one token generator, for every grant: RFC 9068 JWT access tokens, `aud` the RFC 8707 resource the
+        grant resolved. Authlib's registry of generators (init_app puts its opaque-token one there) is not read."""
+        return generate_token(grant_type, client, user=user, scope=scope, expires_in=expires_in,
+                              include_refresh_token=include_refresh_token, audience=audience)
 
     def save_token(self, token: IssuedToken, request) -> None:
         """Persist what outlives the response: the refresh token digest and the family's access jti."""
