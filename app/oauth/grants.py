@@ -31,29 +31,8 @@ TOKEN_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
 S256_CHALLENGE = re.compile(r"[A-Za-z0-9_-]{43}")
 
 
-class ClientScopeMixin:
-    """Refuse scopes the client is not registered for, instead of silently dropping them."""
-
-    def validate_requested_scope(self) -> None:
-        requested = self.request.payload.scope
-        if not requested:
-            return
-        allowed = set((self.request.client.scope or "").split())
-        for token in requested.split():
-            if not is_valid_scope_token(token):
-                raise InvalidScopeError("scope is malformed")
-            if token not in allowed:
-                raise InvalidScopeError(f"scope '{token}' is not allowed for this client")
-
-
-class ResourceIndicatorMixin:
-    """RFC 8707: the resource a request names, or its grant was bound to, becomes the access token's `aud`."""
-
-    def validate_requested_scope(self) -> None:
-        super().validate_requested_scope()
-        self.request.resource = resolve_resource(
-            self.request.client, requested_resource(self.request), self.request.payload.scope
-        )
+class ResourceBoundGrant:
+    """What every grant of ours shares: the RFC 8707 resource becomes the access token's `aud`."""
 
     def resolve_bound_resource(self, bound: str | None, scope: str) -> None:
         """RFC 8707 §2.2: a token request for a code or refresh token stays with the grant's resource."""
@@ -72,6 +51,22 @@ class ResourceIndicatorMixin:
             include_refresh_token=include_refresh_token,
             audience=resource.identifier if resource else None,
         )
+
+
+class RequestedScopeMixin(ResourceBoundGrant):
+    """Where a request names its scope and resource itself (authorization, client_credentials): scopes the client
+    is not registered for are refused, not silently dropped, and the resource named is resolved (RFC 8707).
+    Authlib's refresh grant never calls validate_requested_scope: it checks the scope against the grant's."""
+
+    def validate_requested_scope(self) -> None:
+        requested = self.request.payload.scope
+        allowed = set((self.request.client.scope or "").split())
+        for token in (requested or "").split():
+            if not is_valid_scope_token(token):
+                raise InvalidScopeError("scope is malformed")
+            if token not in allowed:
+                raise InvalidScopeError(f"scope '{token}' is not allowed for this client")
+        self.request.resource = resolve_resource(self.request.client, requested_resource(self.request), requested)
 
 
 def reuse_detected(token_type: str, used: AuthorizationCode | RefreshToken) -> None:
@@ -111,7 +106,7 @@ class S256CodeChallenge(CodeChallenge):
         super().validate_code_verifier(grant, result)
 
 
-class AuthorizationCodeGrant(ResourceIndicatorMixin, ClientScopeMixin, grants.AuthorizationCodeGrant):
+class AuthorizationCodeGrant(RequestedScopeMixin, grants.AuthorizationCodeGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = TOKEN_AUTH_METHODS
 
     @staticmethod
@@ -193,7 +188,7 @@ class AuthorizationCodeGrant(ResourceIndicatorMixin, ClientScopeMixin, grants.Au
         return 200, token, self.TOKEN_RESPONSE_HEADER
 
 
-class RefreshTokenGrant(ResourceIndicatorMixin, ClientScopeMixin, grants.RefreshTokenGrant):
+class RefreshTokenGrant(ResourceBoundGrant, grants.RefreshTokenGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = TOKEN_AUTH_METHODS
     # Rotation on every use (RFC 9700 §4.14.2); Authlib defaults to keeping the old token.
     INCLUDE_NEW_REFRESH_TOKEN = True
@@ -270,7 +265,7 @@ class RefreshTokenGrant(ResourceIndicatorMixin, ClientScopeMixin, grants.Refresh
         return 200, token, self.TOKEN_RESPONSE_HEADER
 
 
-class ClientCredentialsGrant(ResourceIndicatorMixin, ClientScopeMixin, grants.ClientCredentialsGrant):
+class ClientCredentialsGrant(RequestedScopeMixin, grants.ClientCredentialsGrant):
     # "none" only so that a public client is told unauthorized_client, not invalid_client.
     TOKEN_ENDPOINT_AUTH_METHODS = TOKEN_AUTH_METHODS
 
