@@ -26,7 +26,7 @@ from app.oauth.errors import UnsupportedTokenTypeError
 from app.oauth.signing import InvalidJWT, keyring, verify
 from app.oauth.tokens import family_ends_at
 from app.security.keys import SIGNING_ALG
-from app.services import api_keys, audit, token_families
+from app.services import api_keys, token_families
 from app.services.clients import get_client
 from app.services.users import get_by_sub
 
@@ -77,15 +77,11 @@ class RevocationEndpoint(_RevocationEndpoint):
 
     def revoke_token(self, token: RefreshToken | AccessToken, request: OAuth2Request) -> None:
         """RFC 7009 §2.1: a refresh token takes its whole family (and its access tokens) with it."""
-        # Audited by identifiers only, and committed with the revocation itself.
         if isinstance(token, RefreshToken):
-            audit.record("token.revoked", user_sub=token.user.sub, client_id=request.client.client_id,
-                         token_type="refresh_token", family_id=token.family_id)
-            token_families.revoke_family(token.family_id)
-            return
-        audit.record("token.revoked", user_sub=token.claims["sub"], client_id=request.client.client_id,
-                     token_type="access_token", jti=token.jti)
-        token_families.revoke_access_token(token.jti, token.claims["client_id"], token.claims["exp"])
+            token_families.revoke(token)
+        else:
+            token_families.revoke_access_token(token.jti, client_id=token.claims["client_id"],
+                                               user_sub=token.claims["sub"], expires_at=token.claims["exp"])
 
 
 class IntrospectionEndpoint(_IntrospectionEndpoint):

@@ -1,4 +1,4 @@
-"""Our AuthorizationServer: client lookup and authentication, token persistence, error shape, RFC 9207 `iss`."""
+"""Our AuthorizationServer: client lookup and authentication, the token generator, error shape, RFC 9207 `iss`."""
 
 from __future__ import annotations
 
@@ -17,13 +17,10 @@ from flask import Response, current_app
 from flask import request as http_request
 
 from app import metrics
-from app.extensions import db
-from app.models import RefreshToken
 from app.oauth import client_lockout
 from app.oauth.grants import AuthorizationCodeGrant
-from app.oauth.tokens import IssuedToken, generate_token, refresh_token_expires_at
-from app.security.secrets import digest
-from app.services import api_keys, audit, token_families
+from app.oauth.tokens import IssuedToken, generate_token
+from app.services import api_keys
 from app.services.clients import get_client
 
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
@@ -93,30 +90,8 @@ class AuthorizationServer(FlaskAuthorizationServer):
                               include_refresh_token=include_refresh_token, audience=audience)
 
     def save_token(self, token: IssuedToken, request) -> None:
-        """Persist what outlives the response: the refresh token digest and the family's access jti."""
-        family_id = getattr(request, "family_id", None)
-        audit_token_issued(token, request, family_id)
-        if family_id is None:
-            return  # client_credentials: nothing to store on the hot path
-        token_families.record_access_token(token.jti, family_id, request.client.client_id, token.expires_at)
-        refresh_token = token.get("refresh_token")
-        if refresh_token:
-            scope = getattr(request, "refresh_scope", None) or token.get("scope", "")
-            db.session.add(
-                RefreshToken(
-                    token_hash=digest(refresh_token),
-                    family_id=family_id,
-                    client_id=request.client.client_id,
-                    user_id=request.user.id,
-                    scope=scope,
-                    resource=request.family_resource,
-                    auth_time=request.auth_time,
-                    amr=request.amr,
-                    login_session_id=request.login_session_id,
-                    parent_id=request.refresh_token.id if request.refresh_token else None,  # the rotated token
-                    expires_at=refresh_token_expires_at(token.expires_at - token["expires_in"], request.auth_time),
-                )
-            )
+        """Each grant stores what it issued itself (save_token on the grant, through services.token_families)."""
+        raise NotImplementedError(f"{request.payload.grant_type} grant: save_token belongs on the grant")
 
     def get_authorization_grant(self, request):
         """RFC 6749 §4.1.2.1: a missing response_type is invalid_request, an unknown one is not echoed back."""
@@ -142,23 +117,6 @@ class AuthorizationServer(FlaskAuthorizationServer):
     def authorization_error_response(self, error) -> Response:
         """RFC 6749 §4.1.2.1: an error redirected to the client's validated redirect_uri."""
         return with_issuer(self.handle_error_response(None, error))
-
-
-def audit_token_issued(token: IssuedToken, request, family_id: str | None) -> None:
-    """Identifiers only (jti, family): a client_credentials token gets the log line alone, since nothing else
-    is written for it and a row would add a commit to the busiest path; the others join the grant's commit."""
-    subject = getattr(request, "user", None) or getattr(request.client, "owner", None)
-    grant_type = request.payload.grant_type
-    write = audit.record if family_id is not None else audit.log_only
-    write(
-        "token.refreshed" if grant_type == "refresh_token" else "token.issued",
-        user_sub=subject.sub if subject is not None else None,
-        client_id=request.client.client_id,
-        grant_type=grant_type,
-        jti=token.jti,
-        family_id=family_id,
-        scope=token.get("scope", ""),
-    )
 
 
 def with_issuer(response: Response) -> Response:

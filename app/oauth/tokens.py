@@ -18,6 +18,7 @@ class IssuedToken(dict):
     """The RFC 6749 §5.1 response body, plus what storage needs to know about it."""
 
     jti: str
+    issued_at: int
     expires_at: int
 
 
@@ -83,5 +84,6 @@ def generate_token(
     if include_refresh_token:
         token["refresh_token"] = generate_secret(32)
     token.jti = jti
+    token.issued_at = issued_at
     token.expires_at = claims["exp"]
     return token

@@ -115,7 +115,7 @@ def authorize() -> Response:
         grant = authorization.get_consent_grant(end_user=user)
     except OAuth2Error as error:
         return authorization.authorization_error_response(error) if error.redirect_uri else _error_page(error)
-    grant.request.login_session = login_session
+    grant.login_session = login_session
     redirect_uri = grant.redirect_uri
     state = request.values.get("state")
     try:
@@ -137,7 +137,7 @@ def authorize() -> Response:
             return _login_redirect(prompts)
         scope = grant.request.scope or ""
         # RFC 8707: the resource server the access token will be sent to, resolved while validating.
-        resource = grant.request.resource.identifier if grant.request.resource else None
+        resource = grant.resource.identifier if grant.resource else None
         decision = request.form.get("decision") if request.method == "POST" else None
         if decision is None:
             if "consent" not in prompts and consents.covers(user, grant.client.client_id, scope, resource):
@@ -167,7 +167,7 @@ def _consent_page(grant, scope: str) -> Response:
         "consent.html",
         client=grant.client,
         scopes=scopes,
-        resource=grant.request.resource,
+        resource=grant.resource,
         params=_authorization_params(),
         user=current_login_session().user,
     )
