@@ -11,7 +11,6 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from authlib.oauth2.rfc6749.errors import InvalidClientError
-from flask import request as http_request
 
 from app.oauth.errors import SlowDownError
 from app.security.throttle import Throttled, client_auth_counter, throttle
@@ -22,12 +21,12 @@ from app.services.transaction import transaction
 T = TypeVar("T")
 
 
-def counted(authenticate: Callable[[], T], client_id: str, endpoint: str) -> T:
+def counted(authenticate: Callable[[], T], client_address: str | None, client_id: str, endpoint: str) -> T:
     """OWASP ASVS V2.2.1: past the limit, an address's failures get 429 slow_down; successes touch no counter."""
     try:
         return authenticate()
     except InvalidClientError:
-        counter = client_auth_counter(http_request.remote_addr)
+        counter = client_auth_counter(client_address)
         try:
             exhausted = throttle().count_failure(counter)
         except Throttled as refused:

@@ -8,17 +8,19 @@ from urllib.parse import unquote_plus
 
 from authlib.common.urls import add_params_to_uri
 from authlib.integrations.flask_oauth2 import AuthorizationServer as FlaskAuthorizationServer
-from authlib.oauth2 import OAuth2Error
+from authlib.oauth2 import OAuth2Error, OAuth2Request
+from authlib.oauth2.rfc6749 import EndpointRequest
 from authlib.oauth2.rfc6749.authenticate_client import (
     authenticate_client_secret_post as authlib_client_secret_post,
 )
 from authlib.oauth2.rfc6749.errors import InvalidClientError, InvalidRequestError, UnsupportedResponseTypeError
-from flask import Response, current_app
-from flask import request as http_request
+from flask import Request, Response, current_app
+from werkzeug.http import parse_options_header
 
 from app import metrics
 from app.oauth import client_lockout
 from app.oauth.grants import AuthorizationCodeGrant
+from app.oauth.requests import ClientRequest
 from app.oauth.tokens import IssuedToken, generate_token
 from app.services import api_keys
 from app.services.clients import get_client
@@ -47,33 +49,45 @@ class AuthorizationServer(FlaskAuthorizationServer):
             return None  # no registered id has one, and PostgreSQL refuses NUL in a query parameter
         return get_client(client_id)
 
-    def authenticate_client(self, request, methods, endpoint="token"):
+    def create_oauth2_request(self, request: Request | OAuth2Request | None) -> OAuth2Request:
+        """The HTTP request a view hands in, as a ClientRequest; without one (the authorization and end-session
+        endpoints, which authenticate no client), Authlib's own Flask request."""
+        if isinstance(request, OAuth2Request):
+            return request
+        return ClientRequest(request) if request is not None else super().create_oauth2_request(None)
+
+    def authenticate_client(self, request: OAuth2Request, methods: list[str], endpoint: str = "token"):
         """Token, revocation and introspection: failures are limited per address (client_lockout)."""
+        if not isinstance(request, ClientRequest):
+            raise TypeError("client authentication needs the client's address: hand the view's request over")
         return client_lockout.counted(
             lambda: super(AuthorizationServer, self).authenticate_client(request, methods, endpoint),
+            request.client_address,
             presented_client_id(request),
             endpoint,
         )
 
-    def create_token_response(self, request=None) -> Response:
+    def create_token_response(self, request: Request | None = None) -> Response:
         """RFC 6749 §3.2 and §5.2: refuse malformed requests before any grant looks at them."""
+        oauth2_request = self.create_oauth2_request(request)
         try:
-            check_token_request()
+            check_token_request(oauth2_request)
         except OAuth2Error as error:
-            return self.handle_error_response(None, error)
-        response = super().create_token_response(request)
+            return self.handle_error_response(oauth2_request, error)
+        response = super().create_token_response(oauth2_request)
         if response.status_code == 200:
             # Only a registered grant answers 200, so the label set stays as small as the grant list.
-            metrics.token_issued(http_request.form["grant_type"])
+            metrics.token_issued(oauth2_request.payload.grant_type)
         return response
 
-    def create_endpoint_response(self, name: str, request=None) -> Response | None:
+    def create_endpoint_response(self, name: str, request: Request | EndpointRequest | None = None) -> Response | None:
         """RFC 7009 §2.1, RFC 7662 §2.1: refuse a body that is not a form before anything reads it."""
         if name in FORM_POST_ENDPOINTS:
+            request = self.create_oauth2_request(request)
             try:
-                check_form_post()
+                check_form_post(request)
             except OAuth2Error as error:
-                return self.handle_error_response(None, error)
+                return self.handle_error_response(request, error)
         return super().create_endpoint_response(name, request)
 
     def handle_error_response(self, request, error: OAuth2Error) -> Response:
@@ -126,21 +140,21 @@ def with_issuer(response: Response) -> Response:
     return response
 
 
-def check_form_post() -> None:
+def check_form_post(request: OAuth2Request) -> None:
     """RFC 6749 §3.2: parameters only in an application/x-www-form-urlencoded body (Flask would parse multipart too)."""
-    if http_request.mimetype != FORM_CONTENT_TYPE:
+    if parse_options_header(request.headers.get("Content-Type", ""))[0].lower() != FORM_CONTENT_TYPE:
         raise InvalidRequestError(f"the request body must be {FORM_CONTENT_TYPE}")
-    if http_request.args:
+    if request.args:
         raise InvalidRequestError("request parameters belong in the request body")
 
 
-def check_token_request() -> None:
+def check_token_request(request: OAuth2Request) -> None:
     """RFC 6749 §3.2: a form POST with grant_type; §2.3: one client authentication method per request."""
-    check_form_post()
-    form = http_request.form
+    check_form_post(request)
+    form = request.form
     if not form.get("grant_type"):
         raise InvalidRequestError("grant_type is required")
-    if "Authorization" in http_request.headers and "client_secret" in form:
+    if "Authorization" in request.headers and "client_secret" in form:
         raise InvalidRequestError("use one client authentication method, not two")
 
 

@@ -180,19 +180,19 @@ def token() -> Response:
     problem = malformed_parameter()
     if problem:
         return authorization.handle_error_response(None, InvalidRequestError(problem))
-    return authorization.create_token_response()
+    return authorization.create_token_response(request)
 
 
 @bp.route("/oauth/revoke", methods=["POST"])
 @csrf.exempt
 def revoke() -> Response:
-    return authorization.create_endpoint_response("revocation")
+    return authorization.create_endpoint_response("revocation", request)
 
 
 @bp.route("/oauth/introspect", methods=["POST"])
 @csrf.exempt
 def introspect() -> Response:
-    response = authorization.create_endpoint_response("introspection")
+    response = authorization.create_endpoint_response("introspection", request)
     response.headers["Cache-Control"] = "no-store"
     return response
 
