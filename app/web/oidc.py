@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 from authlib.integrations.flask_oauth2 import current_token
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6750 import InsufficientScopeError, InvalidTokenError
-from flask import Blueprint, Response, abort, g, jsonify, redirect, render_template, request, session
+from flask import Blueprint, Response, abort, jsonify, redirect, render_template, request, session
 
 from app.extensions import csrf
 from app.oauth import authorization
@@ -64,12 +64,11 @@ def end_session() -> Response | str:
     response = authorization.create_endpoint_response("end_session", end_request)
     if response is None:
         response = Response(render_template("logged_out.html"))
-    if g.get("end_session"):
-        if user is not None:
-            client_id = end_request.client.client_id if end_request.client else None
-            audit.record("sign_out", user_sub=user.sub, client_id=client_id)  # committed as it ends
-        end_current_session(response)
-        session.clear()
+    if user is not None:
+        client_id = end_request.client.client_id if end_request.client else None
+        audit.record("sign_out", user_sub=user.sub, client_id=client_id)  # committed as it ends
+    end_current_session(response)
+    session.clear()
     return response
 
 
