@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-from urllib.parse import unquote_plus
-
 from authlib.common.urls import add_params_to_uri
 from authlib.integrations.flask_oauth2 import AuthorizationServer as FlaskAuthorizationServer
 from authlib.oauth2 import OAuth2Error, OAuth2Request
 from authlib.oauth2.rfc6749 import EndpointRequest
-from authlib.oauth2.rfc6749.authenticate_client import (
-    authenticate_client_secret_post as authlib_client_secret_post,
-)
+from authlib.oauth2.rfc6749.authenticate_client import authenticate_client_secret_post as authlib_client_secret_post
+from authlib.oauth2.rfc6749.authenticate_client import authenticate_none as authlib_none
 from authlib.oauth2.rfc6749.errors import InvalidClientError, InvalidRequestError, UnsupportedResponseTypeError
 from flask import Request, Response, current_app
 from werkzeug.http import parse_options_header
@@ -43,6 +38,7 @@ class AuthorizationServer(FlaskAuthorizationServer):
         super().__init__()
         self.register_client_auth_method("client_secret_basic", authenticate_client_secret_basic)
         self.register_client_auth_method("client_secret_post", authenticate_client_secret_post)
+        self.register_client_auth_method("none", authenticate_none)
 
     def query_client(self, client_id: str):
         if any(ord(c) < 32 or ord(c) == 127 for c in client_id or ""):
@@ -61,10 +57,7 @@ class AuthorizationServer(FlaskAuthorizationServer):
         if not isinstance(request, ClientRequest):
             raise TypeError("client authentication needs the client's address: hand the view's request over")
         return client_lockout.counted(
-            lambda: super(AuthorizationServer, self).authenticate_client(request, methods, endpoint),
-            request.client_address,
-            presented_client_id(request),
-            endpoint,
+            lambda: super(AuthorizationServer, self).authenticate_client(request, methods, endpoint), request, endpoint
         )
 
     def create_token_response(self, request: Request | None = None) -> Response:
@@ -158,54 +151,47 @@ def check_token_request(request: OAuth2Request) -> None:
         raise InvalidRequestError("use one client authentication method, not two")
 
 
-def authenticate_client_secret_basic(query_client, request):
+def authenticate_client_secret_basic(query_client, request: ClientRequest):
     """RFC 6749 §2.3.1 client_secret_basic; a failed Authorization header never falls back to another method."""
-    header = request.headers.get("Authorization", "")
-    scheme, _, encoded = header.partition(" ")
+    scheme = request.headers.get("Authorization", "").partition(" ")[0]
     if scheme.lower() != "basic":
         return None
-    credentials = basic_credentials(encoded.strip())
+    credentials = request.basic_credentials
     if credentials and not credentials[1]:
         return None  # "client_id:" with no secret: a public client, left to the "none" method
-    client = client_with_secret(query_client, *credentials) if credentials else None
+    client = client_with_secret(request.remembering(query_client), *credentials) if credentials else None
     if client is None:
         raise InvalidClientError(status_code=401, description="client authentication failed")
     return client
 
 
-def authenticate_client_secret_post(query_client, request):
+def authenticate_client_secret_post(query_client, request: ClientRequest):
     """RFC 6749 §2.3.1 in the body: an API key that fails is refused at once; a client as Authlib does it."""
     client_id, client_secret = request.form.get("client_id"), request.form.get("client_secret")
-    if client_id and client_secret and api_keys.is_presented_key(client_id, client_secret):
-        api_key = api_keys.authenticate(client_secret)
+    key = presented_key(client_id, client_secret) if client_id and client_secret else None
+    if key is not None:
+        api_key = api_keys.authenticate(client_secret, key)
         if api_key is None:
             raise InvalidClientError(status_code=401, description="client authentication failed")
         return api_key
-    return authlib_client_secret_post(query_client, request)
+    return authlib_client_secret_post(request.remembering(query_client), request)
+
+
+def authenticate_none(query_client, request: ClientRequest):
+    """RFC 6749 §2.1 public clients, as Authlib authenticates them."""
+    return authlib_none(request.remembering(query_client), request)
 
 
 def client_with_secret(query_client, client_id: str, client_secret: str):
     """The client these credentials prove: registered, or an API key (client_id = key id, client_secret = the key)."""
-    if api_keys.is_presented_key(client_id, client_secret):
-        return api_keys.authenticate(client_secret)
+    key = presented_key(client_id, client_secret)
+    if key is not None:
+        return api_keys.authenticate(client_secret, key)
     client = query_client(client_id)
     return client if client is not None and client.check_client_secret(client_secret) else None
 
 
-def presented_client_id(request) -> str:
-    """The client_id the request claims, read as the authentication methods read it (Basic first)."""
-    scheme, _, encoded = request.headers.get("Authorization", "").partition(" ")
-    credentials = basic_credentials(encoded.strip()) if scheme.lower() == "basic" else None
-    return credentials[0] if credentials else request.form.get("client_id") or ""
-
-
-def basic_credentials(encoded: str) -> tuple[str, str] | None:
-    """(client_id, client_secret), each form-urlencoded inside Basic; Authlib decodes with unquote, not unquote_plus."""
-    try:
-        decoded = base64.b64decode(encoded, validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
-        return None
-    client_id, colon, secret = decoded.partition(":")
-    if not colon:
-        return None
-    return unquote_plus(client_id), unquote_plus(secret)
+def presented_key(client_id: str, client_secret: str) -> tuple[str, str] | None:
+    """An API key as client credentials: client_id is its key id, client_secret the whole key; the key, parsed."""
+    parsed = api_keys.parse(client_secret)
+    return parsed if parsed is not None and parsed[0] == client_id else None
