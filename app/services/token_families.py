@@ -13,7 +13,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Executable, func, select, update
+from sqlalchemy import CompoundSelect, CursorResult, Executable, Select, func, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -120,7 +120,7 @@ def revoke_reused(used: AuthorizationCode | RefreshToken, token_type: str) -> No
     with transaction():
         audit.record("token.reuse_detected", outcome="failure", user_sub=used.user.sub, client_id=used.client_id,
                      token_type=token_type, family_id=used.family_id)
-        _revoke_family(used.family_id)
+        revoke_families([used.family_id])
 
 
 def revoke(token: RefreshToken) -> None:
@@ -128,7 +128,7 @@ def revoke(token: RefreshToken) -> None:
     with transaction():
         audit.record("token.revoked", user_sub=token.user.sub, client_id=token.client_id,
                      token_type="refresh_token", family_id=token.family_id)
-        _revoke_family(token.family_id)
+        revoke_families([token.family_id])
 
 
 def revoke_access_token(jti: str, *, client_id: str, user_sub: str, expires_at: int) -> None:
@@ -215,29 +215,32 @@ def _add_refresh_token(token: str, issued: Issued, family: AuthorizationCode | R
     ))
 
 
-def _revoke_family(family_id: str) -> None:
-    """Every refresh and access token descending from one grant."""
+def revoke_families(families: list[str] | Select[tuple[str]] | CompoundSelect[tuple[str]]) -> None:
+    """Every refresh and access token of these families (ids, or a query of them that each statement runs
+    afresh). A helper: it joins the transaction of the use case that calls it."""
     moment = now()
     # Rows are locked in id order, parents before children, as a retried rotation locks them: no deadlock.
     # A rotation holding one of them commits its successor while this statement waits for the row, and that
     # successor is not in the statement's snapshot: sweep again until a pass finds nothing left to revoke.
-    family = (
+    # Then no rotation can add an access token: each needs an unrevoked refresh token.
+    live = (
         select(RefreshToken.id)
-        .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
+        .where(RefreshToken.family_id.in_(families), RefreshToken.revoked_at.is_(None))
         .order_by(RefreshToken.id)
         .with_for_update()
     )
     while _rows(
         update(RefreshToken)
-        .where(RefreshToken.id.in_(family.scalar_subquery()), RefreshToken.revoked_at.is_(None))
+        .where(RefreshToken.id.in_(live.scalar_subquery()), RefreshToken.revoked_at.is_(None))
         .values(revoked_at=moment)
         .execution_options(synchronize_session=False)
     ):
         pass
     db.session.execute(
         update(AccessTokenRecord)
-        .where(AccessTokenRecord.family_id == family_id, AccessTokenRecord.revoked_at.is_(None))
+        .where(AccessTokenRecord.family_id.in_(families), AccessTokenRecord.revoked_at.is_(None))
         .values(revoked_at=moment)
+        .execution_options(synchronize_session=False)
     )
 
 

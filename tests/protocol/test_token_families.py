@@ -3,18 +3,21 @@ leaves nothing behind. Driven directly, on the real database, as the grants driv
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
 from app.models import AccessTokenRecord, AuditEvent, AuthorizationCode, LoginSession, RefreshToken, User
 from app.security.secrets import digest, generate_secret
 from app.services import token_families
+from app.services.revocation import revoke_issued
 from app.services.token_families import AlreadyUsed, Issued
+from app.services.transaction import transaction
 
 SCOPE = "openid offline_access"
 
@@ -205,3 +208,57 @@ def test_an_access_token_is_revoked_by_its_jti_once(signed_in):
     assert token_families.is_access_token_revoked("jti-1")
     assert count(AccessTokenRecord, AccessTokenRecord.jti == "jti-1") == 1
     assert events("token.revoked") == 2
+
+
+@pytest.mark.parametrize("revocation", ["person", "family"])
+def test_a_revocation_takes_the_successor_a_racing_rotation_commits(app, signed_in, revocation):
+    """A revocation (of the person, as a password change does; of the family, RFC 7009) meets a rotation that has
+    consumed the old refresh token but not yet committed its child: the revocation waits for the row, and the
+    child it could not see must not outlive it. PostgreSQL only: SQLite serialises writers."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("needs concurrent writers")
+    user, _, _ = signed_in
+    code, old = started(signed_in)
+    child, child_jti = generate_secret(32), generate_secret(16)
+    moment = int(time.time())
+    with db.engine.connect() as rotation:  # the rotation, paused between its consumption and its commit
+        rotation.execute(update(RefreshToken).where(RefreshToken.id == old.id).values(used_at=moment))
+        rotation.execute(insert(RefreshToken).values(
+            token_hash=digest(child), family_id=code.family_id, client_id=old.client_id, user_id=user.id,
+            scope=SCOPE, auth_time=old.auth_time, amr="pwd", login_session_id=old.login_session_id,
+            parent_id=old.id, issued_at=moment, expires_at=moment + 3600))
+        rotation.execute(insert(AccessTokenRecord).values(jti=child_jti, family_id=code.family_id,
+                                                          client_id=old.client_id, expires_at=moment + 600))
+
+        def revoke() -> None:
+            with app.app_context(), transaction():
+                if revocation == "person":
+                    revoke_issued(db.session.get(User, user.id))
+                else:
+                    token_families.revoke(db.session.get(RefreshToken, old.id))
+
+        revoking = threading.Thread(target=revoke)
+        revoking.start()
+        waiting_for_the_row(rotation)
+        rotation.commit()
+        revoking.join(timeout=30)
+
+    assert not revoking.is_alive()
+    assert count(RefreshToken, RefreshToken.family_id == code.family_id, RefreshToken.revoked_at.is_(None)) == 0
+    assert count(AccessTokenRecord, AccessTokenRecord.family_id == code.family_id,
+                 AccessTokenRecord.revoked_at.is_(None)) == 0
+
+
+def waiting_for_the_row(holder: Connection) -> None:
+    """Until another backend waits for a lock this connection holds."""
+    holder_pid = holder.execute(text("SELECT pg_backend_pid()")).scalar_one()
+    deadline = time.monotonic() + 10
+    with db.engine.connect() as observer:
+        while time.monotonic() < deadline:
+            blocked = observer.execute(text(
+                "SELECT count(*) FROM pg_stat_activity WHERE :pid = ANY(pg_blocking_pids(pid))"),
+                {"pid": holder_pid}).scalar_one()
+            if blocked:
+                return
+            time.sleep(0.02)
+    raise AssertionError("the revocation never waited for the rotation's row")
