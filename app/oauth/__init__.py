@@ -8,7 +8,6 @@ from app.oauth.endpoints import EndSessionEndpoint, IntrospectionEndpoint, Revoc
 from app.oauth.grants import AuthorizationCodeGrant, ClientCredentialsGrant, RefreshTokenGrant, S256CodeChallenge
 from app.oauth.oidc import OpenIDCode
 from app.oauth.server import AuthorizationServer
-from app.oauth.tokens import generate_token
 
 # Grants and endpoints are stateless classes: registered once, shared by every app instance.
 authorization = AuthorizationServer()
@@ -21,6 +20,5 @@ authorization.register_endpoint(EndSessionEndpoint)
 
 
 def config_oauth(app: Flask) -> None:
+    # Tokens come from AuthorizationServer.generate_token, whatever generator init_app registers.
     authorization.init_app(app)
-    # init_app installs Authlib's opaque-token generator; ours issues RFC 9068 JWTs.
-    authorization.register_token_generator("default", generate_token)

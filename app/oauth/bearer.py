@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from authlib.integrations.flask_oauth2 import ResourceProtector
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import MissingAuthorizationError, UnsupportedTokenTypeError
-from authlib.oauth2.rfc6750 import BearerTokenValidator
+from authlib.oauth2.rfc6750 import BearerTokenValidator, InsufficientScopeError, InvalidTokenError
 from flask import Response, abort, current_app, json
 
 from app.oauth.signing import InvalidJWT, verify
 from app.oauth.tokens import ACCESS_TOKEN_TYP
-from app.services import grants as storage
+from app.services import token_families
 
 # Tolerated clock difference for iat/nbf of tokens we verify.
 CLOCK_SKEW_SECONDS = 30
@@ -47,7 +48,7 @@ class AccessToken:
         return self.claims["exp"] <= time.time()
 
     def is_revoked(self) -> bool:
-        return storage.is_access_token_revoked(self.jti)
+        return token_families.is_access_token_revoked(self.jti)
 
 
 def is_access_token_typ(typ: Any) -> bool:
@@ -84,13 +85,17 @@ def audiences(aud: Any) -> list[str]:
     return [a for a in aud if isinstance(a, str)] if isinstance(aud, list) else []
 
 
-class JWTAccessTokenValidator(BearerTokenValidator):
-    """RFC 6750 Bearer validation for our own endpoints (userinfo): tokens whose audience is the issuer."""
+class AudienceTokenValidator(BearerTokenValidator):
+    """RFC 6750 Bearer validation of our own access tokens for one audience (RFC 8707 §2, RFC 9068 §4)."""
+
+    def __init__(self, audience: Callable[[], str]) -> None:
+        super().__init__()
+        self.audience = audience
 
     def authenticate_token(self, token_string: str) -> AccessToken | None:
         try:
-            # RFC 8707 §2 / RFC 9068 §4: a token minted for another resource server is not for us.
-            return verify_access_token(token_string, audience=current_app.config["ISSUER"])
+            # A token minted for another resource server is not for us.
+            return verify_access_token(token_string, audience=self.audience())
         except InvalidJWT:
             return None
 
@@ -100,29 +105,48 @@ def _quoted(value: str) -> str:
     return "".join(c for c in value if 0x20 <= ord(c) <= 0x7E and c not in '"\\')
 
 
+def description(error: OAuth2Error) -> str:
+    return error.get_error_description() or ""
+
+
 def bearer_error_response(error: OAuth2Error, scope: str | None = None) -> Response:
-    """RFC 6750 §3: a WWW-Authenticate challenge; no error code when no Bearer credentials came at all."""
+    """RFC 6750 §3: 401 or 403 with a WWW-Authenticate challenge, and the {"error", "error_description"} body of every
+    OAuth error. §3.1: a request without Bearer credentials gets a challenge naming no error; insufficient_scope
+    names the `scope` the resource requires."""
     if isinstance(error, (MissingAuthorizationError, UnsupportedTokenTypeError)):
-        response = Response(status=401)
-        response.headers["WWW-Authenticate"] = "Bearer"
+        # No Authorization header, another scheme, or "Bearer" alone: the client did not know to authenticate.
+        error = InvalidTokenError(description="a Bearer access token is required")
+        challenge = "Bearer"
     else:
-        description = _quoted(error.get_error_description() or "")
-        challenge = f'Bearer error="{_quoted(error.error)}", error_description="{description}"'
-        if scope:
+        challenge = f'Bearer error="{_quoted(error.error)}", error_description="{_quoted(description(error))}"'
+        if scope and isinstance(error, InsufficientScopeError):
             challenge += f', scope="{_quoted(scope)}"'
-        body = {"error": error.error, "error_description": description}
-        response = Response(json.dumps(body), status=error.status_code, mimetype="application/json")
-        response.headers["WWW-Authenticate"] = challenge
+    body = {"error": error.error, "error_description": _quoted(description(error))}
+    response = Response(json.dumps(body), status=error.status_code, mimetype="application/json")
+    response.headers["WWW-Authenticate"] = challenge
     response.headers["Cache-Control"] = "no-store"
     return response
 
 
 class BearerProtector(ResourceProtector):
-    """Authlib's protector, with errors rendered here so no generic HTTP error handler can rewrite them."""
+    """The resource servers Ostiary is itself (userinfo, the admin API): our access tokens for one audience, and one
+    RFC 6750 challenge for every refusal, rendered here so that no generic HTTP error handler can rewrite it."""
+
+    def __init__(self, audience: Callable[[], str], scope: str | None = None) -> None:
+        super().__init__()
+        self.scope = scope  # what the resource requires, named in an insufficient_scope challenge
+        self.register_token_validator(AudienceTokenValidator(audience))
+
+    def challenge(self, error: OAuth2Error) -> Response:
+        return bearer_error_response(error, self.scope)
 
     def raise_error_response(self, error: OAuth2Error) -> NoReturn:
-        abort(bearer_error_response(error))
+        abort(self.challenge(error))
 
 
-require_oauth = BearerProtector()
-require_oauth.register_token_validator(JWTAccessTokenValidator())
+def issuer() -> str:
+    return current_app.config["ISSUER"]
+
+
+# Userinfo: OpenID Connect Core §5.3, for tokens naming the issuer among their audiences.
+require_oauth = BearerProtector(audience=issuer, scope="openid")

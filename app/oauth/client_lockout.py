@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
-from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749.errors import InvalidClientError
-from flask import request as http_request
 
+from app.oauth.errors import SlowDownError
+from app.oauth.requests import ClientRequest
 from app.security.throttle import Throttled, client_auth_counter, throttle
 from app.services import api_keys, audit
 from app.services.clients import get_client
@@ -22,39 +22,27 @@ from app.services.transaction import transaction
 T = TypeVar("T")
 
 
-class SlowDownError(OAuth2Error):
-    """RFC 6585 §4: 429 with Retry-After, in the RFC 6749 §5.2 error shape."""
-
-    error = "slow_down"
-    status_code = 429
-
-    def __init__(self, retry_after_seconds: int) -> None:
-        super().__init__(description="too many failed client authentications, retry later")
-        self.retry_after_seconds = retry_after_seconds
-
-    def get_headers(self) -> list[tuple[str, str]]:
-        return [*super().get_headers(), ("Retry-After", str(self.retry_after_seconds))]
-
-
-def counted(authenticate: Callable[[], T], client_id: str, endpoint: str) -> T:
+def counted(authenticate: Callable[[], T], request: ClientRequest, endpoint: str) -> T:
     """OWASP ASVS V2.2.1: past the limit, an address's failures get 429 slow_down; successes touch no counter."""
     try:
         return authenticate()
     except InvalidClientError:
-        counter = client_auth_counter(http_request.remote_addr)
+        counter = client_auth_counter(request.client_address)
         try:
             exhausted = throttle().count_failure(counter)
         except Throttled as refused:
             # Not logged one by one: the lockout that began it was, so a flood is not a flood of log lines.
             raise SlowDownError(refused.retry_after_seconds) from None
-        _audit_failure(client_id, endpoint, [counter.name] if exhausted else [])
+        _audit_failure(request, endpoint, [counter.name] if exhausted else [])
         raise
 
 
-def _audit_failure(client_id: str, endpoint: str, exhausted: list[str]) -> None:
+def _audit_failure(request: ClientRequest, endpoint: str, exhausted: list[str]) -> None:
     # A presented client_id is recorded only if it names a client or key: a secret pasted into the wrong
-    # field must not reach the audit trail.
-    registered = api_keys.KEY_ID.fullmatch(client_id) or (client_id.isprintable() and get_client(client_id) is not None)
+    # field must not reach the audit trail. The authentication that failed has usually looked it up already.
+    client_id = request.presented_client_id
+    registered = api_keys.KEY_ID.fullmatch(client_id) or (
+        client_id.isprintable() and request.remembering(get_client)(client_id) is not None)
     known = client_id if registered else None
     # Each failure is a log line; the table gets the lockout, so a flood of bad secrets is not a flood of commits.
     audit.log_only("client.authentication_failed", outcome="failure", client_id=known, endpoint=endpoint)

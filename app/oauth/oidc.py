@@ -36,8 +36,9 @@ class OpenIDCode(_OpenIDCode):
         }
         if code.nonce:
             claims["nonce"] = code.nonce
-        if "roles" in code.get_scope().split():
-            claims["roles"] = list(request.user.roles or [])
+        roles = released_roles(request.user, code.get_scope())
+        if roles is not None:
+            claims["roles"] = roles
         return sign(claims)
 
 
@@ -52,6 +53,12 @@ def userinfo_claims(user: User, scope: str) -> dict[str, Any]:
     if "email" in scopes:
         claims["email"] = user.email
         claims["email_verified"] = user.email_verified
-    if "roles" in scopes:
-        claims["roles"] = list(user.roles or [])
+    claims["roles"] = released_roles(user, scope)
     return {k: v for k, v in claims.items() if v is not None}
+
+
+def released_roles(user: User | None, scope: str | None) -> list[str] | None:
+    """The `roles` claim of an ID token, userinfo or access token: the end-user's roles, with the `roles` scope only."""
+    if user is None or "roles" not in (scope or "").split():
+        return None
+    return list(user.roles or [])

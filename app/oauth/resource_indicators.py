@@ -4,19 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from authlib.oauth2 import OAuth2Error, OAuth2Request
+from authlib.oauth2 import OAuth2Request
 from authlib.oauth2.rfc6749.errors import InvalidScopeError
 
-from app.errors import ValidationError
+from app.oauth.errors import InvalidTargetError
 from app.scopes import STANDARD_SCOPES
-from app.services.resources import ResourceServer, find_resource, validate_identifier
-
-
-class InvalidTargetError(OAuth2Error):
-    """RFC 8707 §2: the resource is malformed, unknown, or not one this client may use."""
-
-    error = "invalid_target"
-    status_code = 400
+from app.services.resources import ResourceServer, find_resource
+from app.uris import is_resource_identifier
 
 
 def requested_resource(request: OAuth2Request) -> str | None:
@@ -27,10 +21,8 @@ def resolve_resource(client: Any, identifier: str | None, scope: str | None) -> 
     """The resource a request may name with this scope; None means the default audience."""
     if identifier is None:
         return None
-    try:
-        validate_identifier(identifier)
-    except ValidationError:
-        raise InvalidTargetError("resource must be an absolute URI without a fragment") from None
+    if not is_resource_identifier(identifier):
+        raise InvalidTargetError("resource must be an absolute URI without a fragment")
     found = find_resource(identifier)
     if found is None or not client.allows_resource(found.identifier, list(found.scopes)):
         raise InvalidTargetError("the client may not request this resource")

@@ -1,30 +1,23 @@
-"""Our AuthorizationServer: client lookup and authentication, token persistence, error shape, RFC 9207 `iss`."""
+"""Our AuthorizationServer: client lookup and authentication, the token generator, error shape, RFC 9207 `iss`."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-from urllib.parse import unquote_plus
-
 from authlib.common.urls import add_params_to_uri
 from authlib.integrations.flask_oauth2 import AuthorizationServer as FlaskAuthorizationServer
-from authlib.oauth2 import OAuth2Error
-from authlib.oauth2.rfc6749.authenticate_client import (
-    authenticate_client_secret_post as authlib_client_secret_post,
-)
+from authlib.oauth2 import OAuth2Error, OAuth2Request
+from authlib.oauth2.rfc6749 import EndpointRequest
+from authlib.oauth2.rfc6749.authenticate_client import authenticate_client_secret_post as authlib_client_secret_post
+from authlib.oauth2.rfc6749.authenticate_client import authenticate_none as authlib_none
 from authlib.oauth2.rfc6749.errors import InvalidClientError, InvalidRequestError, UnsupportedResponseTypeError
-from flask import Response, current_app
-from flask import request as http_request
+from flask import Request, Response, current_app
+from werkzeug.http import parse_options_header
 
 from app import metrics
-from app.extensions import db
-from app.models import RefreshToken
 from app.oauth import client_lockout
 from app.oauth.grants import AuthorizationCodeGrant
-from app.oauth.tokens import IssuedToken, refresh_token_expires_at
-from app.security.secrets import digest
-from app.services import api_keys, audit
-from app.services import grants as storage
+from app.oauth.requests import ClientRequest
+from app.oauth.tokens import IssuedToken, generate_token
+from app.services import api_keys
 from app.services.clients import get_active_client
 
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
@@ -45,39 +38,49 @@ class AuthorizationServer(FlaskAuthorizationServer):
         super().__init__()
         self.register_client_auth_method("client_secret_basic", authenticate_client_secret_basic)
         self.register_client_auth_method("client_secret_post", authenticate_client_secret_post)
+        self.register_client_auth_method("none", authenticate_none)
 
     def query_client(self, client_id: str):
         if any(ord(c) < 32 or ord(c) == 127 for c in client_id or ""):
             return None  # no registered id has one, and PostgreSQL refuses NUL in a query parameter
         return get_active_client(client_id)  # a disabled client is refused as an unregistered one
 
-    def authenticate_client(self, request, methods, endpoint="token"):
+    def create_oauth2_request(self, request: Request | OAuth2Request | None) -> OAuth2Request:
+        """The HTTP request a view hands in, as a ClientRequest; without one (the authorization and end-session
+        endpoints, which authenticate no client), Authlib's own Flask request."""
+        if isinstance(request, OAuth2Request):
+            return request
+        return ClientRequest(request) if request is not None else super().create_oauth2_request(None)
+
+    def authenticate_client(self, request: OAuth2Request, methods: list[str], endpoint: str = "token"):
         """Token, revocation and introspection: failures are limited per address (client_lockout)."""
+        if not isinstance(request, ClientRequest):
+            raise TypeError("client authentication needs the client's address: hand the view's request over")
         return client_lockout.counted(
-            lambda: super(AuthorizationServer, self).authenticate_client(request, methods, endpoint),
-            presented_client_id(request),
-            endpoint,
+            lambda: super(AuthorizationServer, self).authenticate_client(request, methods, endpoint), request, endpoint
         )
 
-    def create_token_response(self, request=None) -> Response:
+    def create_token_response(self, request: Request | None = None) -> Response:
         """RFC 6749 §3.2 and §5.2: refuse malformed requests before any grant looks at them."""
+        oauth2_request = self.create_oauth2_request(request)
         try:
-            check_token_request()
+            check_token_request(oauth2_request)
         except OAuth2Error as error:
-            return self.handle_error_response(None, error)
-        response = super().create_token_response(request)
+            return self.handle_error_response(oauth2_request, error)
+        response = super().create_token_response(oauth2_request)
         if response.status_code == 200:
             # Only a registered grant answers 200, so the label set stays as small as the grant list.
-            metrics.token_issued(http_request.form["grant_type"])
+            metrics.token_issued(oauth2_request.payload.grant_type)
         return response
 
-    def create_endpoint_response(self, name: str, request=None) -> Response | None:
+    def create_endpoint_response(self, name: str, request: Request | EndpointRequest | None = None) -> Response | None:
         """RFC 7009 §2.1, RFC 7662 §2.1: refuse a body that is not a form before anything reads it."""
         if name in FORM_POST_ENDPOINTS:
+            request = self.create_oauth2_request(request)
             try:
-                check_form_post()
+                check_form_post(request)
             except OAuth2Error as error:
-                return self.handle_error_response(None, error)
+                return self.handle_error_response(request, error)
         return super().create_endpoint_response(name, request)
 
     def handle_error_response(self, request, error: OAuth2Error) -> Response:
@@ -85,31 +88,17 @@ class AuthorizationServer(FlaskAuthorizationServer):
             error.description = DEFAULT_DESCRIPTIONS.get(error.error, "the request was refused")
         return super().handle_error_response(request, error)
 
+    def generate_token(self, grant_type: str, client, user=None, scope: str | None = None,
+                       expires_in: int | None = None, include_refresh_token: bool = True,
+                       audience: str | None = None) -> IssuedToken:
+        """The one token generator, for every grant: RFC 9068 JWT access tokens, `aud` the RFC 8707 resource the
+        grant resolved. Authlib's registry of generators (init_app puts its opaque-token one there) is not read."""
+        return generate_token(grant_type, client, user=user, scope=scope, expires_in=expires_in,
+                              include_refresh_token=include_refresh_token, audience=audience)
+
     def save_token(self, token: IssuedToken, request) -> None:
-        """Persist what outlives the response: the refresh token digest and the family's access jti."""
-        family_id = getattr(request, "family_id", None)
-        audit_token_issued(token, request, family_id)
-        if family_id is None:
-            return  # client_credentials: nothing to store on the hot path
-        storage.record_access_token(token.jti, family_id, request.client.client_id, token.expires_at)
-        refresh_token = token.get("refresh_token")
-        if refresh_token:
-            scope = getattr(request, "refresh_scope", None) or token.get("scope", "")
-            db.session.add(
-                RefreshToken(
-                    token_hash=digest(refresh_token),
-                    family_id=family_id,
-                    client_id=request.client.client_id,
-                    user_id=request.user.id,
-                    scope=scope,
-                    resource=request.family_resource,
-                    auth_time=request.auth_time,
-                    amr=request.amr,
-                    login_session_id=request.login_session_id,
-                    parent_id=request.refresh_token.id if request.refresh_token else None,  # the rotated token
-                    expires_at=refresh_token_expires_at(token.expires_at - token["expires_in"], request.auth_time),
-                )
-            )
+        """Each grant stores what it issued itself (save_token on the grant, through services.token_families)."""
+        raise NotImplementedError(f"{request.payload.grant_type} grant: save_token belongs on the grant")
 
     def get_authorization_grant(self, request):
         """RFC 6749 §4.1.2.1: a missing response_type is invalid_request, an unknown one is not echoed back."""
@@ -137,23 +126,6 @@ class AuthorizationServer(FlaskAuthorizationServer):
         return with_issuer(self.handle_error_response(None, error))
 
 
-def audit_token_issued(token: IssuedToken, request, family_id: str | None) -> None:
-    """Identifiers only (jti, family): a client_credentials token gets the log line alone, since nothing else
-    is written for it and a row would add a commit to the busiest path; the others join the grant's commit."""
-    subject = getattr(request, "user", None) or getattr(request.client, "owner", None)
-    grant_type = request.payload.grant_type
-    write = audit.record if family_id is not None else audit.log_only
-    write(
-        "token.refreshed" if grant_type == "refresh_token" else "token.issued",
-        user_sub=subject.sub if subject is not None else None,
-        client_id=request.client.client_id,
-        grant_type=grant_type,
-        jti=token.jti,
-        family_id=family_id,
-        scope=token.get("scope", ""),
-    )
-
-
 def with_issuer(response: Response) -> Response:
     """RFC 9207: every authorization response redirect carries `iss`."""
     if response.status_code == 302 and response.location:
@@ -161,72 +133,65 @@ def with_issuer(response: Response) -> Response:
     return response
 
 
-def check_form_post() -> None:
+def check_form_post(request: OAuth2Request) -> None:
     """RFC 6749 §3.2: parameters only in an application/x-www-form-urlencoded body (Flask would parse multipart too)."""
-    if http_request.mimetype != FORM_CONTENT_TYPE:
+    if parse_options_header(request.headers.get("Content-Type", ""))[0].lower() != FORM_CONTENT_TYPE:
         raise InvalidRequestError(f"the request body must be {FORM_CONTENT_TYPE}")
-    if http_request.args:
+    if request.args:
         raise InvalidRequestError("request parameters belong in the request body")
 
 
-def check_token_request() -> None:
+def check_token_request(request: OAuth2Request) -> None:
     """RFC 6749 §3.2: a form POST with grant_type; §2.3: one client authentication method per request."""
-    check_form_post()
-    form = http_request.form
+    check_form_post(request)
+    form = request.form
     if not form.get("grant_type"):
         raise InvalidRequestError("grant_type is required")
-    if "Authorization" in http_request.headers and "client_secret" in form:
+    if "Authorization" in request.headers and "client_secret" in form:
         raise InvalidRequestError("use one client authentication method, not two")
 
 
-def authenticate_client_secret_basic(query_client, request):
+def authenticate_client_secret_basic(query_client, request: ClientRequest):
     """RFC 6749 §2.3.1 client_secret_basic; a failed Authorization header never falls back to another method."""
-    header = request.headers.get("Authorization", "")
-    scheme, _, encoded = header.partition(" ")
+    scheme = request.headers.get("Authorization", "").partition(" ")[0]
     if scheme.lower() != "basic":
         return None
-    credentials = basic_credentials(encoded.strip())
+    credentials = request.basic_credentials
     if credentials and not credentials[1]:
         return None  # "client_id:" with no secret: a public client, left to the "none" method
-    client = client_with_secret(query_client, *credentials) if credentials else None
+    client = client_with_secret(request.remembering(query_client), *credentials) if credentials else None
     if client is None:
         raise InvalidClientError(status_code=401, description="client authentication failed")
     return client
 
 
-def authenticate_client_secret_post(query_client, request):
+def authenticate_client_secret_post(query_client, request: ClientRequest):
     """RFC 6749 §2.3.1 in the body: an API key that fails is refused at once; a client as Authlib does it."""
     client_id, client_secret = request.form.get("client_id"), request.form.get("client_secret")
-    if client_id and client_secret and api_keys.is_presented_key(client_id, client_secret):
-        api_key = api_keys.authenticate(client_secret)
+    key = presented_key(client_id, client_secret) if client_id and client_secret else None
+    if key is not None:
+        api_key = api_keys.authenticate(client_secret, key)
         if api_key is None:
             raise InvalidClientError(status_code=401, description="client authentication failed")
         return api_key
-    return authlib_client_secret_post(query_client, request)
+    return authlib_client_secret_post(request.remembering(query_client), request)
+
+
+def authenticate_none(query_client, request: ClientRequest):
+    """RFC 6749 §2.1 public clients, as Authlib authenticates them."""
+    return authlib_none(request.remembering(query_client), request)
 
 
 def client_with_secret(query_client, client_id: str, client_secret: str):
     """The client these credentials prove: registered, or an API key (client_id = key id, client_secret = the key)."""
-    if api_keys.is_presented_key(client_id, client_secret):
-        return api_keys.authenticate(client_secret)
+    key = presented_key(client_id, client_secret)
+    if key is not None:
+        return api_keys.authenticate(client_secret, key)
     client = query_client(client_id)
     return client if client is not None and client.check_client_secret(client_secret) else None
 
 
-def presented_client_id(request) -> str:
-    """The client_id the request claims, read as the authentication methods read it (Basic first)."""
-    scheme, _, encoded = request.headers.get("Authorization", "").partition(" ")
-    credentials = basic_credentials(encoded.strip()) if scheme.lower() == "basic" else None
-    return credentials[0] if credentials else request.form.get("client_id") or ""
-
-
-def basic_credentials(encoded: str) -> tuple[str, str] | None:
-    """(client_id, client_secret), each form-urlencoded inside Basic; Authlib decodes with unquote, not unquote_plus."""
-    try:
-        decoded = base64.b64decode(encoded, validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
-        return None
-    client_id, colon, secret = decoded.partition(":")
-    if not colon:
-        return None
-    return unquote_plus(client_id), unquote_plus(secret)
+def presented_key(client_id: str, client_secret: str) -> tuple[str, str] | None:
+    """An API key as client credentials: client_id is its key id, client_secret the whole key; the key, parsed."""
+    parsed = api_keys.parse(client_secret)
+    return parsed if parsed is not None and parsed[0] == client_id else None

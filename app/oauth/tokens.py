@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import current_app
 
+from app.oauth.oidc import released_roles
 from app.oauth.signing import sign
 from app.security.secrets import generate_secret
 
@@ -17,6 +18,7 @@ class IssuedToken(dict):
     """The RFC 6749 §5.1 response body, plus what storage needs to know about it."""
 
     jti: str
+    issued_at: int
     expires_at: int
 
 
@@ -69,8 +71,9 @@ def generate_token(
     }
     if scope:
         claims["scope"] = scope
-        if user is not None and "roles" in scope.split():
-            claims["roles"] = list(user.roles or [])
+    roles = released_roles(user, scope)
+    if roles is not None:
+        claims["roles"] = roles
     token = IssuedToken(
         access_token=sign(claims, typ=ACCESS_TOKEN_TYP),
         token_type="Bearer",
@@ -81,5 +84,6 @@ def generate_token(
     if include_refresh_token:
         token["refresh_token"] = generate_secret(32)
     token.jti = jti
+    token.issued_at = issued_at
     token.expires_at = claims["exp"]
     return token

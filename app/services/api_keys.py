@@ -46,15 +46,10 @@ def parse(key: str) -> tuple[str, str] | None:
     return key_id, secret
 
 
-def is_presented_key(client_id: str, client_secret: str) -> bool:
-    """Client authentication with client_id = the key id and client_secret = the whole key."""
-    parsed = parse(client_secret)
-    return parsed is not None and parsed[0] == client_id
-
-
-def authenticate(key: str) -> ApiKey | None:
-    """The live key this string is, or None: one indexed lookup (owner joined), one SHA-256, no cache."""
-    parsed = parse(key)
+def authenticate(key: str, parsed: tuple[str, str] | None = None) -> ApiKey | None:
+    """The live key this string is, or None: one indexed lookup (owner joined), one SHA-256, no cache; `parsed`,
+    what parse(key) returned, saves parsing it again."""
+    parsed = parsed or parse(key)
     if parsed is None:
         return None
     found = db.session.scalar(select(ApiKey).where(ApiKey.key_id == parsed[0]))

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from flask import current_app
 from sqlalchemy import select
@@ -17,6 +16,7 @@ from app.scopes import ADMIN_SCOPE, is_api_scope, is_valid_scope_token
 from app.services import audit
 from app.services.pagination import Page, paginate
 from app.services.transaction import transaction
+from app.uris import resource_identifier_problem
 
 ADMIN_API_PATH = "/admin/api"
 
@@ -68,14 +68,9 @@ def names_by_scope(
 
 def validate_identifier(identifier: str, field: str = "identifier") -> str:
     """RFC 8707 §2: an absolute URI without a fragment."""
-    if not 0 < len(identifier) <= 500 or any(ord(c) < 33 or ord(c) > 126 for c in identifier):
-        raise ValidationError("a resource identifier is an absolute URI of at most 500 characters", field=field)
-    try:
-        parts = urlsplit(identifier)
-    except ValueError:
-        raise ValidationError("a resource identifier is an absolute URI", field=field) from None
-    if not parts.scheme or "#" in identifier or not (parts.netloc or parts.path):
-        raise ValidationError("a resource identifier is an absolute URI without a fragment", field=field)
+    problem = resource_identifier_problem(identifier)
+    if problem is not None:
+        raise ValidationError(problem, field=field)
     return identifier
 
 

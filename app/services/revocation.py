@@ -9,6 +9,7 @@ from sqlalchemy import ColumnElement, and_, delete, or_, select, union, update
 from app.extensions import db
 from app.models import AccessTokenRecord, AuthorizationCode, Client, LoginSession, RefreshToken, User
 from app.models.clock import now
+from app.services.token_families import revoke_families
 from app.services.transaction import transaction
 
 
@@ -23,29 +24,26 @@ def revoke_issued(user: User, *, login_sessions: Sequence[LoginSession] | None =
     if login_sessions is not None:
         code_issued.append(begun_in(AuthorizationCode, login_sessions))
         refresh_issued.append(begun_in(RefreshToken, login_sessions))
-    # A family's access tokens are found through its code too: a sign-in without offline_access has no refresh token.
-    families = union(select(AuthorizationCode.family_id).where(*code_issued),
-                     select(RefreshToken.family_id).where(*refresh_issued))
-    moment = now()
     with transaction():
-        db.session.execute(
-            update(AccessTokenRecord)
-            .where(AccessTokenRecord.family_id.in_(families), AccessTokenRecord.revoked_at.is_(None))
-            .values(revoked_at=moment)
-            .execution_options(synchronize_session=False)
-        )
-        db.session.execute(
-            update(RefreshToken)
-            .where(*refresh_issued, RefreshToken.revoked_at.is_(None))
-            .values(revoked_at=moment)
-            .execution_options(synchronize_session=False)
-        )
+        # Unredeemed codes go first: deleting one waits for a redemption in flight, whose tokens the sweep then sees.
         # Deleted, not marked used: redeeming one is then invalid_grant, not a replay audited as token reuse.
         db.session.execute(
             delete(AuthorizationCode)
             .where(*code_issued, AuthorizationCode.used_at.is_(None))
             .execution_options(synchronize_session=False)
         )
+        # A family's access tokens are found through its code too: a sign-in without offline_access has no refresh
+        # token.
+        revoke_families(union(select(AuthorizationCode.family_id).where(*code_issued),
+                              select(RefreshToken.family_id).where(*refresh_issued)))
+
+
+def begun_in(model: type[AuthorizationCode | RefreshToken],
+             login_sessions: Sequence[LoginSession]) -> ColumnElement[bool]:
+    """Codes or refresh tokens issued in one of these sessions."""
+    # The auth_time too: SQLite enforces no ON DELETE SET NULL and may give a purged session's id to a new one.
+    return or_(*(and_(model.login_session_id == session.id, model.auth_time >= session.created_at)
+                 for session in login_sessions))
 
 
 def revoke_issued_to(client: Client) -> None:
@@ -64,11 +62,3 @@ def revoke_issued_to(client: Client) -> None:
         .where(AuthorizationCode.client_id == client.client_id, AuthorizationCode.used_at.is_(None))
         .execution_options(synchronize_session=False)
     )
-
-
-def begun_in(model: type[AuthorizationCode | RefreshToken],
-             login_sessions: Sequence[LoginSession]) -> ColumnElement[bool]:
-    """Codes or refresh tokens issued in one of these sessions."""
-    # The auth_time too: SQLite enforces no ON DELETE SET NULL and may give a purged session's id to a new one.
-    return or_(*(and_(model.login_session_id == session.id, model.auth_time >= session.created_at)
-                 for session in login_sessions))

@@ -114,7 +114,7 @@ def authorize() -> ResponseReturnValue:
         grant = authorization.get_consent_grant(end_user=login_session.user if login_session else None)
     except OAuth2Error as error:
         return authorization.authorization_error_response(error) if error.redirect_uri else _error_page(error)
-    grant.request.login_session = login_session
+    grant.login_session = login_session
     redirect_uri = grant.redirect_uri
     state = request.values.get("state")
     try:
@@ -152,7 +152,7 @@ def _decide(grant: AuthorizationCodeGrant, user: User, prompts: set[str]) -> Res
     client_id = grant.client.client_id
     scope = grant.request.scope or ""
     # RFC 8707: the resource server the access token will be sent to, resolved while validating.
-    resource = grant.request.resource.identifier if grant.request.resource else None
+    resource = grant.resource.identifier if grant.resource else None
     decision = request.form.get("decision") if request.method == "POST" else None
     if decision is None:
         if "consent" not in prompts and consents.covers(user, client_id, scope, resource):
@@ -169,9 +169,9 @@ def _decide(grant: AuthorizationCodeGrant, user: User, prompts: set[str]) -> Res
 
 
 def _consent_page(grant: AuthorizationCodeGrant, user: User, scope: str) -> str:
-    names = resources.names_by_scope(scope.split(), requested=grant.request.resource, allowed=grant.client.resources)
+    names = resources.names_by_scope(scope.split(), requested=grant.resource, allowed=grant.client.resources)
     return render_template("consent.html", client=grant.client, scopes=consent_lines(scope, names),
-                           resource=grant.request.resource, params=request_parameters(without=CONSENT_FIELDS),
+                           resource=grant.resource, params=request_parameters(without=CONSENT_FIELDS),
                            user=user)
 
 
@@ -183,7 +183,7 @@ def token() -> Response:
     problem = malformed_parameter()
     if problem:
         return authorization.handle_error_response(None, InvalidRequestError(problem))
-    return authorization.create_token_response()
+    return authorization.create_token_response(request)
 
 
 @bp.route("/oauth/revoke", methods=["POST"])
@@ -200,7 +200,7 @@ def introspect() -> ResponseReturnValue:
 
 
 def _endpoint_response(name: str) -> ResponseReturnValue:
-    response = authorization.create_endpoint_response(name)
+    response = authorization.create_endpoint_response(name, request)
     assert response is not None  # only RP-initiated logout leaves its answer to the view
     return response
 

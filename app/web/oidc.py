@@ -12,7 +12,7 @@ from flask.typing import ResponseReturnValue
 
 from app.extensions import csrf
 from app.oauth import authorization
-from app.oauth.bearer import bearer_error_response, require_oauth
+from app.oauth.bearer import require_oauth
 from app.oauth.oidc import userinfo_claims
 from app.services import authentication
 from app.services.users import get_by_sub
@@ -34,9 +34,9 @@ def userinfo() -> Response:
     user = get_by_sub(current_token.claims["sub"])
     if user is None or not user.is_active:
         # A client_credentials token, or a disabled or deleted user: no end-user to describe.
-        abort(bearer_error_response(InvalidTokenError(description="the token has no active end-user")))
+        abort(require_oauth.challenge(InvalidTokenError(description="the token has no active end-user")))
     if "openid" not in current_token.get_scope().split():
-        abort(bearer_error_response(InsufficientScopeError(description="the token lacks the openid scope"), "openid"))
+        abort(require_oauth.challenge(InsufficientScopeError(description="the token lacks the openid scope")))
     return jsonify(userinfo_claims(user, current_token.get_scope()))
 
 

@@ -60,11 +60,12 @@ def test_claims_follow_the_granted_scope(live_server, alice, rp, scope, claims):
 
 
 def test_a_request_without_credentials_gets_a_bare_challenge(live_server):
-    """RFC 6750 §3.1: no error code when the request carried no authentication."""
+    """RFC 6750 §3.1: no error code in the challenge when the request carried no authentication; the body has
+    the JSON shape of every OAuth error, as at the admin API."""
     response = requests.get(f"{live_server}/oauth/userinfo")
     assert response.status_code == 401
     assert response.headers["WWW-Authenticate"] == "Bearer"
-    assert "error" not in response.text
+    assert response.json() == {"error": "invalid_token", "error_description": "a Bearer access token is required"}
 
 
 @pytest.mark.parametrize("authorization", ["Basic YTpi", "Bearer", "Bearer   ", "Digest x", "DPoP abc"])

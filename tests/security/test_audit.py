@@ -126,7 +126,7 @@ def test_security_events_are_audited_and_no_secret_is_ever_written(live_server, 
     audit_lines = [json.loads(line) for line in lines if '"audit": true' in line]
     logged = {(line["msg"], line["outcome"]) for line in audit_lines}
     assert set(expected) | {("client.authentication_failed", "failure")} <= logged
-    # client_credentials: a log line, no row (see app/oauth/server.py audit_token_issued).
+    # client_credentials: a log line, no row (see ClientCredentialsGrant.save_token, app/oauth/grants.py).
     machine_lines = [line for line in audit_lines if line["client_id"] == machine.client_id
                      and line["msg"] == "token.issued"]
     assert machine_lines and machine_lines[0]["grant_type"] == "client_credentials" and machine_lines[0]["ip"]

@@ -2,32 +2,18 @@
 
 from __future__ import annotations
 
-from authlib.integrations.flask_oauth2 import ResourceProtector
 from authlib.oauth2 import OAuth2Error
-from authlib.oauth2.rfc6749 import MissingAuthorizationError, UnsupportedTokenTypeError
-from authlib.oauth2.rfc6750 import BearerTokenValidator, InsufficientScopeError
-from flask import Response, jsonify
+from authlib.oauth2.rfc6750 import InsufficientScopeError
+from flask import Response
 
 from app.models import User
-from app.oauth.bearer import AccessToken, bearer_error_response, verify_access_token
-from app.oauth.signing import InvalidJWT
+from app.oauth.bearer import BearerProtector
 from app.scopes import ADMIN_SCOPE
 from app.services.resources import admin_audience
 from app.services.users import get_by_sub
 
-
-class AdminTokenValidator(BearerTokenValidator):
-    """RFC 9068 §4 as any downstream service does it: signature, typ, iss, aud, exp; plus our revocation ledger."""
-
-    def authenticate_token(self, token_string: str) -> AccessToken | None:
-        try:
-            return verify_access_token(token_string, audience=admin_audience())
-        except InvalidJWT:
-            return None
-
-
-protector = ResourceProtector()
-protector.register_token_validator(AdminTokenValidator())
+# RFC 9068 §4 as any downstream service does it: signature, typ, iss, aud, exp; plus our revocation ledger.
+protector = BearerProtector(audience=admin_audience, scope=ADMIN_SCOPE)
 
 
 def authenticate_admin() -> User:
@@ -40,11 +26,5 @@ def authenticate_admin() -> User:
 
 
 def admin_error_response(error: OAuth2Error) -> Response:
-    """RFC 6750 §3 challenges, each with the {"error", "error_description"} body every admin API error has."""
-    if isinstance(error, (MissingAuthorizationError, UnsupportedTokenTypeError)):
-        response = jsonify(error="invalid_token", error_description="a Bearer access token is required")
-        response.status_code = 401
-        response.headers["WWW-Authenticate"] = "Bearer"
-        response.headers["Cache-Control"] = "no-store"
-        return response
-    return bearer_error_response(error, ADMIN_SCOPE if isinstance(error, InsufficientScopeError) else None)
+    """RFC 6750 §3: the challenge every bearer-protected endpoint answers with (app.oauth.bearer)."""
+    return protector.challenge(error)

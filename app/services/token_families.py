@@ -1,0 +1,249 @@
+"""Token families: the codes and refresh tokens of one grant and the access tokens issued from them.
+
+A family begins with an authorization code and lives on through refresh-token rotation. Every consumption is
+one conditional UPDATE, and each use case is one transaction owned here: redeeming a code (start) or rotating a
+refresh token (rotate) writes the consumption, the new refresh token, the access token's jti and the audit event
+together, or nothing at all. Family attributes (family_id, resource, auth_time, amr, login_session_id) travel
+from the row consumed to the row written.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any, cast
+
+from sqlalchemy import CompoundSelect, CursorResult, Executable, Select, func, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from app.extensions import db
+from app.models import AccessTokenRecord, AuthorizationCode, LoginSession, RefreshToken, User
+from app.models.clock import now
+from app.security.secrets import digest
+from app.services import audit
+from app.services.transaction import transaction
+
+
+@dataclass(frozen=True)
+class Issued:
+    """A token response as storage keeps it: the access token by its jti only, the refresh token as a digest."""
+
+    jti: str
+    scope: str
+    expires_at: int  # the access token's exp
+    refresh_token: str | None
+    refresh_expires_at: int
+
+
+class AlreadyUsed(Exception):
+    """Another request consumed the code or refresh token first: a replay (RFC 6749 §4.1.2, RFC 9700 §4.14.2)."""
+
+
+def create_code(
+    code: str,
+    *,
+    client_id: str,
+    user: User,
+    login_session: LoginSession,
+    redirect_uri: str,
+    scope: str,
+    resource: str | None,
+    nonce: str | None,
+    code_challenge: str,
+    code_challenge_method: str,
+    lifetime_seconds: int,
+) -> None:
+    """RFC 6749 §4.1.2: a new family's code, stored as a digest and bound to everything the request carried and
+    to the sign-in it was issued in (auth_time, amr, the login session)."""
+    moment = now()
+    with transaction():
+        db.session.add(AuthorizationCode(
+            code_hash=digest(code), client_id=client_id, user_id=user.id, redirect_uri=redirect_uri, scope=scope,
+            resource=resource, nonce=nonce, code_challenge=code_challenge,
+            code_challenge_method=code_challenge_method, auth_time=login_session.auth_time, amr=login_session.amr,
+            family_id=str(uuid.uuid4()), login_session_id=login_session.id, created_at=moment,
+            expires_at=moment + lifetime_seconds,
+        ))
+
+
+def find_code(code: str, client_id: str) -> AuthorizationCode | None:
+    if not code or len(code) > 200:
+        return None
+    return db.session.scalar(
+        select(AuthorizationCode).where(
+            AuthorizationCode.code_hash == digest(code), AuthorizationCode.client_id == client_id
+        )
+    )
+
+
+def find_refresh_token(token: str) -> RefreshToken | None:
+    if not token or len(token) > 200:
+        return None
+    return db.session.scalar(select(RefreshToken).where(RefreshToken.token_hash == digest(token)))
+
+
+def start(code: AuthorizationCode, issued: Issued, *, resource: str | None) -> None:
+    """RFC 6749 §4.1.2: redeem the code, once, and start its family with what was issued for it (the refresh token
+    bound to `resource`), in one transaction. AlreadyUsed, with nothing written, if another request redeemed it."""
+    with transaction():
+        if not consume_code(code):
+            raise AlreadyUsed
+        _record("token.issued", "authorization_code", code, issued)
+        if issued.refresh_token is not None:
+            _add_refresh_token(issued.refresh_token, issued, code, scope=issued.scope, resource=resource)
+
+
+def rotate(old: RefreshToken, issued: Issued, *, scope: str, grace_seconds: int) -> None:
+    """RFC 9700 §4.14.2: replace `old` with the refresh token issued for it (keeping `scope`), in one transaction.
+
+    A retry of a rotation within grace_seconds (its response was lost) replaces the child nobody has used instead,
+    and the family lives on. AlreadyUsed, with nothing written, if old was used otherwise: a reuse.
+    """
+    with transaction():
+        if consume_refresh_token(old):
+            retried = False
+        elif grace_seconds and consume_unused_child(old, grace_seconds):
+            retried = True  # the consumed child is a reuse if it turns up later
+        else:
+            raise AlreadyUsed
+        _record("token.refreshed", "refresh_token", old, issued)
+        if issued.refresh_token is not None:
+            _add_refresh_token(issued.refresh_token, issued, old, scope=scope, resource=old.resource, parent=old)
+        if retried:
+            audit.record("token.refresh_retried", user_sub=old.user.sub, client_id=old.client_id,
+                         family_id=old.family_id, jti=issued.jti)
+
+
+def revoke_reused(used: AuthorizationCode | RefreshToken, token_type: str) -> None:
+    """RFC 9700 §4.14.2, RFC 6749 §4.1.2: a code or refresh token presented after its use revokes its family."""
+    with transaction():
+        audit.record("token.reuse_detected", outcome="failure", user_sub=used.user.sub, client_id=used.client_id,
+                     token_type=token_type, family_id=used.family_id)
+        revoke_families([used.family_id])
+
+
+def revoke(token: RefreshToken) -> None:
+    """RFC 7009 §2.1: a refresh token takes its whole family, and the family's access tokens, with it."""
+    with transaction():
+        audit.record("token.revoked", user_sub=token.user.sub, client_id=token.client_id,
+                     token_type="refresh_token", family_id=token.family_id)
+        revoke_families([token.family_id])
+
+
+def revoke_access_token(jti: str, *, client_id: str, user_sub: str, expires_at: int) -> None:
+    """RFC 7009 §2.1: one access token, by its jti; one upsert, so concurrent revocations cannot collide."""
+    insert = postgresql_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
+    statement = insert(AccessTokenRecord).values(jti=jti, client_id=client_id, expires_at=expires_at, revoked_at=now())
+    statement = statement.on_conflict_do_update(
+        index_elements=[AccessTokenRecord.jti],
+        set_={"revoked_at": func.coalesce(AccessTokenRecord.revoked_at, statement.excluded.revoked_at)},
+    )
+    with transaction():
+        audit.record("token.revoked", user_sub=user_sub, client_id=client_id, token_type="access_token", jti=jti)
+        db.session.execute(statement)
+
+
+def is_access_token_revoked(jti: str) -> bool:
+    revoked = db.session.scalar(select(AccessTokenRecord.revoked_at).where(AccessTokenRecord.jti == jti))
+    return revoked is not None
+
+
+# --- helpers: they join the transaction of the use case above that calls them ---------------------------------
+
+def consume_code(code: AuthorizationCode) -> bool:
+    """Mark the code used; False if another request used it first (a replay)."""
+    return _rows(
+        update(AuthorizationCode)
+        .where(AuthorizationCode.id == code.id, AuthorizationCode.used_at.is_(None))
+        .values(used_at=now())
+    ) == 1
+
+
+def consume_refresh_token(token: RefreshToken) -> bool:
+    """Rotate: mark used; False if it was already used or revoked (reuse)."""
+    return _rows(
+        update(RefreshToken)
+        .where(RefreshToken.id == token.id, RefreshToken.used_at.is_(None), RefreshToken.revoked_at.is_(None))
+        .values(used_at=now())
+    ) == 1
+
+
+def consume_unused_child(parent: RefreshToken, grace_seconds: int) -> bool:
+    """A retried rotation: consume the child of `parent` nobody has used, if `parent` was rotated within the window.
+
+    Two conditional UPDATEs. The first locks the parent row, only while its rotation is recent and its family
+    unrevoked, so retries of one token queue up there and each sees the child the previous one left (READ
+    COMMITTED: every statement sees what committed before it). The second consumes that child only if it is
+    still unused. False: outside the window, revoked, or the child was used, so it is a reuse after all.
+    """
+    moment = now()
+    claimed = _rows(
+        update(RefreshToken)
+        .where(RefreshToken.id == parent.id, RefreshToken.revoked_at.is_(None),
+               RefreshToken.used_at >= moment - grace_seconds)
+        .values(used_at=RefreshToken.used_at)  # the row lock is the point
+        .execution_options(synchronize_session=False)
+    )
+    if claimed != 1:
+        return False
+    return _rows(
+        update(RefreshToken)
+        .where(RefreshToken.parent_id == parent.id, RefreshToken.used_at.is_(None),
+               RefreshToken.revoked_at.is_(None))
+        .values(used_at=moment)
+        .execution_options(synchronize_session=False)
+    ) > 0
+
+
+def _record(event: str, grant_type: str, family: AuthorizationCode | RefreshToken, issued: Issued) -> None:
+    """The access token's jti, so that revoking the family reaches it, and the audit event, by identifiers only."""
+    db.session.add(AccessTokenRecord(jti=issued.jti, family_id=family.family_id, client_id=family.client_id,
+                                     expires_at=issued.expires_at))
+    audit.record(event, user_sub=family.user.sub, client_id=family.client_id, grant_type=grant_type,
+                 jti=issued.jti, family_id=family.family_id, scope=issued.scope)
+
+
+def _add_refresh_token(token: str, issued: Issued, family: AuthorizationCode | RefreshToken, *, scope: str,
+                       resource: str | None, parent: RefreshToken | None = None) -> None:
+    """The next refresh token of `family` (the code or refresh token consumed), which keeps its sign-in."""
+    db.session.add(RefreshToken(
+        token_hash=digest(token), family_id=family.family_id, client_id=family.client_id, user_id=family.user_id,
+        scope=scope, resource=resource, auth_time=family.auth_time, amr=family.amr,
+        login_session_id=family.login_session_id, parent_id=parent.id if parent else None,
+        expires_at=issued.refresh_expires_at,
+    ))
+
+
+def revoke_families(families: list[str] | Select[tuple[str]] | CompoundSelect[tuple[str]]) -> None:
+    """Every refresh and access token of these families (ids, or a query of them that each statement runs
+    afresh). A helper: it joins the transaction of the use case that calls it."""
+    moment = now()
+    # Rows are locked in id order, parents before children, as a retried rotation locks them: no deadlock.
+    # A rotation holding one of them commits its successor while this statement waits for the row, and that
+    # successor is not in the statement's snapshot: sweep again until a pass finds nothing left to revoke.
+    # Then no rotation can add an access token: each needs an unrevoked refresh token.
+    live = (
+        select(RefreshToken.id)
+        .where(RefreshToken.family_id.in_(families), RefreshToken.revoked_at.is_(None))
+        .order_by(RefreshToken.id)
+        .with_for_update()
+    )
+    while _rows(
+        update(RefreshToken)
+        .where(RefreshToken.id.in_(live.scalar_subquery()), RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=moment)
+        .execution_options(synchronize_session=False)
+    ):
+        pass
+    db.session.execute(
+        update(AccessTokenRecord)
+        .where(AccessTokenRecord.family_id.in_(families), AccessTokenRecord.revoked_at.is_(None))
+        .values(revoked_at=moment)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _rows(statement: Executable) -> int:
+    """The rows an UPDATE matched (Session.execute is typed for SELECT; DML gives a CursorResult)."""
+    return cast(CursorResult[Any], db.session.execute(statement)).rowcount
