@@ -311,7 +311,7 @@ def _validate_link(name: str, url: str, *, mail: bool) -> None:
         hostname = parts.hostname if parts is not None else None
     except ValueError:
         hostname = None
-    if hostname and parts.username is None and (parts.scheme == "https" or (parts.scheme == "http" and is_loopback(hostname))):
+    if parts is not None and hostname and parts.username is None and (parts.scheme == "https" or (parts.scheme == "http" and is_loopback(hostname))):
         return
     expected = "an https:// URL" + (" or a mailto: address" if mail else "")
     raise ConfigError(f"{ENV_PREFIX}{name}: {url[:200]!r} must be {expected} (http only on a loopback address)")
