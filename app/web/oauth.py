@@ -188,6 +188,7 @@ def token() -> Response:
 
 @bp.route("/oauth/revoke", methods=["POST"])
 @api
+@cors  # browser apps revoke on sign-out (oidc-client-ts revokeTokens), cross-origin like the token request
 def revoke() -> ResponseReturnValue:
     return _endpoint_response("revocation")
 
