@@ -36,7 +36,7 @@ def test_deny_withdraws_the_consent_and_revokes_the_apps_tokens(live_server, mak
     first, second, tokens = apps
     browser = Browser(live_server)
     browser.login("alice@example.com")
-    verifier, challenge = pkce_pair()
+    _, challenge = pkce_pair()
     denied = browser.authorize(authorization_params(first, challenge, prompt="consent"), decision="deny")
     assert "error=access_denied" in denied.headers["Location"]
 
