@@ -89,10 +89,13 @@ def on_exit(server: Any) -> None:
 
 
 def post_worker_init(worker: Any) -> None:
-    """After the fork, once this worker's app is loaded: its mail delivery loop (README "Email delivery")."""
+    """After the fork, once this worker's app is loaded: its mail delivery loop (README "Email delivery"), and the
+    app's error page for the requests gunicorn refuses itself (a request line over limit_request_line: 414)."""
     from app.services.mail_worker import start_in_process
+    from app.web.server_pages import install
 
     start_in_process(worker.wsgi)
+    install(worker.wsgi)
 
 
 def worker_exit(server: Any, worker: Any) -> None:

@@ -165,7 +165,12 @@ def revoke(base_url: str, client: RegisteredClient, token: str, **extra: str) ->
 
 
 def userinfo(base_url: str, access_token: str, method: str = "GET") -> requests.Response:
-    return requests.request(method, f"{base_url}/oauth/userinfo", headers={"Authorization": f"Bearer {access_token}"})
+    """GET or POST with the token in the Authorization header (RFC 6750 §2.1); method "POST body": in a
+    form-encoded POST body (§2.2)."""
+    url = f"{base_url}/oauth/userinfo"
+    if method == "POST body":
+        return requests.post(url, data={"access_token": access_token})
+    return requests.request(method, url, headers={"Authorization": f"Bearer {access_token}"})
 
 
 def client_credentials(

@@ -15,6 +15,7 @@ from app.cli.api_keys import api_keys_group
 from app.cli.audit import audit_group
 from app.cli.clients import clients_group
 from app.cli.common import CommandError, Group, emit, warn
+from app.cli.consents import consents_group
 from app.cli.demo import create_demo
 from app.cli.keys import keys_group
 from app.cli.mail import mail_group
@@ -99,6 +100,6 @@ def serve_command(host: str, port: int | None, workers: int | None, threads: int
     serve.run(host, planned, workers=workers, threads=threads)
 
 
-for group in (users_group, clients_group, resources_group, api_keys_group, service_accounts_group, keys_group,
-              audit_group, purge_command, mail_group):
+for group in (users_group, clients_group, resources_group, api_keys_group, service_accounts_group, consents_group,
+              keys_group, audit_group, purge_command, mail_group):
     cli.add_command(group)

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import Model
 from app.models.clock import now
+from app.models.user import User
 
 
 class Consent(Model):
@@ -18,4 +19,8 @@ class Consent(Model):
     client_id: Mapped[str] = mapped_column(String(64))
     scope: Mapped[str] = mapped_column(Text, default="")
     resources: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # When the person first allowed the client anything; granted_at moves with every addition.
+    created_at: Mapped[int] = mapped_column(Integer, default=now)
     granted_at: Mapped[int] = mapped_column(Integer, default=now, onupdate=now)
+
+    user: Mapped[User] = relationship(lazy="joined")

@@ -9,9 +9,10 @@ from typing import Any, NoReturn
 
 from authlib.integrations.flask_oauth2 import ResourceProtector
 from authlib.oauth2 import OAuth2Error
-from authlib.oauth2.rfc6749 import MissingAuthorizationError, UnsupportedTokenTypeError
+from authlib.oauth2.rfc6749 import InvalidRequestError, MissingAuthorizationError, UnsupportedTokenTypeError
 from authlib.oauth2.rfc6750 import BearerTokenValidator, InsufficientScopeError, InvalidTokenError
 from flask import Response, abort, current_app, json
+from flask import request as http_request
 
 from app.oauth.signing import InvalidJWT, verify
 from app.oauth.tokens import ACCESS_TOKEN_TYP
@@ -132,10 +133,30 @@ class BearerProtector(ResourceProtector):
     """The resource servers Ostiary is itself (userinfo, the admin API): our access tokens for one audience, and one
     RFC 6750 challenge for every refusal, rendered here so that no generic HTTP error handler can rewrite it."""
 
-    def __init__(self, audience: Callable[[], str], scope: str | None = None) -> None:
+    def __init__(self, audience: Callable[[], str], scope: str | None = None, *, form_body: bool = False) -> None:
         super().__init__()
         self.scope = scope  # what the resource requires, named in an insufficient_scope challenge
+        self.form_body = form_body  # RFC 6750 §2.2 accepted besides the Authorization header
         self.register_token_validator(AudienceTokenValidator(audience))
+
+    def parse_request_authorization(self, request: Any) -> tuple[Any, str]:
+        """RFC 6750 §2.1, and where accepted §2.2 (the form-encoded body); §2: a client uses one method, never two."""
+        in_body = self._form_body_token()
+        if in_body is None:
+            return super().parse_request_authorization(request)
+        if request.headers.get("Authorization"):
+            raise InvalidRequestError("the access token is in both the Authorization header and the body")
+        return self.get_token_validator(BearerTokenValidator.TOKEN_TYPE), in_body
+
+    def _form_body_token(self) -> str | None:
+        """§2.2: only in a single-part application/x-www-form-urlencoded body of a request that is not a GET."""
+        if (not self.form_body or http_request.method == "GET"
+                or http_request.mimetype != "application/x-www-form-urlencoded"):
+            return None
+        presented = http_request.form.getlist("access_token")
+        if len(presented) > 1:
+            raise InvalidRequestError("parameter 'access_token' is repeated")
+        return presented[0] if presented else None
 
     def challenge(self, error: OAuth2Error) -> Response:
         return bearer_error_response(error, self.scope)
@@ -148,5 +169,6 @@ def issuer() -> str:
     return current_app.config["ISSUER"]
 
 
-# Userinfo: OpenID Connect Core §5.3, for tokens naming the issuer among their audiences.
-require_oauth = BearerProtector(audience=issuer, scope="openid")
+# Userinfo: OpenID Connect Core §5.3, for tokens naming the issuer among their audiences; §5.3.1 allows the
+# token in a POST body, which relying-party libraries (pyoidc) send by default.
+require_oauth = BearerProtector(audience=issuer, scope="openid", form_body=True)

@@ -176,3 +176,18 @@ class EndSessionEndpoint(_EndSessionEndpoint):
 
     def end_session(self, end_session_request: EndSessionRequest) -> None:
         """Nothing to do here: the view owns the browser's session cookie and ends that session itself."""
+
+
+def ignored_post_logout_redirect(end_session_request: EndSessionRequest) -> str | None:
+    """RP-Initiated Logout §3: why a post_logout_redirect_uri the request names was not followed, for the RP's
+    developer; None when it was followed or none was named."""
+    named = end_session_request.request.payload.data.get("post_logout_redirect_uri")
+    if not named or end_session_request.redirect_uri is not None:
+        return None
+    client = end_session_request.client
+    if client is None:
+        return "post_logout_redirect_uri was ignored: the request names no client (send id_token_hint or client_id)"
+    if named not in (client.post_logout_redirect_uris or []):
+        return ("post_logout_redirect_uri was ignored: it is not one of the client's registered "
+                "post_logout_redirect_uris (they must match exactly)")
+    return "post_logout_redirect_uri was ignored: it is followed only with an id_token_hint"

@@ -36,18 +36,37 @@ def common_passwords() -> frozenset[str]:
         return frozenset(line.strip() for line in lines if line.strip())
 
 
-def check_policy(password: str) -> None:
+# What policy_problems() reports, and check_policy()'s message for each (the API's and the CLI's words).
+TOO_SHORT, NOT_UNICODE, TOO_LONG, TOO_COMMON = "too_short", "not_unicode", "too_long", "too_common"
+PROBLEMS = {
+    TOO_SHORT: f"password must be at least {MIN_LENGTH} characters",
+    NOT_UNICODE: "password must be valid Unicode text",
+    TOO_LONG: f"password must be at most {MAX_LENGTH} characters",
+    TOO_COMMON: "this password is too common: choose another one",
+}
+
+
+def policy_problems(password: str) -> list[str]:
+    """Every rule the password breaks (TOO_SHORT, NOT_UNICODE, TOO_LONG, TOO_COMMON); empty when it is acceptable."""
     normalized = normalize(password)
-    if len(normalized) < MIN_LENGTH:
-        raise PasswordPolicyError(f"password must be at least {MIN_LENGTH} characters")
     size = _utf8_length(normalized)
+    problems = []
+    if len(normalized) < MIN_LENGTH:
+        problems.append(TOO_SHORT)
     if size is None:
-        raise PasswordPolicyError("password must be valid Unicode text")
-    if len(normalized) > MAX_LENGTH or size > MAX_BYTES:
-        raise PasswordPolicyError(f"password must be at most {MAX_LENGTH} characters")
+        problems.append(NOT_UNICODE)
+    elif len(normalized) > MAX_LENGTH or size > MAX_BYTES:
+        problems.append(TOO_LONG)
     # §5.1.1.2: refuse values known to be commonly used; the list is lower case, so "Password1" is caught too.
     if normalized.strip().casefold() in common_passwords():
-        raise PasswordPolicyError("this password is too common: choose another one")
+        problems.append(TOO_COMMON)
+    return problems
+
+
+def check_policy(password: str) -> None:
+    problems = policy_problems(password)
+    if problems:
+        raise PasswordPolicyError(PROBLEMS[problems[0]])
 
 
 def _utf8_length(text: str) -> int | None:

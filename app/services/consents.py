@@ -1,18 +1,31 @@
 """Consent: a person allows or refuses a client's request, and what they allowed is remembered, so they are asked
-again only for scopes, or a resource, not yet allowed to that client."""
+again only for scopes, or a resource, not yet allowed to that client. A person withdraws it by refusing, or by
+removing the app from their account page; an administrator can too."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from app.errors import NotFoundError
 from app.extensions import db
-from app.models import Consent, User
+from app.models import Client, Consent, User
 from app.services import audit
-from app.services.transaction import transaction
+from app.services.pagination import Page, paginate
+from app.services.revocation import revoke_issued
+from app.services.transaction import rows_changed, transaction
+
+
+@dataclass(frozen=True)
+class ConnectedApp:
+    """A client the person has allowed something, with what and since when (consent.created_at)."""
+
+    consent: Consent
+    client: Client
 
 
 def covers(user: User, client_id: str, scope: str, resource: str | None) -> bool:
@@ -31,9 +44,49 @@ def grant(user: User, client_id: str, scope: str, resource: str | None) -> None:
 
 
 def deny(user: User, client_id: str, scope: str, resource: str | None) -> None:
-    """The person refuses (the client is told access_denied): audited; nothing already allowed is forgotten."""
+    """The person refuses (the client is told access_denied): audited, and whatever they had allowed this client
+    before is withdrawn as by remove(), so it must ask again and holds no token from the earlier consent."""
     with transaction():
-        audit.record("consent.denied", outcome="failure", **_decision(user, client_id, scope, resource))
+        withdrawn = _withdraw(user, client_id)
+        audit.record("consent.denied", outcome="failure", withdrawn=withdrawn,
+                     **_decision(user, client_id, scope, resource))
+
+
+def remove(user: User, client_id: str, *, actor: str | None) -> None:
+    """The person (from "Connected apps") or an administrator takes back what the person allowed the client: the
+    consent is deleted, the client's refresh tokens for the person are revoked with their access tokens (RFC 7009
+    §2.1), its codes not yet redeemed void. NotFoundError if there was no consent."""
+    with transaction():
+        if not _withdraw(user, client_id):
+            raise NotFoundError("no such consent")
+        audit.record("consent.revoked", user_sub=user.sub, client_id=client_id, actor=actor)
+
+
+def connected_apps(user: User) -> list[ConnectedApp]:
+    """The apps the person has allowed something, most recently allowed first."""
+    rows = db.session.execute(
+        select(Consent, Client).join(Client, Client.client_id == Consent.client_id)
+        .where(Consent.user_id == user.id).order_by(Consent.granted_at.desc(), Consent.id.desc()))
+    return [ConnectedApp(consent, client) for consent, client in rows]
+
+
+def consent_page(user: User | None, client_id: str | None, limit: int, cursor: str | None) -> Page[Consent]:
+    """Consents, oldest first, of one person and/or one client when given (the admin API and CLI)."""
+    statement = select(Consent)
+    if user is not None:
+        statement = statement.where(Consent.user_id == user.id)
+    if client_id is not None:
+        statement = statement.where(Consent.client_id == client_id)
+    return paginate(statement, Consent.id, limit, cursor)
+
+
+def _withdraw(user: User, client_id: str) -> bool:
+    """Delete the consent and revoke what was issued under it; False (and nothing revoked) if there was none."""
+    if not rows_changed(delete(Consent).where(Consent.user_id == user.id, Consent.client_id == client_id)
+                        .execution_options(synchronize_session=False)):
+        return False
+    revoke_issued(user, client_id=client_id)
+    return True
 
 
 def _decision(user: User, client_id: str, scope: str, resource: str | None) -> dict[str, Any]:

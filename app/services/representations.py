@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.models import ApiKey, AuditEvent, Client, Resource, User
+from app.models import ApiKey, AuditEvent, Client, Consent, Resource, User
 from app.services.api_keys import PREFIX
 from app.services.roles import allowed_scopes
 
@@ -56,4 +56,12 @@ def audit_event_dict(event: AuditEvent) -> dict[str, Any]:
     return {
         "id": event.id, "at": event.at, "event": event.event, "outcome": event.outcome, "user_sub": event.user_sub,
         "client_id": event.client_id, "ip": event.ip, "request_id": event.request_id, "details": event.details or {},
+    }
+
+
+def consent_dict(consent: Consent) -> dict[str, Any]:
+    return {
+        "user_sub": consent.user.sub, "client_id": consent.client_id, "scope": consent.scope,
+        "resources": list(consent.resources or []), "created_at": consent.created_at,
+        "granted_at": consent.granted_at,
     }

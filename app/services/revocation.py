@@ -13,10 +13,12 @@ from app.services.token_families import revoke_families
 from app.services.transaction import transaction
 
 
-def revoke_issued(user: User, *, login_sessions: Sequence[LoginSession] | None = None) -> None:
-    """RFC 7009 §2.1 for a whole person, or for the apps they authorized in some sign-in sessions: every
-    refresh-token family and the access tokens recorded for it are revoked, and codes not yet redeemed are
-    deleted. Part of the use case that takes them back (a password change, a disabled account, a signed-out device)."""
+def revoke_issued(user: User, *, login_sessions: Sequence[LoginSession] | None = None,
+                  client_id: str | None = None) -> None:
+    """RFC 7009 §2.1 for a whole person, for the apps they authorized in some sign-in sessions, or for one app
+    (client_id): every refresh-token family and the access tokens recorded for it are revoked, and codes not yet
+    redeemed are deleted. Part of the use case that takes them back (a password change, a disabled account, a
+    signed-out device, a removed app)."""
     if login_sessions is not None and not login_sessions:
         return
     code_issued = [AuthorizationCode.user_id == user.id]
@@ -24,6 +26,9 @@ def revoke_issued(user: User, *, login_sessions: Sequence[LoginSession] | None =
     if login_sessions is not None:
         code_issued.append(begun_in(AuthorizationCode, login_sessions))
         refresh_issued.append(begun_in(RefreshToken, login_sessions))
+    if client_id is not None:
+        code_issued.append(AuthorizationCode.client_id == client_id)
+        refresh_issued.append(RefreshToken.client_id == client_id)
     with transaction():
         # Unredeemed codes go first: deleting one waits for a redemption in flight, whose tokens the sweep then sees.
         # Deleted, not marked used: redeeming one is then invalid_grant, not a replay audited as token reuse.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from app.web import brand, errors, headers, hosts, i18n, metrics, request_log
+from app.web import account_apps, brand, errors, headers, hosts, i18n, metrics, request_log  # noqa: F401 (routes)
 from app.web.account import bp as account_bp
 from app.web.admin_api import bp as admin_api_bp
 from app.web.health import bp as health_bp

@@ -17,7 +17,7 @@ from app.security.throttle import Throttled
 from app.services import api_keys, authentication, users
 from app.services import sessions as login_sessions
 from app.services.roles import allowed_scopes
-from app.web import rate_limits
+from app.web import password_form, rate_limits
 from app.web.login_session import current_login_session, current_user
 
 bp = Blueprint("account", __name__, url_prefix="/account")
@@ -95,9 +95,13 @@ def update_profile() -> ResponseReturnValue:
 def change_password() -> ResponseReturnValue:
     user = _user()
     form = request.form
+    found = password_form.problems(form)
     try:
-        if form.get("new_password", "") != form.get("confirm_password", ""):
-            raise ValidationError("the new passwords do not match", field="confirm_password")
+        if found:
+            # The current password is checked too (counted like a sign-in), so that every problem is told at once.
+            authentication.reauthenticate(_session(), form.get("current_password", ""), ip=request.remote_addr,
+                                          purpose="password_change")
+            return _profile_page(user, found), 400
         revoked_keys = authentication.change_password(
             _session(), form.get("current_password", ""), form.get("new_password", ""), ip=request.remote_addr,
             revoke_api_keys=form.get("revoke_api_keys") == "1")
@@ -106,7 +110,7 @@ def change_password() -> ResponseReturnValue:
         return rate_limits.too_many_requests(_profile_page(user, {"current_password": message}),
                                              refused.retry_after_seconds)
     except AppError as exc:
-        return _profile_page(user, {exc.field: exc.description}), 400
+        return _profile_page(user, {**found, **password_form.current_password_problem(exc)}), 400
     flash("Your password was changed. Your other sessions were signed out, and your apps will ask you to sign in "
           "again." + (f" {_keys_revoked(revoked_keys)}" if revoked_keys else ""))
     return redirect(url_for(".profile"))

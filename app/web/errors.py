@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import traceback
 
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, jsonify, request
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DataError, InterfaceError, OperationalError, SQLAlchemyError
@@ -16,6 +16,9 @@ from werkzeug.exceptions import HTTPException
 
 from app.errors import AppError
 from app.extensions import db
+from app.security.throttle import Throttled
+from app.web import error_pages
+from app.web.error_pages import Situation
 from app.web.view_options import API, audience
 
 log = logging.getLogger(__name__)
@@ -24,9 +27,11 @@ HTTP_ERROR_CODES = {400: "invalid_request", 401: "unauthorized", 404: "not_found
                     413: "invalid_request", 429: "slow_down", 503: "temporarily_unavailable"}
 
 
-def error_response(status: int, error: str, description: str) -> Response:
-    """The error as this request's audience reads it."""
-    return api_error(status, error, description) if audience() == API else page_error(status, error, description)
+def error_response(status: int, error: str, description: str, situation: Situation | None = None) -> Response:
+    """The error as this request's audience reads it; a person's page tells `situation` (by default the status's)."""
+    if audience() == API:
+        return api_error(status, error, description)
+    return page_error(status, error, description, situation)
 
 
 def api_error(status: int, error: str, description: str) -> Response:
@@ -38,9 +43,9 @@ def api_error(status: int, error: str, description: str) -> Response:
     return response
 
 
-def page_error(status: int, error: str, description: str) -> Response:
-    """A readable page for a person in a browser."""
-    return Response(render_template("error.html", error=error, description=description), status=status)
+def page_error(status: int, error: str, description: str, situation: Situation | None = None) -> Response:
+    """A readable page for a person in a browser (app/web/error_pages.py)."""
+    return error_pages.render(status, error, description, situation)
 
 
 def handle_http_exception(exc: HTTPException) -> ResponseReturnValue:
@@ -57,7 +62,18 @@ def handle_http_exception(exc: HTTPException) -> ResponseReturnValue:
 
 
 def handle_csrf_error(exc: CSRFError) -> Response:
-    return error_response(400, "invalid_request", "The form expired or was sent from another site. Go back, reload and try again.")
+    return error_response(400, "invalid_request", exc.description or "The CSRF token is missing or invalid.",
+                          error_pages.FORM_EXPIRED)
+
+
+def handle_throttled(exc: Throttled) -> Response:
+    """A limit no form reported itself (RFC 6585 §4): how long to wait."""
+    if audience() == API:
+        response = api_error(429, "slow_down", "too many attempts, retry later")
+        response.headers["Retry-After"] = str(exc.retry_after_seconds)
+        return response
+    return error_pages.render(429, "slow_down", "too many attempts", error_pages.TOO_MANY_ATTEMPTS,
+                              retry_after_seconds=exc.retry_after_seconds)
 
 
 def handle_app_error(exc: AppError) -> Response:
@@ -109,6 +125,7 @@ def handle_unexpected(exc: Exception) -> Response:
 def init_app(app: Flask) -> None:
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(CSRFError, handle_csrf_error)
+    app.register_error_handler(Throttled, handle_throttled)
     app.register_error_handler(AppError, handle_app_error)
     # Unreachable server, a connection it closed, no free connection in the pool: all mean "try again shortly".
     for database_down in (OperationalError, InterfaceError, PoolTimeoutError):

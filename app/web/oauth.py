@@ -28,6 +28,7 @@ from app.oauth.grants import AuthorizationCodeGrant
 from app.oauth.signing import keyring
 from app.scopes import consent_lines
 from app.services import consents, resources
+from app.web.error_pages import APP_REQUEST, UNKNOWN_APP
 from app.web.errors import error_response
 from app.web.login_session import current_login_session
 from app.web.parameters import malformed_parameter, request_parameters
@@ -43,7 +44,8 @@ MAX_AGE = re.compile(r"[0-9]{1,10}")
 
 def _error_page(error: OAuth2Error) -> Response:
     """Unknown client or unverified redirect_uri: show the error, never redirect (RFC 6749 §4.1.2.1)."""
-    return error_response(400, error.error, error.description or "The authorization request is invalid.")
+    situation = UNKNOWN_APP if error.error == "invalid_client" else APP_REQUEST
+    return error_response(400, error.error, error.description or "The authorization request is invalid.", situation)
 
 
 def _max_age() -> int | None:
@@ -108,7 +110,7 @@ def authorize() -> ResponseReturnValue:
     """RFC 6749 §4.1.1 / OpenID Connect Core §3.1.2: sign in, consent, redirect with a code."""
     problem = malformed_parameter()
     if problem:
-        return error_response(400, "invalid_request", problem)
+        return error_response(400, "invalid_request", problem, APP_REQUEST)
     login_session = current_login_session()
     try:
         grant = authorization.get_consent_grant(end_user=login_session.user if login_session else None)
@@ -188,6 +190,7 @@ def token() -> Response:
 
 @bp.route("/oauth/revoke", methods=["POST"])
 @api
+@cors  # browser apps revoke on sign-out (oidc-client-ts revokeTokens), cross-origin like the token request
 def revoke() -> ResponseReturnValue:
     return _endpoint_response("revocation")
 

@@ -13,9 +13,11 @@ from flask.typing import ResponseReturnValue
 from app.extensions import csrf
 from app.oauth import authorization
 from app.oauth.bearer import require_oauth
+from app.oauth.endpoints import ignored_post_logout_redirect
 from app.oauth.oidc import userinfo_claims
 from app.services import authentication
 from app.services.users import get_by_sub
+from app.web.error_pages import APP_REQUEST
 from app.web.errors import error_response
 from app.web.login_session import cookie_name, current_login_session, forget_session
 from app.web.parameters import malformed_parameter, request_parameters
@@ -46,7 +48,7 @@ def end_session() -> ResponseReturnValue:
     """OpenID Connect RP-Initiated Logout 1.0."""
     problem = malformed_parameter()
     if problem:
-        return error_response(400, "invalid_request", problem)
+        return error_response(400, "invalid_request", problem, APP_REQUEST)
     if request.method == "POST" and "confirm" not in request.form and cookie_name() not in request.cookies:
         # A relying party's cross-site POST carries no SameSite=Lax cookie, so it cannot tell which session
         # to end: RFC 9110 §15.4.4, the browser repeats it as a top-level GET, which does carry the cookie.
@@ -54,7 +56,7 @@ def end_session() -> ResponseReturnValue:
     try:
         end_request = authorization.validate_endpoint_request("end_session")
     except OAuth2Error as error:
-        return error_response(400, error.error, error.description or "The logout request is invalid.")
+        return error_response(400, error.error, error.description or "The logout request is invalid.", APP_REQUEST)
     confirmed = request.method == "POST" and request.form.get("confirm") == "yes"
     login_session = current_login_session()
     user = login_session.user if login_session else None
@@ -66,7 +68,8 @@ def end_session() -> ResponseReturnValue:
         return render_template("logout.html", user=user, params=_logout_params(), client=end_request.client)
     response = authorization.create_endpoint_response("end_session", end_request)
     if response is None:
-        response = Response(render_template("logged_out.html"))
+        response = Response(render_template("logged_out.html",
+                                            ignored_redirect=ignored_post_logout_redirect(end_request)))
     authentication.sign_out(login_session, client_id=end_request.client.client_id if end_request.client else None)
     return forget_session(response)
 

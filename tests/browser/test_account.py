@@ -146,7 +146,7 @@ def test_change_the_profile_name_and_password(page, kim, sign_in, browser_log):
     page.get_by_label("New password", exact=True).fill("a fresh passphrase")
     page.get_by_label("New password, again").fill("a fresh passphrase")
     page.get_by_role("button", name="Change password").click()
-    expect(page.locator("#current_password-error")).to_have_text("the current password is not correct")
+    expect(page.locator("#current_password-error")).to_have_text("The current password is not correct.")
     expect(page.get_by_label("Current password")).to_have_attribute("aria-invalid", "true")
     assert browser_log.errors == []
 
@@ -229,7 +229,7 @@ def test_the_current_password_cannot_be_guessed_from_a_session(app, page, kim, s
     sign_in(page, EMAIL)
     for _ in range(app.config["SIGN_IN_FAILURES_PER_ACCOUNT"]):
         assert change_password(page, "a guess at it").status == 400
-        expect(page.locator("#current_password-error")).to_have_text("the current password is not correct")
+        expect(page.locator("#current_password-error")).to_have_text("The current password is not correct.")
 
     locked = change_password(page, DEFAULT_PASSWORD)
     assert locked.status == 429 and int(locked.headers["retry-after"]) > 0

@@ -197,7 +197,8 @@ def test_unknown_client_shows_an_error_page_and_never_redirects(page, live_serve
     )
     assert response.status == 400
     assert page.url.startswith(live_server)
-    expect(page.get_by_role("heading", level=1)).to_have_text("Something is not right")
+    expect(page.get_by_role("heading", level=1)).to_have_text("This app is not known here")
     expect(page.locator("#error-code")).to_have_text("invalid_client")
+    expect(page.locator("#back-to-app")).to_have_count(0)  # an app nobody registered gets no way back
     screenshot(page, "error")
     assert browser_log.errors == []

@@ -137,6 +137,9 @@ def test_an_unregistered_post_logout_uri_is_never_followed(alice, uri):
     assert "Location" not in response.headers
     assert "signed out" in response.text
     assert not alice.is_signed_in()
+    # The RP's developer is told why, on the page: folded away under the details.
+    assert ("post_logout_redirect_uri was ignored: it is not one of the client&#39;s registered "
+            "post_logout_redirect_uris (they must match exactly)") in response.text
 
 
 def test_an_expired_hint_is_still_accepted(alice, make):
@@ -261,3 +264,31 @@ def test_a_valid_hint_without_a_session_still_redirects(live_server, alice):
     )
     assert response.headers["Location"] == SIGNED_OUT_URI
     assert alice.is_signed_in()
+
+
+@pytest.mark.parametrize(
+    ("params", "reason"),
+    [
+        ({"post_logout_redirect_uri": SIGNED_OUT_URI},
+         "the request names no client (send id_token_hint or client_id)"),
+        ({"client_id": "{client_id}", "post_logout_redirect_uri": SIGNED_OUT_URI},
+         "it is followed only with an id_token_hint"),
+        ({"client_id": "{client_id}", "post_logout_redirect_uri": "https://evil.example/out"},
+         "it is not one of the client&#39;s registered post_logout_redirect_uris (they must match exactly)"),
+    ],
+    ids=["no client", "no hint", "unregistered"],
+)
+def test_the_signed_out_page_tells_the_developer_why_the_redirect_was_ignored(alice, params, reason):
+    """Confirmed sign-outs that could not be redirected: the page says why, under the developer's details."""
+    params = {name: value.format(client_id=alice.rp.client_id) for name, value in params.items()}
+    page = alice.logout(**params)
+    confirmed = alice.logout("POST", **params, confirm="yes", csrf_token=csrf_token(page.text))
+
+    assert confirmed.status_code == 200 and "Location" not in confirmed.headers
+    assert f'<p id="ignored-redirect">post_logout_redirect_uri was ignored: {reason}</p>' in confirmed.text
+    assert not alice.is_signed_in()
+
+
+def test_no_developer_note_when_nothing_was_ignored(alice):
+    response = alice.logout(id_token_hint=alice.id_token)
+    assert response.status_code == 200 and "ignored-redirect" not in response.text

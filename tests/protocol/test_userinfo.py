@@ -31,7 +31,11 @@ def tokens(live_server, alice, rp) -> dict:
     return tokens_for(live_server, rp, "alice@example.com")
 
 
-@pytest.mark.parametrize("method", ["GET", "POST"])
+# RFC 6750 §2.1 in a GET or a POST, and §2.2 (the form body; pyoidc's default).
+TRANSPORTS = ["GET", "POST", "POST body"]
+
+
+@pytest.mark.parametrize("method", TRANSPORTS)
 def test_claims_of_the_signed_in_user(live_server, alice, tokens, method):
     response = userinfo(live_server, tokens["access_token"], method)
 
@@ -125,7 +129,7 @@ def _bad_token(kind: str, live_server: str, make: Factories, rp: RegisteredClien
         "disabled user", "deleted user",
     ],
 )
-@pytest.mark.parametrize("method", ["GET", "POST"])
+@pytest.mark.parametrize("method", TRANSPORTS)
 def test_unusable_tokens_are_invalid_token(live_server, make, rp, tokens, kind, method):
     response = userinfo(live_server, _bad_token(kind, live_server, make, rp, tokens), method)
 
@@ -133,6 +137,35 @@ def test_unusable_tokens_are_invalid_token(live_server, make, rp, tokens, kind, 
     assert response.json()["error"] == "invalid_token"
     assert response.headers["WWW-Authenticate"].startswith('Bearer error="invalid_token", error_description="')
     assert response.headers["Cache-Control"] == "no-store"
+
+
+@pytest.mark.parametrize(
+    ("request_for", "status", "error"),
+    [
+        # §2: a client uses one method per request, never two.
+        (lambda token: {"headers": {"Authorization": f"Bearer {token}"}, "data": {"access_token": token}},
+         400, "invalid_request"),
+        (lambda token: {"data": [("access_token", token), ("access_token", token)]}, 400, "invalid_request"),
+        # §2.2: only a form-encoded body counts; JSON, multipart and the query string (§2.3) are not read.
+        (lambda token: {"json": {"access_token": token}}, 401, None),
+        (lambda token: {"files": {"access_token": (None, token)}}, 401, None),
+        (lambda token: {"params": {"access_token": token}}, 401, None),
+    ],
+    ids=["header and body", "repeated", "json body", "multipart body", "query string"],
+)
+def test_the_token_in_the_body_is_refused_where_rfc_6750_forbids_it(live_server, tokens, request_for, status, error):
+    response = requests.post(f"{live_server}/oauth/userinfo", **request_for(tokens["access_token"]))
+    assert response.status_code == status
+    if error is None:
+        assert response.headers["WWW-Authenticate"] == "Bearer"  # no credentials seen: a bare challenge
+    else:
+        assert response.json()["error"] == error
+        assert response.headers["WWW-Authenticate"].startswith(f'Bearer error="{error}"')
+
+
+def test_a_get_with_the_token_in_the_query_is_not_read(live_server, tokens):
+    response = requests.get(f"{live_server}/oauth/userinfo", params={"access_token": tokens["access_token"]})
+    assert (response.status_code, response.headers["WWW-Authenticate"]) == (401, "Bearer")
 
 
 def test_a_client_credentials_token_has_no_user(live_server, make):

@@ -178,6 +178,17 @@ def paths() -> dict[str, Any]:
                              (200, "AuditEventPage"),
                              query=("limit", "cursor", "event", "outcome", "user_sub", "client_id", "since", "until")),
         },
+        "/admin/api/consents": {
+            "get": operation("listConsents", "List consents (of one user with `user`, of one client with `client_id`)",
+                             "consents", (200, "ConsentPage"), query=("limit", "cursor", "user", "client_id")),
+        },
+        "/admin/api/users/{sub}/consents/{client_id}": {
+            "parameters": [{"name": name, "in": "path", "required": True, "schema": PATH_PARAMETERS[name]}
+                           for name in ("sub", "client_id")],
+            "delete": operation("revokeConsent", "Revoke what a user allowed a client: the consent is deleted and the "
+                                "client's refresh and access tokens for the user are revoked", "consents",
+                                (204, None), errors=(404,)),
+        },
         "/admin/api/service-accounts/{sub}": with_path_parameter("sub", {
             "get": operation("getServiceAccount", "Get a service account", "service-accounts",
                              (200, "ServiceAccount"), errors=(404,)),

@@ -110,6 +110,15 @@ AUDIT_EVENT = obj({
 }, ("id", "at", "event", "outcome", "user_sub", "client_id", "ip", "request_id", "details"))
 QUERY_TIMESTAMP = {"type": "integer", "minimum": 0, "maximum": MAX_TIMESTAMP}
 
+CONSENT = obj({
+    "user_sub": {**STRING, "description": "sub of the person who allowed it"},
+    "client_id": STRING,
+    "scope": {**STRING, "description": "Everything the person allowed the client, space-separated"},
+    "resources": {"type": "array", "items": STRING, "description": "RFC 8707 resources its tokens may be for"},
+    "created_at": {**TIMESTAMP, "description": "When the person first allowed the client anything"},
+    "granted_at": {**TIMESTAMP, "description": "When the person last allowed it more"},
+}, ("user_sub", "client_id", "scope", "resources", "created_at", "granted_at"))
+
 SCHEMAS: dict[str, Schema] = {
     "Error": obj({"error": STRING, "error_description": STRING,
                   "field": {**STRING, "description": "The request field that was refused"}},
@@ -150,6 +159,8 @@ SCHEMAS: dict[str, Schema] = {
     "ServiceAccountUpdate": obj({"name": NAME, "roles": ROLES, "scope": SCOPE}),
     "AuditEvent": AUDIT_EVENT,
     "AuditEventPage": page_of("AuditEvent"),
+    "Consent": CONSENT,
+    "ConsentPage": page_of("Consent"),
 }
 
 QUERY_PARAMETERS: dict[str, Schema] = {
@@ -161,6 +172,7 @@ QUERY_PARAMETERS: dict[str, Schema] = {
     "outcome": {"type": "string", "enum": list(OUTCOMES)},
     "user_sub": {"type": "string", "maxLength": 36, "pattern": PRINTABLE},
     "client_id": {"type": "string", "maxLength": 64, "pattern": PRINTABLE},
+    "user": {"type": "string", "maxLength": 36, "pattern": PRINTABLE, "description": "sub of a user"},
     "since": {**QUERY_TIMESTAMP, "description": "Events at or after this Unix time (seconds)"},
     "until": {**QUERY_TIMESTAMP, "description": "Events before this Unix time (seconds)"},
 }
