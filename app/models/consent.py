@@ -5,6 +5,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import Model
 from app.models.clock import now
+from app.uris import CLIENT_ID_LENGTH
 
 
 class Consent(Model):
@@ -15,7 +16,7 @@ class Consent(Model):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    client_id: Mapped[str] = mapped_column(String(64))
+    client_id: Mapped[str] = mapped_column(String(CLIENT_ID_LENGTH))
     scope: Mapped[str] = mapped_column(Text, default="")
     resources: Mapped[list[str]] = mapped_column(JSON, default=list)
     granted_at: Mapped[int] = mapped_column(Integer, default=now, onupdate=now)
