@@ -4,54 +4,17 @@ HTTPS server (the test CA trusted, loopback let through), and refused by the pro
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 import requests
-from flask import Flask
 
 from app.egress import AddressPolicy, Egress
 from app.services.metadata_documents import CACHE
-from tests.egress.conftest import FAST, LocalServer, issue, make_ca, send, send_json, serve, server_context
 from tests.factories import RegisteredClient
 from tests.flows import authorization_params, exchange_code, pkce_pair, query_of, signed_in
 
 REDIRECT = "http://127.0.0.1/callback"
-
-
-@pytest.fixture(scope="module")
-def document_host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalServer, str]]:
-    tmp = tmp_path_factory.mktemp("cimd-pki")
-    ca = make_ca("CIMD test CA")
-    (tmp / "ca.pem").write_bytes(ca.pem())
-    server = serve(LocalServer(("127.0.0.1", 0), server_context(issue(ca, tmp, "host")), "documents"))
-    yield server, str(tmp / "ca.pem")
-    server.shutdown()
-    server.server_close()
-
-
-@pytest.fixture
-def documents(app: Flask, document_host, monkeypatch) -> Iterator[Callable[[str, Any], str]]:
-    """Serve a document at a path; returns its URL (= its client_id). CIMD open, loopback allowed, test CA trusted."""
-    server, ca_file = document_host
-    egress = Egress(AddressPolicy.from_strings(["127.0.0.1/32"]), ca_file, FAST)
-    monkeypatch.setitem(app.extensions, "ostiary.egress", egress)
-    monkeypatch.setitem(app.config, "CIMD", "open")
-    app.extensions.pop(CACHE, None)
-
-    def publish(path: str, document: Any, **kwargs: Any) -> str:
-        url = server.url(path)
-        body = document(url) if callable(document) else document
-        if isinstance(body, dict | list):
-            server.routes[path] = lambda h: send_json(h, body, **kwargs)
-        else:
-            server.routes[path] = lambda h: send(h, 200, body, **kwargs)
-        return url
-
-    yield publish
-    app.extensions.pop(CACHE, None)
-    egress.close()
 
 
 def client_document(url: str, **extra: Any) -> dict[str, Any]:
