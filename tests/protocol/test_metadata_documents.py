@@ -131,3 +131,23 @@ def test_client_ids_that_are_no_document_url_are_unknown_clients(live_server, ap
     monkeypatch.setitem(app.config, "CIMD", "open")
     page = authorize(live_server, client_id)
     assert page.status_code == 400 and "invalid_client" in page.text
+
+
+def test_a_document_behind_a_redirect_is_refused(live_server, make, documents):
+    """No redirect is followed, so none can lead the fetch to an address the policy would refuse."""
+    make.user("alice@example.com")
+    target = documents("/target.json", client_document)
+    page = authorize(live_server, target.replace("/target.json", "/redirect/302?to=/target.json"))
+    assert page.status_code == 400 and "invalid_client" in page.text
+    assert "redirects are not followed" in page.text
+
+
+def test_a_look_alike_name_is_shown_with_the_host_that_vouches_for_it(live_server, make, documents):
+    make.user("alice@example.com")
+    client_id = documents("/look-alike.json", lambda url: client_document(url, client_name="\u0421laude"))
+    _, challenge = pkce_pair()
+    browser = signed_in(live_server, "alice@example.com")
+    params = authorization_params(RegisteredClient(client_id, None, REDIRECT), challenge, scope="openid")
+    page = browser.authorize(params, decision=None)
+    assert "\u0421laude" in page.text
+    assert f'id="client-host">This app is described by <strong>{client_id.split("/")[2]}</strong>' in page.text
