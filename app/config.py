@@ -37,6 +37,15 @@ def _non_negative_int(value: str) -> int:
     return number
 
 
+def _choice(*allowed: str) -> Callable[[str], str]:
+    def parse(value: str) -> str:
+        if value.strip().lower() not in allowed:
+            raise ValueError(f"expected one of {', '.join(allowed)}")
+        return value.strip().lower()
+
+    return parse
+
+
 def _str_list(value: str) -> list[str]:
     return [item for item in value.replace(",", " ").split() if item]
 
@@ -130,6 +139,17 @@ SETTINGS: dict[str, tuple[Any, Callable[[str], Any]]] = {
     # Shared rate-limit counters for every node; without it each process counts alone.
     "REDIS_URL": (None, str),
     "CORS_ALLOWED_ORIGINS": ([], _str_list),
+    # Clients that arrive on their own (README "Ostiary for MCP servers"): RFC 7591 registration off, with an
+    # initial access token, or open to anyone; Client ID Metadata Documents off, from listed hosts, or from any.
+    "REGISTRATION": ("off", _choice("off", "token", "open")),
+    "REGISTRATIONS_PER_IP_PER_HOUR": (20, _positive_int),
+    # An openly registered client that got no code, token or consent within this time is deleted by the purge.
+    "REGISTRATION_UNUSED_SECONDS": (24 * 3600, _positive_int),
+    "CIMD": ("off", _choice("off", "allowlist", "open")),
+    "CIMD_ALLOWED_HOSTS": ([], _str_list),
+    # The scopes such clients may hold at most (never ostiary:admin); empty: OpenID Connect scopes and every
+    # scope a registered resource defines.
+    "DYNAMIC_CLIENT_SCOPES": ([], _str_list),
     # Outbound requests (app/egress), for tests and development only: networks let through the address policy
     # (e.g. 127.0.0.1/32 for a local test server; a loopback range also allows plain http to it), and a CA bundle
     # that replaces the public roots. Off by default.
@@ -215,6 +235,7 @@ def validate(settings: Mapping[str, Any]) -> None:
     for origin in settings["CORS_ALLOWED_ORIGINS"]:
         _validate_origin(origin)
     _validate_egress(settings["EGRESS_ALLOWED_NETWORKS"], settings["EGRESS_CA_BUNDLE"])
+    _validate_dynamic_clients(settings)
 
 
 def check_secret_key(secret: str, source: str) -> str:
@@ -270,6 +291,19 @@ def _validate_egress(networks: list[str], ca_bundle: str | None) -> None:
         except (OSError, ssl.SSLError):
             message = "is not a readable PEM file of CA certificates"
             raise ConfigError(f"{ENV_PREFIX}EGRESS_CA_BUNDLE: {ca_bundle!r} {message}") from None
+
+
+def _validate_dynamic_clients(settings: Mapping[str, Any]) -> None:
+    for name, allowed in (("REGISTRATION", ("off", "token", "open")), ("CIMD", ("off", "allowlist", "open"))):
+        if settings[name] not in allowed:
+            raise ConfigError(f"{ENV_PREFIX}{name} must be one of {', '.join(allowed)}")
+    for host in settings["CIMD_ALLOWED_HOSTS"]:
+        if not re.fullmatch(r"[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?(:[0-9]{1,5})?", host):
+            raise ConfigError(f"{ENV_PREFIX}CIMD_ALLOWED_HOSTS: {host!r} must be a lower-case host name[:port]")
+    if settings["CIMD"] == "allowlist" and not settings["CIMD_ALLOWED_HOSTS"]:
+        raise ConfigError(f"{ENV_PREFIX}CIMD=allowlist needs {ENV_PREFIX}CIMD_ALLOWED_HOSTS")
+    if "ostiary:admin" in settings["DYNAMIC_CLIENT_SCOPES"]:
+        raise ConfigError(f"{ENV_PREFIX}DYNAMIC_CLIENT_SCOPES must not include ostiary:admin")
 
 
 def _validate_brand(settings: Mapping[str, Any]) -> None:

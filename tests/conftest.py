@@ -18,6 +18,9 @@ from app import create_app
 from app.extensions import db
 from tests.factories import Factories
 
+# A local HTTPS host for Client ID Metadata Documents (tests/protocol, tests/browser).
+pytest_plugins = ["tests.metadata_host"]
+
 
 def _free_port() -> int:
     with socket.socket() as sock:

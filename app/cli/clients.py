@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import click
 
 from app.cli.common import CLI_ACTOR, Group, all_pages, emit
 from app.cli.display import details, moment, table
-from app.services import clients
+from app.cli.time_options import FUTURE
+from app.services import client_registration, clients, one_time_tokens
 from app.services.representations import client_dict
 
 GRANT_TYPE = click.Choice(clients.GRANT_TYPES)
@@ -52,9 +54,9 @@ def clients_list() -> None:
     """List the registered clients."""
     found = all_pages(clients.client_page)
     rows = [(c.client_id, c.name, "public" if c.is_public else "confidential", c.grant_types,
-             "active" if c.is_active else "disabled", moment(c.created_at)) for c in found]
+             "active" if c.is_active else "disabled", c.registered_via, moment(c.created_at)) for c in found]
     emit([client_dict(c) for c in found],
-         table(("CLIENT ID", "NAME", "TYPE", "GRANT TYPES", "STATUS", "CREATED"), rows, "No clients."))
+         table(("CLIENT ID", "NAME", "TYPE", "GRANT TYPES", "STATUS", "REGISTERED BY", "CREATED"), rows, "No clients."))
 
 
 @clients_group.command("show")
@@ -134,3 +136,18 @@ def clients_delete(client_id: str, yes: bool) -> None:
         click.confirm(f"Delete client {found.name} ({client_id})?", abort=True)
     clients.delete_client(found, actor=CLI_ACTOR)
     emit({"client_id": client_id, "deleted": True}, f"Deleted client {client_id}")
+
+
+@clients_group.command("initial-token")
+@click.option("--expires", "expires_at", type=FUTURE, default="1d", show_default=True,
+              help="When the token expires: a duration from now (1h, 7d) or a time.")
+def clients_initial_token(expires_at: int) -> None:
+    """Mint an initial access token (RFC 7591 §3): one client registers itself with it at /oauth/register
+    (OSTIARY_REGISTRATION=token). Printed once; stored as a digest; used up by the registration."""
+    ttl = expires_at - int(time.time())
+    if not 0 < ttl <= one_time_tokens.MAX_TTL_SECONDS:
+        raise click.BadParameter("must be in the future, at most 30 days away", param_hint="--expires")
+    issued = client_registration.issue_initial_access_token(ttl, actor=CLI_ACTOR)
+    emit({"initial_access_token": issued.token, "expires_at": issued.expires_at},
+         f"initial_access_token: {issued.token}\nexpires:              {moment(issued.expires_at)}\n"
+         "(shown once: hand it to the client's developer)")

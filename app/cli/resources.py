@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import click
@@ -42,6 +43,14 @@ def resources_show(resource: str) -> None:
     """Show a resource (by id or identifier)."""
     found = resource_dict(resources.find_registered(resource))
     emit(found, details(found))
+
+
+@resources_group.command("metadata")
+@click.argument("resource")
+def resources_metadata(resource: str) -> None:
+    """Print the RFC 9728 protected resource metadata the resource server should serve (always JSON)."""
+    document = resources.protected_resource_metadata(resources.find_registered(resource))
+    emit(document, json.dumps(document, indent=2))
 
 
 @resources_group.command("update")

@@ -7,6 +7,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import Model
 from app.models.clock import now
+from app.uris import CLIENT_ID_LENGTH
 
 
 class AuditEvent(Model):
@@ -19,7 +20,7 @@ class AuditEvent(Model):
     event: Mapped[str] = mapped_column(String(64), index=True)
     outcome: Mapped[str] = mapped_column(String(16), default="success")
     user_sub: Mapped[str | None] = mapped_column(String(36), index=True)
-    client_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    client_id: Mapped[str | None] = mapped_column(String(CLIENT_ID_LENGTH), index=True)
     ip: Mapped[str | None] = mapped_column(String(64))
     request_id: Mapped[str | None] = mapped_column(String(64))
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

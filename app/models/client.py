@@ -9,9 +9,14 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import Model
 from app.models.clock import now
+from app.scopes import ADMIN_SCOPE
 from app.security.secrets import matches
+from app.uris import redirect_uri_matches
 
 CONFIDENTIAL_AUTH_METHODS = ("client_secret_basic", "client_secret_post")
+# How a client came to be: an operator (CLI, admin API), RFC 7591 registration with an initial access token or
+# without one, or a Client ID Metadata Document (never stored).
+OPERATOR, REGISTERED_WITH_TOKEN, REGISTERED_OPENLY, METADATA_DOCUMENT = "operator", "token", "open", "document"
 
 
 class Client(Model, ClientMixin):
@@ -37,6 +42,19 @@ class Client(Model, ClientMixin):
     # A disabled client is refused everywhere as an unregistered one would be (services.clients.get_active_client).
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[int] = mapped_column(Integer, default=now)
+    # RFC 7591 §2 links shown on the consent page (https only, services.clients.validate_link_uri).
+    client_uri: Mapped[str | None] = mapped_column(String(2000))
+    logo_uri: Mapped[str | None] = mapped_column(String(2000))
+    policy_uri: Mapped[str | None] = mapped_column(String(2000))
+    tos_uri: Mapped[str | None] = mapped_column(String(2000))
+    registered_via: Mapped[str] = mapped_column(String(16), default=OPERATOR)
+    # RFC 7592 §3: the digest of the token that lets a registered client read, change and delete its registration.
+    registration_access_token_hash: Mapped[str | None] = mapped_column(String(64))
+
+    @property
+    def is_dynamic(self) -> bool:
+        """Arrived on its own (RFC 7591 or a metadata document): no operator chose its resources or scopes."""
+        return self.registered_via not in (None, OPERATOR)
 
     # --- authlib ClientMixin ---------------------------------------------
     def get_client_id(self) -> str:
@@ -53,11 +71,14 @@ class Client(Model, ClientMixin):
         return " ".join(s for s in dict.fromkeys(scope.split()) if s in allowed)
 
     def check_redirect_uri(self, redirect_uri: str) -> bool:
-        # Exact string comparison (RFC 9700 §2.1): no normalisation, no prefix matching.
-        return redirect_uri in (self.redirect_uris or [])
+        # Exact string comparison (RFC 9700 §2.1), except the port of a loopback IP literal (RFC 8252 §7.3).
+        return redirect_uri_matches(self.redirect_uris or [], redirect_uri)
 
     def allows_resource(self, identifier: str, scopes: list[str]) -> bool:
-        """RFC 8707 §2: a registered client may use the resources it was registered for."""
+        """RFC 8707 §2: a registered client may use the resources it was registered for; a client that arrived on
+        its own, any registered resource but Ostiary's admin API (its scopes were capped when it arrived)."""
+        if self.is_dynamic:
+            return ADMIN_SCOPE not in scopes
         return identifier in (self.resources or [])
 
     def may_introspect(self, client_id: str, audiences: list[str]) -> bool:

@@ -6,6 +6,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from app.extensions import Model
 from app.models.clock import now
 from app.models.user import User
+from app.uris import CLIENT_ID_LENGTH
 
 
 class Consent(Model):
@@ -16,7 +17,7 @@ class Consent(Model):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    client_id: Mapped[str] = mapped_column(String(64))
+    client_id: Mapped[str] = mapped_column(String(CLIENT_ID_LENGTH))
     scope: Mapped[str] = mapped_column(Text, default="")
     resources: Mapped[list[str]] = mapped_column(JSON, default=list)
     # When the person first allowed the client anything; granted_at moves with every addition.

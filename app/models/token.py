@@ -6,6 +6,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from app.extensions import Model
 from app.models.clock import now
 from app.models.user import User
+from app.uris import CLIENT_ID_LENGTH
 
 
 class RefreshToken(Model):
@@ -16,7 +17,7 @@ class RefreshToken(Model):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     family_id: Mapped[str] = mapped_column(String(36), index=True)
-    client_id: Mapped[str] = mapped_column(String(64), index=True)
+    client_id: Mapped[str] = mapped_column(String(CLIENT_ID_LENGTH), index=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     scope: Mapped[str] = mapped_column(Text, default="")
     # RFC 8707: the resource the grant was bound to; every refresh keeps it.
@@ -64,6 +65,6 @@ class AccessTokenRecord(Model):
 
     jti: Mapped[str] = mapped_column(String(64), primary_key=True)
     family_id: Mapped[str | None] = mapped_column(String(36), index=True)
-    client_id: Mapped[str] = mapped_column(String(64))
+    client_id: Mapped[str] = mapped_column(String(CLIENT_ID_LENGTH))
     expires_at: Mapped[int] = mapped_column(Integer, index=True)
     revoked_at: Mapped[int | None] = mapped_column(Integer)

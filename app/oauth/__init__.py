@@ -7,6 +7,7 @@ from flask import Flask
 from app.oauth.endpoints import EndSessionEndpoint, IntrospectionEndpoint, RevocationEndpoint
 from app.oauth.grants import AuthorizationCodeGrant, ClientCredentialsGrant, RefreshTokenGrant, S256CodeChallenge
 from app.oauth.oidc import OpenIDCode
+from app.oauth.registration import ClientConfigurationEndpoint, ClientRegistrationEndpoint
 from app.oauth.server import AuthorizationServer
 
 # Grants and endpoints are stateless classes: registered once, shared by every app instance.
@@ -17,6 +18,8 @@ authorization.register_grant(ClientCredentialsGrant)
 authorization.register_endpoint(RevocationEndpoint)
 authorization.register_endpoint(IntrospectionEndpoint)
 authorization.register_endpoint(EndSessionEndpoint)
+authorization.register_endpoint(ClientRegistrationEndpoint)
+authorization.register_endpoint(ClientConfigurationEndpoint)
 
 
 def config_oauth(app: Flask) -> None:

@@ -14,6 +14,7 @@ from authlib.oauth2.rfc6750 import BearerTokenValidator, InsufficientScopeError,
 from flask import Response, abort, current_app, json
 from flask import request as http_request
 
+from app.oauth.errors import client_safe
 from app.oauth.signing import InvalidJWT, verify
 from app.oauth.tokens import ACCESS_TOKEN_TYP
 from app.services import token_families
@@ -101,9 +102,8 @@ class AudienceTokenValidator(BearerTokenValidator):
             return None
 
 
-def _quoted(value: str) -> str:
-    # RFC 6750 §3: error and error_description exclude '"' and '\\'.
-    return "".join(c for c in value if 0x20 <= ord(c) <= 0x7E and c not in '"\\')
+# RFC 6750 §3: error and error_description exclude '"' and '\\'.
+_quoted = client_safe
 
 
 def description(error: OAuth2Error) -> str:

@@ -47,4 +47,15 @@ def metadata() -> dict[str, Any]:
         "claims_parameter_supported": False,
         "request_parameter_supported": False,
         "request_uri_parameter_supported": False,
+        **dynamic_client_metadata(issuer),
     }
+
+
+def dynamic_client_metadata(issuer: str) -> dict[str, Any]:
+    """RFC 8414 §2 registration_endpoint, only when registration is on; the CIMD draft's support flag."""
+    found: dict[str, Any] = {}
+    if current_app.config["REGISTRATION"] != "off":
+        found["registration_endpoint"] = f"{issuer}/oauth/register"
+    if current_app.config["CIMD"] != "off":
+        found["client_id_metadata_document_supported"] = True
+    return found

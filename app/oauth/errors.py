@@ -34,3 +34,8 @@ class SlowDownError(OAuth2Error):
 
     def get_headers(self) -> list[tuple[str, str]]:
         return [*super().get_headers(), ("Retry-After", str(self.retry_after_seconds))]
+
+
+def client_safe(description: str) -> str:
+    """RFC 6749 §5.2: error_description is printable ASCII without '"' and '\\' (Authlib refuses anything else)."""
+    return "".join(c for c in description if 0x20 <= ord(c) <= 0x7E and c not in '"\\')

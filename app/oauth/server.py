@@ -14,10 +14,11 @@ from werkzeug.http import parse_options_header
 
 from app import metrics
 from app.oauth import client_lockout
+from app.oauth.errors import client_safe
 from app.oauth.grants import AuthorizationCodeGrant
 from app.oauth.requests import ClientRequest
 from app.oauth.tokens import IssuedToken, generate_token
-from app.services import api_keys
+from app.services import api_keys, metadata_documents
 from app.services.clients import get_active_client
 
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
@@ -43,6 +44,8 @@ class AuthorizationServer(FlaskAuthorizationServer):
     def query_client(self, client_id: str):
         if any(ord(c) < 32 or ord(c) == 127 for c in client_id or ""):
             return None  # no registered id has one, and PostgreSQL refuses NUL in a query parameter
+        if metadata_documents.accepts(client_id):
+            return document_client(client_id)
         return get_active_client(client_id)  # a disabled client is refused as an unregistered one
 
     def create_oauth2_request(self, request: Request | OAuth2Request | None) -> OAuth2Request:
@@ -124,6 +127,14 @@ class AuthorizationServer(FlaskAuthorizationServer):
     def authorization_error_response(self, error) -> Response:
         """RFC 6749 §4.1.2.1: an error redirected to the client's validated redirect_uri."""
         return with_issuer(self.handle_error_response(None, error))
+
+
+def document_client(client_id: str):
+    """A Client ID Metadata Document client; one that cannot be used is invalid_client, with the reason."""
+    try:
+        return metadata_documents.resolve(client_id)
+    except metadata_documents.DocumentRefused as refused:
+        raise InvalidClientError(status_code=401, description=client_safe(str(refused))) from None
 
 
 def with_issuer(response: Response) -> Response:

@@ -7,12 +7,14 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from flask import current_app
 from sqlalchemy import delete, select
 
 from app.errors import NotFoundError, ValidationError
 from app.extensions import db
-from app.models import AuthorizationCode, Client, Consent, RefreshToken
-from app.scopes import STANDARD_SCOPES, is_valid_scope_token
+from app.models import AuthorizationCode, Client, Consent, RefreshToken, Resource
+from app.models.client import OPERATOR
+from app.scopes import ADMIN_SCOPE, STANDARD_SCOPES, is_valid_scope_token
 from app.security.secrets import digest, generate_secret
 from app.services import audit
 from app.services.pagination import Page, paginate
@@ -21,7 +23,11 @@ from app.services.revocation import revoke_issued_to
 from app.services.transaction import transaction
 
 GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
+# A client that arrived on its own acts for a person only: client_credentials would be a token for nobody, minted
+# by anyone.
+DYNAMIC_GRANT_TYPES = ("authorization_code", "refresh_token")
 LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
+LINK_FIELDS = ("client_uri", "logo_uri", "policy_uri", "tos_uri")
 
 
 @dataclass(frozen=True)
@@ -55,6 +61,44 @@ def validate_redirect_uri(uri: str, field: str) -> str:
     if parts.scheme and "." in parts.scheme and parts.scheme not in {"http", "https"}:
         return uri  # RFC 8252 §7.1 private-use scheme of a native app, e.g. com.example.app:/cb
     raise ValidationError(f"{uri!r} must be https (http only for loopback) or a private-use scheme", field=field)
+
+
+def validate_link_uri(uri: str | None, field: str) -> str | None:
+    """RFC 7591 §2 client_uri, logo_uri, policy_uri, tos_uri: shown to people, so https (http only on loopback)."""
+    if not uri:
+        return None
+    if len(uri) > 2000 or any(ord(c) < 33 or ord(c) == 127 for c in uri):
+        raise ValidationError(f"{field} is not a valid URL", field=field)
+    try:
+        parts = urlsplit(uri)
+        host = parts.hostname
+    except ValueError:
+        raise ValidationError(f"{field} is not a valid URL", field=field) from None
+    secure = parts.scheme == "https" or (parts.scheme == "http" and host in LOOPBACK_HOSTS)
+    if not host or not secure or parts.username is not None or "#" in uri:
+        raise ValidationError(f"{field} must be an https URL without user information or fragment", field=field)
+    return uri
+
+
+def dynamic_scopes() -> set[str]:
+    """What a client that arrived on its own may hold: OpenID Connect scopes and those registered resources define,
+    never Ostiary's admin scope; within OSTIARY_DYNAMIC_CLIENT_SCOPES when that is set."""
+    defined = {token for scope in db.session.scalars(select(Resource.scope)) for token in scope.split()}
+    allowed = (set(STANDARD_SCOPES) | defined) - {ADMIN_SCOPE}
+    cap = current_app.config["DYNAMIC_CLIENT_SCOPES"]
+    return allowed & set(cap) if cap else allowed
+
+
+def validate_dynamic_scope(scope: str | None) -> str:
+    """The scope a client that arrived on its own asked for, or all it may hold when it asked for none."""
+    allowed = dynamic_scopes()
+    if scope is None:
+        return " ".join(sorted(allowed))
+    tokens = validate_scope(scope).split()
+    refused = [token for token in tokens if token not in allowed]
+    if refused:
+        raise ValidationError(f"scope {refused[0]!r} is not available to this client", field="scope")
+    return " ".join(tokens)
 
 
 def validate_scope(scope: str) -> str:
@@ -101,6 +145,12 @@ def check_metadata(client: Client) -> None:
         raise ValidationError("a public client cannot introspect tokens", field="introspect_resources")
     if client.is_public and client.introspect_all:
         raise ValidationError("a public client cannot introspect tokens", field="introspect_all")
+    if client.is_dynamic:
+        for grant in grants:
+            if grant not in DYNAMIC_GRANT_TYPES:
+                raise ValidationError(f"grant type {grant!r} is not available to this client", field="grant_types")
+        if client.audience or client.resources or client.introspect_resources or client.introspect_all:
+            raise ValidationError("only an operator grants resources and introspection", field="resources")
 
 
 def apply_metadata(client: Client, changes: Mapping[str, Any]) -> None:
@@ -115,7 +165,8 @@ def apply_metadata(client: Client, changes: Mapping[str, Any]) -> None:
     if "grant_types" in changes:
         client.grant_types = list(dict.fromkeys(changes["grant_types"]))
     if "scope" in changes:
-        client.scope = validate_scope(changes["scope"])
+        scope = changes["scope"]
+        client.scope = validate_dynamic_scope(scope) if client.is_dynamic else validate_scope(scope)
     if "audience" in changes:
         client.audience = validate_audience(changes["audience"])
     if "resources" in changes:
@@ -124,6 +175,9 @@ def apply_metadata(client: Client, changes: Mapping[str, Any]) -> None:
         client.introspect_resources = validate_introspect_resources(list(changes["introspect_resources"]))
     if "introspect_all" in changes:
         client.introspect_all = bool(changes["introspect_all"])
+    for field in LINK_FIELDS:
+        if field in changes:
+            setattr(client, field, validate_link_uri(changes[field], field))
     check_metadata(client)
 
 
@@ -139,11 +193,12 @@ def create_client(
     resources: list[str] | None = None,
     introspect_resources: list[str] | None = None,
     introspect_all: bool = False,
+    links: Mapping[str, str | None] | None = None,
     actor: str | None = None,
 ) -> Registration:
     grants = list(dict.fromkeys(grant_types or ["authorization_code", "refresh_token"]))
     default_scope = " ".join(STANDARD_SCOPES) if "authorization_code" in grants else ""
-    client = Client(client_id=new_client_id(), is_public=public)
+    client = Client(client_id=new_client_id(), is_public=public, registered_via=OPERATOR)
     apply_metadata(client, {
         "name": name,
         "redirect_uris": redirect_uris or [],
@@ -154,6 +209,7 @@ def create_client(
         "resources": resources or [],
         "introspect_resources": introspect_resources or [],
         "introspect_all": introspect_all,
+        **{field: (links or {}).get(field) for field in LINK_FIELDS},
     })
     secret = None if public else generate_secret(32)
     client.client_secret_hash = digest(secret) if secret else None

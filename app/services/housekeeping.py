@@ -9,8 +9,17 @@ from flask import current_app
 from sqlalchemy import ColumnElement, delete, exists, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, aliased
 
-from app.models import AccessTokenRecord, AuditEvent, AuthorizationCode, LoginSession, OneTimeToken, RefreshToken
+from app.models import (
+    AccessTokenRecord,
+    AuditEvent,
+    AuthorizationCode,
+    Client,
+    LoginSession,
+    OneTimeToken,
+    RefreshToken,
+)
 from app.models.clock import now
+from app.services.client_registration import unused_registrations
 from app.services.transaction import rows_changed, separate_transaction
 
 log = logging.getLogger(__name__)
@@ -60,6 +69,7 @@ def purgeable(moment: int, audit_retention_days: int) -> dict[str, tuple[Instrum
         "audit_events": (AuditEvent.id, AuditEvent.at < moment - audit_retention_days * SECONDS_PER_DAY),
         # Used or not, an expired link can never work again: "invalid or expired" needs no row to say so.
         "one_time_tokens": (OneTimeToken.id, OneTimeToken.expires_at <= moment),
+        "clients": (Client.id, unused_registrations(moment - current_app.config["REGISTRATION_UNUSED_SECONDS"])),
     }
 
 
@@ -78,7 +88,7 @@ def delete_in_batches(key: InstrumentedAttribute, condition: ColumnElement[bool]
 
 def purge(audit_retention_days: int, batch_size: int = BATCH_SIZE) -> dict[str, int]:
     """Delete expired codes and one-time tokens, dead token families, expired access-token records, ended sessions,
-    and old audit rows."""
+    old audit rows, and open registrations nobody used."""
     moment = now()
     counts = {
         table: delete_in_batches(key, condition, batch_size)

@@ -131,6 +131,18 @@ def find_registered(ref: str) -> Resource:
     return found
 
 
+def protected_resource_metadata(resource: Resource) -> dict[str, Any]:
+    """RFC 9728 §2: the document a registered resource serves at /.well-known/oauth-protected-resource[/path]; its
+    `resource` is the registered identifier, which is the `aud` of its tokens."""
+    return {
+        "resource": resource.identifier,
+        "authorization_servers": [current_app.config["ISSUER"]],
+        "scopes_supported": resource.scopes,
+        "bearer_methods_supported": ["header"],
+        "resource_name": resource.name,
+    }
+
+
 def undefined_scopes(scope: str) -> list[str]:
     """The scopes no registered resource defines: a principal may hold them, but they are most likely a typo."""
     defined = {token for scopes in db.session.scalars(select(Resource.scope)) for token in scopes.split()}

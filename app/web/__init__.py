@@ -12,6 +12,7 @@ from app.web.json_provider import BoundedJSONProvider
 from app.web.oauth import bp as oauth_bp
 from app.web.oidc import bp as oidc_bp
 from app.web.pages import bp as pages_bp
+from app.web.registration import bp as registration_bp
 
 
 def register_blueprints(app: Flask) -> None:
@@ -19,6 +20,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(pages_bp)
     app.register_blueprint(oauth_bp)
     app.register_blueprint(oidc_bp)
+    app.register_blueprint(registration_bp)
     app.register_blueprint(health_bp)
     app.register_blueprint(admin_api_bp)
     app.register_blueprint(account_bp)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749.errors import AccessDeniedError, InvalidRequestError
@@ -16,9 +16,11 @@ from authlib.oidc.core.errors import (
 )
 from flask import Blueprint, Response, current_app, jsonify, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 
 from app.extensions import csrf
-from app.models import LoginSession, User
+from app.models import Client, LoginSession, User
+from app.models.client import METADATA_DOCUMENT
 from app.models.clock import now
 from app.oauth import authorization
 from app.oauth.discovery import PROMPT_VALUES, RESPONSE_MODES
@@ -28,6 +30,7 @@ from app.oauth.grants import AuthorizationCodeGrant
 from app.oauth.signing import keyring
 from app.scopes import consent_lines
 from app.services import consents, resources
+from app.services.metadata_documents import vouching_host
 from app.web.error_pages import APP_REQUEST, UNKNOWN_APP
 from app.web.errors import error_response
 from app.web.login_session import current_login_session
@@ -174,7 +177,18 @@ def _consent_page(grant: AuthorizationCodeGrant, user: User, scope: str) -> str:
     names = resources.names_by_scope(scope.split(), requested=grant.resource, allowed=grant.client.resources)
     return render_template("consent.html", client=grant.client, scopes=consent_lines(scope, names),
                            resource=grant.resource, params=request_parameters(without=CONSENT_FIELDS),
-                           user=user)
+                           user=user, **_client_facts(grant.client))
+
+
+def _client_facts(client: Client) -> dict[str, Any]:
+    """What lets a person tell a client from a look-alike: the host that vouches for a metadata document client,
+    whether it registered itself, and its links, each shown with its host. Its logo is not shown: it would be
+    fetched from the client's server by the person's browser."""
+    links = [(label, url, urlsplit(url).netloc) for label, url in (
+        (_("Website"), client.client_uri), (_("Privacy policy"), client.policy_uri),
+        (_("Terms of service"), client.tos_uri)) if url]
+    vouched_by = vouching_host(client.client_id) if client.registered_via == METADATA_DOCUMENT else None
+    return {"vouched_by": vouched_by, "self_registered": client.is_dynamic and vouched_by is None, "links": links}
 
 
 @bp.route("/oauth/token", methods=["POST"])

@@ -38,6 +38,11 @@ BAD = [
     ("LOG_LEVEL", "chatty", "must be one of"),
     ("TRUSTED_PROXY_HOPS", "-1", "non-negative"),
     ("ARGON2_MEMORY_KIB", "lots", "invalid"),
+    ("REGISTRATION", "sometimes", "expected one of off, token, open"),
+    ("CIMD", "yes", "expected one of off, allowlist, open"),
+    ("CIMD", "allowlist", "needs OSTIARY_CIMD_ALLOWED_HOSTS"),
+    ("CIMD_ALLOWED_HOSTS", "https://claude.ai", "lower-case host name"),
+    ("DYNAMIC_CLIENT_SCOPES", "openid ostiary:admin", "must not include ostiary:admin"),
 ]
 
 
@@ -100,6 +105,8 @@ def test_the_installed_script_fails_fast_on_a_bad_variable(tmp_path):
         ("TRUSTED_PROXY_HOPS", "1", 1),
         ("DATABASE_URL", "postgresql://u:p@db/ostiary", "postgresql://u:p@db/ostiary"),
         ("LOG_LEVEL", "debug", "debug"),
+        ("REGISTRATION", " Open ", "open"),
+        ("CIMD_ALLOWED_HOSTS", "claude.ai, chatgpt.com", ["claude.ai", "chatgpt.com"]),
     ],
 )
 def test_good_values_are_parsed(name, value, expected):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 import jwt
 from flask import Flask, g, jsonify, request
@@ -32,9 +33,16 @@ class AccessTokenVerifier:
         return decoded["payload"]
 
 
+def metadata_url(resource: str) -> str:
+    """RFC 9728 §3.1: the well-known path goes between the host and the resource identifier's path."""
+    parts = urlsplit(resource)
+    return f"{parts.scheme}://{parts.netloc}/.well-known/oauth-protected-resource{parts.path.rstrip('/')}"
+
+
 def _refuse(status: int, error: str | None, description: str, scope: str | None = None):
-    """RFC 6750 §3: the WWW-Authenticate challenge, and the same error as JSON."""
-    challenge = 'Bearer realm="api"'
+    """RFC 6750 §3: the WWW-Authenticate challenge, and the same error as JSON; RFC 9728 §5.1: where the
+    resource's metadata is, so a client can find the authorization server from a 401 alone."""
+    challenge = f'Bearer realm="api", resource_metadata="{metadata_url(g.resource)}"'
     if error:
         challenge += f', error="{error}", error_description="{description}"'
     if scope:
@@ -72,10 +80,18 @@ def require_token(verifier: AccessTokenVerifier, *scopes: str, roles: tuple[str,
     return decorator
 
 
-def create_api(issuer: str, audience: str) -> Flask:
+def create_api(issuer: str, audience: str, scopes: tuple[str, ...] = ("orders:read", "orders:write")) -> Flask:
+    """`audience` is the resource identifier registered in Ostiary (`ostiary resources create --identifier`)."""
     api = Flask(__name__)
     verifier = AccessTokenVerifier(issuer, audience)
     api.extensions["token_verifier"] = verifier
+    api.before_request(lambda: setattr(g, "resource", audience))
+
+    # RFC 9728 §3: what `ostiary resources metadata <identifier>` prints, served where clients look for it.
+    @api.get(urlsplit(metadata_url(audience)).path)
+    def protected_resource_metadata():
+        return jsonify(resource=audience, authorization_servers=[issuer], scopes_supported=list(scopes),
+                       bearer_methods_supported=["header"])
 
     @api.get("/orders")
     @require_token(verifier, "orders:read")

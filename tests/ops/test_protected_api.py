@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import time
 
 import jwt
@@ -10,6 +11,7 @@ import pytest
 import requests
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from app.cli import cli
 from tests.ops.ostiary_process import free_port
 from tests.ops.protected_api import create_api
 
@@ -39,10 +41,25 @@ def test_a_token_from_the_token_endpoint_is_accepted(api, live_server, make):
     assert response.get_json() == {"orders": [], "subject": machine.client_id}
 
 
-def test_no_token_is_a_bare_challenge(api):
+def test_no_token_is_a_bare_challenge_naming_the_resource_metadata(api, live_server):
     response = api.test_client().get("/orders")
     assert response.status_code == 401
-    assert response.headers["WWW-Authenticate"] == 'Bearer realm="api"'  # RFC 6750 §3.1: no error code
+    # RFC 6750 §3.1: no error code; RFC 9728 §5.1: where the protected resource metadata is.
+    metadata = f"{live_server}/.well-known/oauth-protected-resource"
+    assert response.headers["WWW-Authenticate"] == f'Bearer realm="api", resource_metadata="{metadata}"'
+
+
+def test_protected_resource_metadata_is_what_ostiary_says(live_server, make, runner):
+    """RFC 9728 §3: the resource serves the document `ostiary resources metadata` prints for its identifier."""
+    identifier = make.resource(f"{live_server}/mcp", scope="orders:read orders:write", name="Orders")
+    api = create_api(issuer=live_server, audience=identifier)
+    served = api.test_client().get("/.well-known/oauth-protected-resource/mcp")
+    assert served.status_code == 200
+    printed = json.loads(runner.invoke(cli, ["resources", "metadata", identifier, "--json"]).output)
+    assert printed == {**served.get_json(), "resource_name": "Orders"}
+    assert printed["resource"] == identifier and printed["authorization_servers"] == [live_server]
+    challenge = api.test_client().get("/orders").headers["WWW-Authenticate"]
+    assert f'resource_metadata="{live_server}/.well-known/oauth-protected-resource/mcp"' in challenge
 
 
 @functools.cache

@@ -96,7 +96,7 @@ def test_purge_deletes_what_nothing_can_use_and_keeps_what_replay_detection_need
     assert result.exit_code == 0, result.output
     assert json.loads(result.output) == {
         "deleted": {"authorization_codes": 2, "refresh_tokens": 4, "access_tokens": 2, "login_sessions": 3,
-                    "audit_events": 1, "one_time_tokens": 0},
+                    "audit_events": 1, "one_time_tokens": 0, "clients": 0},
         "audit_retention_days": 90,
     }
     db.session.expire_all()
@@ -135,7 +135,7 @@ def test_deletes_run_in_batches_each_committed(rows):
     finally:
         event.remove(db.engine, "before_cursor_execute", record)
     # login_sessions took three batches (10, 10, 5); every other table one empty batch.
-    assert statements.count("DELETE") == 3 + 5
+    assert statements.count("DELETE") == 3 + 6
 
 
 def test_a_reused_refresh_token_still_revokes_its_family_after_a_purge(live_server, make, app):

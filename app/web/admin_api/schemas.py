@@ -70,6 +70,8 @@ CLIENT_FIELDS: dict[str, Schema] = {
     "introspect_resources": {**RESOURCE_LIST, "description": (
         "Registered resources this client serves: it may introspect the access tokens meant for them (RFC 7662 §4)")},
     "introspect_all": {**BOOLEAN, "description": "May introspect every token (RFC 7662 §4); confidential clients only"},
+    **{link: {"type": ["string", "null"], "maxLength": 2000, "description": "RFC 7591 §2, shown on the consent page"}
+       for link in ("client_uri", "logo_uri", "policy_uri", "tos_uri")},
 }
 
 CLIENT_PROPERTIES: dict[str, Schema] = {
@@ -80,6 +82,9 @@ CLIENT_PROPERTIES: dict[str, Schema] = {
     "introspect_all": BOOLEAN,
     "is_active": {**BOOLEAN, "description": "false: disabled, refused as if it were not registered"},
     "created_at": TIMESTAMP,
+    "registered_via": {"type": "string", "enum": ["operator", "token", "open"], "description": (
+        "operator (CLI, admin API), or RFC 7591 registration with an initial access token or openly")},
+    **{link: NULLABLE_STRING for link in ("client_uri", "logo_uri", "policy_uri", "tos_uri")},
 }
 
 ONE_TIME_SECRET = {**NULLABLE_STRING, "description": "Shown once; null for public clients"}
