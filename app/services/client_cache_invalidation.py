@@ -5,9 +5,10 @@ clears this process's cache at once, again when its transaction ends, and on Pos
 transaction, so that every listening process clears its own when (and only if) the change commits.
 
 Reads, PostgreSQL: each process keeps one connection that LISTENs. The cache answers only while that connection
-is known to be alive: a round trip on it at least every HEARTBEAT_SECONDS extends trust to TRUST_SECONDS past the
-round trip's start. When it breaks (or merely goes quiet) the cache is emptied and bypassed until the listener is
-back, so a lost notification can never be served from memory. SQLite: `PRAGMA data_version` on the request's own
+is known to hear: every HEARTBEAT_SECONDS it notifies itself on a channel of its own, and each echo received
+extends trust to TRUST_SECONDS past the moment it was sent. When the connection breaks the cache is emptied; when
+echoes stop (a silent network, a pooler that drops LISTEN) trust lapses; either way the cache is bypassed until
+echoes come back, and emptied then, so a lost notification can never be served from memory. SQLite: `PRAGMA data_version` on the request's own
 connection tells whether anyone else has committed since that connection last looked; if so, the cache is emptied.
 """
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import secrets
 import threading
 import time
 from typing import Any
@@ -136,20 +138,27 @@ class Listener:
             delay = min(delay * 2, RECONNECT_MAX_SECONDS)
 
     def _listen(self) -> None:
+        # Its own echo channel: a notification it sends itself and receives proves, end to end, that every
+        # notification committed before it was sent has arrived (PostgreSQL delivers them in commit order). A plain
+        # round trip would not: through a pooler in transaction mode the LISTEN is lost while queries still work.
+        echo = f"ostiary_echo_{secrets.token_hex(8)}"
         with psycopg.connect(self.dsn, autocommit=True, connect_timeout=self.connect_timeout, keepalives=1,
                              keepalives_idle=5, keepalives_interval=1, keepalives_count=3,
                              application_name="ostiary-client-cache") as conn:
             conn.execute(f"LISTEN {CHANNEL}")
-            started = time.monotonic()
-            self.cache.trust()  # empties it: whatever changed before LISTEN is forgotten
-            self.trusted_until = started + TRUST_SECONDS
+            conn.execute(f"LISTEN {echo}")
             while not self._stopped.is_set():
-                # Those that arrive during the heartbeat are kept by psycopg for the next notifies().
-                for _notify in conn.notifies(timeout=HEARTBEAT_SECONDS):
-                    self.cache.clear()
-                started = time.monotonic()
-                conn.execute("SELECT 1")  # the connection is alive: everything committed before now was heard
-                self.trusted_until = started + TRUST_SECONDS
+                sent = time.monotonic()
+                conn.execute(f"NOTIFY {echo}")
+                # Those that arrive while a statement runs are kept by psycopg for the next notifies().
+                for notify in conn.notifies(timeout=HEARTBEAT_SECONDS):
+                    if notify.channel != echo:
+                        self.cache.clear()
+                    elif self.trusted_until <= time.monotonic():
+                        self.cache.trust()  # trusted again (or for the first time): forget what it may have missed
+                        self.trusted_until = sent + TRUST_SECONDS
+                    else:
+                        self.trusted_until = sent + TRUST_SECONDS
 
 
 class DataVersion:
