@@ -145,8 +145,7 @@ class Listener:
         with psycopg.connect(self.dsn, autocommit=True, connect_timeout=self.connect_timeout, keepalives=1,
                              keepalives_idle=5, keepalives_interval=1, keepalives_count=3,
                              application_name="ostiary-client-cache") as conn:
-            conn.execute(f"LISTEN {CHANNEL}")
-            conn.execute(f"LISTEN {echo}")
+            conn.execute(f"LISTEN {CHANNEL}; LISTEN {echo}")  # one statement: one server connection, even pooled
             while not self._stopped.is_set():
                 sent = time.monotonic()
                 conn.execute(f"NOTIFY {echo}")
