@@ -72,9 +72,11 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     )
     from app import models  # noqa: F401  (register tables with the metadata)
     from app.oauth import config_oauth
+    from app.services import client_cache_invalidation
     from app.web import register_blueprints
 
     config_oauth(app)
+    client_cache_invalidation.init_app(app)
     register_blueprints(app)
     # After the blueprints' hooks: the request clock and id start before a CSRF refusal can end a request.
     csrf.init_app(app)

@@ -136,6 +136,9 @@ SETTINGS: dict[str, tuple[Any, Callable[[str], Any]]] = {
     "SIGN_IN_LOCKOUT_SECONDS": (900, _positive_int),
     "CLIENT_AUTH_FAILURES_PER_IP": (100, _positive_int),
     "CLIENT_AUTH_LOCKOUT_SECONDS": (300, _positive_int),
+    # Client registrations and API keys kept in each worker's memory, dropped everywhere when one changes
+    # (README "Performance"); 0 turns the cache off.
+    "CLIENT_CACHE_ENTRIES": (10000, _non_negative_int),
     # Shared rate-limit counters for every node; without it each process counts alone.
     "REDIS_URL": (None, str),
     "CORS_ALLOWED_ORIGINS": ([], _str_list),

@@ -14,7 +14,7 @@ from app.extensions import db
 from app.models import ApiKey, User
 from app.models.clock import now
 from app.security.secrets import digest, generate_secret
-from app.services import audit
+from app.services import audit, client_cache
 from app.services.clients import validate_scope
 from app.services.pagination import Page, paginate
 from app.services.roles import allowed_scopes
@@ -47,18 +47,23 @@ def parse(key: str) -> tuple[str, str] | None:
 
 
 def authenticate(key: str, parsed: tuple[str, str] | None = None) -> ApiKey | None:
-    """The live key this string is, or None: one indexed lookup (owner joined), one SHA-256, no cache; `parsed`,
-    what parse(key) returned, saves parsing it again."""
+    """The live key this string is, or None: one SHA-256 and the key (owner joined) from the client cache, a
+    detached read-only copy; `parsed`, what parse(key) returned, saves parsing it again."""
     parsed = parsed or parse(key)
     if parsed is None:
         return None
-    found = db.session.scalar(select(ApiKey).where(ApiKey.key_id == parsed[0]))
+    found = client_cache.cached("api_key", parsed[0], _key_row)
     moment = now()
     if found is None or not found.check_client_secret(key) or not found.is_live(moment):
         return None
     if found.last_used_at is None or moment - found.last_used_at >= TOUCH_INTERVAL_SECONDS:
         _touch(found, moment)
+        found.last_used_at = moment  # the cached copy too: the touch itself does not clear the cache
     return found
+
+
+def _key_row(key_id: str) -> ApiKey | None:
+    return db.session.scalar(select(ApiKey).where(ApiKey.key_id == key_id))
 
 
 def _touch(api_key: ApiKey, moment: int) -> None:
@@ -140,8 +145,8 @@ def get_api_key(key_id: str, owner: User | None = None) -> ApiKey:
 
 
 def is_live_key(key_id: str) -> bool:
-    """Whether a key still speaks for its owner (not revoked, not expired, owner enabled): one indexed lookup."""
-    found = db.session.scalar(select(ApiKey).where(ApiKey.key_id == key_id)) if KEY_ID.fullmatch(key_id) else None
+    """Whether a key still speaks for its owner (not revoked, not expired, owner enabled), from the client cache."""
+    found = client_cache.cached("api_key", key_id, _key_row) if KEY_ID.fullmatch(key_id) else None
     return found is not None and found.is_live(now())
 
 

@@ -16,7 +16,7 @@ from app.models import AuthorizationCode, Client, Consent, RefreshToken, Resourc
 from app.models.client import OPERATOR
 from app.scopes import ADMIN_SCOPE, STANDARD_SCOPES, is_valid_scope_token
 from app.security.secrets import digest, generate_secret
-from app.services import audit
+from app.services import audit, client_cache
 from app.services.pagination import Page, paginate
 from app.services.resources import admin_audience, validate_client_resources
 from app.services.revocation import revoke_issued_to
@@ -284,6 +284,7 @@ def require(client_id: str) -> Client:
 
 
 def get_active_client(client_id: str) -> Client | None:
-    """A registered client that is not disabled: what the protocol endpoints serve (oauth/server.query_client)."""
-    client = get_client(client_id)
+    """A registered client that is not disabled: what the protocol endpoints serve (oauth/server.query_client); a
+    detached copy from the client cache, read-only."""
+    client = client_cache.cached("client", client_id, get_client)
     return client if client is not None and client.is_active else None

@@ -15,9 +15,7 @@ import statistics
 import sys
 from collections import defaultdict
 
-OSTIARY, API_KEY, PEER = "ostiary", "apikey", "peer"
-# Rows measured against the peer: a registered client, and an API key (ost_<id>_<secret>) on the same endpoint.
-OURS = (OSTIARY, API_KEY)
+PEER = "peer"
 
 
 def per_request_ms(seconds: str, requests: str) -> float | None:
@@ -41,6 +39,9 @@ def main(argv: list[str]) -> int:
     with open(argv[1], newline="") as handle:
         rows = list(csv.DictReader(handle, delimiter="\t"))
     groups: dict[tuple[str, int], list[dict]] = defaultdict(list)
+    # Rows measured against the peer, in the order they first ran: a registered client (ostiary), an API key
+    # (apikey) on the same endpoint, and a second server of the same app, if one was given (BENCH_ALT_SERVE_CMD).
+    ours = list(dict.fromkeys(row["server"] for row in rows if row["server"] != PEER))
     for row in rows:
         groups[(row["server"], int(row["conns"]))].append(row)
 
@@ -48,7 +49,7 @@ def main(argv: list[str]) -> int:
           f"{'cpu_ms/req':>10} {'db_cpu_ms/req':>13}")
     conns_seen = sorted({conns for _, conns in groups})
     for conns in conns_seen:
-        for server in (*OURS, PEER):
+        for server in (*ours, PEER):
             runs = groups.get((server, conns), [])
             if not runs:
                 continue
@@ -65,21 +66,21 @@ def main(argv: list[str]) -> int:
     for conns in conns_seen:
         peer = {r["rep"]: r for r in groups.get((PEER, conns), [])}
         peer_cpu = median([per_request_ms(r["cpu_s"], r["requests"]) for r in peer.values()])
-        for name in OURS:
-            ours = {r["rep"]: r for r in groups.get((name, conns), [])}
-            if not ours:
+        for name in ours:
+            mine = {r["rep"]: r for r in groups.get((name, conns), [])}
+            if not mine:
                 continue
-            paired = sorted(set(ours) & set(peer), key=int)
-            ratios = [float(ours[rep]["rps"]) / float(peer[rep]["rps"]) for rep in paired if float(peer[rep]["rps"]) > 0]
-            non2xx = sum(int(r["non2xx"]) for r in ours.values())
+            paired = sorted(set(mine) & set(peer), key=int)
+            ratios = [float(mine[rep]["rps"]) / float(peer[rep]["rps"]) for rep in paired if float(peer[rep]["rps"]) > 0]
+            non2xx = sum(int(r["non2xx"]) for r in mine.values())
             ratio = median(ratios)
             ok = ratio is not None and ratio >= target and non2xx == 0
             met = met and ok
             print(f"conns={conns:<3} {name}/peer rps = {fmt(ratio)}  (per repeat: {', '.join(fmt(r) for r in ratios)})  "
                   f"{name} non2xx={non2xx}  {'OK' if ok else 'BELOW TARGET'} (target >= {target:.2f}x, 0 non-2xx)")
             # CPU per token moves far less than rps when other work shares the machine.
-            ours_cpu = median([per_request_ms(r["cpu_s"], r["requests"]) for r in ours.values()])
-            ours_db = median([per_request_ms(r["db_cpu_s"], r["requests"]) for r in ours.values()]) or 0.0
+            ours_cpu = median([per_request_ms(r["cpu_s"], r["requests"]) for r in mine.values()])
+            ours_db = median([per_request_ms(r["db_cpu_s"], r["requests"]) for r in mine.values()]) or 0.0
             if ours_cpu and peer_cpu:
                 print(f"          CPU per token: {name} {ours_cpu:.2f} ms + PostgreSQL {ours_db:.2f} ms, peer {peer_cpu:.2f} ms"
                       f"  -> peer/{name} = {peer_cpu / (ours_cpu + ours_db):.2f}")

@@ -189,3 +189,61 @@ def test_token_rate_of_two_nodes_against_one(cluster, capsys):
         print(f"\nclient_credentials tokens/s, one worker per node, 16 connections per node: one node {one:.0f}, "
               f"two nodes {two:.0f} ({two / one:.2f}x; the load generator shares the same 2 CPUs)")
     assert one > 0 and two > 0
+
+
+def token_status(node: Node, client_id: str, secret: str) -> int:
+    response = requests.post(f"{node.url}/oauth/token", data={"grant_type": "client_credentials"},
+                             auth=(client_id, secret), timeout=5)
+    return response.status_code
+
+
+def seconds_until_refused(nodes: list[Node], client_id: str, secret: str, limit: float) -> float:
+    """From now until every node answers 401 to these credentials (measured, and asserted below `limit`)."""
+    started, pending = time.monotonic(), list(nodes)
+    while pending:
+        pending = [node for node in pending if token_status(node, client_id, secret) != 401]
+        elapsed = time.monotonic() - started
+        assert elapsed < limit, f"still accepted after {elapsed:.2f} s by {[node.url for node in pending]}"
+    return time.monotonic() - started
+
+
+def test_a_changed_client_or_key_is_refused_by_every_node_within_a_second(cluster, capsys):
+    """Each node caches clients and API keys (client cache); a change made elsewhere (here: this process, a third
+    one on the same database) reaches both through PostgreSQL NOTIFY within a second."""
+    from app.extensions import db
+    from app.models import User
+    from app.services import api_keys, clients, users
+
+    make, nodes = Factories(cluster.app), [cluster.a, cluster.b]
+    machines = {change: make.machine(scope="api:read") for change in ("disable", "delete", "rotate")}
+    owner = make.service_account("cache-owner", scope="api:read")
+    keys = {change: make.api_key(
+        owner if change == "disable owner" else make.service_account(change, scope="api:read"), "api:read")
+            for change in ("revoke key", "disable owner")}
+    credentials = {**machines, **keys}
+    for node in nodes:  # every node has each of them cached
+        for credential in credentials.values():
+            for _ in range(3):
+                assert token_status(node, credential.client_id, credential.client_secret or "") == 200
+
+    def change(what: str) -> None:
+        with cluster.app.app_context():
+            if what in machines:
+                client = clients.require(machines[what].client_id)
+                {"disable": lambda: clients.disable_client(client, actor=None),
+                 "delete": lambda: clients.delete_client(client, actor=None),
+                 "rotate": lambda: clients.rotate_secret(client, actor=None)}[what]()
+            elif what == "revoke key":
+                api_keys.revoke_api_key(api_keys.get_api_key(keys[what].client_id), actor=None)
+            else:
+                users.disable_user(db.session.get(User, owner.id), actor=None)
+            db.session.remove()
+
+    measured = {}
+    for what, credential in credentials.items():
+        change(what)  # committed when this returns
+        measured[what] = seconds_until_refused(nodes, credential.client_id, credential.client_secret or "", 1.0)
+        for node in nodes:  # and it stays refused
+            assert {token_status(node, credential.client_id, credential.client_secret or "") for _ in range(5)} == {401}
+    with capsys.disabled():
+        print("\nseconds until both nodes refuse: " + ", ".join(f"{what} {s:.3f}" for what, s in measured.items()))
