@@ -4,10 +4,12 @@ roles, a password set by an administrator, disabling, deletion. Signing in is ap
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
+from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
@@ -23,15 +25,24 @@ from app.services.roles import validate_principal_scope, validate_roles
 from app.services.sessions import end_all_sessions
 from app.services.transaction import transaction
 
-EMAIL_PATTERN = re.compile(r"^[^@\s\x00-\x1f]{1,64}@[^@\s\x00-\x1f]{1,255}$")
 USERNAME_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+MAX_EMAIL_CHARS = 320
 
 
 def normalize_email(email: str) -> str:
-    email = email.strip().lower()
-    if not EMAIL_PATTERN.match(email) or "." not in email.rpartition("@")[2]:
+    """One spelling per mailbox, the one stored and compared everywhere (sign-up, sign-in, invitations, changes):
+    NFKC (full-width and compatibility forms fold to their plain letters), a deliverable address syntax
+    (email-validator, RFC 5321/5322), an ASCII local part, the domain in its IDNA ASCII (xn--) form, lower case.
+    A look-alike from another script therefore never passes for a Latin address: its domain is stored and shown
+    as xn--..., and a non-ASCII local part is refused."""
+    folded = unicodedata.normalize("NFKC", email.strip()) if isinstance(email, str) else ""
+    if not folded or len(folded) > MAX_EMAIL_CHARS:
         raise ValidationError("email is not a valid address", field="email")
-    return email
+    try:
+        valid = validate_email(folded, check_deliverability=False, allow_smtputf8=False)
+    except EmailNotValidError:
+        raise ValidationError("email is not a valid address", field="email") from None
+    return valid.ascii_email.lower()
 
 
 def validate_username(username: str | None) -> str | None:
@@ -114,12 +125,21 @@ def identifiers_claimed(email: str | None, username: str | None, *, other_than: 
         raise ConflictError("a user with this email or username already exists") from None
 
 
+def login_as_email(login: str) -> str:
+    """A typed login as a stored email would spell it (normalize_email), or just lower-cased if it is none."""
+    try:
+        return normalize_email(login)
+    except ValidationError:
+        return login.lower()
+
+
 def find_by_login(login: str) -> User | None:
     """Email or username, ignoring case (both are unique so; stored emails are lower case)."""
     login = login.strip()
-    if not login or len(login) > 320 or not login.isprintable():
+    if not login or len(login) > MAX_EMAIL_CHARS or not login.isprintable():
         return None  # no account has such a login, and PostgreSQL refuses NUL in a query parameter
-    query = select(User).where(or_(User.email == login.lower(), func.lower(User.username) == login.lower()))
+    email = login_as_email(login)
+    query = select(User).where(or_(User.email == email, func.lower(User.username) == login.lower()))
     # Two matches only in a database not yet upgraded to unique usernames: sign in neither, rather than a guess.
     found = list(db.session.scalars(query.limit(2)))
     return found[0] if len(found) == 1 else None
