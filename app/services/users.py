@@ -15,10 +15,10 @@ from sqlalchemy.exc import IntegrityError
 
 from app.errors import ConflictError, NotFoundError, ValidationError
 from app.extensions import db
-from app.models import ApiKey, AuthorizationCode, Consent, LoginSession, RefreshToken, User
+from app.models import ApiKey, AuthorizationCode, Consent, LoginSession, OneTimeToken, RefreshToken, User
 from app.scopes import ADMIN_ROLE
 from app.security.passwords import PasswordPolicyError, check_policy, passwords
-from app.services import api_keys, audit
+from app.services import api_keys, audit, one_time_tokens
 from app.services.pagination import Page, paginate
 from app.services.revocation import revoke_issued
 from app.services.roles import validate_principal_scope, validate_roles
@@ -42,7 +42,7 @@ def normalize_email(email: str) -> str:
         valid = validate_email(folded, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError:
         raise ValidationError("email is not a valid address", field="email") from None
-    return valid.ascii_email.lower()
+    return (valid.ascii_email or valid.normalized).lower()
 
 
 def validate_username(username: str | None) -> str | None:
@@ -131,6 +131,11 @@ def login_as_email(login: str) -> str:
         return normalize_email(login)
     except ValidationError:
         return login.lower()
+
+
+def find_by_email(email: str) -> User | None:
+    """The account holding this address, already normalised (normalize_email)."""
+    return db.session.scalar(select(User).where(User.email == email))
 
 
 def find_by_login(login: str) -> User | None:
@@ -241,15 +246,22 @@ def set_password(user: User, password: str, *, actor: str | None, revoke_api_key
     return revoked_keys
 
 
+# Links sent before a factor changed must not undo the change (a reset link in the old mailbox).
+FACTOR_LINKS = ("password_reset", "email_change")
+
+
 def authentication_factor_changed(user: User, *, actor: str | None, keep_session: int | None = None,
                                   revoke_api_keys: bool = False) -> int:
     """Every change of a way to sign in (a password; later an email or a second factor) takes back what the old
     one let anyone obtain (RFC 9700 §4.14.2): every session but `keep_session` ends, every refresh-token family
     and its access tokens are revoked, codes not yet redeemed are void, and with revoke_api_keys the API keys
-    are revoked too. Part of the use case that changed the factor; returns the API keys revoked."""
+    are revoked too; mailed links that would change a factor (a password reset, an email change) stop working.
+    Part of the use case that changed the factor; returns the API keys revoked."""
     with transaction():
         end_all_sessions(user, keep=keep_session)
         revoke_issued(user)
+        for purpose in FACTOR_LINKS:
+            one_time_tokens.invalidate(purpose, user.id)
         return api_keys.revoke_keys_of(user, actor=actor) if revoke_api_keys else 0
 
 
@@ -270,12 +282,14 @@ def enable_user(user: User, *, actor: str | None) -> User:
     return user
 
 
-def delete_user(user: User, *, actor: str | None) -> None:
-    """Delete the principal and everything issued to it (explicitly: SQLite does not enforce ON DELETE)."""
+def delete_user(user: User, *, actor: str | None, reason: str | None = None) -> None:
+    """Delete the principal and everything issued to it (explicitly: SQLite does not enforce ON DELETE). The
+    audit event keeps the sub only, which nothing resolves any more; a sub is a random UUID, never reused."""
     with transaction():
         revoke_issued(user)
-        for model in (ApiKey, Consent, LoginSession, AuthorizationCode, RefreshToken):
+        for model in (ApiKey, Consent, LoginSession, AuthorizationCode, RefreshToken, OneTimeToken):
             column = ApiKey.owner_id if model is ApiKey else model.user_id
             db.session.execute(delete(model).where(column == user.id))
-        audit.record("user.deleted", user_sub=user.sub, actor=actor)
+        audit.record("user.deleted", user_sub=user.sub, actor=actor, **({"reason": reason} if reason else {}))
         db.session.delete(user)
+        db.session.flush()  # before a replacement account may take the address in the same transaction
