@@ -21,6 +21,7 @@ from app.errors import AppError, ConflictError, InvalidLinkError, ValidationErro
 from app.extensions import db
 from app.models import User
 from app.security.passwords import passwords
+from app.security.throttle import sign_in_counters, throttle
 from app.services import audit, mailed_links, one_time_tokens, outbox, users
 from app.services.transaction import transaction
 
@@ -124,20 +125,23 @@ def inspect(token: str) -> Verification | None:
     return Verification(user.email or "", user.registration_pending) if user else None
 
 
-def confirm(token: str, *, signed_up_as: str | None, password: str | None) -> str | None:
+def confirm(token: str, *, signed_up_as: str | None, password: str | None, ip: str | None = None) -> str | None:
     """Use the link: the address is verified and a pending registration becomes an account that may sign in.
     Returns where the sign-up wanted to go afterwards. Nobody is signed in.
 
     A pending registration is completed only from the browser that signed up (`signed_up_as`, the address it
-    registered) or with the password chosen there; raises WrongPasswordError otherwise, before the link is used.
+    registered) or with the password chosen there, counted like a sign-in of the account (raises Throttled, or
+    WrongPasswordError before the link is used).
     """
     found = inspect(token)
     if found is None:
         raise InvalidLinkError()
-    if found.pending and signed_up_as != found.email:
-        user = users.find_by_email(found.email)
-        if not password or user is None or not passwords().verify(user.password_hash, password):
-            raise WrongPasswordError("enter the password you chose when you signed up", field="password")
+    user = users.find_by_email(found.email)
+    if found.pending and signed_up_as != found.email and user is not None:
+        with throttle().attempt(sign_in_counters("", ip, sub=user.sub)) as attempt:
+            if not password or not passwords().verify(user.password_hash, password):
+                attempt.fail()
+                raise WrongPasswordError("enter the password you chose when you signed up", field="password")
     with transaction():
         redeemed = one_time_tokens.consume(PURPOSE, token)
         user = mailed_links.account_of(redeemed)

@@ -4,6 +4,7 @@ and renders; every form that sends mail answers the same whether or not the addr
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
@@ -44,9 +45,9 @@ def _errors(exc: AppError) -> dict[str | None, str]:
     return {exc.field: str(MESSAGES.get(exc.description, exc.description))}
 
 
-def _throttled(template: str, refused: Throttled, **context: Any) -> ResponseReturnValue:
-    page = render_template(template, errors={None: rate_limits.requests_wait_message(refused.retry_after_seconds)},
-                           **context)
+def _throttled(template: str, refused: Throttled, wait_message: Callable[[int], str] = rate_limits.requests_wait_message,
+               **context: Any) -> ResponseReturnValue:
+    page = render_template(template, errors={None: wait_message(refused.retry_after_seconds)}, **context)
     return rate_limits.too_many_requests(page, refused.retry_after_seconds)
 
 
@@ -122,7 +123,9 @@ def verify_email() -> ResponseReturnValue:
                            gettext("Nobody can use this address for an account unless they confirm it from your "
                                    "mailbox."))
         next_url = signup.confirm(token, signed_up_as=session.get(SIGNED_UP_AS),
-                                  password=request.form.get("password", ""))
+                                  password=request.form.get("password", ""), ip=request.remote_addr)
+    except Throttled as refused:  # guesses at the registrant's password count as failed sign-ins
+        return _throttled("verify_email.html", refused, rate_limits.wait_message, **context)
     except InvalidLinkError:
         return _invalid_link(resend=True)
     except AppError as exc:

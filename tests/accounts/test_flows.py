@@ -85,6 +85,18 @@ def test_pre_hijacking_an_unsolicited_link_cannot_complete_the_attackers_registr
     assert _user(app, "victim@example.com").registration_pending
 
 
+def test_guesses_at_the_registrants_password_count_as_failed_sign_ins(app, client, monkeypatch):
+    monkeypatch.setitem(app.config, "SIGN_IN_FAILURES_PER_ACCOUNT", 2)
+    attacker = app.test_client()
+    from tests.accounts.conftest import csrf
+    attacker.post("/signup", data={"csrf_token": csrf(attacker, "/signup"), "email": "guessed@example.com",
+                                   "password": PASSWORD, "confirm_password": PASSWORD})
+    link = link_in(mails(app, "guessed@example.com", "verify_email")[0])
+    form = {"csrf_token": csrf(client, link), "token": _token(link), "password": "a guess"}
+    assert [client.post("/verify-email", data=form).status_code for _ in range(3)] == [400, 400, 429]
+    assert _user(app, "guessed@example.com").registration_pending
+
+
 def test_pre_hijacking_a_later_sign_up_replaces_the_pending_one(app, client, sign_up):
     other = app.test_client()
     from tests.accounts.conftest import csrf
