@@ -24,8 +24,10 @@ def request_reset(email: str, *, ip: str | None) -> str:
     with transaction():
         user = users.find_by_email(address)
         if user is None or not user.is_active or user.is_service_account:
-            # No mail, but the same work as a message would take (its rendering), so the time tells nothing either.
+            # No mail, but much the same work as a message takes (its rendering, a row, a commit), so the time
+            # tells little either; the page adds a floor (app/web/self_service.py).
             render("password_reset", {"link": "", "valid_for": 60})
+            audit.record("user.password_reset_requested", outcome="failure")
             return address
         mailed_links.send(address, "password_reset", "/reset-password", purpose=PURPOSE, user_id=user.id,
                           user_sub=user.sub, ttl_setting="PASSWORD_RESET_TTL_SECONDS", data={"email": address})

@@ -4,7 +4,9 @@ and renders; every form that sends mail answers the same whether or not the addr
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
@@ -24,6 +26,9 @@ bp = Blueprint("self_service", __name__)
 SIGNED_UP_AS = "signed_up_as"  # the address this browser signed up with: it may complete that registration
 SIGNUP_NEXT = "signup_next"
 MAX_TOKEN_CHARS = 64
+# A form whose work depends on whether an address has an account answers no sooner than this, so that the time
+# taken (a mail queued, or none) does not tell either; the services do comparable work on both paths as well.
+MIN_ANSWER_SECONDS = 0.5
 INVALID_LINK = lazy_gettext("This link is invalid or has expired. Links work once, and a newer one replaces it.")
 INVALID_EMAIL = lazy_gettext("Enter a valid email address, like name@example.com.")
 PASSWORDS_DIFFER = lazy_gettext("The passwords do not match.")
@@ -35,6 +40,15 @@ MESSAGES = {"email is not a valid address": INVALID_EMAIL, "invalid or expired l
 def signup_links() -> dict[str, Any]:
     """The sign-in page offers "Create an account" only where sign-up is open."""
     return {"signup_open": lambda: signup.policy() == "open"}
+
+
+@contextmanager
+def _answer_takes_at_least() -> Iterator[None]:
+    started = time.monotonic()
+    try:
+        yield
+    finally:
+        time.sleep(max(0.0, started + MIN_ANSWER_SECONDS - time.monotonic()))
 
 
 def _token() -> str:
@@ -77,8 +91,10 @@ def signup_page() -> ResponseReturnValue:
         return render_template("signup.html", errors={}, **context)
     try:
         password = _confirm_passwords("password")
-        address = signup.register(request.form.get("email", ""), password, name=request.form.get("name", "").strip(),
-                                  ip=request.remote_addr, next_url=next_url or None)
+        with _answer_takes_at_least():
+            address = signup.register(request.form.get("email", ""), password,
+                                      name=request.form.get("name", "").strip(), ip=request.remote_addr,
+                                      next_url=next_url or None)
     except Throttled as refused:
         return _throttled("signup.html", refused, **context)
     except AppError as exc:
@@ -144,7 +160,8 @@ def resend_verification() -> ResponseReturnValue:
         if user is not None:
             signup.resend_to(user, ip=request.remote_addr)
         else:
-            signup.resend(request.form.get("email", ""), ip=request.remote_addr)
+            with _answer_takes_at_least():
+                signup.resend(request.form.get("email", ""), ip=request.remote_addr)
     except Throttled as refused:
         return _throttled("resend_verification.html", refused, **context)
     except AppError as exc:
@@ -168,7 +185,8 @@ def forgot_password() -> ResponseReturnValue:
     if request.method == "GET":
         return render_template("forgot_password.html", errors={}, **context)
     try:
-        password_reset.request_reset(request.form.get("email", ""), ip=request.remote_addr)
+        with _answer_takes_at_least():
+            password_reset.request_reset(request.form.get("email", ""), ip=request.remote_addr)
     except Throttled as refused:
         return _throttled("forgot_password.html", refused, **context)
     except AppError as exc:

@@ -11,6 +11,7 @@ from flask.testing import FlaskClient
 
 from app.extensions import db
 from app.models import OutboxMessage
+from app.web import self_service
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 PASSWORD = "a long and unusual passphrase"
@@ -42,6 +43,12 @@ def csrf(client: FlaskClient, path: str = "/login") -> str:
     match = CSRF.search(page)
     assert match, page
     return match.group(1)
+
+
+@pytest.fixture(autouse=True)
+def quick_answers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No floor on the answer time of the mail-sending forms, except in the test that measures it."""
+    monkeypatch.setattr(self_service, "MIN_ANSWER_SECONDS", 0.0)
 
 
 @pytest.fixture

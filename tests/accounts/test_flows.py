@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import statistics
+import time
+
 import pytest
 from sqlalchemy import select
 
 from app.extensions import db
 from app.models import AuditEvent, LoginSession, OneTimeToken, User
 from app.services import users
+from app.web import self_service
 from tests.accounts.conftest import PASSWORD, code_in, link_in, mails
 from tests.factories import DEFAULT_PASSWORD
 
@@ -135,6 +139,21 @@ def test_forgot_password_answers_alike_and_mails_real_accounts_only(app, make, p
     assert real.status_code == unknown.status_code == 200
     assert real.get_data(as_text=True).replace("real", "x") == unknown.get_data(as_text=True).replace("real", "x")
     assert [m.recipient for m in mails(app)] == ["real@example.com"]
+
+
+def test_forgot_password_takes_as_long_for_an_unknown_address(app, make, client, monkeypatch):
+    monkeypatch.setattr(self_service, "MIN_ANSWER_SECONDS", 0.5)
+    make.user("timed@example.com")
+    from tests.accounts.conftest import csrf
+    token = csrf(client, "/forgot-password")
+    took: dict[str, list[float]] = {"timed@example.com": [], "untimed@example.com": []}
+    for _ in range(3):
+        for email, times in took.items():
+            started = time.monotonic()
+            client.post("/forgot-password", data={"csrf_token": token, "email": email})
+            times.append(time.monotonic() - started)
+    known, unknown = (statistics.median(times) for times in took.values())
+    assert min(known, unknown) >= 0.5 and abs(known - unknown) < 0.1
 
 
 def test_a_reset_signs_out_everywhere_and_never_signs_in(app, make, client, post):
