@@ -23,6 +23,15 @@ class ConfigError(Exception):
     """A setting is missing or malformed; the message names the variable."""
 
 
+def _bool(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError("expected true or false")
+
+
 def _positive_int(value: str) -> int:
     number = int(value)
     if number <= 0:
@@ -128,6 +137,20 @@ SETTINGS: dict[str, tuple[Any, Callable[[str], Any]]] = {
     "MAIL_MAX_ATTEMPTS": (10, _positive_int),
     "MAIL_RETRY_INITIAL_SECONDS": (30, _positive_int),
     "MAIL_RETRY_MAX_SECONDS": (3600, _positive_int),
+    # Self-service accounts (README "Self-service accounts"). SIGNUP: open | invite | closed; unset, it is open
+    # on a loopback issuer (the embedded demo) and closed anywhere else.
+    "SIGNUP": (None, str),
+    "SIGNUP_ALLOWED_DOMAINS": ([], _str_list),
+    "REQUIRE_VERIFIED_EMAIL": (False, _bool),
+    "EMAIL_VERIFICATION_TTL_SECONDS": (24 * 3600, _positive_int),
+    "PASSWORD_RESET_TTL_SECONDS": (30 * 60, _positive_int),
+    "EMAIL_CHANGE_TTL_SECONDS": (24 * 3600, _positive_int),
+    "INVITATION_TTL_SECONDS": (7 * 24 * 3600, _positive_int),
+    # Forms that send mail (sign-up, verification, password reset, email change): requests per address and per
+    # client address within the window, whether or not the address has an account.
+    "MAIL_REQUESTS_PER_ADDRESS": (5, _positive_int),
+    "MAIL_REQUESTS_PER_IP": (30, _positive_int),
+    "MAIL_REQUESTS_WINDOW_SECONDS": (3600, _positive_int),
     # Brute-force limits (OWASP ASVS V2.2.1): failures are counted from the first one for *_LOCKOUT_SECONDS;
     # at the limit the account or address is refused until that period ends (client authentication: only its
     # failures are, a correct secret never is). Never permanent.
@@ -235,6 +258,7 @@ def validate(settings: Mapping[str, Any]) -> None:
     _validate_redis_url(settings["REDIS_URL"])
     _validate_brand(settings)
     _validate_mail(settings)
+    _validate_signup(settings)
     for origin in settings["CORS_ALLOWED_ORIGINS"]:
         _validate_origin(origin)
     _validate_egress(settings["EGRESS_ALLOWED_NETWORKS"], settings["EGRESS_CA_BUNDLE"])
@@ -277,6 +301,26 @@ def _validate_origin(origin: str) -> None:
         raise ConfigError(f"{name}: {origin!r} must be scheme://host[:port] with no path or trailing slash")
     if parts.username is not None or (parts.scheme == "http" and not is_loopback(parts.hostname)):
         raise ConfigError(f"{name}: {origin!r} must use https unless it is a loopback address")
+
+
+SIGNUP_POLICIES = ("open", "invite", "closed")
+DOMAIN = re.compile(r"(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}")
+
+
+def signup_policy(settings: Mapping[str, Any]) -> str:
+    """OSTIARY_SIGNUP, else open on a loopback issuer (the embedded demo) and closed anywhere else."""
+    if settings["SIGNUP"]:
+        return str(settings["SIGNUP"])
+    return "open" if is_loopback(urlsplit(settings["ISSUER"]).hostname) else "closed"
+
+
+def _validate_signup(settings: Mapping[str, Any]) -> None:
+    if settings["SIGNUP"] and settings["SIGNUP"] not in SIGNUP_POLICIES:
+        raise ConfigError(f"{ENV_PREFIX}SIGNUP must be one of {', '.join(SIGNUP_POLICIES)}")
+    for domain in settings["SIGNUP_ALLOWED_DOMAINS"]:
+        if not DOMAIN.fullmatch(domain):
+            raise ConfigError(f"{ENV_PREFIX}SIGNUP_ALLOWED_DOMAINS: {domain!r} is not a lower-case domain name"
+                              " (an internationalised one in its xn-- form)")
 
 
 def _validate_egress(networks: list[str], ca_bundle: str | None) -> None:

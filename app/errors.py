@@ -36,3 +36,11 @@ class ConflictError(AppError):
 
 class WrongPasswordError(ValidationError):
     """A signed-in person re-entered a password that is not theirs: counted and audited like a failed sign-in."""
+
+
+class InvalidLinkError(ValidationError):
+    """A mailed link (or its code) that is unknown, expired, used, superseded or meant for another account: one
+    answer for all of them (app/services/one_time_tokens.py)."""
+
+    def __init__(self) -> None:
+        super().__init__("invalid or expired link", field="token")

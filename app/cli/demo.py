@@ -7,6 +7,7 @@ from typing import Any
 from flask import current_app
 
 from app.cli.common import all_pages
+from app.config import signup_policy
 from app.security.secrets import generate_secret
 from app.services.clients import client_page, create_client
 from app.services.users import create_user, find_by_login
@@ -21,7 +22,7 @@ def create_demo() -> dict[str, Any]:
     result: dict[str, Any] = {"admin_email": DEMO_ADMIN}
     if find_by_login(DEMO_ADMIN) is None:
         password = generate_secret(12)
-        create_user(DEMO_ADMIN, password, name="Demo Admin", username="admin", is_admin=True)
+        create_user(DEMO_ADMIN, password, name="Demo Admin", username="admin", is_admin=True, email_verified=True)
         result["admin_password"] = password
         sign_in = f"Sign in at {issuer}/login as {DEMO_ADMIN} with password {password} (shown once)."
     else:
@@ -43,5 +44,10 @@ def create_demo() -> dict[str, Any]:
             f"Demo client: client_id {registration.client.client_id}, client_secret {registration.client_secret}"
             f" (shown once), redirect_uri {DEMO_REDIRECT_URI}."
         )
-    result["instructions"] = f"{sign_in}\n{client_line}"
+    lines = [sign_in, client_line]
+    if signup_policy(current_app.config) == "open":
+        result["signup_url"] = f"{issuer}/signup"
+        lines.append(f"Anyone can sign up at {issuer}/signup; without OSTIARY_SMTP_URL the confirmation mail is "
+                     f"written to {current_app.config['MAIL_DIR']} and its link printed in the server log.")
+    result["instructions"] = "\n".join(lines)
     return result

@@ -10,7 +10,7 @@ from flask import current_app
 
 from app.cli.common import CLI_ACTOR, Group, all_pages, emit, warn, warn_of_undefined_scopes
 from app.cli.display import details, moment, table
-from app.services import lockouts, users
+from app.services import invitations, lockouts, users
 from app.services.representations import user_dict
 
 
@@ -44,6 +44,17 @@ def users_create(email: str, name: str | None, username: str | None, admin: bool
                              scope=scope, email_verified=email_verified, actor=CLI_ACTOR)
     warn_of_undefined_scopes(user.scope)
     emit(user_dict(user), f"Created user {user.email} (sub {user.sub})")
+
+
+@users_group.command("invite")
+@click.argument("email")
+@click.option("--name", help="The invitee's name, offered on the invitation page.")
+def users_invite(email: str, name: str | None) -> None:
+    """Mail EMAIL a single-use link to create an account and choose a password."""
+    invitation = invitations.invite(email, name=name, actor=CLI_ACTOR)
+    valid_days = current_app.config["INVITATION_TTL_SECONDS"] / 86400
+    emit({"email": invitation.email, "name": invitation.name},
+         f"Invited {invitation.email}: the link works once, for {valid_days:g} days")
 
 
 @users_group.command("list")

@@ -33,6 +33,9 @@ class User(Model):
     is_service_account: Mapped[bool] = mapped_column(Boolean, default=False)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     email_verified: Mapped[bool] = mapped_column(Boolean, default=False)
+    # A self-service sign-up whose address is not confirmed yet: it cannot sign in, owns nothing, and a later
+    # sign-up, invitation or email change that proves the mailbox replaces it (README "Self-service accounts").
+    registration_pending: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[int] = mapped_column(Integer, default=now)
     updated_at: Mapped[int] = mapped_column(Integer, default=now, onupdate=now)
 

@@ -7,6 +7,7 @@ from typing import Any
 from flask import current_app
 
 from app import locales
+from app.config import signup_policy
 from app.scopes import STANDARD_SCOPES
 from app.security.keys import SIGNING_ALG
 
@@ -14,6 +15,13 @@ AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
 # The authorization endpoint refuses any other value (web/oauth.py).
 PROMPT_VALUES = ["none", "login", "consent"]
 RESPONSE_MODES = ["query"]
+# Initiating User Registration via OpenID Connect 1.0 §4: offered while sign-up is open.
+CREATE = "create"
+
+
+def prompt_values() -> list[str]:
+    """The prompt values the authorization endpoint accepts (web/oauth.py refuses any other)."""
+    return PROMPT_VALUES + ([CREATE] if signup_policy(current_app.config) == "open" else [])
 
 
 def metadata() -> dict[str, Any]:
@@ -41,7 +49,7 @@ def metadata() -> dict[str, Any]:
             "iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "amr", "at_hash",
             "name", "preferred_username", "updated_at", "email", "email_verified", "roles",
         ],
-        "prompt_values_supported": PROMPT_VALUES,
+        "prompt_values_supported": prompt_values(),
         "ui_locales_supported": list(locales.supported()),
         "authorization_response_iss_parameter_supported": True,
         "claims_parameter_supported": False,

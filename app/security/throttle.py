@@ -187,6 +187,20 @@ def sign_in_account_counter(login: str = "", *, sub: str | None = None) -> Count
     return Counter("sign_in_account", account, config["SIGN_IN_FAILURES_PER_ACCOUNT"], config["SIGN_IN_LOCKOUT_SECONDS"])
 
 
+def mail_request_counters(form: str, address: str, ip: str | None) -> list[Counter]:
+    """Requests of a form that sends mail (sign-up, verification, password reset, email change), per address and
+    per client address, counted whether or not the address has an account."""
+    config = current_app.config
+    window = config["MAIL_REQUESTS_WINDOW_SECONDS"]
+    return [Counter(f"{form}_address", address, config["MAIL_REQUESTS_PER_ADDRESS"], window),
+            Counter(f"{form}_ip", network_of(ip), config["MAIL_REQUESTS_PER_IP"], window)]
+
+
+def count_request(counters: Sequence[Counter]) -> None:
+    """Every request counts (none is refunded): raises Throttled once any counter is exhausted."""
+    throttle().attempt(counters).fail()
+
+
 def client_auth_counter(address: str | None) -> Counter:
     """Failed client authentications per client address; none per client_id, which anyone may present."""
     config = current_app.config

@@ -33,6 +33,8 @@ from app.services.transaction import transaction
 # no hint whether the account exists.
 INVALID_CREDENTIALS = "invalid_credentials"
 THROTTLED = "throttled"
+# The password is right, but the self-service registration's address is not confirmed yet (app/services/signup.py).
+EMAIL_UNCONFIRMED = "email_unconfirmed"
 PASSWORD = "pwd"  # RFC 8176 §2
 
 
@@ -69,6 +71,8 @@ def sign_in(login: str, password: str, *, ip: str | None, user_agent: str | None
         outcome = verify_password(login, password, ip=ip)
         if isinstance(outcome, Refused):
             return outcome
+        if outcome.user.registration_pending:
+            return Refused(EMAIL_UNCONFIRMED)
         return start_session(outcome, replacing=replacing, ip=ip, user_agent=user_agent)
 
 

@@ -4,34 +4,45 @@ roles, a password set by an administrator, disabling, deletion. Signing in is ap
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
+from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from app.errors import ConflictError, NotFoundError, ValidationError
 from app.extensions import db
-from app.models import ApiKey, AuthorizationCode, Consent, LoginSession, RefreshToken, User
+from app.models import ApiKey, AuthorizationCode, Consent, LoginSession, OneTimeToken, RefreshToken, User
 from app.scopes import ADMIN_ROLE
 from app.security.passwords import PasswordPolicyError, check_policy, passwords
-from app.services import api_keys, audit
+from app.services import api_keys, audit, one_time_tokens
 from app.services.pagination import Page, paginate
 from app.services.revocation import revoke_issued
 from app.services.roles import validate_principal_scope, validate_roles
 from app.services.sessions import end_all_sessions
 from app.services.transaction import transaction
 
-EMAIL_PATTERN = re.compile(r"^[^@\s\x00-\x1f]{1,64}@[^@\s\x00-\x1f]{1,255}$")
 USERNAME_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+MAX_EMAIL_CHARS = 320
 
 
 def normalize_email(email: str) -> str:
-    email = email.strip().lower()
-    if not EMAIL_PATTERN.match(email) or "." not in email.rpartition("@")[2]:
+    """One spelling per mailbox, the one stored and compared everywhere (sign-up, sign-in, invitations, changes):
+    NFKC (full-width and compatibility forms fold to their plain letters), a deliverable address syntax
+    (email-validator, RFC 5321/5322), an ASCII local part, the domain in its IDNA ASCII (xn--) form, lower case.
+    A look-alike from another script therefore never passes for a Latin address: its domain is stored and shown
+    as xn--..., and a non-ASCII local part is refused."""
+    folded = unicodedata.normalize("NFKC", email.strip()) if isinstance(email, str) else ""
+    if not folded or len(folded) > MAX_EMAIL_CHARS:
         raise ValidationError("email is not a valid address", field="email")
-    return email
+    try:
+        valid = validate_email(folded, check_deliverability=False, allow_smtputf8=False)
+    except EmailNotValidError:
+        raise ValidationError("email is not a valid address", field="email") from None
+    return (valid.ascii_email or valid.normalized).lower()
 
 
 def validate_username(username: str | None) -> str | None:
@@ -114,12 +125,26 @@ def identifiers_claimed(email: str | None, username: str | None, *, other_than: 
         raise ConflictError("a user with this email or username already exists") from None
 
 
+def login_as_email(login: str) -> str:
+    """A typed login as a stored email would spell it (normalize_email), or just lower-cased if it is none."""
+    try:
+        return normalize_email(login)
+    except ValidationError:
+        return login.lower()
+
+
+def find_by_email(email: str) -> User | None:
+    """The account holding this address, already normalised (normalize_email)."""
+    return db.session.scalar(select(User).where(User.email == email))
+
+
 def find_by_login(login: str) -> User | None:
     """Email or username, ignoring case (both are unique so; stored emails are lower case)."""
     login = login.strip()
-    if not login or len(login) > 320 or not login.isprintable():
+    if not login or len(login) > MAX_EMAIL_CHARS or not login.isprintable():
         return None  # no account has such a login, and PostgreSQL refuses NUL in a query parameter
-    query = select(User).where(or_(User.email == login.lower(), func.lower(User.username) == login.lower()))
+    email = login_as_email(login)
+    query = select(User).where(or_(User.email == email, func.lower(User.username) == login.lower()))
     # Two matches only in a database not yet upgraded to unique usernames: sign in neither, rather than a guess.
     found = list(db.session.scalars(query.limit(2)))
     return found[0] if len(found) == 1 else None
@@ -221,15 +246,22 @@ def set_password(user: User, password: str, *, actor: str | None, revoke_api_key
     return revoked_keys
 
 
+# Links sent before a factor changed must not undo the change (a reset link in the old mailbox).
+FACTOR_LINKS = ("password_reset", "email_change")
+
+
 def authentication_factor_changed(user: User, *, actor: str | None, keep_session: int | None = None,
                                   revoke_api_keys: bool = False) -> int:
     """Every change of a way to sign in (a password; later an email or a second factor) takes back what the old
     one let anyone obtain (RFC 9700 §4.14.2): every session but `keep_session` ends, every refresh-token family
     and its access tokens are revoked, codes not yet redeemed are void, and with revoke_api_keys the API keys
-    are revoked too. Part of the use case that changed the factor; returns the API keys revoked."""
+    are revoked too; mailed links that would change a factor (a password reset, an email change) stop working.
+    Part of the use case that changed the factor; returns the API keys revoked."""
     with transaction():
         end_all_sessions(user, keep=keep_session)
         revoke_issued(user)
+        for purpose in FACTOR_LINKS:
+            one_time_tokens.invalidate(purpose, user.id)
         return api_keys.revoke_keys_of(user, actor=actor) if revoke_api_keys else 0
 
 
@@ -250,12 +282,14 @@ def enable_user(user: User, *, actor: str | None) -> User:
     return user
 
 
-def delete_user(user: User, *, actor: str | None) -> None:
-    """Delete the principal and everything issued to it (explicitly: SQLite does not enforce ON DELETE)."""
+def delete_user(user: User, *, actor: str | None, reason: str | None = None) -> None:
+    """Delete the principal and everything issued to it (explicitly: SQLite does not enforce ON DELETE). The
+    audit event keeps the sub only, which nothing resolves any more; a sub is a random UUID, never reused."""
     with transaction():
         revoke_issued(user)
-        for model in (ApiKey, Consent, LoginSession, AuthorizationCode, RefreshToken):
+        for model in (ApiKey, Consent, LoginSession, AuthorizationCode, RefreshToken, OneTimeToken):
             column = ApiKey.owner_id if model is ApiKey else model.user_id
             db.session.execute(delete(model).where(column == user.id))
-        audit.record("user.deleted", user_sub=user.sub, actor=actor)
+        audit.record("user.deleted", user_sub=user.sub, actor=actor, **({"reason": reason} if reason else {}))
         db.session.delete(user)
+        db.session.flush()  # before a replacement account may take the address in the same transaction

@@ -13,6 +13,7 @@ from app.web.oauth import bp as oauth_bp
 from app.web.oidc import bp as oidc_bp
 from app.web.pages import bp as pages_bp
 from app.web.registration import bp as registration_bp
+from app.web.self_service import bp as self_service_bp
 
 
 def register_blueprints(app: Flask) -> None:
@@ -24,6 +25,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(health_bp)
     app.register_blueprint(admin_api_bp)
     app.register_blueprint(account_bp)
+    app.register_blueprint(self_service_bp)
     i18n.init_app(app)  # Flask-Babel: the language of every page and message
     brand.init_app(app)  # OSTIARY_BRAND_*: the template context of every page, /brand.css and /brand/logo
     metrics.init_app(app)  # first hooks: the request clock starts before any other hook can fail

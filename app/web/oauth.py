@@ -10,6 +10,7 @@ from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749.errors import AccessDeniedError, InvalidRequestError
 from authlib.oidc.core.errors import (
     ConsentRequiredError,
+    InteractionRequiredError,
     LoginRequiredError,
     RequestNotSupportedError,
     RequestURINotSupportedError,
@@ -23,7 +24,7 @@ from app.models import Client, LoginSession, User
 from app.models.client import METADATA_DOCUMENT
 from app.models.clock import now
 from app.oauth import authorization
-from app.oauth.discovery import PROMPT_VALUES, RESPONSE_MODES
+from app.oauth.discovery import CREATE, RESPONSE_MODES, prompt_values
 from app.oauth.discovery import metadata as server_metadata
 from app.oauth.endpoints import check_id_token_hint
 from app.oauth.grants import AuthorizationCodeGrant
@@ -79,8 +80,9 @@ def _prompts(max_age: int | None) -> set[str]:
     """OpenID Connect Core §3.1.2.1; Initiating User Registration via OpenID Connect §4: a value we do not
     list in prompt_values_supported is invalid_request, not silently ignored."""
     prompts = set(request.values.get("prompt", "").split())
-    if not prompts <= set(PROMPT_VALUES):
-        raise InvalidRequestError(f"prompt values may be {', '.join(PROMPT_VALUES)}")
+    supported = prompt_values()
+    if not prompts <= set(supported):
+        raise InvalidRequestError(f"prompt values may be {', '.join(supported)}")
     if "none" in prompts and len(prompts) > 1:
         raise InvalidRequestError("prompt=none cannot be combined with other values")
     if max_age == 0:
@@ -94,17 +96,18 @@ def _hinted_subject(client_id: str) -> str | None:
     return check_id_token_hint(hint, client_id)["sub"] if hint else None
 
 
-def _login_redirect(prompts: set[str]) -> ResponseReturnValue:
-    """Send the browser to sign in, then back here without prompt=login or max_age, so it is asked once."""
+def _login_redirect(prompts: set[str], page: str = "pages.login") -> ResponseReturnValue:
+    """Send the browser to sign in (or, for prompt=create, to sign up), then back here without prompt=login,
+    prompt=create or max_age, so it is asked once."""
     params = request_parameters(without={*CONSENT_FIELDS, "prompt", "max_age"})
-    remaining = " ".join(p for p in sorted(prompts) if p != "login")
+    remaining = " ".join(p for p in sorted(prompts) if p not in {"login", CREATE})
     if remaining:
         params.append(("prompt", remaining))
     back = url_for("oauth.authorize") + "?" + urlencode(params)
     query: dict[str, Any] = {"next": back}
     if request.values.get("login_hint"):
         query["login_hint"] = request.values["login_hint"][:320]
-    return redirect(url_for("pages.login", **query))
+    return redirect(url_for(page, **query))
 
 
 @bp.route("/oauth/authorize", methods=["GET", "POST"])
@@ -128,11 +131,18 @@ def authorize() -> ResponseReturnValue:
         max_age = _max_age()
         prompts = _prompts(max_age)
         hinted_sub = _hinted_subject(grant.client.client_id)
+        if CREATE in prompts:
+            # Initiating User Registration via OpenID Connect 1.0 §4: the sign-up page, then back here.
+            return _login_redirect(prompts, "self_service.signup_page")
         acting = _acting_session(login_session, prompts, max_age, hinted_sub)
         if acting is None:
             if "none" in prompts:
                 raise LoginRequiredError()
             return _login_redirect(prompts)
+        if current_app.config["REQUIRE_VERIFIED_EMAIL"] and not acting.user.email_verified:
+            if "none" in prompts:
+                raise InteractionRequiredError("the email address is not confirmed")
+            return _unconfirmed_email_page()
         return _decide(grant, acting.user, prompts)
     except OAuth2Error as error:
         error.redirect_uri, error.state = redirect_uri, state
@@ -171,6 +181,13 @@ def _decide(grant: AuthorizationCodeGrant, user: User, prompts: set[str]) -> Res
         raise AccessDeniedError("the user denied the request")
     consents.grant(user, client_id, scope, resource)
     return authorization.create_authorization_response(grant=grant, grant_user=user)
+
+
+def _unconfirmed_email_page() -> tuple[str, int]:
+    """OSTIARY_REQUIRE_VERIFIED_EMAIL: no app until the address is confirmed; the page sends the link again."""
+    return render_template("notice.html", title=_("Confirm your email address"), resend_form=True,
+                           paragraphs=[_("Confirm your email address before you sign in to apps: follow the link "
+                                         "we sent you, or ask for a new one.")]), 403
 
 
 def _consent_page(grant: AuthorizationCodeGrant, user: User, scope: str) -> str:

@@ -9,7 +9,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import lazy_gettext
 
 from app.services import authentication, clients
-from app.services.authentication import THROTTLED, Refused
+from app.services.authentication import EMAIL_UNCONFIRMED, THROTTLED, Refused
 from app.web import rate_limits
 from app.web.login_session import begin_session, current_login_session, current_user, forget_session, presented_cookie
 from app.web.redirects import safe_next
@@ -17,6 +17,7 @@ from app.web.redirects import safe_next
 bp = Blueprint("pages", __name__)
 
 INVALID_CREDENTIALS = lazy_gettext("Invalid credentials.")
+EMAIL_NOT_CONFIRMED = lazy_gettext("Confirm your email address first: follow the link we sent you.")
 
 
 def _requesting_client_name(next_url: str) -> str | None:
@@ -35,10 +36,10 @@ def _asks_for_an_account(next_url: str) -> bool:
     return parts.path == url_for("oauth.authorize") and "id_token_hint" in parse_qs(parts.query)
 
 
-def _login_page(next_url: str, login: str, error: str | None = None) -> str:
+def _login_page(next_url: str, login: str, error: str | None = None, *, unconfirmed: bool = False) -> str:
     return render_template(
         "login.html", next_url=next_url, login=login, error=error, client_name=_requesting_client_name(next_url),
-        account_requested=_asks_for_an_account(next_url),
+        account_requested=_asks_for_an_account(next_url), unconfirmed=unconfirmed,
     )
 
 
@@ -59,6 +60,8 @@ def login() -> ResponseReturnValue:
         if outcome.reason == THROTTLED:
             page = _login_page(next_url, login_name, rate_limits.wait_message(outcome.retry_after_seconds))
             return rate_limits.too_many_requests(page, outcome.retry_after_seconds)
+        if outcome.reason == EMAIL_UNCONFIRMED:  # only with the right password: no hint to anyone else
+            return _login_page(next_url, login_name, str(EMAIL_NOT_CONFIRMED), unconfirmed=True), 403
         # One message whatever failed: no hint whether the account exists.
         return _login_page(next_url, login_name, INVALID_CREDENTIALS), 401
     return begin_session(redirect(next_url), outcome)

@@ -7,7 +7,9 @@ from urllib.parse import urlencode
 import pytest
 from playwright.sync_api import expect
 
+from app.services import password_reset, signup
 from app.services.clients import create_client
+from tests.accounts.conftest import link_in, mails
 from tests.factories import RegisteredClient
 
 pytestmark = pytest.mark.browser
@@ -111,6 +113,8 @@ def reach(page, make, rp_client, sign_in, authorization_request):
             page.goto("/")
         elif name == "home-signed-in":
             _sign_in_at_home(page, make, sign_in)
+        elif name in SELF_SERVICE_PAGES:
+            _reach_self_service(name, page, make, sign_in)
         else:
             raise AssertionError(f"no way to reach {name}")
         page.wait_for_load_state()
@@ -118,7 +122,30 @@ def reach(page, make, rp_client, sign_in, authorization_request):
     return go
 
 
-PAGES = ["login", "login-error", "consent", "consent-resource", "error", "logout", "logout-rp", "logged-out", "home", "home-signed-in"]
+# The self-service pages (app/web/self_service.py), each as a person reaches it: a link from a page, or a mailed one.
+SELF_SERVICE_PAGES = {"signup": "/signup", "forgot-password": "/forgot-password", "account-delete": "/account/delete",
+                      "verify-email": "verify_email", "reset-password": "password_reset", "account": "/account"}
+
+
+def _reach_self_service(name: str, page, make, sign_in) -> None:
+    target = SELF_SERVICE_PAGES[name]
+    if target.startswith("/account"):
+        _sign_in_at_home(page, make, sign_in)
+        page.goto(target)
+    elif target.startswith("/"):
+        page.goto(target)
+    else:
+        make.user("pat@example.com")
+        with make.app.test_request_context():
+            if target == "verify_email":
+                signup.resend("pat@example.com", ip=None)
+            else:
+                password_reset.request_reset("pat@example.com", ip=None)
+        page.goto(link_in(mails(make.app, "pat@example.com", target)[-1]))
+
+
+PAGES = ["login", "login-error", "consent", "consent-resource", "error", "logout", "logout-rp", "logged-out", "home",
+         "home-signed-in", *SELF_SERVICE_PAGES]
 
 
 @pytest.mark.parametrize("name", PAGES)

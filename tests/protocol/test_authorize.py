@@ -163,7 +163,7 @@ REDIRECTED = [
     # Initiating User Registration via OpenID Connect §4: a prompt value we do not list in
     # prompt_values_supported is invalid_request.
     pytest.param({"prompt": "select_account"}, "invalid_request", id="prompt-select-account"),
-    pytest.param({"prompt": "create"}, "invalid_request", id="prompt-create"),
+    pytest.param({"prompt": "none create"}, "invalid_request", id="prompt-none-with-create"),
     pytest.param({"prompt": "login bogus"}, "invalid_request", id="prompt-unknown-with-login"),
     pytest.param({"prompt": "consent select_account", "scope": "profile"}, "invalid_request", id="prompt-unknown-oauth"),
     pytest.param({"prompt": "LOGIN"}, "invalid_request", id="prompt-upper-case"),

@@ -93,6 +93,10 @@ def paths() -> dict[str, Any]:
             "post": operation("createUser", "Create a user", "users", (201, "User"), body="UserCreate",
                               errors=(409,), links=user_links),
         },
+        "/admin/api/users/invitations": {
+            "post": operation("inviteUser", "Mail an address a single-use link to create an account", "users",
+                              (202, "Invitation"), body="InvitationCreate", errors=(409,)),
+        },
         "/admin/api/users/{sub}": with_path_parameter("sub", {
             "get": operation("getUser", "Get a user", "users", (200, "User"), errors=(404,)),
             "patch": operation("updateUser", "Update a user's profile, roles or scopes (not your own admin role)",

@@ -134,6 +134,8 @@ SCHEMAS: dict[str, Schema] = {
                                                    "description": "Omit to create a user who cannot sign in yet"}},
                       ("email",)),
     "UserUpdate": obj(USER_FIELDS),
+    "InvitationCreate": obj({"email": USER_FIELDS["email"], "name": USER_FIELDS["name"]}, ("email",)),
+    "Invitation": obj({"email": STRING, "name": NULLABLE_STRING}, ("email", "name")),
     "PasswordSet": obj({"password": {"type": "string", "maxLength": 1024},
                         "revoke_api_keys": {**BOOLEAN, "default": False,
                                             "description": "Also revoke the user's API keys"}}, ("password",)),

@@ -7,7 +7,7 @@ from flask import Response, jsonify, url_for
 from app.errors import ConflictError
 from app.models import User
 from app.scopes import ADMIN_ROLE
-from app.services import users
+from app.services import invitations, users
 from app.services.representations import user_dict
 from app.web.admin_api import actor, bp, created, no_content, page_response
 from app.web.admin_api.bodies import json_body, query_limit, query_string
@@ -26,6 +26,15 @@ def create_user() -> Response:
                   roles=body.get("roles"), scope=body.get("scope", ""),
                   email_verified=body.get("email_verified", False), actor=actor())
     return created(user_dict(user), url_for(".get_user", sub=user.sub))
+
+
+@bp.post("/users/invitations")
+def invite_user() -> Response:
+    body = json_body("InvitationCreate")
+    invitation = invitations.invite(body["email"], name=body.get("name"), actor=actor())
+    response = jsonify({"email": invitation.email, "name": invitation.name})
+    response.status_code = 202  # the mail is queued, not yet sent
+    return response
 
 
 @bp.get("/users/<sub>")

@@ -1,0 +1,28 @@
+"""self-service sign-ups are pending until their address is confirmed
+
+Revision ID: 0011a
+Revises: 0014a
+
+A person who signs up on /signup gets an account that cannot sign in until the mailed link confirms the
+address; another sign-up, invitation or email change that proves the mailbox replaces it. Every existing
+account was created by an operator and stays as it is.
+"""
+import sqlalchemy as sa
+from alembic import op
+
+# revision identifiers, used by Alembic.
+revision = '0011a'
+down_revision = '0014a'
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    with op.batch_alter_table('users', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('registration_pending', sa.Boolean(), nullable=False,
+                                      server_default=sa.false()))
+
+
+def downgrade():
+    with op.batch_alter_table('users', schema=None) as batch_op:
+        batch_op.drop_column('registration_pending')
