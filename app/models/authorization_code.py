@@ -3,6 +3,7 @@ from __future__ import annotations
 from sqlalchemy import ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app.assurance import acr_for
 from app.extensions import db
 from app.models.user import User
 
@@ -49,8 +50,8 @@ class AuthorizationCode(db.Model):
     def get_auth_time(self) -> int:
         return self.auth_time
 
-    def get_acr(self) -> None:
-        return None
+    def get_acr(self) -> str:
+        return acr_for(self.get_amr())
 
     def get_amr(self) -> list[str]:
         return self.amr.split()

@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from app.errors import ConflictError, NotFoundError, ValidationError
 from app.extensions import db
 from app.models import ApiKey, AuthorizationCode, Consent, LoginSession, RefreshToken, User
+from app.models.second_factor import Passkey, RecoveryCode, TotpSecret
 from app.scopes import ADMIN_ROLE
 from app.security.passwords import PasswordPolicyError, check_policy, passwords
 from app.services import api_keys, audit
@@ -25,6 +26,7 @@ from app.services.transaction import transaction
 
 EMAIL_PATTERN = re.compile(r"^[^@\s\x00-\x1f]{1,64}@[^@\s\x00-\x1f]{1,255}$")
 USERNAME_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+SECOND_FACTORS = (TotpSecret, RecoveryCode, Passkey)
 
 
 def normalize_email(email: str) -> str:
@@ -254,7 +256,7 @@ def delete_user(user: User, *, actor: str | None) -> None:
     """Delete the principal and everything issued to it (explicitly: SQLite does not enforce ON DELETE)."""
     with transaction():
         revoke_issued(user)
-        for model in (ApiKey, Consent, LoginSession, AuthorizationCode, RefreshToken):
+        for model in (ApiKey, Consent, LoginSession, AuthorizationCode, RefreshToken, *SECOND_FACTORS):
             column = ApiKey.owner_id if model is ApiKey else model.user_id
             db.session.execute(delete(model).where(column == user.id))
         audit.record("user.deleted", user_sub=user.sub, actor=actor)
