@@ -8,6 +8,7 @@ that only a later step can pass (RFC 6238 §5.2), so two concurrent submissions 
 
 from __future__ import annotations
 
+import logging
 import secrets
 from dataclasses import dataclass
 
@@ -23,6 +24,8 @@ from app.security import data_key, totp
 from app.security.secrets import keyed_digest
 from app.services import audit, outbox, users
 from app.services.transaction import rows_changed, transaction
+
+log = logging.getLogger(__name__)
 
 RECOVERY_CODE_COUNT = 10
 # 10 characters of an alphabet without look-alikes (no 0/O, 1/l/I): 50 bits, shown as "xxxxx-xxxxx".
@@ -146,7 +149,14 @@ def verify_totp(user: User, code: str) -> bool:
     found = _totp_of(user)
     if found is None or found.confirmed_at is None:
         return False
-    step = totp.matching_step(_decrypt(user, found), code, after=found.last_used_step)
+    try:
+        secret = _decrypt(user, found)
+    except data_key.UndecryptableError:
+        # OSTIARY_DATA_KEY (or the secret key) changed since enrolment: the app cannot be checked, recovery
+        # codes and passkeys still work. An operator's mistake, said in the log, not a 500 for the person.
+        log.error("the TOTP secret of %s does not decrypt: was OSTIARY_DATA_KEY changed?", user.sub)
+        return False
+    step = totp.matching_step(secret, code, after=found.last_used_step)
     if step is None:
         return False
     return rows_changed(
