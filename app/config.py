@@ -98,6 +98,8 @@ SETTINGS: dict[str, tuple[Any, Callable[[str], Any]]] = {
     "KEY_RETIRE_LEEWAY_SECONDS": (300, _non_negative_int),
     "KEY_ROTATION_DAYS": (90, _non_negative_int),
     "SECRET_KEY": (None, str),
+    # Encrypts secrets the server must read back (TOTP seeds); without it, a key derived from SECRET_KEY does.
+    "DATA_KEY": (None, str),
     "ACCESS_TOKEN_TTL_SECONDS": (600, _positive_int),
     "ID_TOKEN_TTL_SECONDS": (600, _positive_int),
     "REFRESH_TOKEN_TTL_SECONDS": (14 * 24 * 3600, _positive_int),
@@ -110,6 +112,8 @@ SETTINGS: dict[str, tuple[Any, Callable[[str], Any]]] = {
     "SESSION_IDLE_TTL_SECONDS": (2 * 3600, _positive_int),
     # Sensitive account actions (creating an API key) ask for the password again once the sign-in is older.
     "REAUTHENTICATE_SECONDS": (300, _positive_int),
+    # After the password, the second factor must follow within this time, in the same browser.
+    "SECOND_FACTOR_TTL_SECONDS": (300, _positive_int),
     # Neither revoked nor expired; service accounts, whose keys administrators create, are not capped.
     "LIVE_API_KEYS_PER_PERSON": (20, _positive_int),
     "DEFAULT_AUDIENCE": (None, str),
@@ -245,6 +249,8 @@ def validate(settings: Mapping[str, Any]) -> None:
         )
     if settings["SECRET_KEY"] is not None:
         check_secret_key(settings["SECRET_KEY"], f"{ENV_PREFIX}SECRET_KEY")
+    if settings["DATA_KEY"] is not None:
+        check_secret_key(settings["DATA_KEY"], f"{ENV_PREFIX}DATA_KEY")
     if settings["LOG_LEVEL"].upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         raise ConfigError(f"{ENV_PREFIX}LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR")
     for network in settings["METRICS_ALLOWED_NETWORKS"]:

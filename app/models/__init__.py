@@ -8,9 +8,10 @@ from app.models.consent import Consent
 from app.models.one_time_token import OneTimeToken
 from app.models.outbox import OutboxMessage
 from app.models.resource import Resource
+from app.models.second_factor import Passkey, RecoveryCode, TotpSecret
 from app.models.session import LoginSession
 from app.models.token import AccessTokenRecord, RefreshToken
 from app.models.user import User
 
 __all__ = ["AccessTokenRecord", "ApiKey", "AuditEvent", "AuthorizationCode", "Client", "Consent", "LoginSession",
-           "OneTimeToken", "OutboxMessage", "RefreshToken", "Resource", "User"]
+           "OneTimeToken", "OutboxMessage", "Passkey", "RecoveryCode", "RefreshToken", "Resource", "TotpSecret", "User"]

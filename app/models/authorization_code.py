@@ -3,6 +3,7 @@ from __future__ import annotations
 from sqlalchemy import ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app.assurance import acr_for
 from app.extensions import Model
 from app.models.user import User
 from app.uris import CLIENT_ID_LENGTH
@@ -50,8 +51,8 @@ class AuthorizationCode(Model):
     def get_auth_time(self) -> int:
         return self.auth_time
 
-    def get_acr(self) -> None:
-        return None
+    def get_acr(self) -> str:
+        return acr_for(self.get_amr())
 
     def get_amr(self) -> list[str]:
         return self.amr.split()

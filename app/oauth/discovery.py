@@ -7,6 +7,7 @@ from typing import Any
 from flask import current_app
 
 from app import locales
+from app.assurance import ACR_VALUES
 from app.config import signup_policy
 from app.scopes import STANDARD_SCOPES
 from app.security.keys import SIGNING_ALG
@@ -46,10 +47,11 @@ def metadata() -> dict[str, Any]:
         "introspection_endpoint_auth_methods_supported": AUTH_METHODS[:2],
         "code_challenge_methods_supported": ["S256"],
         "claims_supported": [
-            "iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "amr", "at_hash",
+            "iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "at_hash",
             "name", "preferred_username", "updated_at", "email", "email_verified", "roles",
         ],
         "prompt_values_supported": prompt_values(),
+        "acr_values_supported": list(ACR_VALUES),
         "ui_locales_supported": list(locales.supported()),
         "authorization_response_iss_parameter_supported": True,
         "claims_parameter_supported": False,

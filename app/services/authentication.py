@@ -19,14 +19,14 @@ from typing import Any
 
 from flask import current_app
 
-from app import metrics
+from app import assurance, metrics
 from app.errors import ValidationError, WrongPasswordError
 from app.extensions import db
 from app.models import LoginSession, User
 from app.models.clock import now
 from app.security.passwords import passwords
 from app.security.throttle import Attempt, Throttled, sign_in_counters, throttle
-from app.services import audit, sessions, users
+from app.services import audit, passkeys, pending_sign_ins, second_factors, sessions, users
 from app.services.transaction import transaction
 
 # Why an attempt was refused. One reason for an unknown login, a wrong password and a disabled account alike:
@@ -35,7 +35,11 @@ INVALID_CREDENTIALS = "invalid_credentials"
 THROTTLED = "throttled"
 # The password is right, but the self-service registration's address is not confirmed yet (app/services/signup.py).
 EMAIL_UNCONFIRMED = "email_unconfirmed"
-PASSWORD = "pwd"  # RFC 8176 §2
+# The half-signed-in state is gone (expired, used, replaced by a newer sign-in): start again with the password.
+EXPIRED = "expired"
+PASSWORD = assurance.PASSWORD  # RFC 8176 §2
+# The second factors a person may offer after the password.
+TOTP, RECOVERY_CODE, PASSKEY = "totp", "recovery_code", "passkey"
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,15 @@ class Refused:
 
 
 @dataclass(frozen=True)
+class FactorRequired:
+    """The password was right and the account has a second factor: no session yet. `token` is the browser's claim
+    to this half-signed-in state (see app/services/pending_sign_ins.py), to send back with the factor."""
+
+    user: User
+    token: str
+
+
+@dataclass(frozen=True)
 class SignedIn:
     """A session exists. `session_token` is the browser's cookie value: only its digest is stored."""
 
@@ -65,15 +78,70 @@ class SignedIn:
 
 
 def sign_in(login: str, password: str, *, ip: str | None, user_agent: str | None,
-            replacing: str | None) -> SignedIn | Refused:
-    """A password sign-in from the sign-in form: verify_password, then start_session, in one transaction."""
+            replacing: str | None) -> SignedIn | FactorRequired | Refused:
+    """A password sign-in from the sign-in form: verify_password, then start_session, in one transaction; for an
+    account with a second factor, FactorRequired instead of the session (verify_second_factor goes on)."""
     with transaction():
         outcome = verify_password(login, password, ip=ip)
         if isinstance(outcome, Refused):
             return outcome
         if outcome.user.registration_pending:
             return Refused(EMAIL_UNCONFIRMED)
+        if second_factors.factors_of(outcome.user).any:
+            return FactorRequired(outcome.user, pending_sign_ins.hold(outcome.user, outcome.amr))
         return start_session(outcome, replacing=replacing, ip=ip, user_agent=user_agent)
+
+
+def verify_second_factor(token: str | None, method: str, response: str, *, challenge: str = "", ip: str | None,
+                         user_agent: str | None, replacing: str | None) -> SignedIn | Refused:
+    """FactorRequired -> SignedIn: a TOTP code, a recovery code or a passkey assertion (for the WebAuthn
+    `challenge` token) from the browser holding `token`. Counted and audited like a password; the factor adds
+    its methods to amr, and its time is auth_time. One transaction."""
+    held = pending_sign_ins.find(token)
+    if held is None or token is None:
+        return Refused(EXPIRED)
+    try:
+        attempt = throttle().attempt(sign_in_counters("", ip, sub=held.user.sub))
+    except Throttled as refused:
+        return Refused(THROTTLED, refused.retry_after_seconds)
+    with attempt, transaction():
+        methods = _second_factor(held.user, method, response, challenge)
+        if methods is None:
+            _failed(attempt, "sign_in.second_factor", held.user.sub, method=method[:20])
+            return Refused(INVALID_CREDENTIALS)
+        if not pending_sign_ins.release(token):
+            return Refused(EXPIRED)  # a concurrent request with the same browser state won
+        amr = (*held.amr, *methods, assurance.MULTIPLE_FACTORS)
+        return start_session(Identified(held.user, amr, now()), replacing=replacing, ip=ip, user_agent=user_agent)
+
+
+def sign_in_with_passkey(credential: str, challenge: str, *, ip: str | None, user_agent: str | None,
+                         replacing: str | None) -> SignedIn | Refused:
+    """Passwordless: a discoverable passkey that verified the person (PIN or biometrics on the device) is two
+    factors at once, so no further step follows. Refusals count against the address like wrong passwords."""
+    try:
+        attempt = throttle().attempt(sign_in_counters("", ip, sub=None))
+    except Throttled as refused:
+        return Refused(THROTTLED, refused.retry_after_seconds)
+    with attempt, transaction():
+        asserted = passkeys.assert_passwordless(credential, challenge)
+        if asserted is None:
+            _failed(attempt, "sign_in.passkey", None)
+            return Refused(INVALID_CREDENTIALS)
+        identified = Identified(asserted.user, (*asserted.amr, assurance.MULTIPLE_FACTORS), now())
+        return start_session(identified, replacing=replacing, ip=ip, user_agent=user_agent)
+
+
+def _second_factor(user: User, method: str, response: str, challenge: str) -> tuple[str, ...] | None:
+    """The RFC 8176 methods the factor proved, or None if it did not."""
+    if method == TOTP and second_factors.verify_totp(user, response):
+        return (assurance.OTP,)
+    if method == RECOVERY_CODE and second_factors.use_recovery_code(user, response):
+        return (assurance.OTP,)
+    if method == PASSKEY:
+        asserted = passkeys.assert_second_factor(user, response, challenge)
+        return asserted.amr if asserted else None
+    return None
 
 
 def verify_password(login: str, password: str, *, ip: str | None) -> Identified | Refused:

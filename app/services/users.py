@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from app.errors import ConflictError, NotFoundError, ValidationError
 from app.extensions import db
 from app.models import ApiKey, AuthorizationCode, Consent, LoginSession, OneTimeToken, RefreshToken, User
+from app.models.second_factor import Passkey, RecoveryCode, TotpSecret
 from app.scopes import ADMIN_ROLE
 from app.security.passwords import PasswordPolicyError, check_policy, passwords
 from app.services import api_keys, audit, one_time_tokens
@@ -27,6 +28,7 @@ from app.services.transaction import transaction
 
 USERNAME_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 MAX_EMAIL_CHARS = 320
+SECOND_FACTORS = (TotpSecret, RecoveryCode, Passkey)
 
 
 def normalize_email(email: str) -> str:
@@ -287,7 +289,7 @@ def delete_user(user: User, *, actor: str | None, reason: str | None = None) -> 
     audit event keeps the sub only, which nothing resolves any more; a sub is a random UUID, never reused."""
     with transaction():
         revoke_issued(user)
-        for model in (ApiKey, Consent, LoginSession, AuthorizationCode, RefreshToken, OneTimeToken):
+        for model in (ApiKey, Consent, LoginSession, AuthorizationCode, RefreshToken, OneTimeToken, *SECOND_FACTORS):
             column = ApiKey.owner_id if model is ApiKey else model.user_id
             db.session.execute(delete(model).where(column == user.id))
         audit.record("user.deleted", user_sub=user.sub, actor=actor, **({"reason": reason} if reason else {}))

@@ -5,11 +5,13 @@ from __future__ import annotations
 from flask import Flask, Response, current_app, request
 
 from app.web import brand
-from app.web.view_options import CORS, NO_STORE, declared
+from app.web.view_options import CORS, NO_STORE, SCRIPT, declared
 
 # No script at all, no inline style, never framed. No form-action: browsers apply it to the redirect
 # that follows the consent form, which goes to the client's redirect_uri. Images: ours, and a brand logo's site.
 CSP = "default-src 'none'; style-src 'self'; img-src {images}; frame-ancestors 'none'; base-uri 'none'"
+# A page declared @scripted: our files only (no inline script, no eval), fetching from this origin only.
+SCRIPT_SOURCES = "; script-src 'self'; connect-src 'self'"
 
 CORS_REQUEST_HEADERS = "Authorization, Content-Type"
 CORS_EXPOSED_HEADERS = "WWW-Authenticate, Retry-After"
@@ -17,7 +19,8 @@ CORS_MAX_AGE_SECONDS = 600
 
 
 def add_security_headers(response: Response) -> Response:
-    response.headers.setdefault("Content-Security-Policy", CSP.format(images=brand.image_sources()))
+    policy = CSP.format(images=brand.image_sources()) + (SCRIPT_SOURCES if declared(SCRIPT) else "")
+    response.headers.setdefault("Content-Security-Policy", policy)
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     # Same-origin requests carry a Referer, which Flask-WTF demands on every form POST over https

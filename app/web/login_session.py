@@ -20,6 +20,11 @@ def _secure() -> bool:
     return current_app.config["ISSUER"].startswith("https://")
 
 
+def secure_cookies() -> bool:
+    """Cookies are Secure (and may take the __Host- prefix) when the issuer is https."""
+    return _secure()
+
+
 def current_login_session() -> LoginSession | None:
     """The browser's live session, looked up when a view first asks (so a view that never does, like the token
     endpoint or a probe, costs no query and keeps answering while the database is down)."""

@@ -19,6 +19,7 @@ from flask import Blueprint, Response, current_app, jsonify, redirect, render_te
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
+from app.assurance import acr_for, level, satisfies, weakest_requested
 from app.extensions import csrf
 from app.models import Client, LoginSession, User
 from app.models.client import METADATA_DOCUMENT
@@ -30,7 +31,7 @@ from app.oauth.endpoints import check_id_token_hint
 from app.oauth.grants import AuthorizationCodeGrant
 from app.oauth.signing import keyring
 from app.scopes import consent_lines
-from app.services import consents, resources
+from app.services import consents, resources, second_factors
 from app.services.metadata_documents import vouching_host
 from app.web.error_pages import APP_REQUEST, UNKNOWN_APP
 from app.web.errors import error_response
@@ -98,8 +99,8 @@ def _hinted_subject(client_id: str) -> str | None:
 
 def _login_redirect(prompts: set[str], page: str = "pages.login") -> ResponseReturnValue:
     """Send the browser to sign in (or, for prompt=create, to sign up), then back here without prompt=login,
-    prompt=create or max_age, so it is asked once."""
-    params = request_parameters(without={*CONSENT_FIELDS, "prompt", "max_age"})
+    prompt=create, max_age or acr_values, so it is asked once (the ID token's acr says what the sign-in reached)."""
+    params = request_parameters(without={*CONSENT_FIELDS, "prompt", "max_age", "acr_values"})
     remaining = " ".join(p for p in sorted(prompts) if p not in {"login", CREATE})
     if remaining:
         params.append(("prompt", remaining))
@@ -157,9 +158,22 @@ def _acting_session(login_session: LoginSession | None, prompts: set[str], max_a
         return None
     if max_age is not None and now() - login_session.auth_time > max_age:
         return None
+    if not _meets_requested_acr(login_session):
+        return None
     if hinted_sub is not None and hinted_sub != login_session.user.sub:
         return None
     return login_session
+
+
+def _meets_requested_acr(login_session: LoginSession) -> bool:
+    """OpenID Connect Core §3.1.2.1 acr_values (voluntary): a sign-in below the weakest requested level signs in
+    again when the person has a factor that reaches higher; otherwise the request goes on and the ID token's acr
+    tells the relying party the truth."""
+    wanted = weakest_requested(request.values.get("acr_values"))
+    if satisfies(login_session.amr.split(), wanted):
+        return True
+    reachable = second_factors.factors_of(login_session.user).strongest_acr
+    return level(reachable) <= level(acr_for(login_session.amr.split()))
 
 
 def _decide(grant: AuthorizationCodeGrant, user: User, prompts: set[str]) -> ResponseReturnValue:

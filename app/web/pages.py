@@ -9,10 +9,12 @@ from flask.typing import ResponseReturnValue
 from flask_babel import lazy_gettext
 
 from app.services import authentication, clients
-from app.services.authentication import EMAIL_UNCONFIRMED, THROTTLED, Refused
+from app.services.authentication import EMAIL_UNCONFIRMED, THROTTLED, FactorRequired, Refused
 from app.web import rate_limits
 from app.web.login_session import begin_session, current_login_session, current_user, forget_session, presented_cookie
+from app.web.mfa import ask_for_second_factor
 from app.web.redirects import safe_next
+from app.web.view_options import scripted
 
 bp = Blueprint("pages", __name__)
 
@@ -43,12 +45,16 @@ def _login_page(next_url: str, login: str, error: str | None = None, *, unconfir
     )
 
 
+login_page = _login_page  # shown again by the other ways to sign in (app/web/mfa.py)
+
+
 @bp.route("/")
 def home() -> str:
     return render_template("home.html", user=current_user())
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@scripted  # "Sign in with a passkey"
 def login() -> ResponseReturnValue:
     next_url = safe_next(request.values.get("next"))
     if request.method == "GET":
@@ -64,6 +70,8 @@ def login() -> ResponseReturnValue:
             return _login_page(next_url, login_name, str(EMAIL_NOT_CONFIRMED), unconfirmed=True), 403
         # One message whatever failed: no hint whether the account exists.
         return _login_page(next_url, login_name, INVALID_CREDENTIALS), 401
+    if isinstance(outcome, FactorRequired):
+        return ask_for_second_factor(next_url, outcome)
     return begin_session(redirect(next_url), outcome)
 
 

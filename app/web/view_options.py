@@ -22,6 +22,7 @@ AUDIENCE = "ostiary_audience"
 CORS = "ostiary_cors"
 NO_STORE = "ostiary_no_store"
 ANY_HOST = "ostiary_any_host"
+SCRIPT = "ostiary_script"
 _PATH_INDEX = "ostiary.audience_by_path"
 
 Declarable = TypeVar("Declarable")
@@ -51,6 +52,12 @@ def no_store(target: Declarable) -> Declarable:
 def any_host(target: Declarable) -> Declarable:
     """Answered whatever Host the request names: for load balancers and scrapers reaching one node."""
     return _declare(target, ANY_HOST)
+
+
+def scripted(target: Declarable) -> Declarable:
+    """The page runs our own script from static/ (the passkey pages): script-src and connect-src 'self' for it
+    alone; every other page stays script-free."""
+    return _declare(target, SCRIPT)
 
 
 def declared(option: str, endpoint: str | None = None) -> Any:

@@ -1,0 +1,44 @@
+"""The half-signed-in state between the password and the second factor: held server-side as a one-time token
+(purpose mfa_challenge) whose value only the browser holds (a cookie), for OSTIARY_SECOND_FACTOR_TTL_SECONDS.
+It is no session: it reaches neither consent nor the account page. A newer one for the account replaces it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import current_app
+
+from app.extensions import db
+from app.models import User
+from app.services import one_time_tokens
+
+PURPOSE = "mfa_challenge"
+
+
+@dataclass(frozen=True)
+class Held:
+    user: User
+    amr: tuple[str, ...]  # the methods already verified (the password)
+
+
+def hold(user: User, amr: tuple[str, ...]) -> str:
+    """Part of the caller's transaction; returns the browser's token."""
+    issued = one_time_tokens.issue(PURPOSE, user_id=user.id, ttl_seconds=current_app.config["SECOND_FACTOR_TTL_SECONDS"],
+                                   data={"amr": list(amr)})
+    return issued.token
+
+
+def find(token: str | None) -> Held | None:
+    """The state a token holds, if live and its account still active; the token stays usable."""
+    redeemed = one_time_tokens.peek(PURPOSE, token) if token else None
+    if redeemed is None or redeemed.user_id is None or redeemed.data is None:
+        return None
+    user = db.session.get(User, redeemed.user_id)
+    if user is None or not user.is_active:
+        return None
+    return Held(user, tuple(str(method) for method in redeemed.data.get("amr", [])))
+
+
+def release(token: str) -> bool:
+    """The second factor was verified: the token is used up (one conditional UPDATE, so only one request wins)."""
+    return one_time_tokens.consume(PURPOSE, token) is not None

@@ -1,0 +1,66 @@
+"""RFC 6238 §5.2 under concurrency (CI runs this on PostgreSQL): of many simultaneous submissions of one code, the
+conditional UPDATE of the last accepted step lets exactly one through; so does the one-time half sign-in."""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pyotp
+import requests
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import User
+from app.services import second_factors
+from app.services.transaction import transaction
+from tests.flows import Browser, csrf_token
+from tests.mfa.conftest import enrol_totp
+
+PARALLEL = 12
+
+
+def test_one_code_submitted_at_once_is_accepted_once(app, make):
+    with app.app_context():
+        secret = enrol_totp(make.user("race@example.com")).secret
+    code = pyotp.TOTP(secret).now()
+    barrier = threading.Barrier(PARALLEL)
+
+    def submit(_: int) -> bool:
+        with app.app_context():
+            user = db.session.scalar(select(User).where(User.email == "race@example.com"))
+            barrier.wait()
+            with transaction():
+                accepted = second_factors.verify_totp(user, code)
+            db.session.remove()
+            return accepted
+
+    with ThreadPoolExecutor(PARALLEL) as pool:
+        results = list(pool.map(submit, range(PARALLEL)))
+    assert results.count(True) == 1
+
+
+def test_one_half_sign_in_completed_at_once_signs_in_once(app, live_server, make):
+    with app.app_context():
+        enrolled = enrol_totp(make.user("twice@example.com"))
+    browser = Browser(live_server)
+    browser.login("twice@example.com")
+    page = browser.session.get(f"{live_server}/login/second-factor")
+    # Several right answers (codes of the two acceptable steps, and recovery codes) for one half sign-in.
+    totp = pyotp.TOTP(enrolled.secret)
+    answers = [("totp", totp.now()), ("totp", totp.at(time.time() + 30))] + [
+        ("recovery_code", code) for code in enrolled.recovery_codes[:PARALLEL - 2]]
+    cookies = browser.session.cookies.get_dict()
+    barrier = threading.Barrier(len(answers))
+
+    def submit(answer: tuple[str, str]) -> int:
+        barrier.wait()
+        response = requests.post(f"{live_server}/login/second-factor", cookies=cookies, allow_redirects=False, data={
+            "csrf_token": csrf_token(page.text), "method": answer[0], "code": answer[1], "next": "/"})
+        assert response.status_code < 500
+        return response.status_code if "ostiary_session=" in response.headers.get("Set-Cookie", "") else 0
+
+    with ThreadPoolExecutor(len(answers)) as pool:
+        results = list(pool.map(submit, answers))
+    assert results.count(302) == 1, results

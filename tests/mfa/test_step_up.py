@@ -1,0 +1,154 @@
+"""The second step and step-up seen from outside: pages over real HTTP, a relying party (Authlib's OAuth2Session)
+asking for acr_values and max_age, and the ID token verified offline with PyJWT, acr and amr included."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import jwt
+import pyotp
+import pytest
+import requests
+from authlib.integrations.requests_client import OAuth2Session
+
+from app.assurance import ACR_MFA, ACR_PASSWORD, ACR_PHISHING_RESISTANT
+from app.services import second_factors
+from tests.flows import Browser, csrf_token, query_of
+from tests.mfa.conftest import enrol_totp, login_session
+
+ACRS = [ACR_PASSWORD, ACR_MFA, ACR_PHISHING_RESISTANT]
+
+
+def enrolled_user(app, make, email: str) -> str:
+    """An account with an authenticator app; returns its TOTP secret."""
+    with app.app_context():
+        return enrol_totp(make.user(email)).secret
+
+
+def second_step(browser: Browser, response: requests.Response, code: str) -> requests.Response:
+    """From the password's redirect: the second-step page, then the code."""
+    assert response.status_code == 302 and "/login/second-factor" in response.headers["Location"], response.text
+    page = browser.follow(response)
+    assert page.status_code == 200 and "Code from your authenticator app" in page.text
+    next_url = re.search(r'name="next" value="([^"]*)"', page.text).group(1)
+    return browser.session.post(f"{browser.base_url}/login/second-factor", allow_redirects=False, data={
+        "csrf_token": csrf_token(page.text), "method": "totp", "code": code, "next": next_url.replace("&amp;", "&")})
+
+
+class RelyingParty:
+    """A confidential client with Authlib's OAuth2Session, verifying ID tokens with PyJWT against the JWKS."""
+
+    def __init__(self, base_url: str, registered) -> None:
+        self.base_url = base_url
+        self.registered = registered
+        self.metadata = requests.get(f"{base_url}/.well-known/openid-configuration").json()
+        self.session = OAuth2Session(registered.client_id, registered.client_secret, scope="openid email",
+                                     redirect_uri=registered.redirect_uri, code_challenge_method="S256")
+        self.verifier = "v" * 43
+
+    def authorization_url(self, **params: str) -> str:
+        url, _ = self.session.create_authorization_url(self.metadata["authorization_endpoint"],
+                                                       code_verifier=self.verifier, nonce="n-1", **params)
+        return url
+
+    def id_token(self, callback: str) -> dict:
+        token = self.session.fetch_token(self.metadata["token_endpoint"], authorization_response=callback,
+                                         code_verifier=self.verifier)
+        jwks = jwt.PyJWKClient(self.metadata["jwks_uri"])
+        return jwt.decode(token["id_token"], jwks.get_signing_key_from_jwt(token["id_token"]).key,
+                          algorithms=["RS256"], audience=self.registered.client_id, issuer=self.base_url)
+
+
+def authorize(browser: Browser, url: str) -> requests.Response:
+    return browser.authorize(query_of(url))
+
+
+def test_discovery_advertises_the_acr_values(live_server):
+    metadata = requests.get(f"{live_server}/.well-known/openid-configuration").json()
+    assert metadata["acr_values_supported"] == ACRS
+    assert "acr" in metadata["claims_supported"] and "amr" in metadata["claims_supported"]
+
+
+def test_the_second_step_before_any_session_then_an_honest_id_token(app, live_server, make):
+    secret = enrolled_user(app, make, "mfa@example.com")
+    rp = RelyingParty(live_server, make.client())
+    url = rp.authorization_url(acr_values=ACR_MFA)
+    browser = Browser(live_server)
+    started = browser.session.get(url, allow_redirects=False)
+    assert started.status_code == 302 and "/login" in started.headers["Location"]
+    next_url = query_of(started.headers["Location"])["next"]
+    half = browser.login("mfa@example.com", next_url=next_url)
+    # Half signed in: no consent, no account page.
+    assert browser.session.get(f"{live_server}/account", allow_redirects=False).headers["Location"].startswith(
+        "/login")
+    assert "/login" in browser.session.get(url, allow_redirects=False).headers["Location"]
+    before = int(time.time())
+    done = second_step(browser, half, pyotp.TOTP(secret).now())
+    assert done.status_code == 302 and done.headers["Location"] == next_url
+    assert "ostiary_second_factor=;" in done.headers["Set-Cookie"]  # the half-signed-in claim is dropped
+    callback = browser.authorize(query_of(live_server + next_url))
+    claims = rp.id_token(callback.headers["Location"])
+    assert claims["acr"] == ACR_MFA and claims["amr"] == ["pwd", "otp", "mfa"]
+    assert claims["auth_time"] >= before
+
+
+def test_a_wrong_code_shows_the_page_again(app, live_server, make):
+    secret = enrolled_user(app, make, "wrong@example.com")
+    browser = Browser(live_server)
+    right = pyotp.TOTP(secret).now()
+    response = second_step(browser, browser.login("wrong@example.com"), "000000" if right != "000000" else "111111")
+    assert response.status_code == 401 and "That did not work" in response.text
+    assert browser.session.get(f"{live_server}/account", allow_redirects=False).status_code == 302
+
+
+def test_a_password_only_sign_in_has_acr_pwd(live_server, make):
+    make.user("plain@example.com")
+    rp = RelyingParty(live_server, make.client())
+    browser = Browser(live_server)
+    browser.login("plain@example.com")
+    # Asked for mfa, but the person has no second factor: acr_values is voluntary, the ID token tells the truth.
+    callback = authorize(browser, rp.authorization_url(acr_values=f"{ACR_MFA} {ACR_PHISHING_RESISTANT}"))
+    claims = rp.id_token(callback.headers["Location"])
+    assert claims["acr"] == ACR_PASSWORD and claims["amr"] == ["pwd"]
+
+
+def test_acr_values_steps_up_a_session_that_signed_in_before_its_factor(app, live_server, make):
+    """The session that enrolled the app began with the password only: a relying party asking for mfa sends it
+    through the second step; one that does not ask gets the truthful pwd."""
+    make.user("later@example.com")
+    rp = RelyingParty(live_server, make.client())
+    browser = Browser(live_server)
+    assert browser.login("later@example.com").status_code == 302
+    with app.app_context():
+        session_token = browser.session.cookies["ostiary_session"]
+        enrolment = second_factors.begin_totp(login_session(session_token))
+        second_factors.confirm_totp(login_session(session_token), pyotp.TOTP(enrolment.secret).at(time.time() - 30))
+    plain = rp.id_token(authorize(browser, rp.authorization_url()).headers["Location"])
+    assert plain["acr"] == ACR_PASSWORD
+    asked = browser.session.get(rp.authorization_url(acr_values=ACR_MFA), allow_redirects=False)
+    assert asked.status_code == 302 and asked.headers["Location"].startswith("/login?")
+    next_url = query_of(asked.headers["Location"])["next"]
+    assert "acr_values" not in next_url  # asked once: the ID token says what the sign-in reached
+    done = second_step(browser, browser.login("later@example.com", next_url=next_url),
+                       pyotp.TOTP(enrolment.secret).now())
+    claims = rp.id_token(authorize(browser, live_server + done.headers["Location"]).headers["Location"])
+    assert claims["acr"] == ACR_MFA and claims["amr"] == ["pwd", "otp", "mfa"]
+
+
+@pytest.mark.parametrize("params", [{"max_age": "0"}, {"prompt": "login"}])
+def test_max_age_and_prompt_login_ask_for_both_factors_again(app, live_server, make, params):
+    secret = enrolled_user(app, make, "again@example.com")
+    rp = RelyingParty(live_server, make.client())
+    browser = Browser(live_server)
+    second_step(browser, browser.login("again@example.com"), pyotp.TOTP(secret).now())
+    first = rp.id_token(authorize(browser, rp.authorization_url()).headers["Location"])
+    time.sleep(1.1)
+    again = browser.session.get(rp.authorization_url(**params), allow_redirects=False)
+    assert again.headers["Location"].startswith("/login?")
+    next_url = query_of(again.headers["Location"])["next"]
+    done = second_step(browser, browser.login("again@example.com", next_url=next_url),
+                       pyotp.TOTP(secret).at(time.time() + 30))
+    claims = rp.id_token(authorize(browser, live_server + done.headers["Location"]).headers["Location"])
+    assert claims["auth_time"] > first["auth_time"] and claims["acr"] == ACR_MFA
+
