@@ -1,12 +1,13 @@
-"""Fixtures: a real database (SQLite, or PostgreSQL from OSTIARY_TEST_DATABASE_URL), a live HTTP server."""
+"""Fixtures: a real database (SQLite, or PostgreSQL from OSTIARY_TEST_DATABASE_URL), a live HTTP server, apps
+with settings of their own."""
 
 from __future__ import annotations
 
 import os
-import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -17,12 +18,10 @@ from werkzeug.serving import make_server
 from app import create_app
 from app.extensions import db
 from tests.factories import Factories
+from tests.processes import free_port
+from tests.settings import installation
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+_free_port = free_port  # the name tests written before tests/processes.py import
 
 
 @pytest.fixture(scope="session")
@@ -37,7 +36,7 @@ def keys_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def port() -> int:
-    return _free_port()
+    return free_port()
 
 
 @pytest.fixture(scope="session")
@@ -48,19 +47,7 @@ def mail_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def app(database_url: str, keys_dir: Path, port: int, mail_dir: Path) -> Iterator[Flask]:
-    application = create_app(
-        {
-            "DATABASE_URL": database_url,
-            "KEYS_DIR": str(keys_dir),
-            "MAIL_DIR": str(mail_dir),
-            "ISSUER": f"http://127.0.0.1:{port}",
-            "SECRET_KEY": "test-secret-key-that-is-long-enough-0123456789",
-            # Cheap argon2 in tests only; production defaults follow RFC 9106.
-            "ARGON2_TIME_COST": 1,
-            "ARGON2_MEMORY_KIB": 1024,
-            "ARGON2_PARALLELISM": 1,
-        }
-    )
+    application = create_app(installation(database_url, keys_dir, f"http://127.0.0.1:{port}", MAIL_DIR=str(mail_dir)))
     application.testing = True
     with application.app_context():
         if db.engine.dialect.name == "postgresql":
@@ -97,6 +84,24 @@ def clean_database(app: Flask) -> Iterator[None]:
         with db.engine.begin() as conn:
             for table in reversed(db.metadata.sorted_tables):
                 conn.execute(table.delete())
+
+
+@pytest.fixture
+def build_app(database_url: str, keys_dir: Path, port: int) -> Iterator[Callable[..., Flask]]:
+    """create_app(overrides) on the session's database and keys: its own settings, rate-limit counters and argon2."""
+    built: list[Flask] = []
+
+    def build(**overrides: Any) -> Flask:
+        application = create_app(installation(database_url, keys_dir, f"http://127.0.0.1:{port}", **overrides))
+        application.testing = True
+        built.append(application)
+        return application
+
+    yield build
+    for application in built:
+        with application.app_context():
+            db.session.remove()
+            db.engine.dispose()
 
 
 @pytest.fixture

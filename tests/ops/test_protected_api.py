@@ -10,8 +10,8 @@ import pytest
 import requests
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from tests.ops.ostiary_process import free_port
 from tests.ops.protected_api import create_api
+from tests.processes import free_port
 
 
 @pytest.fixture

@@ -21,8 +21,8 @@ from app.config import ConfigError
 from app.extensions import db
 from app.security.keyring import KeyRing
 from app.security.keys import SECRET_KEY_FILE, KeyFile, _write_private, ensure_signing_key
-from tests.cli.installation import run
 from tests.cli.test_config import isolated  # noqa: F401  (fixture)
+from tests.processes import ostiary
 from tests.security.conftest import csrf_of
 
 
@@ -38,7 +38,7 @@ def test_init_creates_the_sqlite_database_and_keys_directory_private(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("OSTIARY_")} | {
         "OSTIARY_DATABASE_URL": f"sqlite:///{tmp_path / 'ostiary.db'}", "OSTIARY_KEYS_DIR": str(keys),
     }
-    result = run(env, "init", "--json")
+    result = ostiary(env, "init", "--json")
     assert result.returncode == 0, result.stderr
     assert mode(tmp_path / "ostiary.db") == 0o600
     assert mode(keys) == 0o700
@@ -84,7 +84,7 @@ def test_serve_refuses_a_short_secret_key_file_in_one_line(isolated):  # noqa: F
     env = {k: v for k, v in os.environ.items() if not k.startswith("OSTIARY_")} | {
         "OSTIARY_DATABASE_URL": f"sqlite:///{isolated / 'x.db'}", "OSTIARY_KEYS_DIR": str(keys),
     }
-    result = run(env, "serve", "--port", "1")
+    result = ostiary(env, "serve", "--port", "1")
     assert result.returncode == 2 and "flask-secret-key" in result.stderr and "Traceback" not in result.stderr
 
 
