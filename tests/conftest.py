@@ -1,5 +1,5 @@
 """Fixtures: a real database (SQLite, or PostgreSQL from OSTIARY_TEST_DATABASE_URL), a live HTTP server, apps
-with settings of their own."""
+with settings of their own; and the speed tiers, a marker per directory of slow tests."""
 
 from __future__ import annotations
 
@@ -21,7 +21,20 @@ from tests.factories import Factories
 from tests.processes import free_port
 from tests.settings import installation
 
+TESTS = Path(__file__).parent
+# Every test below these directories gets the marker: `pytest -m "not ops and not fuzz and not browser and not
+# deploy"` is the inner loop. fuzz is marked per test (tests/security/test_fuzz.py, the stateful schemathesis run).
+TIER_OF_DIRECTORY = {"ops": "ops", "browser": "browser", "deploy": "deploy"}
+
 _free_port = free_port  # the name tests written before tests/processes.py import
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        parts = item.path.relative_to(TESTS).parts if item.path.is_relative_to(TESTS) else ()
+        tier = TIER_OF_DIRECTORY.get(parts[0]) if len(parts) > 1 else None
+        if tier is not None:
+            item.add_marker(tier)
 
 
 @pytest.fixture(scope="session")

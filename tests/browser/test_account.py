@@ -22,8 +22,6 @@ from tests.flows import (
     tokens_for,
 )
 
-pytestmark = pytest.mark.browser
-
 EMAIL = "kim@example.com"
 
 

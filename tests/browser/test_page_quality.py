@@ -10,8 +10,6 @@ from playwright.sync_api import expect
 from app.services.clients import create_client
 from tests.factories import RegisteredClient
 
-pytestmark = pytest.mark.browser
-
 # WCAG 2.2 §1.4.3 contrast of every visible piece of text against the background it sits on.
 CONTRAST_PROBLEMS = """() => {
   const rgba = (css) => {

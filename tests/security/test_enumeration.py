@@ -13,6 +13,8 @@ from tests.security.conftest import CSRF_INPUT, csrf_of
 # Costly enough that skipping the verify for unknown users would stand out from the noise of a request.
 MODERATE_ARGON2 = {"ARGON2_TIME_COST": 2, "ARGON2_MEMORY_KIB": 16384, "ARGON2_PARALLELISM": 1}
 ROUNDS = 21
+# Wall-clock medians: meaningful on a quiet machine, so in the ops tier rather than the inner loop.
+pytestmark = pytest.mark.ops
 PASSWORD = "a password nobody guesses"
 
 

@@ -27,6 +27,7 @@ BUDGET = {"authorize": 2500, "token": 2500, "revoke": 1000, "introspect": 1000, 
 assert sum(BUDGET.values()) >= 10_000
 NO_LIMITS = {"SIGN_IN_FAILURES_PER_ACCOUNT": 10**9, "SIGN_IN_FAILURES_PER_IP": 10**9,
              "CLIENT_AUTH_FAILURES_PER_IP": 10**9}
+pytestmark = pytest.mark.fuzz
 HOSTILE = ["\x00", "\r\n", "' OR 1=1 --", "ünï😀", "\u202e", "<script>", "%00", "../..", "a" * 5000, "", " ", "null"]
 
 
