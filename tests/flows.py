@@ -67,19 +67,24 @@ def assert_no_store(response: AnyResponse) -> None:
 
 def assert_oauth_error(response: AnyResponse, error: str, status: int = 400) -> dict:
     """The one shape of every OAuth error (RFC 6749 §5.2, RFC 6750 §3, RFC 7009, RFC 7662): the status, a JSON
-    body with `error` and an `error_description` of the allowed characters, no-store; a 401 carries a challenge,
-    and a Bearer challenge that names an error names this one. Returns the body."""
+    body with `error` and an `error_description` of the allowed characters, never cached; a 401 carries a
+    challenge, and a Bearer challenge that names an error names this one. Returns the body."""
     assert response.status_code == status, (response.status_code, response.text[:500])
     assert response.headers["Content-Type"].startswith("application/json"), response.headers
-    assert response.headers["Cache-Control"] == "no-store", response.headers
     body = json.loads(response.text)
     assert body["error"] == error, body
     assert ERROR_DESCRIPTION.fullmatch(body["error_description"]), body
-    challenge = response.headers.get("WWW-Authenticate")
+    challenge = response.headers.get("WWW-Authenticate", "")
     if status == 401:
         assert challenge, "a 401 without a WWW-Authenticate challenge"
-    if challenge and challenge.startswith("Bearer "):
-        assert f'error="{error}"' in challenge, challenge
+    if challenge.startswith("Bearer"):  # a resource server's refusal (RFC 6750 §3)
+        assert response.headers["Cache-Control"] == "no-store", response.headers
+        if challenge != "Bearer":  # a bare challenge answers a request that carried no token (§3.1)
+            assert f'error="{error}"' in challenge, challenge
+    else:  # the authorization server's endpoints (RFC 6749 §5.1, and §5.2 for invalid_client)
+        assert_no_store(response)
+        if status == 401:
+            assert challenge.startswith("Basic "), challenge
     return body
 
 
