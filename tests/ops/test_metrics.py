@@ -19,7 +19,7 @@ from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
 from app.config import ConfigError, load_settings
-from tests.flows import Browser, code_for, exchange_code, refresh, tokens_for
+from tests.flows import Browser, assert_oauth_error, code_for, exchange_code, refresh, tokens_for
 from tests.ops.nodes import worker_pids
 from tests.processes import Node, eventually, free_port, ostiary_env, ostiary_json
 
@@ -91,10 +91,10 @@ def test_reused_refresh_tokens_and_replayed_codes_are_counted(make, live_server)
     tokens = tokens_for(live_server, registered, "replay@example.com")
     assert refresh(live_server, registered, tokens["refresh_token"]).status_code == 200
     make.rotated_long_ago(tokens["refresh_token"])  # past the retry grace window
-    assert refresh(live_server, registered, tokens["refresh_token"]).json()["error"] == "invalid_grant"
+    assert_oauth_error(refresh(live_server, registered, tokens["refresh_token"]), "invalid_grant")
     code, verifier, _ = code_for(live_server, registered, "replay@example.com")
     assert exchange_code(live_server, registered, code, verifier).status_code == 200
-    assert exchange_code(live_server, registered, code, verifier).json()["error"] == "invalid_grant"
+    assert_oauth_error(exchange_code(live_server, registered, code, verifier), "invalid_grant")
 
     assert sample("ostiary_token_reuse_detected_total", token_type="refresh_token") == before_refresh + 1
     assert sample("ostiary_token_reuse_detected_total", token_type="authorization_code") == before_code + 1

@@ -23,6 +23,7 @@ from flask import Flask
 from tests.factories import Factories, RegisteredClient
 from tests.flows import (
     Browser,
+    assert_oauth_error,
     authorization_params,
     consent_form,
     exchange_code,
@@ -106,8 +107,8 @@ def test_sign_in_on_a_redeem_on_b_refresh_on_a_revoke_on_b_introspect_on_a(clust
     assert introspect(a, web, tokens["refresh_token"]) == {"active": False}
     assert introspect(a, web, tokens["access_token"]) == {"active": False}
     assert userinfo(a, tokens["access_token"]).status_code == 401
-    assert refresh(a, web, tokens["refresh_token"]).json()["error"] == "invalid_grant"
-    assert exchange_code(a, web, code, verifier).json()["error"] == "invalid_grant"  # spent on B, spent everywhere
+    assert_oauth_error(refresh(a, web, tokens["refresh_token"]), "invalid_grant")
+    assert_oauth_error(exchange_code(a, web, code, verifier), "invalid_grant")  # spent on B, spent everywhere
 
 
 def kid_of(token: str) -> str:

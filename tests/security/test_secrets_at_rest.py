@@ -22,8 +22,8 @@ from app.extensions import db
 from app.security.keyring import KeyRing
 from app.security.keys import SECRET_KEY_FILE, KeyFile, _write_private, ensure_signing_key
 from tests.cli.test_config import isolated  # noqa: F401  (fixture)
+from tests.flows import csrf_token
 from tests.processes import ostiary
-from tests.security.conftest import csrf_of
 
 
 def mode(path: Path) -> int:
@@ -116,7 +116,7 @@ def test_a_server_error_logs_no_sql_parameters(app, make, caplog, monkeypatch):
 
     monkeypatch.setattr(users, "find_by_login", failing_find)
     client = app.test_client()
-    token = csrf_of(client.get("/login").get_data(as_text=True))
+    token = csrf_token(client.get("/login").get_data(as_text=True))
     caplog.clear()
     with caplog.at_level(logging.INFO):
         response = client.post("/login", data={"login": secret_value, "password": "x" * 12, "csrf_token": token})
