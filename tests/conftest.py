@@ -100,12 +100,13 @@ def clean_database(app: Flask) -> Iterator[None]:
 
 
 @pytest.fixture
-def build_app(database_url: str, keys_dir: Path, port: int) -> Iterator[Callable[..., Flask]]:
+def build_app(database_url: str, keys_dir: Path, port: int, mail_dir: Path) -> Iterator[Callable[..., Flask]]:
     """create_app(overrides) on the session's database and keys: its own settings, rate-limit counters and argon2."""
     built: list[Flask] = []
 
     def build(**overrides: Any) -> Flask:
-        application = create_app(installation(database_url, keys_dir, f"http://127.0.0.1:{port}", **overrides))
+        settings = installation(database_url, keys_dir, f"http://127.0.0.1:{port}", MAIL_DIR=str(mail_dir))
+        application = create_app(settings | overrides)
         application.testing = True
         built.append(application)
         return application

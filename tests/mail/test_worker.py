@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from flask import Flask, request
 
-from app import create_app
 from app.extensions import csrf, db
 from app.services import outbox
 from app.services.mail_worker import DeliveryWorker
@@ -19,19 +18,16 @@ from tests.mail.conftest import queued
 from tests.mail.smtp_server import SmtpServer
 from tests.ops.nodes import migrated_app
 from tests.processes import eventually, free_port, ostiary_env, serve
-from tests.settings import installation
 
 LINK = "http://127.0.0.1:8000/verify-email?token=" + "V" * 43
 
 
 @pytest.fixture
-def page_app(app: Flask) -> Iterator[Callable[..., Flask]]:
+def page_app(build_app: Callable[..., Flask]) -> Callable[..., Flask]:
     """A second app on the test database with a page that queues a verification message, as sign-up will."""
-    made: list[Flask] = []
 
     def make(**settings: object) -> Flask:
-        page = create_app(installation(app.config["DATABASE_URL"], app.config["KEYS_DIR"], app.config["ISSUER"],
-                                       MAIL_DIR=app.config["MAIL_DIR"], **settings))
+        page = build_app(**settings)
 
         @page.post("/signup-like")
         @csrf.exempt
@@ -40,13 +36,9 @@ def page_app(app: Flask) -> Iterator[Callable[..., Flask]]:
             db.session.commit()
             return "Check your mail"
 
-        made.append(page)
         return page
 
-    yield make
-    for page in made:
-        with page.app_context():
-            db.engine.dispose()
+    return make
 
 
 def post_signup(page: Flask) -> float:
