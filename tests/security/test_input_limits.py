@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from app.scopes import ADMIN_SCOPE
+from tests.admin.conftest import admin_headers
 from tests.flows import assert_oauth_error, authorization_params, csrf_token, pkce_pair, sign_in
 
 HOSTILE = [
@@ -127,13 +127,7 @@ def test_hostile_logout_and_sign_in_page_parameters(app, value):
                                   "/admin/api/service-accounts/%00", "/admin/api/resources/x%00"])
 def test_nul_bytes_in_admin_api_paths_and_filters_never_get_a_5xx(app, make, path):
     """PostgreSQL refuses NUL in text: the one mapping in app/web/errors.py turns that into a 400, never a 500."""
-    admin = make.user("nul-admin@example.com", roles=["admin"])
-    key = make.api_key(admin, scope=ADMIN_SCOPE, name="nul")
-    client = app.test_client()
-    token = client.post("/oauth/token", auth=(key.client_id, key.client_secret), data={
-        "grant_type": "client_credentials", "scope": ADMIN_SCOPE, "resource": f"{app.config['ISSUER']}/admin/api",
-    }).json["access_token"]
-    response = client.get(path, headers={"Authorization": f"Bearer {token}"})
+    response = app.test_client().get(path, headers=admin_headers(app, make, "nul"))
     assert response.status_code < 500
     if response.status_code >= 400:
         assert {"error", "error_description"} <= set(response.json)

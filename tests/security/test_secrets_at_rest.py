@@ -21,6 +21,7 @@ from app.config import ConfigError
 from app.extensions import db
 from app.security.keyring import KeyRing
 from app.security.keys import SECRET_KEY_FILE, KeyFile, _write_private, ensure_signing_key
+from tests.admin.conftest import admin_headers
 from tests.cli.test_config import isolated  # noqa: F401  (fixture)
 from tests.flows import csrf_token
 from tests.processes import ostiary
@@ -128,15 +129,7 @@ def test_a_server_error_logs_no_sql_parameters(app, make, caplog, monkeypatch):
 
 def test_deeply_nested_json_is_a_clear_400(app, make):
     """Item 14: 20,000 '[' would raise RecursionError inside the JSON parser; it is a malformed body, not a 500."""
-    from app.scopes import ADMIN_SCOPE
-
-    admin = make.user("nested-admin@example.com", roles=["admin"])
-    key = make.api_key(admin, scope=ADMIN_SCOPE, name="nested")
-    client = app.test_client()
-    token = client.post("/oauth/token", auth=(key.client_id, key.client_secret), data={
-        "grant_type": "client_credentials", "scope": ADMIN_SCOPE, "resource": f"{app.config['ISSUER']}/admin/api",
-    }).json["access_token"]
-    response = client.post("/admin/api/users", data="[" * 20000 + "]" * 20000, content_type="application/json",
-                           headers={"Authorization": f"Bearer {token}"})
+    response = app.test_client().post("/admin/api/users", data="[" * 20000 + "]" * 20000,
+                                      content_type="application/json", headers=admin_headers(app, make, "nested"))
     assert response.status_code == 400
     assert response.json["error"] == "invalid_request"
