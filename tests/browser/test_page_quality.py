@@ -9,7 +9,14 @@ import pytest
 from playwright.sync_api import expect
 
 from app.services.clients import create_client
-from tests.browser.quality import FOCUSED, assert_page_quality
+from tests.browser.quality import (  # noqa: F401  (their earlier home)
+    CONTRAST_PROBLEMS,
+    FOCUSED,
+    SCRIPTS,
+    UNLABELLED_CONTROLS,
+    UNNAMED_ACTIONS,
+    assert_page_quality,
+)
 from tests.factories import RegisteredClient
 
 
