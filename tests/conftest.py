@@ -1,12 +1,13 @@
-"""Fixtures: a real database (SQLite, or PostgreSQL from OSTIARY_TEST_DATABASE_URL), a live HTTP server."""
+"""Fixtures: a real database (SQLite, or PostgreSQL from OSTIARY_TEST_DATABASE_URL), a live HTTP server, apps
+with settings of their own; and the speed tiers, a marker per directory of slow tests."""
 
 from __future__ import annotations
 
 import os
-import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -17,15 +18,26 @@ from werkzeug.serving import make_server
 from app import create_app
 from app.extensions import db
 from tests.factories import Factories
+from tests.processes import free_port
+from tests.settings import installation
+
+TESTS = Path(__file__).parent
+# Every test below these directories gets the marker: `pytest -m "not ops and not fuzz and not browser and not
+# deploy"` is the inner loop. fuzz is marked per test (tests/security/test_fuzz.py, the stateful schemathesis run).
+TIER_OF_DIRECTORY = {"ops": "ops", "browser": "browser", "deploy": "deploy"}
+
+_free_port = free_port  # the name tests written before tests/processes.py import
 
 # A local HTTPS host for Client ID Metadata Documents (tests/protocol, tests/browser).
 pytest_plugins = ["tests.metadata_host"]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        parts = item.path.relative_to(TESTS).parts if item.path.is_relative_to(TESTS) else ()
+        tier = TIER_OF_DIRECTORY.get(parts[0]) if len(parts) > 1 else None
+        if tier is not None:
+            item.add_marker(tier)
 
 
 @pytest.fixture(scope="session")
@@ -40,7 +52,7 @@ def keys_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def port() -> int:
-    return _free_port()
+    return free_port()
 
 
 @pytest.fixture(scope="session")
@@ -51,19 +63,7 @@ def mail_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def app(database_url: str, keys_dir: Path, port: int, mail_dir: Path) -> Iterator[Flask]:
-    application = create_app(
-        {
-            "DATABASE_URL": database_url,
-            "KEYS_DIR": str(keys_dir),
-            "MAIL_DIR": str(mail_dir),
-            "ISSUER": f"http://127.0.0.1:{port}",
-            "SECRET_KEY": "test-secret-key-that-is-long-enough-0123456789",
-            # Cheap argon2 in tests only; production defaults follow RFC 9106.
-            "ARGON2_TIME_COST": 1,
-            "ARGON2_MEMORY_KIB": 1024,
-            "ARGON2_PARALLELISM": 1,
-        }
-    )
+    application = create_app(installation(database_url, keys_dir, f"http://127.0.0.1:{port}", MAIL_DIR=str(mail_dir)))
     application.testing = True
     with application.app_context():
         if db.engine.dialect.name == "postgresql":
@@ -100,6 +100,25 @@ def clean_database(app: Flask) -> Iterator[None]:
         with db.engine.begin() as conn:
             for table in reversed(db.metadata.sorted_tables):
                 conn.execute(table.delete())
+
+
+@pytest.fixture
+def build_app(database_url: str, keys_dir: Path, port: int, mail_dir: Path) -> Iterator[Callable[..., Flask]]:
+    """create_app(overrides) on the session's database and keys: its own settings, rate-limit counters and argon2."""
+    built: list[Flask] = []
+
+    def build(**overrides: Any) -> Flask:
+        settings = installation(database_url, keys_dir, f"http://127.0.0.1:{port}", MAIL_DIR=str(mail_dir))
+        application = create_app(settings | overrides)
+        application.testing = True
+        built.append(application)
+        return application
+
+    yield build
+    for application in built:
+        with application.app_context():
+            db.session.remove()
+            db.engine.dispose()
 
 
 @pytest.fixture

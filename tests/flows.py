@@ -1,23 +1,39 @@
-"""An OAuth flow helper over real HTTP: pkce_pair(), login(), authorize(), exchange_code(), refresh()."""
+"""An OAuth flow helper over real HTTP: pkce_pair(), login(), authorize(), exchange_code(), refresh(); the forms
+of the pages (csrf_token(), login_form(), sign_in() for Flask's test client) and the one OAuth error check,
+assert_oauth_error()."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import html
+import json
 import re
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
 import requests
+from flask.testing import FlaskClient
 
 from tests.factories import DEFAULT_PASSWORD, RegisteredClient
 
 Params = Mapping[str, str] | Sequence[tuple[str, str]]
 
 CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
+ERROR_DESCRIPTION = re.compile(r"[\x20\x21\x23-\x5b\x5d-\x7e]+")  # RFC 6749 §5.2
+
+
+class AnyResponse(Protocol):
+    """What requests' and Flask's test client's responses share."""
+
+    status_code: int
+    headers: Any
+
+    @property
+    def text(self) -> str: ...
 
 
 def pkce_pair() -> tuple[str, str]:
@@ -26,10 +42,50 @@ def pkce_pair() -> tuple[str, str]:
     return verifier, challenge
 
 
-def csrf_token(html: str) -> str:
-    found = CSRF_INPUT.search(html)
+def csrf_token(page: str) -> str:
+    found = CSRF_INPUT.search(page)
     assert found, "page has no CSRF token"
     return found.group(1)
+
+
+def login_form(page: str, login: str, password: str = DEFAULT_PASSWORD, next_url: str = "/") -> dict[str, str]:
+    """The sign-in form as a browser submits it, with the CSRF token of the page it was read from."""
+    return {"login": login, "password": password, "csrf_token": csrf_token(page), "next": next_url}
+
+
+def sign_in(client: FlaskClient, login: str, password: str = DEFAULT_PASSWORD, next_url: str = "/"):
+    """POST the sign-in form through Flask's test client the way a browser does: GET it for the CSRF token first."""
+    page = client.get("/login").get_data(as_text=True)
+    return client.post("/login", data=login_form(page, login, password, next_url))
+
+
+def assert_no_store(response: AnyResponse) -> None:
+    """RFC 6749 §5.1: no cache keeps an answer that carries a token (or an error about one)."""
+    assert response.headers["Cache-Control"] == "no-store", response.headers
+    assert response.headers["Pragma"] == "no-cache", response.headers
+
+
+def assert_oauth_error(response: AnyResponse, error: str, status: int = 400) -> dict:
+    """The one shape of every OAuth error (RFC 6749 §5.2, RFC 6750 §3, RFC 7009, RFC 7662): the status, a JSON
+    body with `error` and an `error_description` of the allowed characters, never cached; a 401 carries a
+    challenge, and a Bearer challenge that names an error names this one. Returns the body."""
+    assert response.status_code == status, (response.status_code, response.text[:500])
+    assert response.headers["Content-Type"].startswith("application/json"), response.headers
+    body = json.loads(response.text)
+    assert body["error"] == error, body
+    assert ERROR_DESCRIPTION.fullmatch(body["error_description"]), body
+    challenge = response.headers.get("WWW-Authenticate", "")
+    if status == 401:
+        assert challenge, "a 401 without a WWW-Authenticate challenge"
+    if challenge.startswith("Bearer"):  # a resource server's refusal (RFC 6750 §3)
+        assert response.headers["Cache-Control"] == "no-store", response.headers
+        if challenge != "Bearer":  # a bare challenge answers a request that carried no token (§3.1)
+            assert f'error="{error}"' in challenge, challenge
+    else:  # the authorization server's endpoints (RFC 6749 §5.1, and §5.2 for invalid_client)
+        assert_no_store(response)
+        if status == 401:
+            assert challenge.startswith("Basic "), challenge
+    return body
 
 
 def query_of(url: str) -> dict[str, str]:
@@ -45,11 +101,8 @@ class Browser:
 
     def login(self, login: str, password: str = DEFAULT_PASSWORD, next_url: str = "/") -> requests.Response:
         page = self.session.get(f"{self.base_url}/login")
-        return self.session.post(
-            f"{self.base_url}/login",
-            data={"login": login, "password": password, "csrf_token": csrf_token(page.text), "next": next_url},
-            allow_redirects=False,
-        )
+        return self.session.post(f"{self.base_url}/login", data=login_form(page.text, login, password, next_url),
+                                 allow_redirects=False)
 
     def authorize(
         self, params: Params, decision: str | None = "allow", method: str = "GET"
@@ -182,3 +235,11 @@ def client_credentials(
         data |= {"client_id": client.client_id, "client_secret": client.client_secret or ""}
         return requests.post(f"{base_url}/oauth/token", data=data)
     return requests.post(f"{base_url}/oauth/token", data=data, auth=(client.client_id, client.client_secret or ""))
+
+
+def machine_token(base_url: str, client: RegisteredClient, **extra: str) -> str:
+    """A client_credentials access token, asserted to be issued (a new connection each time, as requests.post does,
+    so that requests spread over a server's workers)."""
+    response = client_credentials(base_url, client, **extra)
+    assert response.status_code == 200, response.text
+    return response.json()["access_token"]

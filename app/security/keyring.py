@@ -46,6 +46,7 @@ class KeyRing:
     A request costs two clock reads; every rescan_seconds one of them also lists keys/ (key files are
     immutable and named by kid, so a changed listing is the only change there is). Listing rather than
     comparing the directory mtime also catches two changes within the filesystem's timestamp granularity.
+    Both clocks are injectable: `clock` (wall time) moves key states on, `monotonic` times the rescans.
     """
 
     def __init__(
@@ -55,24 +56,26 @@ class KeyRing:
         retention_seconds: int,
         rescan_seconds: float = 5,
         clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.keys_dir = keys_dir
         self.retention_seconds = retention_seconds
         self.rescan_seconds = rescan_seconds
         self._clock = clock
+        self._monotonic = monotonic
         self._lock = threading.Lock()
         self._imported: dict[KeyFile, SigningKey] = {}
         self._files: tuple[KeyFile, ...] = ()
         self._failed: set[KeyFile] = set()
         self._rescan_at = 0.0
         self._rescan()
-        self._rescan_at = time.monotonic() + rescan_seconds
+        self._rescan_at = self._monotonic() + rescan_seconds
         self._view = self._build(self._clock(), previous=None)
 
     def view(self) -> KeyView:
         """The keys as of now."""
         view = self._view
-        if self._clock() < view.plan.changes_at and time.monotonic() < self._rescan_at:
+        if self._clock() < view.plan.changes_at and self._monotonic() < self._rescan_at:
             return view
         with self._lock:
             self._refresh()
@@ -100,8 +103,8 @@ class KeyRing:
 
     def _refresh(self) -> None:
         changed = False
-        if time.monotonic() >= self._rescan_at:
-            self._rescan_at = time.monotonic() + self.rescan_seconds
+        if self._monotonic() >= self._rescan_at:
+            self._rescan_at = self._monotonic() + self.rescan_seconds
             changed = self._rescan()
         now = self._clock()
         if changed or now >= self._view.plan.changes_at:

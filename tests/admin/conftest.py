@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 import requests
+from flask import Flask
 
 from app.scopes import ADMIN_SCOPE
-from tests.factories import RegisteredClient
+from tests.factories import Factories, RegisteredClient
 from tests.flows import client_credentials
 
 ADMIN_EMAIL = "root@example.com"
@@ -19,6 +20,16 @@ def admin_token(base_url: str, key: RegisteredClient) -> str:
     response = client_credentials(base_url, key, resource=f"{base_url}/admin/api", scope=ADMIN_SCOPE)
     assert response.status_code == 200, response.text
     return response.json()["access_token"]
+
+
+def admin_headers(app: Flask, make: Factories, name: str) -> dict[str, str]:
+    """An administrator of this name with an API key, and the Authorization header of its admin API token, got
+    through Flask's test client (for tests that stay in process)."""
+    key = make.api_key(make.user(f"{name}-admin@example.com", roles=["admin"]), scope=ADMIN_SCOPE, name=name)
+    token = app.test_client().post("/oauth/token", auth=(key.client_id, key.client_secret), data={
+        "grant_type": "client_credentials", "scope": ADMIN_SCOPE, "resource": f"{app.config['ISSUER']}/admin/api",
+    }).json["access_token"]
+    return {"Authorization": f"Bearer {token}"}
 
 
 @dataclass

@@ -57,6 +57,7 @@ def test_every_operation_keeps_to_the_document(admin_schema, bearer, path, metho
     call()
 
 
+@pytest.mark.fuzz
 def test_stateful_sequences_keep_to_the_document(app, admin_schema, bearer, admin, admin_key):
     """Create, read, update, disable, rotate, revoke and delete in generated sequences, following the links."""
 

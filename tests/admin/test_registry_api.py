@@ -10,7 +10,7 @@ from app.extensions import db
 from app.models import AuditEvent
 from tests.admin.conftest import ok, refused
 from tests.factories import RegisteredClient
-from tests.flows import client_credentials, tokens_for
+from tests.flows import assert_oauth_error, client_credentials, tokens_for
 
 API = "https://api.example.com"
 
@@ -45,7 +45,7 @@ def test_update_rotate_and_delete_a_client(api, live_server, make):
     created = ok(api.post("/clients", json={"name": "Worker", "grant_types": ["client_credentials"],
                                             "scope": "api:read"}), 201)
     old = RegisteredClient(created["client_id"], created["client_secret"], "")
-    assert client_credentials(live_server, old, resource=API).json()["error"] == "invalid_target"
+    assert_oauth_error(client_credentials(live_server, old, resource=API), "invalid_target")
 
     updated = ok(api.patch(f"/clients/{old.client_id}", json={"resources": [API], "name": "Billing worker"}))
     assert (updated["resources"], updated["name"]) == ([API], "Billing worker")
@@ -53,13 +53,13 @@ def test_update_rotate_and_delete_a_client(api, live_server, make):
 
     rotated = ok(api.post(f"/clients/{old.client_id}/secret"))
     assert rotated["client_id"] == old.client_id and rotated["client_secret"] != old.client_secret
-    assert client_credentials(live_server, old).json()["error"] == "invalid_client"
+    assert_oauth_error(client_credentials(live_server, old), "invalid_client", 401)
     new = RegisteredClient(old.client_id, rotated["client_secret"], "")
     assert client_credentials(live_server, new).status_code == 200
 
     assert api.delete(f"/clients/{old.client_id}").status_code == 204
     refused(api.get(f"/clients/{old.client_id}"), 404, "not_found")
-    assert client_credentials(live_server, new).json()["error"] == "invalid_client"
+    assert_oauth_error(client_credentials(live_server, new), "invalid_client", 401)
 
 
 @pytest.mark.parametrize(("body", "field"), [
@@ -112,7 +112,7 @@ def test_resource_lifecycle(api, live_server, make):
     assert client_credentials(live_server, machine, resource=API).status_code == 200
     assert api.delete(f"/resources/{created['id']}").status_code == 204
     refused(api.get(f"/resources/{created['id']}"), 404, "not_found")
-    assert client_credentials(live_server, machine, resource=API).json()["error"] == "invalid_target"
+    assert_oauth_error(client_credentials(live_server, machine, resource=API), "invalid_target")
 
 
 @pytest.mark.parametrize(("body", "status", "field"), [
@@ -151,7 +151,7 @@ def test_api_key_lifecycle(api, app, live_server, make, admin):
 
     revoked = ok(api.post(f"/api-keys/{issued['key_id']}/revoke"))
     assert revoked["revoked_at"] is not None
-    assert client_credentials(live_server, key).json()["error"] == "invalid_client"
+    assert_oauth_error(client_credentials(live_server, key), "invalid_client", 401)
     assert ok(api.post(f"/api-keys/{issued['key_id']}/revoke"))["revoked_at"] == revoked["revoked_at"]
     with app.app_context():
         events = [e.event for e in db.session.query(AuditEvent).filter_by(client_id=issued["key_id"])
@@ -195,7 +195,7 @@ def test_service_account_lifecycle(api, live_server):
     assert api.delete(f"/service-accounts/{created['sub']}").status_code == 204
     refused(api.get(f"/service-accounts/{created['sub']}"), 404, "not_found")
     refused(api.get(f"/api-keys/{issued['key_id']}"), 404, "not_found")
-    assert client_credentials(live_server, key).json()["error"] == "invalid_client"
+    assert_oauth_error(client_credentials(live_server, key), "invalid_client", 401)
 
 
 def test_users_are_not_service_accounts(api, admin):

@@ -9,10 +9,11 @@ import pytest
 from playwright.sync_api import expect
 
 from app.models import LoginSession
-from tests.browser.test_page_quality import CONTRAST_PROBLEMS, SCRIPTS, UNLABELLED_CONTROLS, UNNAMED_ACTIONS
+from tests.browser.quality import CONTRAST_PROBLEMS, UNLABELLED_CONTROLS, assert_page_quality
 from tests.factories import DEFAULT_PASSWORD, RegisteredClient
 from tests.flows import (
     Browser,
+    assert_oauth_error,
     authorization_params,
     client_credentials,
     exchange_code,
@@ -21,8 +22,6 @@ from tests.flows import (
     refresh,
     tokens_for,
 )
-
-pytestmark = pytest.mark.browser
 
 EMAIL = "kim@example.com"
 
@@ -66,7 +65,7 @@ def test_create_list_use_and_revoke_an_api_key(page, live_server, kim, sign_in, 
     expect(page.get_by_role("status")).to_have_text("The key “Nightly export” was revoked.")
     expect(page.locator(f'#api-keys li[data-key="{key_id}"] .tag')).to_have_text("Revoked")
     expect(page.get_by_role("button", name="Revoke “Nightly export”")).to_have_count(0)
-    assert client_credentials(live_server, RegisteredClient(key_id, key, "")).json()["error"] == "invalid_client"
+    assert_oauth_error(client_credentials(live_server, RegisteredClient(key_id, key, "")), "invalid_client", 401)
     screenshot(page, "account-api-key-revoked")
     assert browser_log.errors == []
 
@@ -128,7 +127,7 @@ def test_sign_out_another_session_and_disconnect_its_apps(live_server, make, pag
     firefox.get_by_role("button", name="Sign out this session").click()
     expect(page.get_by_role("status")).to_have_text("That session was signed out and its apps were disconnected.")
     expect(page.locator("#sessions > li")).to_have_count(1)
-    assert refresh(live_server, rp, tokens["refresh_token"]).json()["error"] == "invalid_grant"
+    assert_oauth_error(refresh(live_server, rp, tokens["refresh_token"]), "invalid_grant")
     assert laptop.session.get(f"{live_server}/account", allow_redirects=False).status_code == 302
     assert browser_log.errors == []
 
@@ -174,8 +173,8 @@ def test_a_new_password_disconnects_apps_and_can_revoke_api_keys(live_server, ma
         "Your password was changed. Your other sessions were signed out, and your apps will ask you to sign in "
         "again. 1 API key was revoked.")
     expect(page.get_by_label("Also revoke my 1 API key")).to_have_count(0)  # no live key left to offer
-    assert refresh(live_server, rp, tokens["refresh_token"]).json()["error"] == "invalid_grant"
-    assert client_credentials(live_server, key).json()["error"] == "invalid_client"
+    assert_oauth_error(refresh(live_server, rp, tokens["refresh_token"]), "invalid_grant")
+    assert_oauth_error(client_credentials(live_server, key), "invalid_client", 401)
     assert browser_log.errors == []
 
 
@@ -243,7 +242,7 @@ def test_the_current_password_cannot_be_guessed_from_a_session(app, page, kim, s
 
 @pytest.mark.parametrize("path", ["/account", "/account/sessions", "/account/api-keys"])
 def test_account_pages_are_clean_and_accessible(chromium, page, live_server, make, kim, sign_in, browser_log, path):
-    """The checks every hosted page passes (tests/browser/test_page_quality.py), with every element shown."""
+    """The checks every hosted page passes (tests/browser/quality.py), with every element shown."""
     make.api_key(kim, scope="billing:read", name="Shown")
     second = chromium.new_context(base_url=live_server)
     try:
@@ -255,20 +254,4 @@ def test_account_pages_are_clean_and_accessible(chromium, page, live_server, mak
         second.close()
     page.goto(path)
     sign_in(page, EMAIL)
-
-    assert page.title().endswith("· Ostiary")
-    expect(page.get_by_role("heading", level=1)).to_have_count(1)
-    assert page.evaluate(UNLABELLED_CONTROLS) == []
-    assert page.evaluate(UNNAMED_ACTIONS) == []
-    assert page.evaluate(SCRIPTS) == {"scripts": 0, "handlers": [], "styleAttributes": 0, "imagesWithoutAlt": 0}
-    assert page.evaluate(CONTRAST_PROBLEMS) == []
-    page.emulate_media(color_scheme="dark")
-    assert page.evaluate(CONTRAST_PROBLEMS) == []
-
-    page.set_viewport_size({"width": 360, "height": 740})
-    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
-    targets = "main button, main a.button, main input:not([type=hidden]):not([type=checkbox]), main select, label.check"
-    for control in page.locator(targets).all():
-        box = control.bounding_box()
-        assert box is not None and box["height"] >= 44 and box["x"] >= 0 and box["x"] + box["width"] <= 360
-    assert browser_log.errors == []
+    assert_page_quality(page, browser_log, live_server)

@@ -19,8 +19,6 @@ from tests.browser.conftest import BrowserLog, authorization_request_to, browser
 from tests.flows import exchange_code, query_of
 from tests.ops.https_proxy import TlsDeployment, behind_tls_proxy
 
-pytestmark = pytest.mark.browser
-
 EMAIL = "tess@example.com"
 
 

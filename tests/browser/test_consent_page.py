@@ -14,8 +14,6 @@ from app.services.clients import create_client
 from tests.factories import RegisteredClient
 from tests.flows import exchange_code, query_of
 
-pytestmark = pytest.mark.browser
-
 
 def test_api_scopes_are_shown_under_the_name_of_their_resource(page, make, rp_client, sign_in, authorization_request):
     make.user("pat@example.com")

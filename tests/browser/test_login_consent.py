@@ -6,12 +6,9 @@ import re
 from urllib.parse import quote
 
 import jwt
-import pytest
 from playwright.sync_api import expect
 
 from tests.flows import exchange_code, query_of, tokens_for
-
-pytestmark = pytest.mark.browser
 
 PLAIN_SCOPES = [
     "Sign you in and know who you are",

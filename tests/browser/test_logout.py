@@ -5,13 +5,10 @@ from __future__ import annotations
 import re
 from urllib.parse import urlencode
 
-import pytest
 import requests
 from playwright.sync_api import expect
 
 from tests.flows import exchange_code, query_of
-
-pytestmark = pytest.mark.browser
 
 
 def session_cookies(context) -> list[str]:

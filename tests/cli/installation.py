@@ -1,23 +1,8 @@
-"""The installed `ostiary` console script, run as an operator runs it: a subprocess with its own environment."""
+"""What the subprocess tests of the `ostiary` command share; the runner itself is tests/processes.py's ostiary()."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-from pathlib import Path
+from tests.processes import OSTIARY, ok_json  # noqa: F401  (their earlier home)
+from tests.processes import ostiary as run  # noqa: F401
 
-OSTIARY = Path(sys.executable).with_name("ostiary")
 PASSWORD = "a long enough password"
-
-
-def run(env: dict[str, str], *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(OSTIARY), *args], env=env, input=stdin, stdin=None if stdin is not None else subprocess.DEVNULL,
-        capture_output=True, text=True, timeout=60, check=False,
-    )
-
-
-def ok_json(result: subprocess.CompletedProcess[str]):
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)

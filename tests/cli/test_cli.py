@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from app.cli import cli
-from tests.cli.installation import PASSWORD, ok_json, run
+from tests.cli.installation import PASSWORD
+from tests.processes import ok_json, ostiary
 
 
 def database_bytes(env: dict[str, str]) -> bytes:
@@ -17,59 +18,59 @@ def database_bytes(env: dict[str, str]) -> bytes:
 
 def test_init_again_changes_nothing(env):
     keys = sorted(Path(env["OSTIARY_KEYS_DIR"]).glob("*.pem"))
-    again = ok_json(run(env, "init", "--json"))
+    again = ok_json(ostiary(env, "init", "--json"))
     assert again == {"database": "migrated", "kid": keys[0].stem.partition("-")[2]}
     assert sorted(Path(env["OSTIARY_KEYS_DIR"]).glob("*.pem")) == keys
 
 
 def test_init_demo_creates_an_admin_and_a_client_once(env):
-    first = ok_json(run(env, "init", "--demo", "--json"))["demo"]
+    first = ok_json(ostiary(env, "init", "--demo", "--json"))["demo"]
     assert first["admin_email"] == "admin@example.com" and len(first["admin_password"]) >= 12
     assert first["client_id"] and first["client_secret"]
 
-    second = ok_json(run(env, "init", "--demo", "--json"))["demo"]
+    second = ok_json(ostiary(env, "init", "--demo", "--json"))["demo"]
     assert second["client_id"] == first["client_id"]
     assert "admin_password" not in second and "client_secret" not in second
     assert first["client_secret"].encode() not in database_bytes(env)
 
 
 def test_users_create_reads_the_password_from_stdin(env):
-    created = ok_json(run(env, "users", "create", "Carol@Example.com", "--name", "Carol", "--password-stdin", "--json",
+    created = ok_json(ostiary(env, "users", "create", "Carol@Example.com", "--name", "Carol", "--password-stdin", "--json",
                           stdin=PASSWORD + "\n"))
     assert (created["email"], created["name"], created["is_active"]) == ("carol@example.com", "Carol", True)
 
-    listed = ok_json(run(env, "users", "list", "--json"))
+    listed = ok_json(ostiary(env, "users", "list", "--json"))
     assert {"sub": created["sub"], "email": "carol@example.com"}.items() <= next(
         u for u in listed if u["email"] == "carol@example.com").items()
     assert PASSWORD.encode() not in database_bytes(env)
 
 
 def test_without_a_terminal_the_password_must_come_on_stdin(env):
-    result = run(env, "users", "create", "dave@example.com")
+    result = ostiary(env, "users", "create", "dave@example.com")
     assert result.returncode != 0
     assert "--password-stdin" in result.stderr and "Traceback" not in result.stderr
     assert result.stdout == ""
 
 
 def test_clients_create_prints_the_secret_once_and_stores_a_digest(env):
-    created = ok_json(run(env, "clients", "create", "--name", "Web App", "--redirect-uri", "https://app.example/cb",
+    created = ok_json(ostiary(env, "clients", "create", "--name", "Web App", "--redirect-uri", "https://app.example/cb",
                           "--redirect-uri", "http://127.0.0.1:9000/cb", "--json"))
     assert created["client_id"] and len(created["client_secret"]) >= 40
     assert created["redirect_uris"] == ["https://app.example/cb", "http://127.0.0.1:9000/cb"]
     assert created["public"] is False
     assert created["client_secret"].encode() not in database_bytes(env)
 
-    public = ok_json(run(env, "clients", "create", "--name", "SPA", "--public", "--redirect-uri",
+    public = ok_json(ostiary(env, "clients", "create", "--name", "SPA", "--public", "--redirect-uri",
                          "https://spa.example/cb", "--json"))
     assert public["client_secret"] is None and public["public"] is True
 
-    listed = ok_json(run(env, "clients", "list", "--json"))
+    listed = ok_json(ostiary(env, "clients", "list", "--json"))
     assert {c["client_id"] for c in listed} >= {created["client_id"], public["client_id"]}
     assert all("client_secret" not in c for c in listed)
 
 
 def test_a_database_that_was_never_initialised_is_a_clear_error(env, tmp_path):
-    result = run(env | {"OSTIARY_DATABASE_URL": f"sqlite:///{tmp_path / 'empty.db'}"}, "users", "list")
+    result = ostiary(env | {"OSTIARY_DATABASE_URL": f"sqlite:///{tmp_path / 'empty.db'}"}, "users", "list")
     assert result.returncode == 1
     assert "ostiary init" in result.stderr and "Traceback" not in result.stderr
 

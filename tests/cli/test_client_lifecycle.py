@@ -7,6 +7,7 @@ import json
 from app.cli import cli
 from tests.factories import RegisteredClient
 from tests.flows import (
+    assert_oauth_error,
     authorization_params,
     client_credentials,
     introspect,
@@ -59,7 +60,7 @@ def test_a_disabled_client_is_refused_like_an_unknown_one(runner, live_server, m
     assert client_credentials(live_server, machine).status_code == 200
     run(runner, "clients", "enable", app.client_id)
     again = refresh(live_server, app, tokens["refresh_token"])
-    assert (again.status_code, again.json()["error"]) == (400, "invalid_grant")
+    assert_oauth_error(again, "invalid_grant")
     assert tokens_for(live_server, app, "ann@example.com")["refresh_token"]
 
 

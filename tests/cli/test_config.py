@@ -11,7 +11,8 @@ from click.testing import CliRunner
 from app import create_app
 from app.cli import cli
 from app.config import ConfigError, database_url, load_settings
-from tests.cli.installation import OSTIARY, run
+from tests.processes import OSTIARY, ostiary
+from tests.settings import as_env
 
 BAD = [
     ("ISSUER", "ftp://x", "must be an absolute http(s) URL"),
@@ -84,11 +85,9 @@ def test_the_cli_prints_the_bad_variable_without_a_traceback(isolated, name, val
 
 def test_the_installed_script_fails_fast_on_a_bad_variable(tmp_path):
     assert OSTIARY.exists()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OSTIARY_")} | {
-        "OSTIARY_ACCESS_TOKEN_TTL_SECONDS": "abc", "OSTIARY_KEYS_DIR": str(tmp_path / "keys"),
-        "OSTIARY_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}",
-    }
-    result = run(env, "users", "list")
+    env = as_env({"ACCESS_TOKEN_TTL_SECONDS": "abc", "KEYS_DIR": tmp_path / "keys",
+                  "DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"})
+    result = ostiary(env, "users", "list")
     assert result.returncode == 2
     assert "OSTIARY_ACCESS_TOKEN_TTL_SECONDS" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "keys").exists()

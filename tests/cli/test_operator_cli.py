@@ -9,12 +9,12 @@ import pytest
 from click.testing import CliRunner
 
 from app.cli import cli
-from tests.cli.installation import run
+from tests.processes import ostiary
 
 
 def test_version_is_the_installed_packages():
     """From the package metadata: no settings, no database, no app needed."""
-    result = run({**os.environ, "OSTIARY_ISSUER": "not even valid"}, "--version")
+    result = ostiary({**os.environ, "OSTIARY_ISSUER": "not even valid"}, "--version")
     assert (result.returncode, result.stdout) == (0, f"ostiary {version('ostiary')}\n")
 
 

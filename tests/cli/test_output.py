@@ -7,7 +7,8 @@ import re
 import pytest
 
 from app.cli import cli
-from tests.cli.installation import PASSWORD, ok_json, run
+from tests.cli.installation import PASSWORD
+from tests.processes import ok_json, ostiary
 
 
 @pytest.fixture
@@ -18,12 +19,12 @@ def fresh(env: dict[str, str], tmp_path) -> dict[str, str]:
 
 def test_log_lines_stay_off_the_terminal(fresh):
     """The migrations' and the audit trail's JSON log lines are for the server's log collector."""
-    initialised = run(fresh, "init")
+    initialised = ostiary(fresh, "init")
     assert (initialised.returncode, initialised.stderr) == (0, "")
-    created = run(fresh, "users", "create", "ann@example.com", "--password-stdin", stdin=PASSWORD + "\n")
+    created = ostiary(fresh, "users", "create", "ann@example.com", "--password-stdin", stdin=PASSWORD + "\n")
     assert (created.returncode, created.stderr) == (0, ""), created.stderr
     # The command is still audited: its row is in the trail.
-    assert [e["event"] for e in ok_json(run(fresh, "audit", "list", "--json"))] == ["user.created"]
+    assert [e["event"] for e in ok_json(ostiary(fresh, "audit", "list", "--json"))] == ["user.created"]
 
 
 ISO_WITH_HINT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \((just now|\d+ \w+ ago|in \d+ \w+)\)")

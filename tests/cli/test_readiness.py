@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import uuid
 from pathlib import Path
 
@@ -16,16 +15,13 @@ from sqlalchemy.engine import make_url
 from app import create_app
 from app.extensions import db
 from app.schema import latest_revision
-from tests.cli.installation import OSTIARY, run
-from tests.ops.ostiary_process import free_port
-
-SECRET = "readiness-test-secret-key-long-enough-0123456789"
+from tests.processes import free_port, ostiary
+from tests.settings import installation
 
 
 def sqlite_app(tmp_path: Path, revision: str | None = None) -> Flask:
     """An app on a SQLite file of its own, migrated to `revision` ("head" for the latest, None for nothing)."""
-    application = create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'own.db'}", "KEYS_DIR": str(tmp_path / "keys"),
-                              "SECRET_KEY": SECRET})
+    application = create_app(installation(f"sqlite:///{tmp_path / 'own.db'}", tmp_path / "keys"))
     if revision:
         with application.app_context():
             upgrade(revision=revision)
@@ -61,8 +57,7 @@ def test_a_schema_a_later_release_migrated_serves_during_a_rolling_upgrade(tmp_p
 
 def test_serve_refuses_a_database_never_initialised(env, tmp_path):
     fresh = env | {"OSTIARY_DATABASE_URL": f"sqlite:///{tmp_path / 'fresh.db'}"}
-    result = subprocess.run([str(OSTIARY), "serve", "--port", str(free_port())], env=fresh, capture_output=True,
-                            text=True, timeout=60, stdin=subprocess.DEVNULL, check=False)
+    result = ostiary(fresh, "serve", "--port", str(free_port()))
     assert (result.returncode, result.stdout) == (1, "")
     assert result.stderr == "Error: the database is not initialised: run `ostiary init`\n"
 
@@ -70,27 +65,27 @@ def test_serve_refuses_a_database_never_initialised(env, tmp_path):
 def test_serve_refuses_a_schema_behind_this_release(env, tmp_path):
     sqlite_app(tmp_path, "0006a")
     behind = env | {"OSTIARY_DATABASE_URL": f"sqlite:///{tmp_path / 'own.db'}"}
-    result = run(behind, "serve", "--port", str(free_port()), "--json")
+    result = ostiary(behind, "serve", "--port", str(free_port()), "--json")
     assert result.returncode == 1 and "0006a" in result.stderr and '"error"' in result.stderr
 
 
 def test_commands_on_a_database_never_initialised_say_so(env, tmp_path):
-    result = run(env | {"OSTIARY_DATABASE_URL": f"sqlite:///{tmp_path / 'fresh.db'}"}, "users", "list")
+    result = ostiary(env | {"OSTIARY_DATABASE_URL": f"sqlite:///{tmp_path / 'fresh.db'}"}, "users", "list")
     assert (result.returncode, result.stderr) == (1, "Error: the database is not initialised: run `ostiary init`\n")
 
 
 def test_init_says_what_it_did(env, tmp_path):
     fresh = env | {"OSTIARY_DATABASE_URL": f"sqlite:///{tmp_path / 'fresh.db'}"}
-    assert f"Database initialised: schema {latest_revision()}." in run(fresh, "init").stdout
-    assert f"Database already at schema {latest_revision()}." in run(fresh, "init").stdout
+    assert f"Database initialised: schema {latest_revision()}." in ostiary(fresh, "init").stdout
+    assert f"Database already at schema {latest_revision()}." in ostiary(fresh, "init").stdout
     sqlite_app(tmp_path, "0006a")
     behind = env | {"OSTIARY_DATABASE_URL": f"sqlite:///{tmp_path / 'own.db'}"}
-    assert f"Database migrated from schema 0006a to {latest_revision()}." in run(behind, "init").stdout
+    assert f"Database migrated from schema 0006a to {latest_revision()}." in ostiary(behind, "init").stdout
 
 
 def test_init_on_a_database_that_does_not_exist_says_to_create_it(env, tmp_path):
     missing = env | {"OSTIARY_DATABASE_URL": f"sqlite:///{tmp_path / 'no-such-dir' / 'x.db'}"}
-    result = run(missing, "init")
+    result = ostiary(missing, "init")
     assert result.returncode == 1 and result.stderr.count("\n") == 1
     assert result.stderr.startswith("Error: cannot open the SQLite database") and "directory must exist" in result.stderr
 
@@ -100,6 +95,6 @@ def test_init_on_a_database_that_does_not_exist_says_to_create_it(env, tmp_path)
 def test_init_on_a_postgresql_database_that_does_not_exist_says_to_create_it(env):
     name = f"ostiary_missing_{uuid.uuid4().hex[:8]}"
     url = make_url(os.environ["OSTIARY_TEST_DATABASE_URL"]).set(database=name)
-    result = run(env | {"OSTIARY_DATABASE_URL": url.render_as_string(hide_password=False)}, "init")
+    result = ostiary(env | {"OSTIARY_DATABASE_URL": url.render_as_string(hide_password=False)}, "init")
     assert result.returncode == 1 and result.stderr.count("\n") == 1
     assert f"the database '{name}' does not exist" in result.stderr and f"createdb {name}" in result.stderr

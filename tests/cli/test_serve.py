@@ -2,32 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
-
 import pytest
 import requests
 
 from app.serve import plan
-from tests.cli.installation import OSTIARY, run
-from tests.ops.ostiary_process import _wait_ready, free_port
-
-
-@contextmanager
-def serving(env: dict[str, str], log_path: Path, *args: str, port: int) -> Iterator[str]:
-    """`ostiary serve ARGS` until the block ends; yields http://127.0.0.1:<port> once /readyz answers."""
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen([str(OSTIARY), "serve", "--workers", "1", *args], env=env,
-                                   stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            base_url = f"http://127.0.0.1:{port}"
-            _wait_ready(base_url, process, log_path)
-            yield base_url
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
+from tests.processes import free_port, ostiary, serve
 
 
 def issuer_of(base_url: str) -> str:
@@ -37,29 +16,30 @@ def issuer_of(base_url: str) -> str:
 def test_without_an_issuer_the_server_advertises_the_port_it_serves(env, tmp_path):
     assert "OSTIARY_ISSUER" not in env
     port = free_port()
-    with serving(env, tmp_path / "serve.log", "--port", str(port), port=port) as base_url:
-        assert issuer_of(base_url) == f"http://localhost:{port}"
+    with serve(env, tmp_path / "serve.log", workers=1, port=port) as node:
+        assert issuer_of(node.url) == f"http://localhost:{port}"
     assert "Warning" not in (tmp_path / "serve.log").read_text()
 
 
 def test_a_loopback_issuer_names_the_port_to_serve(env, tmp_path):
     port = free_port()
-    with serving(env | {"OSTIARY_ISSUER": f"http://127.0.0.1:{port}"}, tmp_path / "serve.log", port=port) as base_url:
-        assert issuer_of(base_url) == base_url
+    issuer = f"http://127.0.0.1:{port}"
+    with serve(env | {"OSTIARY_ISSUER": issuer}, tmp_path / "serve.log", workers=1, name_port=False) as node:
+        assert issuer_of(node.url) == issuer
 
 
 def test_a_loopback_issuer_on_another_port_is_warned_of_at_start_up(env, tmp_path):
     port, other = free_port(), free_port()
     issuer = f"http://localhost:{other}"
-    with serving(env | {"OSTIARY_ISSUER": issuer}, tmp_path / "serve.log", "--port", str(port), port=port) as base:
-        assert issuer_of(base) == issuer
+    with serve(env | {"OSTIARY_ISSUER": issuer}, tmp_path / "serve.log", workers=1, port=port) as node:
+        assert issuer_of(node.url) == issuer
     [warning] = [line for line in (tmp_path / "serve.log").read_text().splitlines() if line.startswith("Warning")]
     assert f"OSTIARY_ISSUER={issuer}" in warning and str(port) in warning
 
 
 def test_init_prints_the_url_that_serve_will_serve(env):
-    assert "http://localhost:8000" in run(env, "init").stdout
-    assert "http://127.0.0.1:9123" in run(env | {"OSTIARY_ISSUER": "http://127.0.0.1:9123"}, "init").stdout
+    assert "http://localhost:8000" in ostiary(env, "init").stdout
+    assert "http://127.0.0.1:9123" in ostiary(env | {"OSTIARY_ISSUER": "http://127.0.0.1:9123"}, "init").stdout
 
 
 @pytest.mark.parametrize(("issuer", "given", "bound", "advertised", "warned"), [

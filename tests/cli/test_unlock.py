@@ -9,7 +9,7 @@ import pytest
 
 from app.cli import cli
 from tests.factories import DEFAULT_PASSWORD
-from tests.security.conftest import sign_in
+from tests.flows import sign_in
 from tests.security.test_brute_force import REDIS_URL, needs_redis
 
 LIMITS = {"SIGN_IN_FAILURES_PER_ACCOUNT": 3, "SIGN_IN_FAILURES_PER_IP": 10**6, "SIGN_IN_LOCKOUT_SECONDS": 600}

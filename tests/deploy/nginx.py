@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -13,6 +12,7 @@ from pathlib import Path
 
 from tests.deploy.tls import Certificates
 from tests.deploy.tools import DEPLOY, substituted, tool
+from tests.processes import eventually
 
 EXAMPLE_HOST = "id.example.com"
 START_TIMEOUT_SECONDS = 10
@@ -94,15 +94,12 @@ def running(config: Path, proxy: Proxy) -> Iterator[None]:
     process = subprocess.Popen([tool("nginx", "nginx"), "-p", str(config.parent), "-e", "stderr", "-c", str(config)],
                                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + START_TIMEOUT_SECONDS
-        while True:
+        def listening() -> bool:
             assert process.poll() is None, (config.parent / "stderr.log").read_text()
-            try:
-                socket.create_connection(("127.0.0.1", proxy.https_port), timeout=1).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "nginx did not listen"
-                time.sleep(0.05)
+            socket.create_connection(("127.0.0.1", proxy.https_port), timeout=1).close()
+            return True
+
+        eventually(listening, timeout=START_TIMEOUT_SECONDS, what="nginx listening", ignoring=(OSError,))
         yield
     finally:
         process.terminate()  # nginx's fast shutdown

@@ -20,8 +20,6 @@ from app.config import ENV_PREFIX, SETTINGS, load_settings
 from tests.deploy.test_dockerfile import arguments as dockerfile_arguments
 from tests.deploy.tools import DEPLOY, gunicorn_setting
 
-pytestmark = pytest.mark.deploy
-
 COMPOSE = DEPLOY / "compose.yaml"
 SCHEMA = Path(__file__).with_name("compose-spec.json")
 # Compose interpolation: $$, ${NAME}, ${NAME:-default}, ${NAME-default}, ${NAME:?error}, ${NAME?error}.

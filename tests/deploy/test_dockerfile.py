@@ -14,12 +14,8 @@ import tomllib
 from fnmatch import fnmatch
 from pathlib import Path
 
-import pytest
-
 from app import MIGRATIONS_DIR
 from tests.deploy.tools import DEPLOY, ROOT
-
-pytestmark = pytest.mark.deploy
 
 DOCKERFILE = DEPLOY / "Dockerfile"
 SECRET_NAMES = re.compile(r"SECRET|PASSWORD|TOKEN|PRIVATE", re.IGNORECASE)

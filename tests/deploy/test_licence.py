@@ -6,10 +6,6 @@ import hashlib
 from importlib.metadata import metadata
 from pathlib import Path
 
-import pytest
-
-pytestmark = pytest.mark.deploy
-
 ROOT = Path(__file__).resolve().parents[2]
 # SHA-256 of https://www.apache.org/licenses/LICENSE-2.0.txt (also Debian's /usr/share/common-licenses/Apache-2.0).
 APACHE_2_0_SHA256 = "cfc7749b96f63bd31c3c42b5c471bf756814053e847c10f3eb003417bc523d30"

@@ -28,10 +28,8 @@ from tests.deploy.tls import Certificates, make_certificates
 from tests.deploy.tools import tool
 from tests.factories import Factories, RegisteredClient
 from tests.flows import Browser, authorization_params, exchange_code, pkce_pair, query_of
-from tests.ops.nodes import Node, migrated_app, postgres_database
-from tests.ops.ostiary_process import free_port, ostiary_env
-
-pytestmark = pytest.mark.deploy
+from tests.ops.nodes import migrated_app, postgres_database
+from tests.processes import Node, free_port, ostiary_env
 
 USER = "behind-the-proxy@example.com"
 FORGED_ADDRESS = "203.0.113.7"  # TEST-NET-3: what a client claims in X-Forwarded-For

@@ -12,8 +12,6 @@ import pytest
 
 from tests.deploy.tools import DEPLOY, gunicorn_setting, substituted, tool
 
-pytestmark = pytest.mark.deploy
-
 UNITS = ("ostiary.service", "ostiary-purge.service", "ostiary-purge.timer")
 INSTALLED_OSTIARY = "/opt/ostiary/.venv/bin/ostiary"
 # systemd's exposure score, 0.0 (fully sandboxed) to 10.0, in tenths; above 4.9 systemd calls it "MEDIUM".

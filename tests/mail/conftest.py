@@ -11,14 +11,14 @@ from flask import Flask
 from app.extensions import db
 from app.mail.transports import Transport, transport_for
 from app.models import OutboxMessage
-from tests.conftest import _free_port
 from tests.mail.smtp_server import Certificate, SmtpServer, self_signed
+from tests.processes import free_port
 
 
 @pytest.fixture
 def smtp(app: Flask, monkeypatch: pytest.MonkeyPatch) -> Iterator[SmtpServer]:
     """A plain SMTP server, and OSTIARY_SMTP_URL pointing at it."""
-    server = SmtpServer(_free_port()).start()
+    server = SmtpServer(free_port()).start()
     monkeypatch.setitem(app.config, "SMTP_URL", f"smtp://127.0.0.1:{server.port}")
     yield server
     server.stop()

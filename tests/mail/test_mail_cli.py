@@ -10,8 +10,8 @@ from app.cli import cli
 from app.extensions import db
 from app.models import OutboxMessage
 from app.services import outbox
-from tests.conftest import _free_port
 from tests.mail.conftest import eml_files, queued
+from tests.processes import free_port
 
 
 def queue(count: int) -> None:
@@ -44,7 +44,7 @@ def test_send_test_goes_through_the_outbox_at_once(ctx, runner, smtp, mail_setti
 
 
 def test_send_test_to_a_down_relay_says_why_and_leaves_the_message_queued(ctx, runner, mail_settings):
-    mail_settings(SMTP_URL=f"smtp://user:hunter2-secret@127.0.0.1:{_free_port()}")
+    mail_settings(SMTP_URL=f"smtp://user:hunter2-secret@127.0.0.1:{free_port()}")
     result = runner.invoke(cli, ["mail", "send-test", "ops@example.com", "--json"])
     assert result.exit_code == 1
     body = json.loads(result.output)

@@ -15,9 +15,9 @@ from app.extensions import db
 from app.models import AuditEvent, OutboxMessage
 from app.services import outbox
 from app.services.mail_delivery import deliver_due, deliver_one, lease_seconds, retry_delay
-from tests.conftest import _free_port
 from tests.mail.conftest import queued
 from tests.mail.smtp_server import PASSWORD, USER, SmtpServer
+from tests.processes import free_port
 
 LINK = "http://127.0.0.1:8000/reset?token=" + "R" * 43
 CREDENTIALS = f"{USER}:{quote(PASSWORD, safe='')}"  # RFC 3986 userinfo: the password's space, /, : and @ escaped
@@ -50,7 +50,7 @@ def test_a_message_is_delivered_with_every_header_and_both_parts(ctx, smtp, mail
 
 
 def test_starttls_and_auth_with_a_password_that_needs_escaping(ctx, app, certificate, mail_settings, transport):
-    server = SmtpServer(_free_port(), starttls=certificate, auth=True).start()
+    server = SmtpServer(free_port(), starttls=certificate, auth=True).start()
     try:
         mail_settings(SMTP_URL=f"smtp://{CREDENTIALS}@127.0.0.1:{server.port}?starttls=1&cafile={certificate.cafile}")
         queue()
@@ -62,7 +62,7 @@ def test_starttls_and_auth_with_a_password_that_needs_escaping(ctx, app, certifi
 
 
 def test_implicit_tls(ctx, certificate, mail_settings, transport):
-    server = SmtpServer(_free_port(), implicit_tls=certificate, auth=True).start()
+    server = SmtpServer(free_port(), implicit_tls=certificate, auth=True).start()
     try:
         mail_settings(SMTP_URL=f"smtps://{CREDENTIALS}@127.0.0.1:{server.port}?cafile={certificate.cafile}")
         queue()
@@ -82,8 +82,8 @@ def test_implicit_tls(ctx, certificate, mail_settings, transport):
 ])
 def test_no_downgrade_no_untrusted_certificate_no_unauthenticated_send(ctx, smtp, certificate, mail_settings,
                                                                        transport, url, error):
-    tls = SmtpServer(_free_port(), implicit_tls=certificate).start()
-    auth = SmtpServer(_free_port(), starttls=certificate, auth=True).start()
+    tls = SmtpServer(free_port(), implicit_tls=certificate).start()
+    auth = SmtpServer(free_port(), starttls=certificate, auth=True).start()
     try:
         mail_settings(SMTP_URL=url.format(port=smtp.port, tls_port=tls.port, auth_port=auth.port,
                                           cafile=certificate.cafile))
@@ -97,7 +97,7 @@ def test_no_downgrade_no_untrusted_certificate_no_unauthenticated_send(ctx, smtp
 
 
 def test_a_wrong_password_is_retried_not_lost_and_never_recorded(ctx, certificate, mail_settings, transport):
-    server = SmtpServer(_free_port(), starttls=certificate, auth=True).start()
+    server = SmtpServer(free_port(), starttls=certificate, auth=True).start()
     try:
         mail_settings(SMTP_URL=f"smtp://{USER}:wrong-password@127.0.0.1:{server.port}?starttls=1"
                                f"&cafile={certificate.cafile}")
@@ -162,7 +162,7 @@ def test_a_permanent_refusal_fails_at_once_and_does_not_stop_the_others(ctx, smt
 
 
 def test_a_down_relay_ends_the_round_without_spending_the_others_tries(ctx, app, mail_settings, transport):
-    mail_settings(SMTP_URL=f"smtp://127.0.0.1:{_free_port()}")  # nothing listens there
+    mail_settings(SMTP_URL=f"smtp://127.0.0.1:{free_port()}")  # nothing listens there
     queue(5)
 
     assert deliver_due(transport()) == {"deferred": 1}

@@ -5,35 +5,29 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from flask import Flask, request
 
-from app import create_app
 from app.extensions import csrf, db
 from app.services import outbox
 from app.services.mail_worker import DeliveryWorker
-from tests.conftest import _free_port
 from tests.mail.conftest import queued
 from tests.mail.smtp_server import SmtpServer
 from tests.ops.nodes import migrated_app
-from tests.ops.ostiary_process import ostiary_env, serving
+from tests.processes import eventually, free_port, ostiary_env, serve
 
 LINK = "http://127.0.0.1:8000/verify-email?token=" + "V" * 43
 
 
 @pytest.fixture
-def page_app(app: Flask) -> Iterator[Callable[..., Flask]]:
+def page_app(build_app: Callable[..., Flask]) -> Callable[..., Flask]:
     """A second app on the test database with a page that queues a verification message, as sign-up will."""
-    made: list[Flask] = []
 
     def make(**settings: object) -> Flask:
-        page = create_app({
-            name: app.config[name] for name in ("DATABASE_URL", "KEYS_DIR", "ISSUER", "SECRET_KEY", "MAIL_DIR",
-                                                "ARGON2_TIME_COST", "ARGON2_MEMORY_KIB", "ARGON2_PARALLELISM")
-        } | settings)
+        page = build_app(**settings)
 
         @page.post("/signup-like")
         @csrf.exempt
@@ -42,13 +36,9 @@ def page_app(app: Flask) -> Iterator[Callable[..., Flask]]:
             db.session.commit()
             return "Check your mail"
 
-        made.append(page)
         return page
 
-    yield make
-    for page in made:
-        with page.app_context():
-            db.engine.dispose()
+    return make
 
 
 def post_signup(page: Flask) -> float:
@@ -58,17 +48,8 @@ def post_signup(page: Flask) -> float:
     return time.monotonic() - started
 
 
-def wait_until(condition: Callable[[], bool], timeout: float = 10) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
-
-
 def test_a_commit_wakes_the_loop_at_once_and_stop_is_prompt(ctx, page_app):
-    server = SmtpServer(_free_port()).start()
+    server = SmtpServer(free_port()).start()
     page = page_app(SMTP_URL=f"smtp://127.0.0.1:{server.port}", MAIL_POLL_SECONDS=120)
     worker = DeliveryWorker(page).start()
     try:
@@ -86,7 +67,7 @@ def test_a_commit_wakes_the_loop_at_once_and_stop_is_prompt(ctx, page_app):
 @pytest.mark.parametrize("outage", ["refused", "silent"])
 def test_a_down_relay_never_slows_or_fails_the_page_and_the_message_goes_out_when_it_returns(
         ctx, page_app, outage):
-    port = _free_port()
+    port = free_port()
     silent = socket.create_server(("127.0.0.1", port)) if outage == "silent" else None  # accepts, never answers
     page = page_app(SMTP_URL=f"smtp://127.0.0.1:{port}", SMTP_TIMEOUT_SECONDS=2, MAIL_POLL_SECONDS=1,
                     MAIL_RETRY_INITIAL_SECONDS=1, MAIL_RETRY_MAX_SECONDS=2)
@@ -94,7 +75,7 @@ def test_a_down_relay_never_slows_or_fails_the_page_and_the_message_goes_out_whe
     server = SmtpServer(port)
     try:
         assert post_signup(page) < 0.5
-        assert wait_until(lambda: any(m.attempts and m.status == "pending" for m in queued()), timeout=10)
+        eventually(lambda: any(m.attempts and m.status == "pending" for m in queued()), what="a failed attempt")
         assert post_signup(page) < 0.5  # while the loop is stuck on the silent relay, too
         [error] = {m.last_error for m in queued() if m.last_error}
         assert ("ConnectionRefusedError" if outage == "refused" else "timed out") in error
@@ -103,7 +84,7 @@ def test_a_down_relay_never_slows_or_fails_the_page_and_the_message_goes_out_whe
             silent.close()
         server.start()  # the relay is back
         assert len(server.inbox.wait_for(2, timeout=15)) == 2
-        assert wait_until(lambda: queued() == [])
+        eventually(lambda: queued() == [], what="an empty outbox")
     finally:
         worker.stop(5)
         server.stop()
@@ -112,8 +93,8 @@ def test_a_down_relay_never_slows_or_fails_the_page_and_the_message_goes_out_whe
 
 
 def test_ostiary_serve_runs_a_loop_per_worker_and_stops_them_on_sigterm(tmp_path: Path):
-    server = SmtpServer(_free_port()).start()
-    port = _free_port()
+    server = SmtpServer(free_port()).start()
+    port = free_port()
     database = f"sqlite:///{tmp_path / 'serve.db'}"
     env = ostiary_env(database, tmp_path / "keys", port, SMTP_URL=f"smtp://127.0.0.1:{server.port}",
                       MAIL_POLL_SECONDS=1, LOG_LEVEL="INFO")
@@ -124,7 +105,7 @@ def test_ostiary_serve_runs_a_loop_per_worker_and_stops_them_on_sigterm(tmp_path
                 for n in range(10):
                     outbox.enqueue(f"user{n}@example.com", "test_message", {})
                 db.session.commit()
-            with serving(env, log_path, workers=2):
+            with serve(env, log_path, workers=2):
                 assert len(server.inbox.wait_for(10, timeout=20)) == 10
                 with setup.app_context():  # queued by another process: found by polling
                     outbox.enqueue("late@example.com", "test_message", {})

@@ -19,8 +19,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from tests.ops.nodes import Node
-from tests.ops.ostiary_process import free_port, ostiary_env
+from tests.processes import Node, free_port, ostiary_env
 
 # RFC 9110 §7.6.1: hop-by-hop fields end at the proxy.
 HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"})

@@ -28,9 +28,9 @@ from app.models import AccessTokenRecord, LoginSession, RefreshToken
 from app.security.secrets import digest
 from tests.factories import DEFAULT_PASSWORD, Factories
 from tests.flows import csrf_token, tokens_for
-from tests.ops.nodes import Node, migrated_app, postgres_database, worker_pids
-from tests.ops.ostiary_process import free_port, ostiary_env
+from tests.ops.nodes import migrated_app, postgres_database, worker_pids
 from tests.ops.tcp_proxy import TcpProxy
+from tests.processes import Node, free_port, ostiary_env
 
 CONNECT_TIMEOUT_SECONDS = 2
 # One failed connect attempt per request, plus the response: well under a client's patience.

@@ -26,6 +26,8 @@ from app.security.keys import (
 
 
 class Clock:
+    """A clock the test moves by hand; one serves a ring as its wall clock, another as its monotonic clock."""
+
     def __init__(self, now: float) -> None:
         self.now = now
 
@@ -80,12 +82,32 @@ def test_the_etag_changes_with_the_key_set_only(tmp_path, clock, ring):
 
 def test_between_rescans_a_request_touches_no_file(tmp_path, clock, monkeypatch):
     ensure_signing_key(tmp_path)
-    ring = KeyRing(tmp_path, retention_seconds=60, rescan_seconds=3600, clock=clock)
+    monotonic = Clock(0)
+    ring = KeyRing(tmp_path, retention_seconds=60, rescan_seconds=3600, clock=clock, monotonic=monotonic)
     listings = []
-    monkeypatch.setattr(keyring_module, "key_files", lambda keys_dir: listings.append(keys_dir) or [])
+    original = keyring_module.key_files
+    monkeypatch.setattr(keyring_module, "key_files", lambda keys_dir: listings.append(keys_dir) or original(keys_dir))
     for _ in range(1000):
         ring.current, ring.jwks_json, ring.key_set  # noqa: B018
+    monotonic.now = 3599.9
+    ring.current  # noqa: B018
     assert listings == []
+    monotonic.now = 3600
+    ring.current  # noqa: B018
+    assert listings == [tmp_path]  # the rescan is due: one listing, by the request that found it due
+
+
+def test_a_new_key_file_is_picked_up_at_the_next_rescan_without_a_restart(tmp_path, clock):
+    ensure_signing_key(tmp_path)
+    monotonic = Clock(0)
+    ring = KeyRing(tmp_path, retention_seconds=60, rescan_seconds=5, clock=clock, monotonic=monotonic)
+    first = ring.current.kid
+    upcoming = add_next_key(tmp_path, publish_delay_seconds=30, now=clock.now)
+
+    monotonic.now = 4.9
+    assert published(ring) == [first]
+    monotonic.now = 5
+    assert published(ring) == [first, upcoming.kid]
 
 
 def test_each_key_file_is_imported_once(tmp_path, clock, ring, monkeypatch):
@@ -157,6 +179,8 @@ def test_concurrent_first_starts_make_one_key(tmp_path):
 def test_readers_see_a_consistent_ring_while_keys_change(tmp_path, clock, ring):
     failures: list[BaseException] = []
     stop = threading.Event()
+    reads = threading.Condition()
+    count = [0]
 
     def read() -> None:
         while not stop.is_set():
@@ -166,19 +190,30 @@ def test_readers_see_a_consistent_ring_while_keys_change(tmp_path, clock, ring):
                 assert [k["kid"] for k in json.loads(view.jwks_json)["keys"]] == list(view.published)
             except BaseException as exc:  # noqa: BLE001 - reported by the main thread
                 failures.append(exc)
-            time.sleep(0.0005)
+            with reads:
+                count[0] += 1
+                reads.notify_all()
+
+    def after_reads(more: int) -> None:
+        """Until the readers have read `more` times since now: every change is read while the next is made."""
+        with reads:
+            target = count[0] + more
+            assert reads.wait_for(lambda: count[0] >= target, timeout=30)
 
     readers = [threading.Thread(target=read) for _ in range(4)]
     for reader in readers:
         reader.start()
-    for _ in range(3):
-        generate_signing_key(tmp_path, activates_at=int(clock.now))
-        clock.now += 1
-        time.sleep(0.02)
-    stop.set()
-    for reader in readers:
-        reader.join()
+    try:
+        for _ in range(3):
+            newest = generate_signing_key(tmp_path, activates_at=int(clock.now))
+            clock.now += 1
+            after_reads(40)
+    finally:
+        stop.set()
+        for reader in readers:
+            reader.join()
     assert failures == []
+    assert len(published(ring)) == 4 and newest.name.endswith(f"-{ring.current.kid}.pem")
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,7 @@ from flask import Flask
 from app import create_app
 from app.cli import cli
 from app.security.keys import create_key_file, key_files
+from tests.settings import installation
 
 DAY = 86400
 
@@ -19,8 +20,7 @@ DAY = 86400
 @pytest.fixture
 def keys_app(tmp_path: Path) -> Flask:
     """Default key settings: 600 s tokens + 300 s leeway = 900 s retention, 3600 s publish delay, 90-day period."""
-    return create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}", "KEYS_DIR": str(tmp_path / "keys"),
-                       "SECRET_KEY": "keys-cli-test-secret-key-long-enough-0123456789"})
+    return create_app(installation(f"sqlite:///{tmp_path / 'x.db'}", tmp_path / "keys"))
 
 
 @pytest.fixture

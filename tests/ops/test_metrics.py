@@ -11,7 +11,6 @@ import subprocess
 import sys
 import tempfile
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
@@ -20,9 +19,9 @@ from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
 from app.config import ConfigError, load_settings
-from tests.flows import Browser, code_for, exchange_code, refresh, tokens_for
-from tests.ops.nodes import Node, worker_pids
-from tests.ops.ostiary_process import free_port, ostiary_env, ostiary_json
+from tests.flows import Browser, assert_oauth_error, code_for, exchange_code, refresh, tokens_for
+from tests.ops.nodes import worker_pids
+from tests.processes import Node, eventually, free_port, ostiary_env, ostiary_json
 
 METRICS_TOKEN = "metrics-scraper-token-0123456789abcdef"
 # Measured ~7 µs (one process) and ~10 µs (multiprocess) of CPU here; the bound is for regressions.
@@ -92,10 +91,10 @@ def test_reused_refresh_tokens_and_replayed_codes_are_counted(make, live_server)
     tokens = tokens_for(live_server, registered, "replay@example.com")
     assert refresh(live_server, registered, tokens["refresh_token"]).status_code == 200
     make.rotated_long_ago(tokens["refresh_token"])  # past the retry grace window
-    assert refresh(live_server, registered, tokens["refresh_token"]).json()["error"] == "invalid_grant"
+    assert_oauth_error(refresh(live_server, registered, tokens["refresh_token"]), "invalid_grant")
     code, verifier, _ = code_for(live_server, registered, "replay@example.com")
     assert exchange_code(live_server, registered, code, verifier).status_code == 200
-    assert exchange_code(live_server, registered, code, verifier).json()["error"] == "invalid_grant"
+    assert_oauth_error(exchange_code(live_server, registered, code, verifier), "invalid_grant")
 
     assert sample("ostiary_token_reuse_detected_total", token_type="refresh_token") == before_refresh + 1
     assert sample("ostiary_token_reuse_detected_total", token_type="authorization_code") == before_code + 1
@@ -199,10 +198,9 @@ def test_gunicorn_workers_are_summed_and_a_dead_worker_stops_counting_as_busy(tm
 
         victim = workers[0]
         os.kill(victim, signal.SIGKILL)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and (victim in worker_pids(node.process.pid)
-                                                or len(worker_pids(node.process.pid)) < 2):
-            time.sleep(0.1)
+        pid = node.process.pid
+        eventually(lambda: victim not in worker_pids(pid) and len(worker_pids(pid)) >= 2, timeout=20, interval=0.1,
+                   what="the master replaces the killed worker")
         after = scrape(node.url)
         assert after[issued] == 40  # the dead worker's tokens stay in the total
         assert not (metrics_dir / f"gauge_livesum_{victim}.db").exists()

@@ -12,8 +12,8 @@ import requests
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from app.cli import cli
-from tests.ops.ostiary_process import free_port
 from tests.ops.protected_api import create_api
+from tests.processes import free_port
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from app.extensions import db
 from app.models import AccessTokenRecord, AuditEvent, AuthorizationCode, LoginSession, RefreshToken
 from app.models.clock import now
 from app.services.housekeeping import purge
-from tests.flows import code_for, exchange_code, introspect, refresh, revoke, tokens_for
+from tests.flows import assert_oauth_error, code_for, exchange_code, introspect, refresh, revoke, tokens_for
 
 DAY = 86400
 IDLE = 2 * 3600  # SESSION_IDLE_TTL_SECONDS default
@@ -150,7 +150,7 @@ def test_a_reused_refresh_token_still_revokes_its_family_after_a_purge(live_serv
 
     assert introspect(live_server, registered, second["access_token"]) == {"active": False}
     make.rotated_long_ago(first["refresh_token"])  # past the retry grace window
-    assert refresh(live_server, registered, first["refresh_token"]).json()["error"] == "invalid_grant"
+    assert_oauth_error(refresh(live_server, registered, first["refresh_token"]), "invalid_grant")
     assert introspect(live_server, registered, second["refresh_token"]) == {"active": False}
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,8 +11,9 @@ import pytest
 import requests
 
 from tests.factories import RegisteredClient
-from tests.ops.ostiary_process import free_port, ostiary_env, ostiary_json, serving
+from tests.flows import machine_token as access_token
 from tests.ops.protected_api import create_api
+from tests.processes import eventually, free_port, ostiary_env, ostiary_json, serve
 
 # A whole lifecycle in seconds: published 4 s before signing, retired keys kept 3 s (the token lifetime).
 FAST_KEYS = {
@@ -32,27 +32,12 @@ def env(app, database_url: str, tmp_path: Path) -> dict[str, str]:
     return ostiary_env(database_url, tmp_path / "keys", free_port(), **FAST_KEYS)
 
 
-def access_token(base_url: str, machine: RegisteredClient) -> str:
-    # A new connection each time, so requests spread over the workers.
-    response = requests.post(f"{base_url}/oauth/token", data={"grant_type": "client_credentials"},
-                             auth=(machine.client_id, machine.client_secret))
-    assert response.status_code == 200, response.text
-    return response.json()["access_token"]
-
-
 def signing_kids(base_url: str, machine: RegisteredClient, count: int = 8) -> set[str]:
     return {jwt.get_unverified_header(access_token(base_url, machine))["kid"] for _ in range(count)}
 
 
 def published_kids(base_url: str) -> list[str]:
     return [key["kid"] for key in requests.get(f"{base_url}/.well-known/jwks.json").json()["keys"]]
-
-
-def wait_until(condition: Callable[[], bool], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.1)
 
 
 @dataclass
@@ -80,7 +65,8 @@ def observe(base_url: str, machine: RegisteredClient, until: float) -> list[Samp
 
 def test_a_key_rotated_by_the_cli_is_published_then_signs_then_goes(env, make, tmp_path):
     machine = make.machine()
-    with serving(env, tmp_path / "server.log", workers=2) as base_url:
+    with serve(env, tmp_path / "server.log", workers=2) as node:
+        base_url = node.url
         [first] = signing_kids(base_url, machine)
         added = ostiary_json(env, "keys", "rotate")
         rotated = time.time()  # the key file exists
@@ -106,7 +92,8 @@ def test_a_key_rotated_by_the_cli_is_published_then_signs_then_goes(env, make, t
 
 def test_an_emergency_rotation_signs_at_once_and_the_example_api_refetches_for_it(env, make, tmp_path):
     machine = make.machine(scope="orders:read")
-    with serving(env, tmp_path / "server.log", workers=2) as base_url:
+    with serve(env, tmp_path / "server.log", workers=2) as node:
+        base_url = node.url
         api = create_api(issuer=base_url, audience=base_url)
         api.extensions["token_verifier"].jwks.cooldown_duration = 0.5  # the 30 s default, shortened for the test
         client = api.test_client()
@@ -115,10 +102,12 @@ def test_an_emergency_rotation_signs_at_once_and_the_example_api_refetches_for_i
         assert client.get("/orders", headers={"Authorization": f"Bearer {leaked_token}"}).status_code == 200
 
         added = ostiary_json(env, "keys", "rotate", "--now")
-        wait_until(lambda: all(signing_kids(base_url, machine, 1) == {added["kid"]} for _ in range(8)), timeout=10)
+        eventually(lambda: all(signing_kids(base_url, machine, 1) == {added["kid"]} for _ in range(8)), interval=0.1,
+                   what="every worker signs with the new key")
         # The API's cached key set lacks the new kid: it refetches, since the last fetch is older than the interval.
         response = client.get("/orders", headers={"Authorization": f"Bearer {access_token(base_url, machine)}"})
         assert response.status_code == 200, response.get_json()
 
         ostiary_json(env, "keys", "remove", leaked)
-        wait_until(lambda: all(published_kids(base_url) == [added["kid"]] for _ in range(8)), timeout=10)
+        eventually(lambda: all(published_kids(base_url) == [added["kid"]] for _ in range(8)), interval=0.1,
+                   what="every worker publishes the new key alone")

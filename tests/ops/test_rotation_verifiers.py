@@ -5,16 +5,15 @@ from __future__ import annotations
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable
 from pathlib import Path
 
 import jwt
 import pytest
-import requests
 
 from tests.factories import RegisteredClient
-from tests.ops.ostiary_process import free_port, ostiary_env, ostiary_json, serving
+from tests.flows import machine_token as access_token
 from tests.ops.verifiers import NodeVerifier, install_node_verifier, node_available, python_verifiers
+from tests.processes import eventually, free_port, ostiary_env, ostiary_json, serve
 
 MAX_AGE_SECONDS = 2
 # Published 4 s before signing (max-age 2 + rescan 1 + 1 s margin); tokens live 60 s, so tokens of the first
@@ -34,13 +33,6 @@ pytestmark = pytest.mark.skipif(not node_available(), reason="node and npm are n
 @pytest.fixture
 def env(app, database_url: str, tmp_path: Path) -> dict[str, str]:
     return ostiary_env(database_url, tmp_path / "keys", free_port(), **SETTINGS)
-
-
-def access_token(base_url: str, machine: RegisteredClient) -> str:
-    response = requests.post(f"{base_url}/oauth/token", data={"grant_type": "client_credentials"},
-                             auth=(machine.client_id, machine.client_secret))
-    assert response.status_code == 200, response.text
-    return response.json()["access_token"]
 
 
 class Traffic(threading.Thread):
@@ -83,17 +75,11 @@ class Traffic(threading.Thread):
         return set(self.first_of)
 
 
-def wait_until(condition: Callable[[], bool], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.1)
-
-
 def test_three_verifiers_see_no_failure_across_two_rotations(env, make, tmp_path):
     install_node_verifier()
     machine = make.machine()
-    with serving(env, tmp_path / "server.log", workers=2) as base_url:
+    with serve(env, tmp_path / "server.log", workers=2) as served:
+        base_url = served.url
         node = NodeVerifier(base_url, base_url, MAX_AGE_SECONDS)
         traffic = Traffic(base_url, machine, node)
         traffic.start()
@@ -103,7 +89,8 @@ def test_three_verifiers_see_no_failure_across_two_rotations(env, make, tmp_path
             for _ in range(2):
                 kid = ostiary_json(env, "keys", "rotate")["kid"]
                 rotations.append(kid)
-                wait_until(lambda kid=kid: kid in traffic.signing_kids() or traffic.error, timeout=60)
+                eventually(lambda kid=kid: kid in traffic.signing_kids() or traffic.error, timeout=60, interval=0.1,
+                           what=f"traffic signed by {kid}")
                 time.sleep(MAX_AGE_SECONDS + 1)  # past a cache lifetime, and first-key tokens are still checked
         finally:
             traffic.stop.set()
@@ -145,7 +132,8 @@ def test_the_verifiers_do_catch_a_key_that_signs_before_caches_have_it(long_cach
     """The control: `keys rotate --now` skips the publish delay, and each verifier rejects the new key's tokens."""
     install_node_verifier()
     machine = make.machine()
-    with serving(long_cache_env, tmp_path / "server.log", workers=2) as base_url:
+    with serve(long_cache_env, tmp_path / "server.log", workers=2) as served:
+        base_url = served.url
         node = NodeVerifier(base_url, base_url, cache_seconds=60)
         python = python_verifiers(base_url, cache_seconds=60)
         try:
@@ -156,7 +144,8 @@ def test_the_verifiers_do_catch_a_key_that_signs_before_caches_have_it(long_cach
             assert node.wait(timeout=30)[1]["ok"]
 
             added = ostiary_json(long_cache_env, "keys", "rotate", "--now")
-            wait_until(lambda: jwt.get_unverified_header(access_token(base_url, machine))["kid"] == added["kid"], 10)
+            eventually(lambda: jwt.get_unverified_header(access_token(base_url, machine))["kid"] == added["kid"],
+                       interval=0.1, what="tokens signed by the new key")
             token = access_token(base_url, machine)
             failed = {}
             for name, verifier in python.items():

@@ -14,7 +14,6 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,18 +24,20 @@ from flask import Flask
 from tests.factories import Factories, RegisteredClient
 from tests.flows import (
     Browser,
+    assert_oauth_error,
     authorization_params,
     consent_form,
     exchange_code,
     introspect,
+    machine_token,
     pkce_pair,
     query_of,
     refresh,
     revoke,
     userinfo,
 )
-from tests.ops.nodes import Node, migrated_app, postgres_database
-from tests.ops.ostiary_process import free_port, ostiary_env, ostiary_json
+from tests.ops.nodes import migrated_app, postgres_database
+from tests.processes import Node, eventually, free_port, ostiary_env, ostiary_json
 
 USER = "roaming@example.com"
 CC_LOAD = Path(__file__).resolve().parents[3] / "shared" / "bench" / "cc_load.sh"
@@ -107,8 +108,8 @@ def test_sign_in_on_a_redeem_on_b_refresh_on_a_revoke_on_b_introspect_on_a(clust
     assert introspect(a, web, tokens["refresh_token"]) == {"active": False}
     assert introspect(a, web, tokens["access_token"]) == {"active": False}
     assert userinfo(a, tokens["access_token"]).status_code == 401
-    assert refresh(a, web, tokens["refresh_token"]).json()["error"] == "invalid_grant"
-    assert exchange_code(a, web, code, verifier).json()["error"] == "invalid_grant"  # spent on B, spent everywhere
+    assert_oauth_error(refresh(a, web, tokens["refresh_token"]), "invalid_grant")
+    assert_oauth_error(exchange_code(a, web, code, verifier), "invalid_grant")  # spent on B, spent everywhere
 
 
 def kid_of(token: str) -> str:
@@ -120,20 +121,6 @@ def published(node: Node) -> set[str]:
     return {key["kid"] for key in requests.get(f"{node.url}/.well-known/jwks.json", timeout=5).json()["keys"]}
 
 
-def machine_token(node: Node, machine: RegisteredClient) -> str:
-    response = requests.post(f"{node.url}/oauth/token", data={"grant_type": "client_credentials"},
-                             auth=(machine.client_id, machine.client_secret), timeout=5)
-    assert response.status_code == 200, response.text
-    return response.json()["access_token"]
-
-
-def eventually(check: Callable[[], bool], seconds: float, what: str) -> None:
-    deadline = time.monotonic() + seconds
-    while not check():
-        assert time.monotonic() < deadline, what
-        time.sleep(0.2)
-
-
 def test_a_key_rotated_through_one_node_is_published_and_used_by_the_other(cluster):
     a, b, machine = cluster.a, cluster.b, cluster.machine
     before = published(a)
@@ -143,12 +130,12 @@ def test_a_key_rotated_through_one_node_is_published_and_used_by_the_other(clust
     new_kid = rotation["kid"]
     assert new_kid not in before
 
-    eventually(lambda: new_kid in published(a) and new_kid in published(b), 10, "both nodes publish the next key")
-    eventually(lambda: kid_of(machine_token(b, machine)) == new_kid, 15, "B signs with it once it is current")
-    eventually(lambda: kid_of(machine_token(a, machine)) == new_kid, 5, "A signs with it too")
+    eventually(lambda: new_kid in published(a) and new_kid in published(b), 10, 0.2, "both nodes publish the next key")
+    eventually(lambda: kid_of(machine_token(b.url, machine)) == new_kid, 15, 0.2, "B signs with it once it is current")
+    eventually(lambda: kid_of(machine_token(a.url, machine)) == new_kid, 5, 0.2, "A signs with it too")
     # Each node accepts what the other signed, and the retired key stays published for its tokens.
-    assert introspect(a.url, machine, machine_token(b, machine))["active"] is True
-    assert introspect(b.url, machine, machine_token(a, machine))["active"] is True
+    assert introspect(a.url, machine, machine_token(b.url, machine))["active"] is True
+    assert introspect(b.url, machine, machine_token(a.url, machine))["active"] is True
     assert before <= published(a) and published(a) == published(b)
 
 
@@ -181,7 +168,7 @@ def tokens_per_second(load: subprocess.Popen) -> float:
 @pytest.mark.skipif(shutil.which("wrk") is None or not CC_LOAD.exists(), reason="needs wrk and shared/bench/cc_load.sh")
 def test_token_rate_of_two_nodes_against_one(cluster, capsys):
     """Informative: client_credentials tokens/s of one node, then of both at once (one worker each)."""
-    machine_token(cluster.a, cluster.machine), machine_token(cluster.b, cluster.machine)  # warm both
+    machine_token(cluster.a.url, cluster.machine), machine_token(cluster.b.url, cluster.machine)  # warm both
     one = tokens_per_second(cc_load(cluster.a, cluster.machine))
     loads = [cc_load(cluster.a, cluster.machine), cc_load(cluster.b, cluster.machine)]
     two = sum(tokens_per_second(load) for load in loads)

@@ -9,7 +9,7 @@ import requests
 
 from app.models import Client, RefreshToken, User
 from app.security.secrets import digest
-from tests.flows import introspect, refresh, tokens_for
+from tests.flows import assert_no_store, assert_oauth_error, introspect, refresh, tokens_for
 
 EMAIL = "alice@example.com"
 FULL_SCOPE = "openid profile email offline_access"
@@ -30,17 +30,10 @@ def tokens(live_server, rp, user) -> dict:
     return tokens_for(live_server, rp, EMAIL)
 
 
-def assert_refresh_error(response: requests.Response, error: str) -> None:
-    assert response.status_code == 400, response.text
-    assert response.headers["Cache-Control"] == "no-store" and response.headers["Pragma"] == "no-cache"
-    body = response.json()
-    assert body["error"] == error and body["error_description"], body
-
-
 def refreshed(live_server: str, client, refresh_token: str, **extra: str) -> dict:
     response = refresh(live_server, client, refresh_token, **extra)
     assert response.status_code == 200, response.text
-    assert response.headers["Cache-Control"] == "no-store" and response.headers["Pragma"] == "no-cache"
+    assert_no_store(response)
     return response.json()
 
 
@@ -63,8 +56,8 @@ def test_reuse_revokes_the_whole_family(live_server, make, rp, tokens, reused):
     else:
         old = first["refresh_token"]
         make.rotated_long_ago(old)
-    assert_refresh_error(refresh(live_server, rp, old), "invalid_grant")
-    assert_refresh_error(refresh(live_server, rp, newest["refresh_token"]), "invalid_grant")
+    assert_oauth_error(refresh(live_server, rp, old), "invalid_grant")
+    assert_oauth_error(refresh(live_server, rp, newest["refresh_token"]), "invalid_grant")
     for token in (newest["access_token"], first["access_token"], tokens["access_token"], newest["refresh_token"]):
         assert introspect(live_server, rp, token) == {"active": False}
 
@@ -83,35 +76,35 @@ def test_a_retry_within_the_grace_window_gets_a_fresh_pair(live_server, app, rp,
     assert introspect(live_server, rp, lost["access_token"])["active"] is True  # no family revocation
     again = refreshed(live_server, rp, retried["refresh_token"])
     # The lost child turning up later is a reuse like any other: the family is revoked.
-    assert_refresh_error(refresh(live_server, rp, lost["refresh_token"]), "invalid_grant")
+    assert_oauth_error(refresh(live_server, rp, lost["refresh_token"]), "invalid_grant")
     assert introspect(live_server, rp, again["refresh_token"]) == {"active": False}
 
 
 def test_a_grace_window_of_zero_makes_every_retry_a_reuse(live_server, app, rp, tokens, monkeypatch):
     monkeypatch.setitem(app.config, "REFRESH_REUSE_GRACE_SECONDS", 0)
     lost = refreshed(live_server, rp, tokens["refresh_token"])
-    assert_refresh_error(refresh(live_server, rp, tokens["refresh_token"]), "invalid_grant")
+    assert_oauth_error(refresh(live_server, rp, tokens["refresh_token"]), "invalid_grant")
     assert introspect(live_server, rp, lost["refresh_token"]) == {"active": False}
 
 
 def test_a_retry_after_the_child_was_used_is_reuse(live_server, rp, tokens):
     child = refreshed(live_server, rp, tokens["refresh_token"])
     grandchild = refreshed(live_server, rp, child["refresh_token"])
-    assert_refresh_error(refresh(live_server, rp, tokens["refresh_token"]), "invalid_grant")
+    assert_oauth_error(refresh(live_server, rp, tokens["refresh_token"]), "invalid_grant")
     assert introspect(live_server, rp, grandchild["refresh_token"]) == {"active": False}
 
 
 def test_a_retry_by_another_client_is_reuse(live_server, make, rp, tokens):
     refreshed(live_server, rp, tokens["refresh_token"])
-    assert_refresh_error(refresh(live_server, make.client(), tokens["refresh_token"]), "invalid_grant")
-    assert_refresh_error(refresh(live_server, rp, tokens["refresh_token"]), "invalid_grant")  # the family is gone
+    assert_oauth_error(refresh(live_server, make.client(), tokens["refresh_token"]), "invalid_grant")
+    assert_oauth_error(refresh(live_server, rp, tokens["refresh_token"]), "invalid_grant")  # the family is gone
 
 
 def test_reuse_revokes_only_its_own_family(live_server, make, rp, user, tokens):
     other = tokens_for(live_server, rp, EMAIL)
     refreshed(live_server, rp, tokens["refresh_token"])
     make.rotated_long_ago(tokens["refresh_token"])
-    assert_refresh_error(refresh(live_server, rp, tokens["refresh_token"]), "invalid_grant")
+    assert_oauth_error(refresh(live_server, rp, tokens["refresh_token"]), "invalid_grant")
     assert introspect(live_server, rp, other["access_token"])["active"] is True
     refreshed(live_server, rp, other["refresh_token"])
 
@@ -130,14 +123,14 @@ def test_narrower_scope_then_full_scope_again(live_server, rp, tokens):
 
 @pytest.mark.parametrize("scope", ["openid profile email offline_access admin", "admin", "api:read", "openid \"x\""])
 def test_broader_scope_is_invalid_scope(live_server, rp, tokens, scope):
-    assert_refresh_error(refresh(live_server, rp, tokens["refresh_token"], scope=scope), "invalid_scope")
+    assert_oauth_error(refresh(live_server, rp, tokens["refresh_token"], scope=scope), "invalid_scope")
     refreshed(live_server, rp, tokens["refresh_token"])  # a refused request does not use the token up
 
 
 def test_broader_than_original_after_narrowing_is_invalid_scope(live_server, make, user):
     rp = make.client(scope="openid profile email offline_access")
     tokens = tokens_for(live_server, rp, EMAIL, scope="openid profile offline_access")
-    assert_refresh_error(refresh(live_server, rp, tokens["refresh_token"], scope="email"), "invalid_scope")
+    assert_oauth_error(refresh(live_server, rp, tokens["refresh_token"], scope="email"), "invalid_scope")
 
 
 def test_a_refresh_drops_the_scopes_an_operator_removed_from_the_client(live_server, make, rp, tokens):
@@ -148,13 +141,13 @@ def test_a_refresh_drops_the_scopes_an_operator_removed_from_the_client(live_ser
     assert set(body["scope"].split()) == {"openid", "profile", "offline_access"}
     assert "email" not in introspect(live_server, rp, body["access_token"])["scope"].split()
     assert set(introspect(live_server, rp, body["refresh_token"])["scope"].split()) == set(body["scope"].split())
-    assert_refresh_error(refresh(live_server, rp, body["refresh_token"], scope="openid email"), "invalid_scope")
+    assert_oauth_error(refresh(live_server, rp, body["refresh_token"], scope="openid email"), "invalid_scope")
     assert refreshed(live_server, rp, body["refresh_token"], scope="openid")["scope"] == "openid"
 
 
 def test_a_refresh_with_no_scope_left_is_invalid_grant(live_server, make, rp, tokens):
     make.update(Client, {"client_id": rp.client_id}, scope="api:read")
-    assert_refresh_error(refresh(live_server, rp, tokens["refresh_token"]), "invalid_grant")
+    assert_oauth_error(refresh(live_server, rp, tokens["refresh_token"]), "invalid_grant")
     make.update(Client, {"client_id": rp.client_id}, scope=FULL_SCOPE)
     refreshed(live_server, rp, tokens["refresh_token"])  # the refused request did not use the token up
 
@@ -162,7 +155,7 @@ def test_a_refresh_with_no_scope_left_is_invalid_grant(live_server, make, rp, to
 @pytest.mark.parametrize("public", [False, True])
 def test_refresh_token_of_another_client(live_server, make, rp, tokens, public):
     other = make.client(public=public)
-    assert_refresh_error(refresh(live_server, other, tokens["refresh_token"]), "invalid_grant")
+    assert_oauth_error(refresh(live_server, other, tokens["refresh_token"]), "invalid_grant")
     refreshed(live_server, rp, tokens["refresh_token"])  # still the owner's to use
 
 
@@ -171,7 +164,7 @@ def test_public_client_refreshes_with_client_id_only(live_server, make, user):
     tokens = tokens_for(live_server, public, EMAIL)  # the whole code flow without a secret
     first = refreshed(live_server, public, tokens["refresh_token"])
     refreshed(live_server, public, first["refresh_token"])
-    assert_refresh_error(refresh(live_server, public, tokens["refresh_token"]), "invalid_grant")
+    assert_oauth_error(refresh(live_server, public, tokens["refresh_token"]), "invalid_grant")
 
 
 def test_public_client_with_a_failed_basic_header_is_not_authenticated(live_server, make, user):
@@ -179,7 +172,7 @@ def test_public_client_with_a_failed_basic_header_is_not_authenticated(live_serv
     tokens = tokens_for(live_server, public, EMAIL)
     data = {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"], "client_id": public.client_id}
     response = requests.post(f"{live_server}/oauth/token", data=data, auth=(public.client_id, "guess"))
-    assert response.status_code == 401 and response.json()["error"] == "invalid_client"
+    assert_oauth_error(response, "invalid_client", 401)
 
 
 @pytest.mark.parametrize(
@@ -206,13 +199,13 @@ def test_no_refresh_token_without_the_refresh_grant(live_server, make, user):
 
 def test_refresh_grant_removed_after_issue(live_server, make, rp, tokens):
     make.update(Client, {"client_id": rp.client_id}, grant_types=["authorization_code"])
-    assert_refresh_error(refresh(live_server, rp, tokens["refresh_token"]), "unauthorized_client")
+    assert_oauth_error(refresh(live_server, rp, tokens["refresh_token"]), "unauthorized_client")
 
 
 def test_expired_refresh_token(live_server, make, rp, tokens):
     where = {"token_hash": digest(tokens["refresh_token"])}
     assert make.update(RefreshToken, where, expires_at=int(time.time()) - 1) == 1
-    assert_refresh_error(refresh(live_server, rp, tokens["refresh_token"]), "invalid_grant")
+    assert_oauth_error(refresh(live_server, rp, tokens["refresh_token"]), "invalid_grant")
 
 
 NINETY_DAYS = 90 * 24 * 3600
@@ -228,7 +221,7 @@ def test_a_family_ends_its_absolute_lifetime_after_the_sign_in(live_server, make
     make.update(RefreshToken, {"token_hash": digest(tokens["refresh_token"])}, auth_time=signed_in_at,
                 expires_at=int(time.time()) + 3600)  # a recent rotation: the token itself has not expired
     assert introspect(live_server, rp, tokens["refresh_token"]) == {"active": False}
-    assert_refresh_error(refresh(live_server, rp, tokens["refresh_token"]), "invalid_grant")
+    assert_oauth_error(refresh(live_server, rp, tokens["refresh_token"]), "invalid_grant")
 
 
 def test_a_rotated_token_never_outlives_its_family(live_server, make, rp, tokens):
@@ -243,14 +236,14 @@ def test_a_rotated_token_never_outlives_its_family(live_server, make, rp, tokens
 
 def test_refresh_token_of_a_disabled_user(live_server, make, rp, user, tokens):
     make.update(User, {"id": user.id}, is_active=False)
-    assert_refresh_error(refresh(live_server, rp, tokens["refresh_token"]), "invalid_grant")
+    assert_oauth_error(refresh(live_server, rp, tokens["refresh_token"]), "invalid_grant")
 
 
 def test_revoked_refresh_token(live_server, rp, tokens):
     revoked = requests.post(f"{live_server}/oauth/revoke", data={"token": tokens["refresh_token"]},
                             auth=(rp.client_id, rp.client_secret))
     assert revoked.status_code == 200
-    assert_refresh_error(refresh(live_server, rp, tokens["refresh_token"]), "invalid_grant")
+    assert_oauth_error(refresh(live_server, rp, tokens["refresh_token"]), "invalid_grant")
 
 
 @pytest.mark.parametrize(
@@ -263,7 +256,7 @@ def test_malformed_refresh_requests(live_server, rp, refresh_token, error):
     if refresh_token is not None:
         data["refresh_token"] = refresh_token
     response = requests.post(f"{live_server}/oauth/token", data=data, auth=(rp.client_id, rp.client_secret))
-    assert_refresh_error(response, error)
+    assert_oauth_error(response, error)
 
 
 def test_refreshed_access_token_keeps_subject_and_auth_time(live_server, rp, user, tokens):

@@ -9,6 +9,7 @@ import requests
 from app.oauth.signing import keyring
 from tests.flows import (
     Browser,
+    assert_oauth_error,
     authorization_params,
     client_credentials,
     exchange_code,
@@ -94,7 +95,7 @@ def test_without_resource_the_default_audience_applies(live_server, app, rp, use
 def test_a_token_request_cannot_switch_resources(live_server, rp, user):
     code, verifier = code_with(live_server, rp, resource=API)
     response = exchange_code(live_server, rp, code, verifier, resource=OTHER_API)
-    assert (response.status_code, response.json()["error"]) == (400, "invalid_target")
+    assert_oauth_error(response, "invalid_target")
     # The code was not consumed by the refused request.
     assert exchange_code(live_server, rp, code, verifier).status_code == 200
 
@@ -103,7 +104,7 @@ def test_a_refresh_cannot_switch_resources(live_server, rp, user):
     code, verifier = code_with(live_server, rp, resource=API)
     body = exchange_code(live_server, rp, code, verifier).json()
     response = refresh(live_server, rp, body["refresh_token"], resource=OTHER_API)
-    assert (response.status_code, response.json()["error"]) == (400, "invalid_target")
+    assert_oauth_error(response, "invalid_target")
 
 
 @pytest.mark.parametrize(("resource", "scope", "error"), [
@@ -145,14 +146,12 @@ def test_client_credentials_with_a_resource(live_server, app, machine):
 ])
 def test_client_credentials_refusals(live_server, machine, extra, error):
     response = client_credentials(live_server, machine, **extra)
-    assert (response.status_code, response.json()["error"]) == (400, error), response.text
-    assert response.json()["error_description"]
+    assert_oauth_error(response, error)
 
 
 def test_the_admin_api_is_a_resource_only_clients_allowed_to_use_it_get(live_server, make, machine):
     admin_api = f"{live_server}/admin/api"
-    response = client_credentials(live_server, machine, resource=admin_api)
-    assert response.json()["error"] == "invalid_target"
+    assert_oauth_error(client_credentials(live_server, machine, resource=admin_api), "invalid_target")
 
 
 def test_a_deleted_resource_is_no_longer_allowed(live_server, app, machine):
@@ -160,7 +159,7 @@ def test_a_deleted_resource_is_no_longer_allowed(live_server, app, machine):
 
     with app.app_context():
         delete_resource(find_registered(API), actor=None)
-    assert client_credentials(live_server, machine, resource=API).json()["error"] == "invalid_target"
+    assert_oauth_error(client_credentials(live_server, machine, resource=API), "invalid_target")
 
 
 # --- roles --------------------------------------------------------------------------------------------------

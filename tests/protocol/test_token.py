@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import re
 import time
 from urllib.parse import quote_plus
 
@@ -13,11 +12,18 @@ import requests
 from app.models import AuthorizationCode, Client, User
 from app.security.secrets import digest
 from tests.factories import REDIRECT_URI
-from tests.flows import code_for, exchange_code, introspect, pkce_pair, refresh
+from tests.flows import (
+    assert_no_store,
+    assert_oauth_error,
+    code_for,
+    exchange_code,
+    introspect,
+    pkce_pair,
+    refresh,
+)
 
 EMAIL = "alice@example.com"
 OTHER_URI = "https://app.example.com/cb"
-ERROR_DESCRIPTION = re.compile(r"[\x20\x21\x23-\x5b\x5d-\x7e]+")  # RFC 6749 §5.2
 
 
 @pytest.fixture
@@ -37,23 +43,6 @@ def machine(make):
 
 def post_token(base_url: str, data, auth=None, **kwargs) -> requests.Response:
     return requests.post(f"{base_url}/oauth/token", data=data, auth=auth, allow_redirects=False, **kwargs)
-
-
-def assert_no_store(response: requests.Response) -> None:
-    assert response.headers["Cache-Control"] == "no-store"
-    assert response.headers["Pragma"] == "no-cache"
-
-
-def assert_token_error(response: requests.Response, error: str, status: int = 400) -> dict:
-    assert response.status_code == status, response.text
-    assert response.headers["Content-Type"].startswith("application/json")
-    assert_no_store(response)
-    body = response.json()
-    assert body["error"] == error, body
-    assert ERROR_DESCRIPTION.fullmatch(body["error_description"]), body
-    if status == 401:
-        assert response.headers["WWW-Authenticate"].startswith("Basic ")  # RFC 6749 §5.2 invalid_client
-    return body
 
 
 def basic(client_id: str, secret: str) -> dict[str, str]:
@@ -89,19 +78,19 @@ def test_code_replay_revokes_what_the_code_issued(live_server, rp, user):
     tokens = first.json()
     assert introspect(live_server, rp, tokens["access_token"])["active"] is True
 
-    assert_token_error(exchange_code(live_server, rp, code, verifier), "invalid_grant")
+    assert_oauth_error(exchange_code(live_server, rp, code, verifier), "invalid_grant")
     assert introspect(live_server, rp, tokens["access_token"]) == {"active": False}
     assert introspect(live_server, rp, tokens["refresh_token"]) == {"active": False}
-    assert_token_error(refresh(live_server, rp, tokens["refresh_token"]), "invalid_grant")
+    assert_oauth_error(refresh(live_server, rp, tokens["refresh_token"]), "invalid_grant")
 
 
 def test_code_replay_after_refresh_revokes_the_rotated_tokens_too(live_server, rp, user):
     code, verifier, _ = code_for(live_server, rp, EMAIL)
     tokens = exchange_code(live_server, rp, code, verifier).json()
     rotated = refresh(live_server, rp, tokens["refresh_token"]).json()
-    assert_token_error(exchange_code(live_server, rp, code, verifier), "invalid_grant")
+    assert_oauth_error(exchange_code(live_server, rp, code, verifier), "invalid_grant")
     assert introspect(live_server, rp, rotated["access_token"]) == {"active": False}
-    assert_token_error(refresh(live_server, rp, rotated["refresh_token"]), "invalid_grant")
+    assert_oauth_error(refresh(live_server, rp, rotated["refresh_token"]), "invalid_grant")
 
 
 # Each row changes one thing about a valid exchange.
@@ -128,13 +117,13 @@ def test_code_exchange_errors(live_server, rp, user, changes, error):
             "code_verifier": verifier}
     data.update(changes)
     data = {k: v for k, v in data.items() if v is not None}
-    assert_token_error(post_token(live_server, data, auth=(rp.client_id, rp.client_secret)), error)
+    assert_oauth_error(post_token(live_server, data, auth=(rp.client_id, rp.client_secret)), error)
 
 
 def test_verifier_equal_to_challenge_is_not_plain_pkce(live_server, rp, user):
     verifier, challenge = pkce_pair()
     code, _, _ = code_for(live_server, rp, EMAIL, code_challenge=challenge)
-    assert_token_error(exchange_code(live_server, rp, code, challenge), "invalid_grant")
+    assert_oauth_error(exchange_code(live_server, rp, code, challenge), "invalid_grant")
     assert exchange_code(live_server, rp, code, verifier).status_code == 200  # the code survived the failed try
 
 
@@ -142,20 +131,20 @@ def test_verifier_equal_to_challenge_is_not_plain_pkce(live_server, rp, user):
 def test_code_issued_to_another_client(live_server, make, rp, user, public):
     code, verifier, _ = code_for(live_server, rp, EMAIL)
     other = make.client(public=public)
-    assert_token_error(exchange_code(live_server, other, code, verifier), "invalid_grant")
+    assert_oauth_error(exchange_code(live_server, other, code, verifier), "invalid_grant")
     assert exchange_code(live_server, rp, code, verifier).status_code == 200
 
 
 def test_expired_code(live_server, make, rp, user):
     code, verifier, _ = code_for(live_server, rp, EMAIL)
     assert make.update(AuthorizationCode, {"code_hash": digest(code)}, expires_at=int(time.time()) - 1) == 1
-    assert_token_error(exchange_code(live_server, rp, code, verifier), "invalid_grant")
+    assert_oauth_error(exchange_code(live_server, rp, code, verifier), "invalid_grant")
 
 
 def test_code_of_a_disabled_user(live_server, make, rp, user):
     code, verifier, _ = code_for(live_server, rp, EMAIL)
     make.update(User, {"id": user.id}, is_active=False)
-    assert_token_error(exchange_code(live_server, rp, code, verifier), "invalid_grant")
+    assert_oauth_error(exchange_code(live_server, rp, code, verifier), "invalid_grant")
 
 
 def test_public_client_code_flow(live_server, make, user):
@@ -169,7 +158,7 @@ def test_public_client_code_flow(live_server, make, user):
 def test_public_client_still_needs_pkce_verifier(live_server, make, user):
     public = make.client(public=True)
     code, _, _ = code_for(live_server, public, EMAIL)
-    assert_token_error(exchange_code(live_server, public, code, ""), "invalid_request")
+    assert_oauth_error(exchange_code(live_server, public, code, ""), "invalid_request")
 
 
 # --- grant_type ---------------------------------------------------------------------------------------------
@@ -191,7 +180,7 @@ def test_public_client_still_needs_pkce_verifier(live_server, make, user):
 )
 def test_grant_type_errors(live_server, rp, grant_type, error):
     data = {"code": "x"} if grant_type is None else {"grant_type": grant_type, "code": "x"}
-    assert_token_error(post_token(live_server, data, auth=(rp.client_id, rp.client_secret)), error)
+    assert_oauth_error(post_token(live_server, data, auth=(rp.client_id, rp.client_secret)), error)
 
 
 # --- client authentication (RFC 6749 §2.3, §5.2) -------------------------------------------------------------
@@ -227,22 +216,22 @@ CLIENT_AUTH_ERRORS = [
 def test_client_authentication_errors(live_server, machine, request_for, statuses):
     response = post_token(live_server, **{"data": cc(), **request_for(machine)})
     assert response.status_code in statuses
-    assert_token_error(response, "invalid_client", response.status_code)
+    assert_oauth_error(response, "invalid_client", response.status_code)
 
 
 def test_wrong_secret_for_code_exchange_keeps_the_code(live_server, rp, user):
     code, verifier, _ = code_for(live_server, rp, EMAIL)
     data = {"grant_type": "authorization_code", "code": code, "redirect_uri": rp.redirect_uri,
             "code_verifier": verifier}
-    assert_token_error(post_token(live_server, data, auth=(rp.client_id, "wrong")), "invalid_client", 401)
-    assert_token_error(post_token(live_server, {**data, "client_id": rp.client_id}), "invalid_client", 401)
+    assert_oauth_error(post_token(live_server, data, auth=(rp.client_id, "wrong")), "invalid_client", 401)
+    assert_oauth_error(post_token(live_server, {**data, "client_id": rp.client_id}), "invalid_client", 401)
     assert exchange_code(live_server, rp, code, verifier).status_code == 200
 
 
 def test_two_authentication_methods_are_refused(live_server, machine):
     data = cc(client_id=machine.client_id, client_secret=machine.client_secret)
     response = post_token(live_server, data, auth=(machine.client_id, machine.client_secret))
-    assert_token_error(response, "invalid_request")
+    assert_oauth_error(response, "invalid_request")
 
 
 @pytest.mark.parametrize("secret", ["p@ss:w rd+%/é", "a+b", "100%", "colon:in:secret", "sp ace"])
@@ -260,18 +249,18 @@ def test_basic_credentials_are_form_urlencoded(live_server, make, secret):
 # --- unauthorized_client and client_credentials scope ------------------------------------------------------
 
 def test_client_not_registered_for_client_credentials(live_server, rp):
-    assert_token_error(post_token(live_server, cc(), auth=(rp.client_id, rp.client_secret)), "unauthorized_client")
+    assert_oauth_error(post_token(live_server, cc(), auth=(rp.client_id, rp.client_secret)), "unauthorized_client")
 
 
 def test_public_client_cannot_use_client_credentials(live_server, make):
     public = make.client(public=True)
-    assert_token_error(post_token(live_server, cc(client_id=public.client_id)), "unauthorized_client")
+    assert_oauth_error(post_token(live_server, cc(client_id=public.client_id)), "unauthorized_client")
 
 
 @pytest.mark.parametrize("grant_type", ["authorization_code", "refresh_token"])
 def test_machine_cannot_use_user_grants(live_server, machine, grant_type):
     data = {"grant_type": grant_type, "code": "x", "refresh_token": "x", "redirect_uri": "x", "code_verifier": "x"}
-    assert_token_error(post_token(live_server, data, auth=(machine.client_id, machine.client_secret)),
+    assert_oauth_error(post_token(live_server, data, auth=(machine.client_id, machine.client_secret)),
                        "unauthorized_client")
 
 
@@ -302,7 +291,7 @@ def test_client_credentials_default_scope_leaves_out_oidc_scopes(live_server, ma
 @pytest.mark.parametrize("scope", ["api:admin", "api:read api:admin", "openid", "api:read \"x\"", "é"])
 def test_client_credentials_scope_not_allowed(live_server, machine, scope):
     response = post_token(live_server, cc(scope=scope), auth=(machine.client_id, machine.client_secret))
-    assert_token_error(response, "invalid_scope")
+    assert_oauth_error(response, "invalid_scope")
 
 
 # --- request shape ------------------------------------------------------------------------------------------
@@ -314,14 +303,14 @@ def test_duplicate_parameter_is_invalid_request(live_server, machine, name):
     if name == "grant_type":
         data = data[:2]
     response = post_token(live_server, data, auth=(machine.client_id, machine.client_secret))
-    assert_token_error(response, "invalid_request")
+    assert_oauth_error(response, "invalid_request")
 
 
 @pytest.mark.parametrize("query", [{"grant_type": "client_credentials"}, {"scope": "api:read"}, {"x": "1"}])
 def test_parameters_in_the_query_string_are_refused(live_server, machine, query):
     """RFC 6749 §3.2: the token request is a POST with a form body."""
     response = post_token(live_server, cc(), auth=(machine.client_id, machine.client_secret), params=query)
-    assert_token_error(response, "invalid_request")
+    assert_oauth_error(response, "invalid_request")
 
 
 @pytest.mark.parametrize(
@@ -339,7 +328,7 @@ def test_parameters_in_the_query_string_are_refused(live_server, machine, query)
 def test_malformed_requests_get_json_errors(live_server, machine, kwargs):
     response = requests.post(f"{live_server}/oauth/token", auth=(machine.client_id, machine.client_secret), **kwargs)
     assert 400 <= response.status_code < 500, response.text
-    assert_token_error(response, response.json()["error"], response.status_code)
+    assert_oauth_error(response, response.json()["error"], response.status_code)
 
 
 @pytest.mark.parametrize(
@@ -349,6 +338,4 @@ def test_malformed_requests_get_json_errors(live_server, machine, kwargs):
 )
 def test_wrong_method_or_huge_body_gets_json_error(live_server, method, kwargs, status):
     response = requests.request(method, f"{live_server}/oauth/token", **kwargs)
-    assert response.status_code == status
-    assert response.headers["Cache-Control"] == "no-store"
-    assert response.json()["error"] == "invalid_request"
+    assert_oauth_error(response, "invalid_request", status)

@@ -18,6 +18,7 @@ from app.services import token_families
 from app.services.revocation import revoke_issued
 from app.services.token_families import AlreadyUsed, Issued
 from app.services.transaction import transaction
+from tests.processes import eventually
 
 SCOPE = "openid offline_access"
 
@@ -252,13 +253,7 @@ def test_a_revocation_takes_the_successor_a_racing_rotation_commits(app, signed_
 def waiting_for_the_row(holder: Connection) -> None:
     """Until another backend waits for a lock this connection holds."""
     holder_pid = holder.execute(text("SELECT pg_backend_pid()")).scalar_one()
-    deadline = time.monotonic() + 10
     with db.engine.connect() as observer:
-        while time.monotonic() < deadline:
-            blocked = observer.execute(text(
-                "SELECT count(*) FROM pg_stat_activity WHERE :pid = ANY(pg_blocking_pids(pid))"),
-                {"pid": holder_pid}).scalar_one()
-            if blocked:
-                return
-            time.sleep(0.02)
-    raise AssertionError("the revocation never waited for the rotation's row")
+        eventually(lambda: observer.execute(text(
+            "SELECT count(*) FROM pg_stat_activity WHERE :pid = ANY(pg_blocking_pids(pid))"),
+            {"pid": holder_pid}).scalar_one(), interval=0.02, what="the revocation waiting for the rotation's row")

@@ -9,7 +9,7 @@ from sqlalchemy import event
 
 from app.extensions import db
 from app.web.view_options import API, PAGE, any_host, api, audience, audience_of_path, cors, no_store
-from tests.security.conftest import sign_in
+from tests.flows import sign_in
 
 APP_ORIGIN = "https://app.example.com"
 DECLARED = {

@@ -16,6 +16,7 @@ from app.services import audit
 from tests.factories import DEFAULT_PASSWORD
 from tests.flows import (
     Browser,
+    assert_oauth_error,
     authorization_params,
     client_credentials,
     csrf_token,
@@ -62,7 +63,7 @@ def test_security_events_are_audited_and_no_secret_is_ever_written(live_server, 
     tokens = exchange_code(live_server, registered, code, verifier).json()
     rotated = refresh(live_server, registered, tokens["refresh_token"]).json()
     make.rotated_long_ago(tokens["refresh_token"])  # past the retry grace window
-    assert refresh(live_server, registered, tokens["refresh_token"]).json()["error"] == "invalid_grant"  # reuse
+    assert_oauth_error(refresh(live_server, registered, tokens["refresh_token"]), "invalid_grant")  # reuse
     secrets += [verifier, code, tokens["access_token"], tokens["refresh_token"], tokens["id_token"],
                 rotated["access_token"], rotated["refresh_token"]]
 

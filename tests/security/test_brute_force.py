@@ -18,8 +18,7 @@ from app.extensions import db
 from app.models import AuditEvent, LoginSession
 from app.security.throttle import Counter, Throttled, network_of, throttle
 from tests.factories import DEFAULT_PASSWORD, RegisteredClient
-from tests.flows import csrf_token
-from tests.security.conftest import csrf_of, sign_in
+from tests.flows import assert_oauth_error, csrf_token, sign_in
 
 PARALLEL = 50
 REDIS_URL = "redis://127.0.0.1:6379/13"  # a database number of these tests' own
@@ -89,7 +88,7 @@ def test_a_login_that_is_a_sub_is_not_that_account(make, small_limits):
 
 
 def change_password(client, current: str, new: str = "a brand new passphrase"):
-    token = csrf_of(client.get("/account").get_data(as_text=True))
+    token = csrf_token(client.get("/account").get_data(as_text=True))
     return client.post("/account/password", data={"current_password": current, "new_password": new,
                                                   "confirm_password": new, "csrf_token": token})
 
@@ -126,7 +125,7 @@ def test_the_password_asked_before_creating_an_api_key_is_counted_too(make, smal
     make.update(LoginSession, {"user_id": user.id}, auth_time=0)  # signed in long ago
 
     def create_key(password: str):
-        token = csrf_of(client.get("/account/api-keys").get_data(as_text=True))
+        token = csrf_token(client.get("/account/api-keys").get_data(as_text=True))
         return client.post("/account/api-keys", data={"name": "k", "expires_in_days": "0", "password": password,
                                                       "csrf_token": token})
 
@@ -214,10 +213,8 @@ CLIENT_AUTH_PATHS = [
 
 
 def assert_slow_down(response, window_seconds: int = 60) -> None:
-    assert response.status_code == 429
-    assert response.json["error"] == "slow_down" and response.json["error_description"]
+    assert_oauth_error(response, "slow_down", 429)
     assert 0 < int(response.headers["Retry-After"]) <= window_seconds
-    assert response.headers["Cache-Control"] == "no-store"
 
 
 @pytest.mark.parametrize(("path", "data"), CLIENT_AUTH_PATHS)

@@ -12,6 +12,7 @@ from app.extensions import db
 from app.models import AccessTokenRecord, AuditEvent, AuthorizationCode, Consent, RefreshToken
 from app.security.secrets import digest
 from tests.flows import (
+    assert_oauth_error,
     authorization_params,
     code_for,
     consent_form,
@@ -108,7 +109,7 @@ def test_parallel_presentations_of_one_refresh_token_leave_exactly_one_live_succ
     # The live successor rotates; a replaced one turning up later is a reuse and revokes the family.
     superseded = next(pair for pair in issued if pair is not live[0])
     assert refresh(live_server, registered, live[0]["refresh_token"]).status_code == 200
-    assert refresh(live_server, registered, superseded["refresh_token"]).json()["error"] == "invalid_grant"
+    assert_oauth_error(refresh(live_server, registered, superseded["refresh_token"]), "invalid_grant")
     refresh_tokens, _ = family_rows(app, original.family_id)
     assert all(row.revoked_at is not None for row in refresh_tokens)
 
@@ -148,10 +149,10 @@ def test_reuse_of_a_rotated_refresh_token_later_revokes_the_family(live_server, 
 
     replay = refresh(live_server, registered, first["refresh_token"])
 
-    assert replay.status_code == 400 and replay.json()["error"] == "invalid_grant"
+    assert_oauth_error(replay, "invalid_grant")
     for token in (third["refresh_token"], third["access_token"], second["access_token"], first["access_token"]):
         assert introspect(live_server, registered, token) == {"active": False}
-    assert refresh(live_server, registered, third["refresh_token"]).json()["error"] == "invalid_grant"
+    assert_oauth_error(refresh(live_server, registered, third["refresh_token"]), "invalid_grant")
 
 
 def test_parallel_revocations_and_refreshes_of_one_family_end_revoked(live_server, app, make):

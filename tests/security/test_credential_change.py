@@ -16,6 +16,7 @@ from tests.admin.conftest import admin_token
 from tests.factories import DEFAULT_PASSWORD, RegisteredClient
 from tests.flows import (
     Browser,
+    assert_oauth_error,
     client_credentials,
     code_for,
     csrf_token,
@@ -53,10 +54,10 @@ def issued(live_server, make) -> Issued:
 
 
 def assert_grants_revoked(live_server: str, issued: Issued) -> None:
-    assert refresh(live_server, issued.rp, issued.tokens["refresh_token"]).json()["error"] == "invalid_grant"
+    assert_oauth_error(refresh(live_server, issued.rp, issued.tokens["refresh_token"]), "invalid_grant")
     assert introspect(live_server, issued.rp, issued.tokens["access_token"]) == {"active": False}
     assert introspect(live_server, issued.rp, issued.id_only["access_token"]) == {"active": False}
-    assert exchange_code(live_server, issued.rp, *issued.pending).json()["error"] == "invalid_grant"
+    assert_oauth_error(exchange_code(live_server, issued.rp, *issued.pending), "invalid_grant")
 
 
 def key_works(live_server: str, issued: Issued) -> bool:

@@ -8,8 +8,7 @@ import pytest
 from flask import Flask
 
 from app.models import AuthorizationCode, Consent
-from tests.flows import authorization_params, consent_form, is_consent_page, pkce_pair
-from tests.security.conftest import csrf_of, sign_in
+from tests.flows import authorization_params, consent_form, csrf_token, is_consent_page, pkce_pair, sign_in
 
 # State-changing routes without Flask-WTF's check, and why each is safe.
 EXEMPT = {
@@ -78,7 +77,7 @@ def test_consent_cannot_be_granted_by_a_cross_site_request(app, make, browser, f
         make.user("attacker@example.com")
         attacker = app.test_client()
         sign_in(attacker, "attacker@example.com")
-        forged = csrf_of(attacker.get("/login").get_data(as_text=True))
+        forged = csrf_token(attacker.get("/login").get_data(as_text=True))
     form.pop("csrf_token")
     if forged is not None:
         form["csrf_token"] = forged

@@ -8,11 +8,13 @@ import time
 import pytest
 
 from app.services.users import create_user, disable_user, passwords
-from tests.security.conftest import CSRF_INPUT, csrf_of
+from tests.flows import CSRF_INPUT, csrf_token
 
 # Costly enough that skipping the verify for unknown users would stand out from the noise of a request.
 MODERATE_ARGON2 = {"ARGON2_TIME_COST": 2, "ARGON2_MEMORY_KIB": 16384, "ARGON2_PARALLELISM": 1}
 ROUNDS = 21
+# Wall-clock medians: meaningful on a quiet machine, so in the ops tier rather than the inner loop.
+pytestmark = pytest.mark.ops
 PASSWORD = "a password nobody guesses"
 
 
@@ -28,7 +30,7 @@ def moderate(build_app):
 
 def attempt(client, login: str) -> tuple[int, str, float]:
     """One sign-in with a wrong password: (status, body with the echoed login and the CSRF token masked, seconds)."""
-    token = csrf_of(client.get("/login").get_data(as_text=True))
+    token = csrf_token(client.get("/login").get_data(as_text=True))
     started = time.perf_counter()
     response = client.post("/login", data={"login": login, "password": "wrong wrong wrong", "csrf_token": token})
     elapsed = time.perf_counter() - started

@@ -18,8 +18,7 @@ from schemathesis.checks import not_a_server_error
 from werkzeug.datastructures import MultiDict
 
 from app.scopes import ADMIN_SCOPE
-from tests.flows import pkce_pair
-from tests.security.conftest import csrf_of, sign_in
+from tests.flows import csrf_token, pkce_pair, sign_in
 
 # max_examples per endpoint; they add up to the 10,000 requests of the issue.
 BUDGET = {"authorize": 2500, "token": 2500, "revoke": 1000, "introspect": 1000, "userinfo": 1000,
@@ -27,6 +26,7 @@ BUDGET = {"authorize": 2500, "token": 2500, "revoke": 1000, "introspect": 1000, 
 assert sum(BUDGET.values()) >= 10_000
 NO_LIMITS = {"SIGN_IN_FAILURES_PER_ACCOUNT": 10**9, "SIGN_IN_FAILURES_PER_IP": 10**9,
              "CLIENT_AUTH_FAILURES_PER_IP": 10**9}
+pytestmark = pytest.mark.fuzz
 HOSTILE = ["\x00", "\r\n", "' OR 1=1 --", "ünï😀", "\u202e", "<script>", "%00", "../..", "a" * 5000, "", " ", "null"]
 
 
@@ -135,7 +135,7 @@ def test_generated_oauth_requests_never_get_a_5xx(fuzz_app, known, endpoint):
 
 def test_generated_sign_ins_never_get_a_5xx(fuzz_app, known):
     client = fuzz_app.test_client()
-    token = csrf_of(client.get("/login").get_data(as_text=True))
+    token = csrf_token(client.get("/login").get_data(as_text=True))
     field = st.one_of(st.sampled_from(known.values), st.sampled_from(HOSTILE), st.text(max_size=40))
     strategy = st.tuples(field, field, field, st.sampled_from([token, "", "forged"]), st.sampled_from(["/login",
                                                                                                        "/logout"]))

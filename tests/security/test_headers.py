@@ -9,8 +9,7 @@ import pytest
 import requests
 
 from app.config import ConfigError, load_settings
-from tests.flows import authorization_params, introspect, pkce_pair, tokens_for, userinfo
-from tests.security.conftest import sign_in
+from tests.flows import authorization_params, introspect, pkce_pair, sign_in, tokens_for, userinfo
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "app" / "web" / "templates"
 APP_ORIGIN = "https://app.example.com"

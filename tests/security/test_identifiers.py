@@ -20,6 +20,7 @@ from app.services.users import create_user, find_person, update_user
 from tests.factories import DEFAULT_PASSWORD
 from tests.flows import Browser
 from tests.ops.nodes import postgres_database
+from tests.settings import installation
 
 OTHER_PASSWORD = "another long passphrase"
 
@@ -111,8 +112,7 @@ def fresh_database(database_url: str, tmp_path) -> Iterator[str]:
 
 
 def test_the_migration_names_colliding_accounts_and_then_enforces_uniqueness(fresh_database, keys_dir, caplog):
-    application = create_app({"DATABASE_URL": fresh_database, "KEYS_DIR": str(keys_dir),
-                              "SECRET_KEY": "test-secret-key-that-is-long-enough-0123456789"})
+    application = create_app(installation(fresh_database, keys_dir))
     subs = [str(uuid.uuid4()) for _ in range(4)]
     try:
         with application.app_context():

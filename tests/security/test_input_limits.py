@@ -7,9 +7,8 @@ from urllib.parse import urlencode
 
 import pytest
 
-from app.scopes import ADMIN_SCOPE
-from tests.flows import authorization_params, pkce_pair
-from tests.security.conftest import csrf_of, sign_in
+from tests.admin.conftest import admin_headers
+from tests.flows import assert_oauth_error, authorization_params, csrf_token, pkce_pair, sign_in
 
 HOSTILE = [
     "\x00", "a\x00b", "\r\nSet-Cookie: stolen=1", "\x07\x1b[31m", "' OR '1'='1' --", "'; DROP TABLE users; --",
@@ -120,7 +119,7 @@ def test_hostile_logout_and_sign_in_page_parameters(app, value):
         no_server_error(client.get("/oauth/logout", query_string=params), params)
     no_server_error(client.get("/login", query_string={"next": value, "login_hint": value}), value)
     no_server_error(client.get("/login", query_string={"next": f"/oauth/authorize?client_id={value}"}), value)
-    form = csrf_of(client.get("/login").get_data(as_text=True))
+    form = csrf_token(client.get("/login").get_data(as_text=True))
     no_server_error(client.post("/logout", data={"csrf_token": form, "next": value}), value)
 
 
@@ -128,13 +127,7 @@ def test_hostile_logout_and_sign_in_page_parameters(app, value):
                                   "/admin/api/service-accounts/%00", "/admin/api/resources/x%00"])
 def test_nul_bytes_in_admin_api_paths_and_filters_never_get_a_5xx(app, make, path):
     """PostgreSQL refuses NUL in text: the one mapping in app/web/errors.py turns that into a 400, never a 500."""
-    admin = make.user("nul-admin@example.com", roles=["admin"])
-    key = make.api_key(admin, scope=ADMIN_SCOPE, name="nul")
-    client = app.test_client()
-    token = client.post("/oauth/token", auth=(key.client_id, key.client_secret), data={
-        "grant_type": "client_credentials", "scope": ADMIN_SCOPE, "resource": f"{app.config['ISSUER']}/admin/api",
-    }).json["access_token"]
-    response = client.get(path, headers={"Authorization": f"Bearer {token}"})
+    response = app.test_client().get(path, headers=admin_headers(app, make, "nul"))
     assert response.status_code < 500
     if response.status_code >= 400:
         assert {"error", "error_description"} <= set(response.json)
@@ -145,7 +138,7 @@ def test_a_nul_byte_in_a_basic_client_id_is_a_plain_authentication_failure(app, 
     basic = base64.b64encode(b"client\x00id:secret").decode()
     response = app.test_client().post(path, data={"grant_type": "client_credentials", "token": "t"},
                                       headers={"Authorization": f"Basic {basic}"})
-    assert response.status_code == 401 and response.json["error"] == "invalid_client"
+    assert_oauth_error(response, "invalid_client", 401)
 
 
 def not_a_form(client, path: str, fields: dict[str, str], auth: tuple[str, str], body: str):
@@ -169,8 +162,8 @@ def test_token_revocation_and_introspection_accept_only_form_bodies(app, make, p
 
     response = not_a_form(client, path, fields, auth, body)
 
-    assert (response.status_code, response.json["error"]) == (400, "invalid_request")
-    assert response.json["error_description"] == "the request body must be application/x-www-form-urlencoded"
+    body = assert_oauth_error(response, "invalid_request")
+    assert body["error_description"] == "the request body must be application/x-www-form-urlencoded"
     # A refused revocation revoked nothing.
     assert client.post("/oauth/introspect", data={"token": token}, auth=auth).json["active"] is True
 

@@ -11,8 +11,7 @@ from werkzeug.datastructures import MultiDict
 
 from app.errors import ValidationError
 from app.services.clients import validate_redirect_uri
-from tests.flows import authorization_params, pkce_pair
-from tests.security.conftest import csrf_of, sign_in
+from tests.flows import assert_oauth_error, authorization_params, csrf_token, pkce_pair, sign_in
 
 HIDDEN_NEXT = re.compile(r'name="next" value="([^"]*)"')
 ORIGIN = "http://localhost"  # the Flask test client's
@@ -52,14 +51,14 @@ def test_sign_out_only_redirects_to_a_registered_post_logout_uri(app, make):
     registered = make.client(post_logout_redirect_uris=["https://app.example.com/bye"])
     client = app.test_client()
     sign_in(client, "bye@example.com")
-    form = csrf_of(client.get("/logout").get_data(as_text=True))
+    form = csrf_token(client.get("/logout").get_data(as_text=True))
     assert client.post("/logout", data={"csrf_token": form, "next": "https://evil.example"}).headers["Location"] == "/"
     for uri in ("https://evil.example/bye", "https://app.example.com/bye/../evil", "https://APP.example.com/bye"):
         sign_in(client, "bye@example.com")
         query = {"client_id": registered.client_id, "post_logout_redirect_uri": uri}
         page = client.get("/oauth/logout", query_string=query)
         confirmed = client.post("/oauth/logout", query_string=query,
-                                data={"csrf_token": csrf_of(page.get_data(as_text=True)), "confirm": "yes"})
+                                data={"csrf_token": csrf_token(page.get_data(as_text=True)), "confirm": "yes"})
         for response in (page, confirmed):
             assert "Location" not in response.headers, uri
 
@@ -149,4 +148,4 @@ def test_a_repeated_token_is_refused_at_revocation_and_introspection(app, make, 
     registered = make.client()
     response = app.test_client().post(path, data=MultiDict([("token", "a"), ("token", "b")]),
                                       auth=(registered.client_id, registered.client_secret))
-    assert response.status_code == 400 and response.json["error"] == "invalid_request"
+    assert_oauth_error(response, "invalid_request")

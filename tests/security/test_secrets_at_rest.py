@@ -21,9 +21,10 @@ from app.config import ConfigError
 from app.extensions import db
 from app.security.keyring import KeyRing
 from app.security.keys import SECRET_KEY_FILE, KeyFile, _write_private, ensure_signing_key
-from tests.cli.installation import run
+from tests.admin.conftest import admin_headers
 from tests.cli.test_config import isolated  # noqa: F401  (fixture)
-from tests.security.conftest import csrf_of
+from tests.flows import csrf_token
+from tests.processes import ostiary
 
 
 def mode(path: Path) -> int:
@@ -38,7 +39,7 @@ def test_init_creates_the_sqlite_database_and_keys_directory_private(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("OSTIARY_")} | {
         "OSTIARY_DATABASE_URL": f"sqlite:///{tmp_path / 'ostiary.db'}", "OSTIARY_KEYS_DIR": str(keys),
     }
-    result = run(env, "init", "--json")
+    result = ostiary(env, "init", "--json")
     assert result.returncode == 0, result.stderr
     assert mode(tmp_path / "ostiary.db") == 0o600
     assert mode(keys) == 0o700
@@ -84,7 +85,7 @@ def test_serve_refuses_a_short_secret_key_file_in_one_line(isolated):  # noqa: F
     env = {k: v for k, v in os.environ.items() if not k.startswith("OSTIARY_")} | {
         "OSTIARY_DATABASE_URL": f"sqlite:///{isolated / 'x.db'}", "OSTIARY_KEYS_DIR": str(keys),
     }
-    result = run(env, "serve", "--port", "1")
+    result = ostiary(env, "serve", "--port", "1")
     assert result.returncode == 2 and "flask-secret-key" in result.stderr and "Traceback" not in result.stderr
 
 
@@ -116,7 +117,7 @@ def test_a_server_error_logs_no_sql_parameters(app, make, caplog, monkeypatch):
 
     monkeypatch.setattr(users, "find_by_login", failing_find)
     client = app.test_client()
-    token = csrf_of(client.get("/login").get_data(as_text=True))
+    token = csrf_token(client.get("/login").get_data(as_text=True))
     caplog.clear()
     with caplog.at_level(logging.INFO):
         response = client.post("/login", data={"login": secret_value, "password": "x" * 12, "csrf_token": token})
@@ -128,15 +129,7 @@ def test_a_server_error_logs_no_sql_parameters(app, make, caplog, monkeypatch):
 
 def test_deeply_nested_json_is_a_clear_400(app, make):
     """Item 14: 20,000 '[' would raise RecursionError inside the JSON parser; it is a malformed body, not a 500."""
-    from app.scopes import ADMIN_SCOPE
-
-    admin = make.user("nested-admin@example.com", roles=["admin"])
-    key = make.api_key(admin, scope=ADMIN_SCOPE, name="nested")
-    client = app.test_client()
-    token = client.post("/oauth/token", auth=(key.client_id, key.client_secret), data={
-        "grant_type": "client_credentials", "scope": ADMIN_SCOPE, "resource": f"{app.config['ISSUER']}/admin/api",
-    }).json["access_token"]
-    response = client.post("/admin/api/users", data="[" * 20000 + "]" * 20000, content_type="application/json",
-                           headers={"Authorization": f"Bearer {token}"})
+    response = app.test_client().post("/admin/api/users", data="[" * 20000 + "]" * 20000,
+                                      content_type="application/json", headers=admin_headers(app, make, "nested"))
     assert response.status_code == 400
     assert response.json["error"] == "invalid_request"

@@ -9,7 +9,7 @@ from flask import Flask
 
 from app.models import LoginSession
 from app.security.secrets import digest
-from tests.security.conftest import csrf_of, sign_in
+from tests.flows import csrf_token, sign_in
 
 HTTPS_ISSUER = "https://id.example.com"
 
@@ -85,7 +85,7 @@ def test_sign_out_ends_the_session_on_the_server(app, make, path):
     make.user("leaving@example.com")
     client = app.test_client()
     cookie = value_of(session_cookie(sign_in(client, "leaving@example.com")))
-    form = csrf_of(client.get(path).get_data(as_text=True))
+    form = csrf_token(client.get(path).get_data(as_text=True))
     response = client.post(path, data={"csrf_token": form, "confirm": "yes"})
 
     assert "ostiary_session=;" in session_cookie(response)  # the browser forgets it ...
@@ -111,7 +111,7 @@ def test_cookies_over_https_are_secure_and_host_prefixed(build_app, make):
     referer = {} if page.headers["Referrer-Policy"] == "no-referrer" else {"Referer": f"{HTTPS_ISSUER}/login"}
     response = https.post("/login", base_url=HTTPS_ISSUER, headers=referer, data={
         "login": "secure@example.com", "password": "correct horse battery staple",
-        "csrf_token": csrf_of(page.get_data(as_text=True)),
+        "csrf_token": csrf_token(page.get_data(as_text=True)),
     })
     assert response.status_code == 302
     for cookie in (session_cookie(response, "__Host-ostiary_session"), csrf_cookie):

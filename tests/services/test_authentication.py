@@ -18,7 +18,7 @@ from app.security.throttle import Throttled
 from app.services import authentication, sessions, users
 from app.services.authentication import INVALID_CREDENTIALS, THROTTLED, Identified, Refused, SignedIn
 from tests.factories import DEFAULT_PASSWORD
-from tests.flows import csrf_token as csrf_of
+from tests.flows import csrf_token
 
 IP = "192.0.2.10"
 
@@ -263,12 +263,12 @@ def test_both_sign_out_pages_use_the_one_sign_out(app, make, monkeypatch, path):
     client = app.test_client()
     page = client.get("/login").get_data(as_text=True)
     client.post("/login", data={"login": "both@example.com", "password": DEFAULT_PASSWORD,
-                                "csrf_token": csrf_of(page)})
+                                "csrf_token": csrf_token(page)})
     calls = []
     real = authentication.sign_out
     monkeypatch.setattr(authentication, "sign_out", lambda *args, **kwargs: calls.append(args) or real(*args, **kwargs))
 
-    response = client.post(path, data={"csrf_token": csrf_of(client.get(path).get_data(as_text=True)),
+    response = client.post(path, data={"csrf_token": csrf_token(client.get(path).get_data(as_text=True)),
                                        "confirm": "yes"})
 
     assert response.status_code in (200, 302)

@@ -14,6 +14,7 @@ from app.models import ApiKey, AuditEvent, Client, LoginSession
 from tests.factories import DEFAULT_PASSWORD, RegisteredClient
 from tests.flows import (
     Browser,
+    assert_oauth_error,
     authorization_params,
     client_credentials,
     csrf_token,
@@ -146,7 +147,7 @@ def test_api_keys(live_server, app, browser, user):
 
     assert form_post(browser, "/account/api-keys", f"/account/api-keys/{key_id}/revoke", {}).status_code == 302
     assert "Revoked" in browser.session.get(f"{live_server}/account/api-keys").text
-    assert client_credentials(live_server, RegisteredClient(key_id, key, "")).json()["error"] == "invalid_client"
+    assert_oauth_error(client_credentials(live_server, RegisteredClient(key_id, key, "")), "invalid_client", 401)
     with app.app_context():
         events = db.session.query(AuditEvent).filter(AuditEvent.client_id == key_id,
                                                      AuditEvent.event.like("api_key.%")).order_by(AuditEvent.id)
