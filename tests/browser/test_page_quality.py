@@ -68,6 +68,23 @@ FOCUSED = """() => {
 }"""
 
 
+def assert_clean_and_usable(page, targets: str = "main button, main a.button, main input:not([type=hidden])") -> None:
+    """The checks every hosted page passes, on the page as it is: labelled controls, named actions, no script,
+    contrast in both colour schemes; on a 360 px phone no sideways scrolling and 44 px targets inside the screen."""
+    assert page.evaluate(UNLABELLED_CONTROLS) == []
+    assert page.evaluate(UNNAMED_ACTIONS) == []
+    assert page.evaluate(SCRIPTS) == {"scripts": 0, "handlers": [], "styleAttributes": 0, "imagesWithoutAlt": 0}
+    assert page.evaluate(CONTRAST_PROBLEMS) == []
+    page.emulate_media(color_scheme="dark")
+    assert page.evaluate(CONTRAST_PROBLEMS) == []
+    page.emulate_media(color_scheme="light")
+    page.set_viewport_size({"width": 360, "height": 740})
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    for control in page.locator(targets).all():
+        box = control.bounding_box()
+        assert box is not None and box["height"] >= 44 and box["x"] >= 0 and box["x"] + box["width"] <= 360
+
+
 def _sign_in_at_home(page, make, sign_in) -> None:
     make.user("pat@example.com", name="Pat")
     page.goto("/login")
