@@ -24,4 +24,5 @@ class Consent(Model):
     created_at: Mapped[int] = mapped_column(Integer, default=now)
     granted_at: Mapped[int] = mapped_column(Integer, default=now, onupdate=now)
 
-    user: Mapped[User] = relationship(lazy="joined")
+    # Not joined by default: _remember locks the consent row FOR UPDATE, which PostgreSQL refuses on an outer join.
+    user: Mapped[User] = relationship()

@@ -7,7 +7,7 @@ import secrets
 from dataclasses import dataclass
 
 from flask import current_app
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 
 from app.errors import ConflictError, NotFoundError, ValidationError
 from app.extensions import db
@@ -172,6 +172,17 @@ def revoke_api_key(api_key: ApiKey, *, actor: str | None) -> ApiKey:
             audit.record("api_key.revoked", user_sub=owner_sub, client_id=key_id, actor=actor)
     db.session.refresh(api_key)
     return api_key
+
+
+def delete_api_key(api_key: ApiKey, *, actor: str | None) -> None:
+    """Forget a key that no longer works (revoked or expired), so that lists show only what matters; a live key
+    is revoked first (ConflictError), so that deleting is never the way a working credential ends unaudited."""
+    if api_key.revoked_at is None and (api_key.expires_at is None or api_key.expires_at > now()):
+        raise ConflictError("revoke the key before deleting it", field="key_id")
+    owner_sub, key_id = api_key.owner.sub, api_key.key_id
+    with transaction():
+        db.session.execute(delete(ApiKey).where(ApiKey.id == api_key.id).execution_options(synchronize_session=False))
+        audit.record("api_key.deleted", user_sub=owner_sub, client_id=key_id, actor=actor)
 
 
 def revoke_keys_of(owner: User, *, actor: str | None) -> int:

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import selectinload
 
 from app.errors import NotFoundError
 from app.extensions import db
@@ -72,7 +73,7 @@ def connected_apps(user: User) -> list[ConnectedApp]:
 
 def consent_page(user: User | None, client_id: str | None, limit: int, cursor: str | None) -> Page[Consent]:
     """Consents, oldest first, of one person and/or one client when given (the admin API and CLI)."""
-    statement = select(Consent)
+    statement = select(Consent).options(selectinload(Consent.user))
     if user is not None:
         statement = statement.where(Consent.user_id == user.id)
     if client_id is not None:

@@ -10,6 +10,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext
 
 from app.errors import AppError, ValidationError
 from app.models import LoginSession, User
@@ -203,4 +204,20 @@ def revoke_key(key_id: str) -> ResponseReturnValue:
         flash("There is no such key.")
     else:
         flash(f"The key “{revoked.name}” was revoked.")
+    return redirect(url_for(".keys"))
+
+
+@bp.post("/api-keys/<key_id>/delete")
+@signed_in
+def delete_key(key_id: str) -> ResponseReturnValue:
+    """A revoked or expired key leaves the list; a working one must be revoked first."""
+    user = _user()
+    try:
+        found = api_keys.get_api_key(key_id, owner=user)
+        name = found.name
+        api_keys.delete_api_key(found, actor=user.sub)
+    except AppError:
+        flash(gettext("Only a revoked or expired key of yours can be deleted."))
+    else:
+        flash(gettext("The key “%(name)s” was deleted.", name=name))
     return redirect(url_for(".keys"))

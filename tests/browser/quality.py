@@ -78,12 +78,22 @@ def assert_readable(page: Page) -> None:
     page.emulate_media(color_scheme="light")
 
 
-def assert_fits_a_phone(page: Page) -> None:
+def assert_fits_a_phone(page: Page, targets: str = TOUCH_TARGETS) -> None:
     page.set_viewport_size(PHONE)
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
-    for control in page.locator(TOUCH_TARGETS).all():
+    for control in page.locator(targets).all():
         box = control.bounding_box()
         assert box is not None and box["height"] >= 44 and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
+
+
+def assert_clean_and_usable(page: Page, targets: str = TOUCH_TARGETS) -> None:
+    """The checks of the page as it is, without its headers: labelled controls, named actions, no script,
+    readable in both colour schemes, and on a phone no sideways scrolling and touch targets inside the screen."""
+    assert page.evaluate(UNLABELLED_CONTROLS) == []
+    assert page.evaluate(UNNAMED_ACTIONS) == []
+    assert page.evaluate(SCRIPTS) == NO_SCRIPT
+    assert_readable(page)
+    assert_fits_a_phone(page, targets)
 
 
 def assert_page_quality(page: Page, browser_log: BrowserLog, base_url: str | None = None, title: str = "· Ostiary",
@@ -105,16 +115,11 @@ def assert_page_quality(page: Page, browser_log: BrowserLog, base_url: str | Non
     assert page.title().endswith(title)
     expect(page.get_by_role("heading", level=1)).to_have_count(1)
     expect(page.locator("h1")).not_to_have_text("")
-    assert page.evaluate(UNLABELLED_CONTROLS) == []
-    assert page.evaluate(UNNAMED_ACTIONS) == []
-    assert page.evaluate(SCRIPTS) == NO_SCRIPT
-
-    assert_readable(page)
     if screenshot and shots:
         page.emulate_media(color_scheme="dark")
         screenshot(page, f"{shots}-dark")
         page.emulate_media(color_scheme="light")
-    assert_fits_a_phone(page)
+    assert_clean_and_usable(page)
     if screenshot and shots:
         screenshot(page, f"{shots}-mobile")
     assert browser_log.errors == []

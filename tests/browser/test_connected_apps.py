@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from app.models import Client
-from tests.browser.test_page_quality import CONTRAST_PROBLEMS, SCRIPTS, UNLABELLED_CONTROLS, UNNAMED_ACTIONS
+from tests.browser.quality import assert_clean_and_usable
 from tests.flows import introspect, refresh, tokens_for
 
 pytestmark = pytest.mark.browser
@@ -63,15 +63,5 @@ def test_connected_apps_is_clean_and_accessible(page, connected, sign_in, browse
     page.goto("/account/apps")
     sign_in(page, EMAIL)
     expect(page.get_by_role("heading", level=1)).to_have_count(1)
-    assert page.evaluate(UNLABELLED_CONTROLS) == []
-    assert page.evaluate(UNNAMED_ACTIONS) == []
-    assert page.evaluate(SCRIPTS) == {"scripts": 0, "handlers": [], "styleAttributes": 0, "imagesWithoutAlt": 0}
-    assert page.evaluate(CONTRAST_PROBLEMS) == []
-    page.emulate_media(color_scheme="dark")
-    assert page.evaluate(CONTRAST_PROBLEMS) == []
-    page.set_viewport_size({"width": 360, "height": 740})
-    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
-    for control in page.locator("main button").all():
-        box = control.bounding_box()
-        assert box is not None and box["height"] >= 44 and box["x"] >= 0 and box["x"] + box["width"] <= 360
+    assert_clean_and_usable(page)
     assert browser_log.errors == []

@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.test_page_quality import CONTRAST_PROBLEMS, SCRIPTS, UNNAMED_ACTIONS
+from tests.browser.quality import assert_clean_and_usable
 
 pytestmark = pytest.mark.browser
 
@@ -75,16 +75,7 @@ def test_each_situation_has_its_own_page(situation, page, live_server, relying_p
 def test_the_error_page_is_clean_and_accessible(page, browser_log):
     page.goto("/no/such/page")
     page.locator("details.developer-details summary").click()
-    assert page.evaluate(UNNAMED_ACTIONS) == []
-    assert page.evaluate(SCRIPTS) == {"scripts": 0, "handlers": [], "styleAttributes": 0, "imagesWithoutAlt": 0}
-    assert page.evaluate(CONTRAST_PROBLEMS) == []
-    page.emulate_media(color_scheme="dark")
-    assert page.evaluate(CONTRAST_PROBLEMS) == []
-    page.set_viewport_size({"width": 360, "height": 740})
-    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
-    for control in page.locator("main a.button, main summary").all():
-        box = control.bounding_box()
-        assert box is not None and box["height"] >= 44 and box["x"] >= 0 and box["x"] + box["width"] <= 360
+    assert_clean_and_usable(page, targets="main a.button, main summary")
     assert browser_log.errors == []
 
 

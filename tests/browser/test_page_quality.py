@@ -11,12 +11,8 @@ from playwright.sync_api import expect
 from app.services import password_reset, signup
 from app.services.clients import create_client
 from tests.accounts.conftest import link_in, mails
-from tests.browser.quality import (  # noqa: F401  (their earlier home)
-    CONTRAST_PROBLEMS,
+from tests.browser.quality import (
     FOCUSED,
-    SCRIPTS,
-    UNLABELLED_CONTROLS,
-    UNNAMED_ACTIONS,
     assert_page_quality,
 )
 from tests.factories import RegisteredClient

@@ -248,3 +248,19 @@ def test_signing_out_all_other_sessions_can_disconnect_their_apps(live_server, m
         f"{live_server}/account/sessions").text
     assert all(refresh(live_server, rp, t["refresh_token"]).status_code == 400 for t in theirs)
     assert refresh(live_server, rp, mine["refresh_token"]).status_code == 200
+
+
+@pytest.mark.parametrize("whose", ["mine, still working", "someone else's, revoked", "no such key"])
+def test_only_ones_own_dead_keys_can_be_deleted(browser, make, user, whose):
+    if whose == "mine, still working":
+        key_id = make.api_key(user, name="working").client_id
+    elif whose == "someone else's, revoked":
+        other = make.user("other@example.com")
+        key_id = make.api_key(other, name="theirs").client_id
+        make.update(ApiKey, {"key_id": key_id}, revoked_at=int(time.time()))
+    else:
+        key_id = "0123456789abcdef"
+    response = form_post(browser, "/account/api-keys", f"/account/api-keys/{key_id}/delete", {})
+    assert response.status_code == 302
+    page = browser.session.get(f"{browser.base_url}/account/api-keys").text
+    assert "Only a revoked or expired key of yours can be deleted." in page
