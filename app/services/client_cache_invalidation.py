@@ -104,10 +104,13 @@ class Listener:
         self._thread: threading.Thread | None = None
         self._pid = -1
         self._stopped = threading.Event()
+        self._starting = threading.Lock()
 
     def fresh(self) -> bool:
         if self._pid != os.getpid():
-            self._start()
+            with self._starting:  # the first requests of a worker arrive together: one listener each
+                if self._pid != os.getpid():
+                    self._start()
         return time.monotonic() < self.trusted_until
 
     def _start(self) -> None:
