@@ -23,15 +23,6 @@ class ConfigError(Exception):
     """A setting is missing or malformed; the message names the variable."""
 
 
-def _bool(value: str) -> bool:
-    lowered = value.strip().lower()
-    if lowered in {"1", "true", "yes", "on"}:
-        return True
-    if lowered in {"0", "false", "no", "off"}:
-        return False
-    raise ValueError("expected true or false")
-
-
 def _positive_int(value: str) -> int:
     number = int(value)
     if number <= 0:
@@ -346,7 +337,7 @@ def _validate_link(name: str, url: str, *, mail: bool) -> None:
         hostname = parts.hostname if parts is not None else None
     except ValueError:
         hostname = None
-    if hostname and parts.username is None and (parts.scheme == "https" or (parts.scheme == "http" and is_loopback(hostname))):
+    if parts is not None and hostname and parts.username is None and (parts.scheme == "https" or (parts.scheme == "http" and is_loopback(hostname))):
         return
     expected = "an https:// URL" + (" or a mailto: address" if mail else "")
     raise ConfigError(f"{ENV_PREFIX}{name}: {url[:200]!r} must be {expected} (http only on a loopback address)")

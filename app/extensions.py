@@ -1,5 +1,7 @@
 """Unbound extension singletons, bound to the app in create_app()."""
 
+from typing import TYPE_CHECKING
+
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
@@ -23,3 +25,10 @@ class Base(DeclarativeBase):
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 csrf = CSRFProtect()
+
+# The declarative base of every model. Flask-SQLAlchemy builds db.Model at run time (a subclass of Base with the
+# session bound); to a type checker it is a variable, not a class, so models subclass this name instead.
+if TYPE_CHECKING:
+    Model = Base
+else:
+    Model = db.Model

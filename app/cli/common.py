@@ -15,7 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from app.config import ConfigError
 from app.errors import AppError
 from app.schema import SchemaNotReady, failure_hint
-from app.security.keys import KeyError_
+from app.security.keys import NoSigningKeyError
 from app.services import resources
 from app.services.pagination import MAX_LIMIT, Page
 
@@ -118,7 +118,7 @@ def _one_line_errors(func: Callable[..., Any]) -> Callable[..., Any]:
             raise CommandError("database_error", database_failure(exc)) from None
         except SchemaNotReady as exc:
             raise CommandError("database_not_ready", str(exc)) from None
-        except (KeyError_, OSError) as exc:
+        except (NoSigningKeyError, OSError) as exc:
             raise CommandError("server_error", str(exc)) from None
         except click.ClickException as exc:
             if not as_json:

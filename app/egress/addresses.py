@@ -70,8 +70,8 @@ def refusal(address: IPAddress) -> str | None:
                 return reason
         carried = embedded_ipv4(address)
         if carried is not None:
-            reason = refusal(carried)
-            return None if reason is None else f"{reason}, as an IPv4 address inside IPv6"
+            inner = refusal(carried)
+            return None if inner is None else f"{inner}, as an IPv4 address inside IPv6"
         if address not in GLOBAL_UNICAST_IPV6:
             return "reserved (outside 2000::/3)"
         return None

@@ -4,7 +4,7 @@ from authlib.oauth2.rfc6749 import ClientMixin
 from sqlalchemy import ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.extensions import db
+from app.extensions import Model
 from app.models.clock import now
 from app.models.user import User
 from app.security.secrets import matches
@@ -12,7 +12,7 @@ from app.security.secrets import matches
 CLIENT_CREDENTIALS = "client_credentials"
 
 
-class ApiKey(db.Model, ClientMixin):
+class ApiKey(Model, ClientMixin):
     """A machine credential `ost_<key_id>_<secret>`; only the SHA-256 digest of the whole key is stored.
 
     At the token endpoint it is an OAuth client of its own (client_id = key_id) that may only use

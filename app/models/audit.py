@@ -5,11 +5,11 @@ from typing import Any
 from sqlalchemy import JSON, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.extensions import db
+from app.extensions import Model
 from app.models.clock import now
 
 
-class AuditEvent(db.Model):
+class AuditEvent(Model):
     """Who did what, when, from where. Never a secret: details are built from identifiers only."""
 
     __tablename__ = "audit_events"

@@ -3,11 +3,11 @@ from __future__ import annotations
 from sqlalchemy import ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.extensions import db
+from app.extensions import Model
 from app.models.user import User
 
 
-class AuthorizationCode(db.Model):
+class AuthorizationCode(Model):
     """Single use, short lived, stored as a digest and bound to everything the request carried."""
 
     __tablename__ = "authorization_codes"

@@ -7,14 +7,14 @@ from authlib.oauth2.rfc6749.util import scope_to_list
 from sqlalchemy import JSON, Boolean, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.extensions import db
+from app.extensions import Model
 from app.models.clock import now
 from app.security.secrets import matches
 
 CONFIDENTIAL_AUTH_METHODS = ("client_secret_basic", "client_secret_post")
 
 
-class Client(db.Model, ClientMixin):
+class Client(Model, ClientMixin):
     __tablename__ = "clients"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -3,11 +3,11 @@ from __future__ import annotations
 from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.extensions import db
+from app.extensions import Model
 from app.models.clock import now
 
 
-class Consent(db.Model):
+class Consent(Model):
     """Scopes a user has allowed a client, and the RFC 8707 resources its tokens may go to; asked again beyond these."""
 
     __tablename__ = "consents"

@@ -5,11 +5,11 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.extensions import db
+from app.extensions import Model
 from app.models.clock import now
 
 
-class OneTimeToken(db.Model):
+class OneTimeToken(Model):
     """A mailed link (and optional short code) for one purpose and one account, kept as digests, used once."""
 
     __tablename__ = "one_time_tokens"

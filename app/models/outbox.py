@@ -3,14 +3,14 @@ from __future__ import annotations
 from sqlalchemy import Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.extensions import db
+from app.extensions import Model
 from app.models.clock import now
 
 PENDING, SENDING, FAILED = "pending", "sending", "failed"
 STATUSES = (PENDING, SENDING, FAILED)
 
 
-class OutboxMessage(db.Model):
+class OutboxMessage(Model):
     """A rendered message waiting for delivery; deleted once the transport accepts it (its body holds links)."""
 
     __tablename__ = "outbox_messages"

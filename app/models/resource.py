@@ -3,11 +3,11 @@ from __future__ import annotations
 from sqlalchemy import Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.extensions import db
+from app.extensions import Model
 from app.models.clock import now
 
 
-class Resource(db.Model):
+class Resource(Model):
     """A resource server (RFC 8707): its identifier is the `aud` it checks, with the scopes it understands."""
 
     __tablename__ = "resources"

@@ -3,11 +3,11 @@ from __future__ import annotations
 from sqlalchemy import ColumnElement, ForeignKey, Integer, String, and_
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.extensions import db
+from app.extensions import Model
 from app.models.user import User
 
 
-class LoginSession(db.Model):
+class LoginSession(Model):
     """A signed-in browser; its cookie carries only a random id whose digest is stored here."""
 
     __tablename__ = "login_sessions"

@@ -3,12 +3,12 @@ from __future__ import annotations
 from sqlalchemy import ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.extensions import db
+from app.extensions import Model
 from app.models.clock import now
 from app.models.user import User
 
 
-class RefreshToken(db.Model):
+class RefreshToken(Model):
     """Opaque, rotated on every use; all descendants of one grant share a family_id."""
 
     __tablename__ = "refresh_tokens"
@@ -53,7 +53,7 @@ class RefreshToken(db.Model):
         return self.revoked_at is not None or self.used_at is not None
 
 
-class AccessTokenRecord(db.Model):
+class AccessTokenRecord(Model):
     """A ledger of access-token jtis: those bound to a refresh family, and any revoked one.
 
     JWT access tokens are verified offline; this table lets our own endpoints

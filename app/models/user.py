@@ -5,7 +5,7 @@ import uuid
 from sqlalchemy import JSON, Boolean, Index, Integer, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.extensions import db
+from app.extensions import Model
 from app.models.clock import now
 from app.scopes import ADMIN_ROLE
 
@@ -14,7 +14,7 @@ def new_subject() -> str:
     return str(uuid.uuid4())
 
 
-class User(db.Model):
+class User(Model):
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

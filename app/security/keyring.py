@@ -17,7 +17,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet, RSAKey
 
 from app.security.key_schedule import Schedule, schedule
-from app.security.keys import RSA_KEY_BITS, SIGNING_ALG, KeyError_, KeyFile, key_files
+from app.security.keys import RSA_KEY_BITS, SIGNING_ALG, KeyFile, NoSigningKeyError, key_files
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +82,7 @@ class KeyRing:
     def current(self) -> SigningKey:
         signing = self.view().signing
         if signing is None:
-            raise KeyError_(f"no signing key in {self.keys_dir}: run `ostiary init`")
+            raise NoSigningKeyError(f"no signing key in {self.keys_dir}: run `ostiary init`")
         return signing
 
     @property

@@ -24,7 +24,7 @@ SECRET_KEY_FILE = "flask-secret-key"
 KEY_FILE_NAME = re.compile(r"(?P<activates>[0-9]{1,12})-(?P<kid>[A-Za-z0-9_-]{43})\.pem")
 
 
-class KeyError_(Exception):
+class NoSigningKeyError(Exception):
     """No usable signing key."""
 
 

@@ -20,6 +20,7 @@ from app.extensions import db
 from app.models.clock import now
 from app.models.one_time_token import OneTimeToken
 from app.security.secrets import digest, generate_code, generate_secret, keyed_digest
+from app.services.transaction import rows_changed
 
 PURPOSES = frozenset({
     "email_verification", "password_reset", "invitation", "email_change", "mfa_challenge", "webauthn_challenge",
@@ -116,7 +117,7 @@ def consume_code(purpose: str, user_id: int, code: str) -> Redeemed | None:
         .execution_options(synchronize_session=False)
     ).all()
     for row_id, token_hash, code_hash in tries:
-        if hmac.compare_digest(_code_hash(purpose, token_hash, code), code_hash):
+        if code_hash is not None and hmac.compare_digest(_code_hash(purpose, token_hash, code), code_hash):
             return _consume_where(OneTimeToken.id == row_id, purpose)
     return None
 
@@ -124,11 +125,11 @@ def consume_code(purpose: str, user_id: int, code: str) -> Redeemed | None:
 def invalidate(purpose: str, user_id: int) -> int:
     """Delete the account's unused tokens of this purpose (a password change ends every reset link)."""
     _check_purpose(purpose)
-    return db.session.execute(
+    return rows_changed(
         delete(OneTimeToken)
         .where(OneTimeToken.purpose == purpose, OneTimeToken.user_id == user_id, OneTimeToken.used_at.is_(None))
         .execution_options(synchronize_session=False)
-    ).rowcount
+    )
 
 
 def _usable(purpose: str, moment: int) -> ColumnElement[bool]:

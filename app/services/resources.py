@@ -57,7 +57,9 @@ def names_by_scope(
     preferred = ([requested.identifier] if requested else []) + list(allowed or [])
     rank = {identifier: position for position, identifier in reversed(list(enumerate(preferred)))}
     servers = [ResourceServer(r.identifier, tuple(r.scopes), r.name) for r in db.session.scalars(select(Resource))]
-    servers.append(find_resource(admin_audience()))  # type: ignore[arg-type]  (always found)
+    admin_api = find_resource(admin_audience())
+    assert admin_api is not None  # the admin API is built in: always found
+    servers.append(admin_api)
     servers.sort(key=lambda server: (rank.get(server.identifier, len(rank)), server.name))
     names: dict[str, str] = {}
     for server in servers:

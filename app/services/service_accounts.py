@@ -15,8 +15,6 @@ from app.services.pagination import Page, paginate
 from app.services.roles import validate_principal_scope, validate_roles
 from app.services.transaction import transaction
 
-FIELDS = ("name", "roles", "scope")
-
 
 def _validated_name(name: Any) -> str:
     name = name.strip() if isinstance(name, str) else ""

@@ -81,7 +81,8 @@ def image_sources() -> str:
 
 def _cacheable(response: Response) -> Response:
     response.headers["Cache-Control"] = f"public, max-age={MAX_AGE_SECONDS}"
-    return response.make_conditional(request)
+    response.make_conditional(request)  # answers 304 in place when the browser's copy is current
+    return response
 
 
 @bp.route("/brand.css")

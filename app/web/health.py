@@ -10,7 +10,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from app.extensions import db
 from app.oauth.signing import keyring
 from app.schema import not_ready_reason, schema_state
-from app.security.keys import KeyError_
+from app.security.keys import NoSigningKeyError
 from app.web.view_options import any_host, api
 
 bp = any_host(api(Blueprint("health", __name__)))  # load balancers reach a node by its own address
@@ -37,7 +37,7 @@ def readyz() -> Response | tuple[Response, int]:
         checks["database"] = "unavailable"
     try:
         _ = keyring().current
-    except KeyError_:
+    except NoSigningKeyError:
         checks["keys"] = "missing"
     ready = all(value == "ok" for value in checks.values())
     body: dict[str, Any] = {"status": "ok" if ready else "unavailable", "checks": checks}

@@ -73,7 +73,7 @@ def main(argv: list[str]) -> int:
     issuer, client_id, client_secret, scope = argv[1:]
     try:
         token_endpoint, summary = check(issuer, client_id, client_secret, scope)
-    except Exception as exc:  # any failure is reported the same way: the benchmark must not start
+    except Exception as exc:  # noqa: BLE001  any failure is reported the same way: the benchmark must not start
         print(f"verify {issuer}: FAILED: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
     print(f"verify {issuer}: ok RS256 at+jwt {summary}", file=sys.stderr)

@@ -27,7 +27,7 @@ def parts(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 def signing_input(header: dict[str, Any], claims: dict[str, Any]) -> bytes:
-    encode = lambda value: b64url(json.dumps(value, separators=(",", ":")).encode())  # noqa: E731
+    encode = lambda value: b64url(json.dumps(value, separators=(",", ":")).encode())
     return f"{encode(header)}.{encode(claims)}".encode("ascii")
 
 
@@ -51,7 +51,7 @@ def new_rsa_key() -> rsa.RSAPrivateKey:
 
 def public_jwk(private_key: rsa.RSAPrivateKey, kid: str) -> dict[str, str]:
     numbers = private_key.public_key().public_numbers()
-    as_bytes = lambda n: n.to_bytes((n.bit_length() + 7) // 8, "big")  # noqa: E731
+    as_bytes = lambda n: n.to_bytes((n.bit_length() + 7) // 8, "big")
     return {"kty": "RSA", "kid": kid, "n": b64url(as_bytes(numbers.n)), "e": b64url(as_bytes(numbers.e))}
 
 

@@ -11,7 +11,7 @@ import pytest
 from app.config import SETTINGS, load_settings
 from app.errors import ValidationError
 from app.models import User
-from app.security.passwords import MAX_BYTES, Passwords, PasswordPolicyError, check_policy, common_passwords
+from app.security.passwords import MAX_BYTES, PasswordPolicyError, Passwords, check_policy, common_passwords
 from app.services.users import create_user
 from tests.security.conftest import sign_in
 

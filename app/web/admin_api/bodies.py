@@ -44,9 +44,9 @@ def check(value: Any, schema: Schema, field: str | None) -> None:
             raise ValidationError(f"{field} is not an email address", field=field)
     if "enum" in schema and value not in schema["enum"]:
         raise ValidationError(f"{field} must be one of {', '.join(map(str, schema['enum']))}", field=field)
-    if isinstance(value, int) and not isinstance(value, bool):
-        if not schema.get("minimum", value) <= value <= schema.get("maximum", value):
-            raise ValidationError(f"{field} is out of range", field=field)
+    if (isinstance(value, int) and not isinstance(value, bool)
+            and not schema.get("minimum", value) <= value <= schema.get("maximum", value)):
+        raise ValidationError(f"{field} is out of range", field=field)
     if isinstance(value, list):
         if len(value) > schema.get("maxItems", len(value)):
             raise ValidationError(f"{field} has too many items", field=field)
