@@ -23,6 +23,15 @@ class ConfigError(Exception):
     """A setting is missing or malformed; the message names the variable."""
 
 
+def _bool(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError("expected true or false")
+
+
 def _positive_int(value: str) -> int:
     number = int(value)
     if number <= 0:

@@ -59,7 +59,8 @@ def _errors(exc: AppError) -> dict[str | None, str]:
     return {exc.field: str(MESSAGES.get(exc.description, exc.description))}
 
 
-def _throttled(template: str, refused: Throttled, wait_message: Callable[[int], str] = rate_limits.requests_wait_message,
+def _throttled(template: str, refused: Throttled, *,
+               wait_message: Callable[[int], str] = rate_limits.requests_wait_message,
                **context: Any) -> ResponseReturnValue:
     page = render_template(template, errors={None: wait_message(refused.retry_after_seconds)}, **context)
     return rate_limits.too_many_requests(page, refused.retry_after_seconds)
@@ -119,7 +120,7 @@ def _confirmed(next_url: str | None) -> ResponseReturnValue:
     flash(gettext("Your email address is confirmed."))
     if current_user() is not None:
         return redirect(url_for("account.profile"))
-    return redirect(url_for("pages.login", **({"next": next_url} if next_url else {})))
+    return redirect(url_for("pages.login", next=next_url) if next_url else url_for("pages.login"))
 
 
 @bp.route("/verify-email", methods=["GET", "POST"])
@@ -141,7 +142,7 @@ def verify_email() -> ResponseReturnValue:
         next_url = signup.confirm(token, signed_up_as=session.get(SIGNED_UP_AS),
                                   password=request.form.get("password", ""), ip=request.remote_addr)
     except Throttled as refused:  # guesses at the registrant's password count as failed sign-ins
-        return _throttled("verify_email.html", refused, rate_limits.wait_message, **context)
+        return _throttled("verify_email.html", refused, wait_message=rate_limits.wait_message, **context)
     except InvalidLinkError:
         return _invalid_link(resend=True)
     except AppError as exc:
@@ -279,7 +280,7 @@ def confirm_email_change() -> ResponseReturnValue:
 def delete_account() -> ResponseReturnValue:
     login_session = current_login_session()
     assert login_session is not None  # @signed_in
-    context = {"user": login_session.user}
+    context: dict[str, Any] = {"user": login_session.user}
     if request.method == "GET":
         return render_template("account_delete.html", errors={}, **context)
     try:
