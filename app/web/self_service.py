@@ -59,7 +59,8 @@ def _errors(exc: AppError) -> dict[str | None, str]:
     return {exc.field: str(MESSAGES.get(exc.description, exc.description))}
 
 
-def _throttled(template: str, refused: Throttled, wait_message: Callable[[int], str] = rate_limits.requests_wait_message,
+def _throttled(template: str, refused: Throttled, *,
+               wait_message: Callable[[int], str] = rate_limits.requests_wait_message,
                **context: Any) -> ResponseReturnValue:
     page = render_template(template, errors={None: wait_message(refused.retry_after_seconds)}, **context)
     return rate_limits.too_many_requests(page, refused.retry_after_seconds)
@@ -141,7 +142,7 @@ def verify_email() -> ResponseReturnValue:
         next_url = signup.confirm(token, signed_up_as=session.get(SIGNED_UP_AS),
                                   password=request.form.get("password", ""), ip=request.remote_addr)
     except Throttled as refused:  # guesses at the registrant's password count as failed sign-ins
-        return _throttled("verify_email.html", refused, rate_limits.wait_message, **context)
+        return _throttled("verify_email.html", refused, wait_message=rate_limits.wait_message, **context)
     except InvalidLinkError:
         return _invalid_link(resend=True)
     except AppError as exc:
@@ -152,9 +153,10 @@ def verify_email() -> ResponseReturnValue:
 
 @bp.route("/verify-email/resend", methods=["GET", "POST"])
 def resend_verification() -> ResponseReturnValue:
-    context: dict[str, Any] = {"form": request.form}
+    context: dict[str, Any] = {"form": request.form, "endpoint": ".resend_verification", "lead": None,
+                               "heading": gettext("Send a new confirmation link")}
     if request.method == "GET":
-        return render_template("resend_verification.html", errors={}, **context)
+        return render_template("email_request.html", errors={}, **context)
     user = current_user()
     try:
         if user is not None:
@@ -163,9 +165,9 @@ def resend_verification() -> ResponseReturnValue:
             with _answer_takes_at_least():
                 signup.resend(request.form.get("email", ""), ip=request.remote_addr)
     except Throttled as refused:
-        return _throttled("resend_verification.html", refused, **context)
+        return _throttled("email_request.html", refused, **context)
     except AppError as exc:
-        return render_template("resend_verification.html", errors=_errors(exc), **context), 400
+        return render_template("email_request.html", errors=_errors(exc), **context), 400
     if user is not None:
         flash(gettext("We sent a new confirmation link to %(email)s.", email=user.email))
         return redirect(url_for("account.profile"))
@@ -181,16 +183,19 @@ def _mail_sent() -> tuple[str, int]:
 
 @bp.route("/forgot-password", methods=["GET", "POST"])
 def forgot_password() -> ResponseReturnValue:
-    context: dict[str, Any] = {"form": request.form}
+    context: dict[str, Any] = {
+        "form": request.form, "endpoint": ".forgot_password", "heading": gettext("Forgot your password?"),
+        "lead": gettext("Enter the email address of your account, and we will send you a link to choose a new "
+                        "password.")}
     if request.method == "GET":
-        return render_template("forgot_password.html", errors={}, **context)
+        return render_template("email_request.html", errors={}, **context)
     try:
         with _answer_takes_at_least():
             password_reset.request_reset(request.form.get("email", ""), ip=request.remote_addr)
     except Throttled as refused:
-        return _throttled("forgot_password.html", refused, **context)
+        return _throttled("email_request.html", refused, **context)
     except AppError as exc:
-        return render_template("forgot_password.html", errors=_errors(exc), **context), 400
+        return render_template("email_request.html", errors=_errors(exc), **context), 400
     return _mail_sent()
 
 

@@ -18,11 +18,14 @@ depends_on = None
 
 
 def upgrade():
-    with op.batch_alter_table('users', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('registration_pending', sa.Boolean(), nullable=False,
-                                      server_default=sa.false()))
+    # A plain ADD COLUMN, not a batch: SQLite's batch mode copies the table and would lose the expression index
+    # uq_users_username_lower (revision 0005a), which it cannot reflect.
+    op.add_column('users', sa.Column('registration_pending', sa.Boolean(), nullable=False,
+                                     server_default=sa.false()))
 
 
 def downgrade():
+    op.drop_index('uq_users_username_lower', table_name='users')
     with op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.drop_column('registration_pending')
+    op.create_index('uq_users_username_lower', 'users', [sa.text('lower(username)')], unique=True)

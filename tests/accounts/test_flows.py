@@ -279,3 +279,21 @@ def test_mail_forms_are_rate_limited_per_address(app, make, post, monkeypatch):
     monkeypatch.setitem(app.config, "MAIL_REQUESTS_PER_ADDRESS", 2)
     statuses = [post("/forgot-password", email="limited@example.com").status_code for _ in range(3)]
     assert statuses == [200, 200, 429]
+
+
+def test_expired_and_foreign_links_are_refused_alike(app, make, client, post, sign_up):
+    make.user("expiring@example.com")
+    post("/forgot-password", email="expiring@example.com")
+    sign_up("foreign@example.com")
+    reset = link_in(mails(app, "expiring@example.com", "password_reset")[0])
+    verification = link_in(mails(app, "foreign@example.com", "verify_email")[0])
+    # A verification token at the reset page, and the reverse: another purpose is no token at all.
+    assert client.get("/reset-password?token=" + _token(verification)).status_code == 400
+    assert client.get("/verify-email?token=" + _token(reset)).status_code == 400
+    with app.app_context():
+        db.session.execute(OneTimeToken.__table__.update().values(expires_at=1))
+        db.session.commit()
+    for link in (reset, verification):
+        assert client.get(link).status_code == 400
+    assert post("/reset-password", page="/login", token=_token(reset), new_password=NEW_PASSWORD,
+                confirm_password=NEW_PASSWORD).status_code == 400
