@@ -135,6 +135,14 @@ SETTINGS: dict[str, tuple[Any, Callable[[str], Any]]] = {
     # that replaces the public roots. Off by default.
     "EGRESS_ALLOWED_NETWORKS": ([], _str_list),
     "EGRESS_CA_BUNDLE": (None, str),
+    # Secrets the server reads back (app/security/sealed.py) are encrypted under a key derived from this, else
+    # from SECRET_KEY; values sealed under a former key still open while it is listed in DATA_KEYS_RETIRED.
+    "DATA_KEY": (None, str),
+    "DATA_KEYS_RETIRED": ([], _str_list),
+    # Federation (README "Federation"): how long a person has between leaving for an upstream provider and
+    # coming back, and to confirm a mailed link to an existing account.
+    "FEDERATION_STATE_TTL_SECONDS": (600, _positive_int),
+    "FEDERATION_LINK_TTL_SECONDS": (3600, _positive_int),
 }
 
 
@@ -199,6 +207,10 @@ def validate(settings: Mapping[str, Any]) -> None:
         )
     if settings["SECRET_KEY"] is not None:
         check_secret_key(settings["SECRET_KEY"], f"{ENV_PREFIX}SECRET_KEY")
+    if settings["DATA_KEY"] is not None:
+        check_secret_key(settings["DATA_KEY"], f"{ENV_PREFIX}DATA_KEY")
+    for retired in settings["DATA_KEYS_RETIRED"]:
+        check_secret_key(retired, f"{ENV_PREFIX}DATA_KEYS_RETIRED (each key)")
     if settings["LOG_LEVEL"].upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         raise ConfigError(f"{ENV_PREFIX}LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR")
     for network in settings["METRICS_ALLOWED_NETWORKS"]:

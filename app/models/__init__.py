@@ -10,7 +10,8 @@ from app.models.outbox import OutboxMessage
 from app.models.resource import Resource
 from app.models.session import LoginSession
 from app.models.token import AccessTokenRecord, RefreshToken
+from app.models.upstream_provider import FederatedIdentity, UpstreamProvider
 from app.models.user import User
 
-__all__ = ["AccessTokenRecord", "ApiKey", "AuditEvent", "AuthorizationCode", "Client", "Consent", "LoginSession",
-           "OneTimeToken", "OutboxMessage", "RefreshToken", "Resource", "User"]
+__all__ = ["AccessTokenRecord", "ApiKey", "AuditEvent", "AuthorizationCode", "Client", "Consent", "FederatedIdentity",
+           "LoginSession", "OneTimeToken", "OutboxMessage", "RefreshToken", "Resource", "UpstreamProvider", "User"]
