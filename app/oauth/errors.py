@@ -34,3 +34,11 @@ class SlowDownError(OAuth2Error):
 
     def get_headers(self) -> list[tuple[str, str]]:
         return [*super().get_headers(), ("Retry-After", str(self.retry_after_seconds))]
+
+
+class TemporarilyUnavailableError(OAuth2Error):
+    """RFC 6749 §4.1.2.1: the server cannot handle the request now (an upstream identity provider is down)."""
+
+    error = "temporarily_unavailable"
+    description = "the sign-in provider is not available, retry later"
+    status_code = 503

@@ -7,6 +7,7 @@ from flask import Flask
 from app.web import brand, errors, headers, hosts, i18n, metrics, request_log
 from app.web.account import bp as account_bp
 from app.web.admin_api import bp as admin_api_bp
+from app.web.federation import bp as federation_bp
 from app.web.health import bp as health_bp
 from app.web.json_provider import BoundedJSONProvider
 from app.web.oauth import bp as oauth_bp
@@ -22,6 +23,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(health_bp)
     app.register_blueprint(admin_api_bp)
     app.register_blueprint(account_bp)
+    app.register_blueprint(federation_bp)
     i18n.init_app(app)  # Flask-Babel: the language of every page and message
     brand.init_app(app)  # OSTIARY_BRAND_*: the template context of every page, /brand.css and /brand/logo
     metrics.init_app(app)  # first hooks: the request clock starts before any other hook can fail
