@@ -38,7 +38,7 @@ class Upstream:
     keys_dir: Path
 
     def signing_key(self) -> RSAKey:
-        pem = sorted(self.keys_dir.glob("*.pem"))[-1].read_bytes()
+        pem = max(self.keys_dir.glob("*.pem")).read_bytes()
         return RSAKey.import_key(pem)
 
 
@@ -59,7 +59,7 @@ with app.app_context():
     print(json.dumps([registration.client.client_id, registration.client_secret]))
 """
 PEOPLE = (("alice@upstream.test", True), ("bob@upstream.test", False), ("carol@upstream.test", True),
-          ("dave@corp.test", True))
+          ("dave@corp.test", True), ("frank@upstream.test", True))  # frank never consents
 
 
 @pytest.fixture(scope="session")
