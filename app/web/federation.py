@@ -83,7 +83,7 @@ def _depart(name: str, **kwargs: Any) -> ResponseReturnValue:
         return _refusal(Declined(federation.UNKNOWN_PROVIDER))
     except UpstreamError:
         provider = federation.providers.find_provider(name)
-        return _refusal(Declined(federation.UPSTREAM_UNAVAILABLE, provider.display_name if provider else name, True))
+        return _answer(Declined(federation.UPSTREAM_UNAVAILABLE, provider.display_name if provider else name, True))
 
 
 @bp.get("/federation/<name>/callback")

@@ -187,9 +187,10 @@ class FederatedBrowser:
     session: requests.Session = field(default_factory=requests.Session)
 
     def to_upstream(self, start: str) -> requests.Response:
-        """Follow redirects from `start` (a path of ours) until the browser is at the upstream."""
+        """Follow redirects from `start` (a path of ours) while they stay at our server: the last answer sends
+        the browser elsewhere (the upstream, or a relying party) or is a page."""
         response = self.session.get(self.base_url + start if start.startswith("/") else start, allow_redirects=False)
-        while response.status_code == 302 and not response.headers["Location"].startswith(self.upstream.url):
+        while response.status_code == 302 and response.headers["Location"].startswith(("/", self.base_url)):
             location = response.headers["Location"]
             response = self.session.get(self.base_url + location if location.startswith("/") else location,
                                         allow_redirects=False)
