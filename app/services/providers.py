@@ -19,6 +19,7 @@ from app.models import UpstreamProvider
 from app.models.upstream_provider import OAUTH2, OIDC
 from app.security.sealed import seal, unseal
 from app.services import audit
+from app.services.pagination import Page, paginate
 from app.services.roles import validate_roles
 from app.services.transaction import transaction
 
@@ -82,6 +83,11 @@ def find_provider(name: str) -> UpstreamProvider | None:
     if not isinstance(name, str) or not NAME.fullmatch(name):
         return None
     return db.session.scalar(select(UpstreamProvider).where(UpstreamProvider.name == name))
+
+
+def provider_page(limit: int, cursor: str | None) -> Page[UpstreamProvider]:
+    """The admin API's list, oldest first."""
+    return paginate(select(UpstreamProvider), UpstreamProvider.id, limit, cursor)
 
 
 def list_providers(*, enabled_only: bool = False) -> list[UpstreamProvider]:
@@ -201,6 +207,7 @@ def _check(provider: UpstreamProvider) -> None:
         mapping = getattr(provider, name)
         if not isinstance(mapping, dict) or not all(
                 isinstance(k, str) and isinstance(v, str) and 0 < len(k) <= 100 and 0 < len(v) <= 100
+                and k.isprintable() and v.isprintable()
                 for k, v in mapping.items()):
             raise ValidationError(f"{name} maps names to names", field=name)
     if set(provider.claim_mapping) - set(CLAIMS):

@@ -56,4 +56,4 @@ def no_content() -> Response:
 
 
 # The operations register themselves on bp.
-from app.web.admin_api import api_keys, audit, clients, resources, service_accounts, users  # noqa: F401
+from app.web.admin_api import api_keys, audit, clients, providers, resources, service_accounts, users  # noqa: F401
