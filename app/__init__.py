@@ -25,6 +25,8 @@ from app.security import throttle
 from app.security.keyring import KeyRing
 from app.security.keys import SECRET_KEY_FILE, create_private_file, ensure_secret_key, ensure_signing_key
 from app.security.passwords import Passwords
+from app.security.sealed import EXTENSION as SEALER
+from app.security.sealed import Sealer
 
 
 def secret_key(settings: dict[str, Any]) -> str:
@@ -67,6 +69,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         keys_dir, retention_seconds=key_retention_seconds(settings), rescan_seconds=settings["KEY_RESCAN_SECONDS"]
     )
     egress.init_app(app)
+    app.extensions[SEALER] = Sealer(settings["DATA_KEY"] or app.config["SECRET_KEY"], settings["DATA_KEYS_RETIRED"])
     app.extensions["ostiary.passwords"] = Passwords(
         settings["ARGON2_TIME_COST"], settings["ARGON2_MEMORY_KIB"], settings["ARGON2_PARALLELISM"]
     )

@@ -98,8 +98,6 @@ SETTINGS: dict[str, tuple[Any, Callable[[str], Any]]] = {
     "KEY_RETIRE_LEEWAY_SECONDS": (300, _non_negative_int),
     "KEY_ROTATION_DAYS": (90, _non_negative_int),
     "SECRET_KEY": (None, str),
-    # Encrypts secrets the server must read back (TOTP seeds); without it, a key derived from SECRET_KEY does.
-    "DATA_KEY": (None, str),
     "ACCESS_TOKEN_TTL_SECONDS": (600, _positive_int),
     "ID_TOKEN_TTL_SECONDS": (600, _positive_int),
     "REFRESH_TOKEN_TTL_SECONDS": (14 * 24 * 3600, _positive_int),
@@ -185,6 +183,14 @@ SETTINGS: dict[str, tuple[Any, Callable[[str], Any]]] = {
     # that replaces the public roots. Off by default.
     "EGRESS_ALLOWED_NETWORKS": ([], _str_list),
     "EGRESS_CA_BUNDLE": (None, str),
+    # Secrets the server reads back (app/security/sealed.py) are encrypted under a key derived from this, else
+    # from SECRET_KEY; values sealed under a former key still open while it is listed in DATA_KEYS_RETIRED.
+    "DATA_KEY": (None, str),
+    "DATA_KEYS_RETIRED": ([], _str_list),
+    # Federation (README "Federation"): how long a person has between leaving for an upstream provider and
+    # coming back, and to confirm a mailed link to an existing account.
+    "FEDERATION_STATE_TTL_SECONDS": (600, _positive_int),
+    "FEDERATION_LINK_TTL_SECONDS": (3600, _positive_int),
 }
 
 
@@ -251,6 +257,8 @@ def validate(settings: Mapping[str, Any]) -> None:
         check_secret_key(settings["SECRET_KEY"], f"{ENV_PREFIX}SECRET_KEY")
     if settings["DATA_KEY"] is not None:
         check_secret_key(settings["DATA_KEY"], f"{ENV_PREFIX}DATA_KEY")
+    for retired in settings["DATA_KEYS_RETIRED"]:
+        check_secret_key(retired, f"{ENV_PREFIX}DATA_KEYS_RETIRED (each key)")
     if settings["LOG_LEVEL"].upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         raise ConfigError(f"{ENV_PREFIX}LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR")
     for network in settings["METRICS_ALLOWED_NETWORKS"]:

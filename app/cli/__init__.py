@@ -20,6 +20,7 @@ from app.cli.demo import create_demo
 from app.cli.keys import keys_group
 from app.cli.mail import mail_group
 from app.cli.ops import purge_command
+from app.cli.providers import providers_group
 from app.cli.resources import resources_group
 from app.cli.service_accounts import service_accounts_group
 from app.cli.users import users_group
@@ -101,5 +102,5 @@ def serve_command(host: str, port: int | None, workers: int | None, threads: int
 
 
 for group in (users_group, clients_group, resources_group, api_keys_group, service_accounts_group, consents_group,
-              keys_group, audit_group, purge_command, mail_group):
+              keys_group, audit_group, purge_command, mail_group, providers_group):
     cli.add_command(group)

@@ -11,7 +11,9 @@ from app.models.resource import Resource
 from app.models.second_factor import Passkey, RecoveryCode, TotpSecret
 from app.models.session import LoginSession
 from app.models.token import AccessTokenRecord, RefreshToken
+from app.models.upstream_provider import FederatedIdentity, UpstreamProvider
 from app.models.user import User
 
-__all__ = ["AccessTokenRecord", "ApiKey", "AuditEvent", "AuthorizationCode", "Client", "Consent", "LoginSession",
-           "OneTimeToken", "OutboxMessage", "Passkey", "RecoveryCode", "RefreshToken", "Resource", "TotpSecret", "User"]
+__all__ = ["AccessTokenRecord", "ApiKey", "AuditEvent", "AuthorizationCode", "Client", "Consent", "FederatedIdentity",
+           "LoginSession", "OneTimeToken", "OutboxMessage", "Passkey", "RecoveryCode", "RefreshToken", "Resource",
+           "TotpSecret", "UpstreamProvider", "User"]

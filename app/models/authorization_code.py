@@ -27,6 +27,8 @@ class AuthorizationCode(Model):
     code_challenge_method: Mapped[str] = mapped_column(String(10))
     auth_time: Mapped[int] = mapped_column(Integer)
     amr: Mapped[str] = mapped_column(String(100), default="pwd")
+    # The upstream provider a federated sign-in came through (its name): the ID token's `idp` claim.
+    idp: Mapped[str | None] = mapped_column(String(40))
     # Every token issued from this code shares this family, so a replay revokes them all.
     family_id: Mapped[str] = mapped_column(String(36), index=True)
     # The sign-in session the person authorized in: signing it out may disconnect the family.

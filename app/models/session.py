@@ -17,6 +17,8 @@ class LoginSession(Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     auth_time: Mapped[int] = mapped_column(Integer)
     amr: Mapped[str] = mapped_column(String(100), default="pwd")
+    # The upstream provider a federated sign-in came through (its name): the ID token's `idp` claim.
+    idp: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[int] = mapped_column(Integer)
     last_seen_at: Mapped[int] = mapped_column(Integer)
     expires_at: Mapped[int] = mapped_column(Integer, index=True)

@@ -47,7 +47,7 @@ def metadata() -> dict[str, Any]:
         "introspection_endpoint_auth_methods_supported": AUTH_METHODS[:2],
         "code_challenge_methods_supported": ["S256"],
         "claims_supported": [
-            "iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "at_hash",
+            "iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "idp", "at_hash",
             "name", "preferred_username", "updated_at", "email", "email_verified", "roles",
         ],
         "prompt_values_supported": prompt_values(),

@@ -39,3 +39,11 @@ class SlowDownError(OAuth2Error):
 def client_safe(description: str) -> str:
     """RFC 6749 §5.2: error_description is printable ASCII without '"' and '\\' (Authlib refuses anything else)."""
     return "".join(c for c in description if 0x20 <= ord(c) <= 0x7E and c not in '"\\')
+
+
+class TemporarilyUnavailableError(OAuth2Error):
+    """RFC 6749 §4.1.2.1: the server cannot handle the request now (an upstream identity provider is down)."""
+
+    error = "temporarily_unavailable"
+    description = "the sign-in provider is not available, retry later"
+    status_code = 503

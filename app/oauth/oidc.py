@@ -38,6 +38,8 @@ class OpenIDCode(_OpenIDCode):
         }
         if code.nonce:
             claims["nonce"] = code.nonce
+        if code.idp:
+            claims["idp"] = code.idp  # the upstream provider of a federated sign-in (README "Federation")
         roles = released_roles(request.user, code.get_scope())
         if roles is not None:
             claims["roles"] = roles

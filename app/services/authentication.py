@@ -50,6 +50,7 @@ class Identified:
     user: User
     amr: tuple[str, ...]
     auth_time: int
+    idp: str | None = None  # the upstream provider of a federated sign-in (app/services/federation.py)
 
 
 @dataclass(frozen=True)
@@ -173,7 +174,7 @@ def start_session(identified: Identified, *, replacing: str | None, ip: str | No
         audit.record("sign_in", user_sub=identified.user.sub)
         sessions.end(replacing)
         token = sessions.start(identified.user, amr=" ".join(identified.amr), auth_time=identified.auth_time,
-                               ip=ip, user_agent=user_agent)
+                               ip=ip, user_agent=user_agent, idp=identified.idp)
     return SignedIn(identified.user, token)
 
 

@@ -25,6 +25,7 @@ from app.services.transaction import rows_changed
 PURPOSES = frozenset({
     "email_verification", "password_reset", "invitation", "email_change", "mfa_challenge", "webauthn_challenge",
     "initial_access_token",  # RFC 7591 §3: lets one client register itself (services.client_registration)
+    "federation_state", "federation_link",
 })
 # 32 random bytes (256 bits) in unpadded base64url: anything else is refused before any database work.
 TOKEN_BYTES = 32

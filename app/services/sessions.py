@@ -23,7 +23,8 @@ def _idle_seconds() -> int:
     return current_app.config["SESSION_IDLE_TTL_SECONDS"]
 
 
-def start(user: User, *, amr: str, auth_time: int, ip: str | None, user_agent: str | None) -> str:
+def start(user: User, *, amr: str, auth_time: int, ip: str | None, user_agent: str | None,
+          idp: str | None = None) -> str:
     """Create a session for a person identified at auth_time by the methods amr; returns the cookie value
     (never stored)."""
     token = generate_secret(32)
@@ -35,6 +36,7 @@ def start(user: User, *, amr: str, auth_time: int, ip: str | None, user_agent: s
                 user_id=user.id,
                 auth_time=auth_time,
                 amr=amr,
+                idp=idp,
                 created_at=moment,
                 last_seen_at=moment,
                 expires_at=moment + current_app.config["SESSION_ABSOLUTE_TTL_SECONDS"],

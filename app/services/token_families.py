@@ -62,6 +62,7 @@ def create_code(
             code_hash=digest(code), client_id=client_id, user_id=user.id, redirect_uri=redirect_uri, scope=scope,
             resource=resource, nonce=nonce, code_challenge=code_challenge,
             code_challenge_method=code_challenge_method, auth_time=login_session.auth_time, amr=login_session.amr,
+            idp=login_session.idp,
             family_id=str(uuid.uuid4()), login_session_id=login_session.id, created_at=moment,
             expires_at=moment + lifetime_seconds,
         ))

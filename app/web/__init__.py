@@ -8,6 +8,7 @@ from app.web import account_apps, brand, errors, headers, hosts, i18n, metrics, 
 from app.web.account import bp as account_bp
 from app.web.account_security import bp as account_security_bp
 from app.web.admin_api import bp as admin_api_bp
+from app.web.federation import bp as federation_bp
 from app.web.health import bp as health_bp
 from app.web.json_provider import BoundedJSONProvider
 from app.web.mfa import bp as mfa_bp
@@ -30,6 +31,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(self_service_bp)
     app.register_blueprint(mfa_bp)
     app.register_blueprint(account_security_bp)
+    app.register_blueprint(federation_bp)
     i18n.init_app(app)  # Flask-Babel: the language of every page and message
     brand.init_app(app)  # OSTIARY_BRAND_*: the template context of every page, /brand.css and /brand/logo
     metrics.init_app(app)  # first hooks: the request clock starts before any other hook can fail

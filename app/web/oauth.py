@@ -108,6 +108,8 @@ def _login_redirect(prompts: set[str], page: str = "pages.login") -> ResponseRet
     query: dict[str, Any] = {"next": back}
     if request.values.get("login_hint"):
         query["login_hint"] = request.values["login_hint"][:320]
+    if request.values.get("idp_hint"):
+        query["idp_hint"] = request.values["idp_hint"][:40]  # straight to that upstream provider (README "Federation")
     return redirect(url_for(page, **query))
 
 

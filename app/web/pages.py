@@ -8,7 +8,7 @@ from flask import Blueprint, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import lazy_gettext
 
-from app.services import authentication, clients
+from app.services import authentication, clients, federation
 from app.services.authentication import EMAIL_UNCONFIRMED, THROTTLED, FactorRequired, Refused
 from app.web import rate_limits
 from app.web.login_session import begin_session, current_login_session, current_user, forget_session, presented_cookie
@@ -58,6 +58,9 @@ def home() -> str:
 def login() -> ResponseReturnValue:
     next_url = safe_next(request.values.get("next"))
     if request.method == "GET":
+        if federation.enabled(request.args.get("idp_hint", "")):
+            return redirect(url_for("federation.start", name=request.args["idp_hint"], next=next_url,
+                                    login_hint=request.args.get("login_hint") or None))
         return _login_page(next_url, request.args.get("login_hint", "")[:320])
     login_name = request.form.get("login", "")[:320]
     outcome = authentication.sign_in(login_name, request.form.get("password", ""), ip=request.remote_addr,

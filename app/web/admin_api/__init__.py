@@ -56,4 +56,13 @@ def no_content() -> Response:
 
 
 # The operations register themselves on bp.
-from app.web.admin_api import api_keys, audit, clients, consents, resources, service_accounts, users  # noqa: F401
+from app.web.admin_api import (  # noqa: F401
+    api_keys,
+    audit,
+    clients,
+    consents,
+    providers,
+    resources,
+    service_accounts,
+    users,
+)

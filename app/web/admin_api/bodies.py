@@ -58,9 +58,15 @@ def check(value: Any, schema: Schema, field: str | None) -> None:
                 raise ValidationError(f"{name} is required", field=name)
         properties = schema.get("properties", {})
         for name, item in value.items():
-            if name not in properties:
+            if name in properties:
+                check(item, properties[name], name)
+            elif isinstance(schema.get("additionalProperties"), dict):  # a map: any name, values of one schema
+                check(name, schema.get("propertyNames", {}), field)
+                check(item, schema["additionalProperties"], field)
+            else:
                 raise ValidationError(f"{name} is not a known field", field=name[:64])
-            check(item, properties[name], name)
+        if len(value) > schema.get("maxProperties", len(value)):
+            raise ValidationError(f"{field} has too many members", field=field)
 
 
 @functools.cache

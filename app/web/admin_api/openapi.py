@@ -24,6 +24,7 @@ PATH_PARAMETERS = {
     "client_id": {"type": "string", "maxLength": 64},
     "resource_id": {"type": "integer", "minimum": 1},
     "key_id": {"type": "string", "pattern": "^[0-9a-f]{16}$"},
+    "name": {"type": "string", "maxLength": 40},
 }
 
 
@@ -177,6 +178,23 @@ def paths() -> dict[str, Any]:
                               "service-accounts", (201, "ServiceAccount"), body="ServiceAccountCreate",
                               errors=(409,), links=account_links),
         },
+        "/admin/api/providers": {
+            "get": operation("listProviders", "List upstream identity providers (README \"Federation\")",
+                             "providers", (200, "ProviderPage"), query=("limit", "cursor")),
+            "post": operation("createProvider", "Add an upstream identity provider; register the returned "
+                              "redirect_uri at it. The client secret is sealed and never shown again", "providers",
+                              (201, "Provider"), body="ProviderCreate", errors=(409,),
+                              links=links_to("getProvider", "updateProvider", "deleteProvider", parameter="name",
+                                             pointer="name")),
+        },
+        "/admin/api/providers/{name}": with_path_parameter("name", {
+            "get": operation("getProvider", "Get a provider (never its client secret)", "providers", (200, "Provider"),
+                             errors=(404,)),
+            "patch": operation("updateProvider", "Change a provider's settings or replace its client secret",
+                               "providers", (200, "Provider"), body="ProviderUpdate", errors=(404,)),
+            "delete": operation("deleteProvider", "Delete a provider and the identities linked through it (the "
+                                "accounts stay)", "providers", (204, None), errors=(404,)),
+        }),
         "/admin/api/audit-events": {
             "get": operation("listAuditEvents", "List audit events, newest first (filters combine with AND)", "audit",
                              (200, "AuditEventPage"),
@@ -213,7 +231,8 @@ def document() -> dict[str, Any]:
             "title": "Ostiary admin API",
             "version": "1",
             "description": (
-                "Manage users, clients, resource servers, API keys and service accounts, and read the audit "
+                "Manage users, clients, resource servers, API keys, service accounts and upstream identity "
+                "providers, and read the audit "
                 "trail. Every request carries an "
                 f"Ostiary access token (RFC 9068) for the audience `{issuer}/admin/api` with the scope "
                 f"`{ADMIN_SCOPE}`, whose subject is an administrator: request it with "

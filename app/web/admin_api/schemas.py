@@ -123,6 +123,30 @@ CONSENT = obj({
     "created_at": {**TIMESTAMP, "description": "When the person first allowed the client anything"},
     "granted_at": {**TIMESTAMP, "description": "When the person last allowed it more"},
 }, ("user_sub", "client_id", "scope", "resources", "created_at", "granted_at"))
+PROVIDER_NAME = {"type": "string", "pattern": "^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$",
+                 "description": "In the redirect URI <issuer>/federation/<name>/callback and the idp claim; fixed"}
+HTTPS_URL = {"type": ["string", "null"], "maxLength": 500, "pattern": ABSOLUTE_URI}
+MAP_NAME = {"type": "string", "minLength": 1, "maxLength": 100, "pattern": "^[\\u0021-\\u007e]+$"}
+NAME_MAP = {"type": "object", "maxProperties": 50, "propertyNames": MAP_NAME, "additionalProperties": MAP_NAME}
+PROVIDER_SETTINGS: dict[str, Schema] = {
+    "display_name": {**NAME, "maxLength": 100, "description": 'The button says "Continue with <display_name>"'},
+    "issuer": {**HTTPS_URL, "description": "OpenID Connect: the issuer (discovery configures the rest)"},
+    "client_id": {**STRING, "minLength": 1, "maxLength": 255, "pattern": PRINTABLE},
+    "scope": {**STRING, "maxLength": 1000, "pattern": PRINTABLE},
+    "authorization_endpoint": HTTPS_URL, "token_endpoint": HTTPS_URL, "userinfo_endpoint": HTTPS_URL,
+    "token_endpoint_auth_method": {"type": "string", "enum": ["client_secret_basic", "client_secret_post"]},
+    "claim_mapping": {**NAME_MAP, "description": "Our claim (sub, email, email_verified, name, picture, groups) -> "
+                                                 "the upstream member it comes from"},
+    "role_mapping": {**NAME_MAP, "description": "Upstream group -> role of accounts created through the provider"},
+    "trusted_domains": {"type": "array", "maxItems": 50, "items": {"type": "string", "maxLength": 253},
+                        "description": "Domains the provider is authoritative for (README \"Federation\")"},
+    "allow_sign_up": BOOLEAN, "enabled": BOOLEAN,
+}
+CLIENT_SECRET_IN = {"type": "string", "minLength": 1, "maxLength": 1024, "pattern": PRINTABLE,
+                    "description": "Stored sealed, never shown again"}
+PROVIDER = obj({"name": STRING, "kind": {"type": "string", "enum": ["oidc", "oauth2"]}, "preset": NULLABLE_STRING,
+                **PROVIDER_SETTINGS, "redirect_uri": {**STRING, "description": "Register it at the provider"},
+                "created_at": TIMESTAMP, "updated_at": TIMESTAMP})
 
 SCHEMAS: dict[str, Schema] = {
     "Error": obj({"error": STRING, "error_description": STRING,
@@ -164,6 +188,14 @@ SCHEMAS: dict[str, Schema] = {
     "ServiceAccountPage": page_of("ServiceAccount"),
     "ServiceAccountCreate": obj({"name": NAME, "roles": ROLES, "scope": SCOPE}, ("name",)),
     "ServiceAccountUpdate": obj({"name": NAME, "roles": ROLES, "scope": SCOPE}),
+    "Provider": PROVIDER,
+    "ProviderPage": page_of("Provider"),
+    "ProviderCreate": obj({"name": PROVIDER_NAME, "preset": {"type": "string", "enum": ["google", "microsoft", "github"]},
+                           "kind": {"type": "string", "enum": ["oidc", "oauth2"]},
+                           "tenant": {"type": "string", "maxLength": 100, "pattern": PRINTABLE},
+                           **PROVIDER_SETTINGS, "client_secret": CLIENT_SECRET_IN},
+                          ("name", "client_id", "client_secret")),
+    "ProviderUpdate": obj({**PROVIDER_SETTINGS, "client_secret": CLIENT_SECRET_IN}),
     "AuditEvent": AUDIT_EVENT,
     "AuditEventPage": page_of("AuditEvent"),
     "Consent": CONSENT,

@@ -1,0 +1,128 @@
+"""The linking and provisioning rules (README "Federation"), each proven against the real upstream: never by an
+unverified email, never into an unverified account, otherwise only by proof (password, mailed link) or an
+operator's trusted domain; just-in-time accounts only when the provider allows them."""
+
+from __future__ import annotations
+
+import html
+import re
+
+import pytest
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import FederatedIdentity, LoginSession, OutboxMessage, User
+from tests.factories import DEFAULT_PASSWORD
+from tests.federation.conftest import FederatedBrowser
+from tests.federation.test_attacks import START, reason
+from tests.flows import csrf_token
+
+
+def identities(app) -> list[tuple[str, str]]:
+    with app.app_context():
+        return [(i.user.email, i.provider.name) for i in db.session.scalars(select(FederatedIdentity))]
+
+
+def accounts(app) -> list[str]:
+    with app.app_context():
+        return sorted(db.session.scalars(select(User.email)))
+
+
+@pytest.mark.parametrize(("local", "upstream_login", "status", "expected"), [
+    # An upstream email it does not vouch for never finds an account (account takeover), nor makes one.
+    ({"email": "bob@upstream.test", "email_verified": True}, "bob@upstream.test", 409, "account_exists"),
+    (None, "bob@upstream.test", 400, "no_verified_email"),
+    # An account whose own email was never verified never captures an identity (pre-hijacking).
+    ({"email": "carol@upstream.test", "email_verified": False}, "carol@upstream.test", 409, "account_exists"),
+    # A disabled account stays shut, whatever the upstream says.
+    ({"email": "carol@upstream.test", "email_verified": True, "is_active": False}, "carol@upstream.test", 409,
+     "account_exists"),
+])
+def test_no_link_without_proof(app, make, browser, provider, local, upstream_login, status, expected):
+    before = []
+    if local:
+        active = local.pop("is_active", True)
+        user = make.user(**local)
+        if not active:
+            with app.app_context():
+                db.session.get(User, user.id).is_active = False
+                db.session.commit()
+        before = [user.email]
+    response = browser.sign_in(START, login=upstream_login)
+    assert (response.status_code, reason(response)) == (status, expected)
+    assert identities(app) == [] and accounts(app) == before
+
+
+def test_sign_up_closed(app, browser, add_provider, token_proxy):
+    add_provider(allow_sign_up=False, token_endpoint=token_proxy.url)
+    response = browser.sign_in(START)
+    assert (response.status_code, reason(response)) == (400, "sign_up_closed")
+    assert accounts(app) == []
+
+
+def _link_page(browser: FederatedBrowser, make) -> str:
+    make.user(email="carol@upstream.test", email_verified=True)
+    response = browser.sign_in(START, login="carol@upstream.test")
+    assert response.status_code == 200 and 'id="account-email"' in response.text, response.text[:400]
+    return response.text
+
+
+def test_the_password_of_the_existing_account_links_it(app, make, browser, provider):
+    page = _link_page(browser, make)
+    link = f"{browser.base_url}/federation/link"
+    wrong = browser.session.post(link, data={"password": "not it", "csrf_token": csrf_token(page)},
+                                 allow_redirects=False)
+    assert wrong.status_code == 401 and identities(app) == []
+    # Another browser has no pending link, even with the right password.
+    other = FederatedBrowser(browser.base_url, browser.upstream)
+    other_page = other.session.get(f"{browser.base_url}/login").text
+    assert other.session.post(link, data={"password": DEFAULT_PASSWORD, "csrf_token": csrf_token(other_page)},
+                              allow_redirects=False).status_code == 400
+    right = browser.session.post(link, data={"password": DEFAULT_PASSWORD, "csrf_token": csrf_token(wrong.text)},
+                                 allow_redirects=False)
+    assert right.status_code == 302 and right.headers["Location"] == "/account"
+    assert identities(app) == [("carol@upstream.test", "upstream")]
+    with app.app_context():
+        session = db.session.scalar(select(LoginSession))
+        assert (session.amr, session.idp) == ("pwd fed", "upstream")
+    # From now on the upstream alone signs carol in.
+    again = FederatedBrowser(browser.base_url, browser.upstream).sign_in(START, login="carol@upstream.test")
+    assert again.status_code == 302
+
+
+def test_a_link_mailed_to_the_existing_account_links_it(app, make, browser, provider):
+    page = _link_page(browser, make)
+    mailed = browser.session.post(f"{browser.base_url}/federation/link/mail", data={"csrf_token": csrf_token(page)})
+    assert mailed.status_code == 200 and "carol@upstream.test" in mailed.text and identities(app) == []
+    with app.app_context():
+        message = db.session.scalar(select(OutboxMessage).where(OutboxMessage.recipient == "carol@upstream.test"))
+        link = re.search(r"http://\S+/federation/link/confirm\?token=[A-Za-z0-9_-]+", message.text_body).group(0)
+    # Read in the mail program (another browser): the GET only shows what would be linked.
+    reader = FederatedBrowser(browser.base_url, browser.upstream)
+    shown = reader.session.get(link)
+    assert shown.status_code == 200 and identities(app) == []
+    token = html.unescape(re.search(r'name="token" value="([^"]+)"', shown.text).group(1))
+    confirmed = reader.session.post(f"{browser.base_url}/federation/link/confirm",
+                                    data={"token": token, "csrf_token": csrf_token(shown.text)})
+    assert confirmed.status_code == 200 and 'id="linked"' in confirmed.text
+    assert identities(app) == [("carol@upstream.test", "upstream")]
+    # Used once.
+    assert reader.session.get(link).status_code == 400
+    # The pending link of the first browser no longer links anything else.
+    assert FederatedBrowser(browser.base_url, browser.upstream).sign_in(
+        START, login="carol@upstream.test").status_code == 302
+
+
+def test_a_trusted_domain_links_a_verified_account_at_once(app, make, browser, add_provider, token_proxy):
+    make.user(email="dave@corp.test", email_verified=True)
+    add_provider(trusted_domains=["corp.test"], token_endpoint=token_proxy.url)
+    response = browser.sign_in(START, login="dave@corp.test")
+    assert response.status_code == 302
+    assert identities(app) == [("dave@corp.test", "upstream")] and accounts(app) == ["dave@corp.test"]
+
+
+def test_groups_map_to_roles_only_through_the_mapping(app, browser, add_provider, token_proxy):
+    add_provider(role_mapping={"staff": "admin"}, token_endpoint=token_proxy.url)
+    assert browser.sign_in(START).status_code == 302
+    with app.app_context():
+        assert db.session.scalar(select(User)).roles == []  # the upstream asserts no groups

@@ -1,0 +1,93 @@
+"""What a relying party sees of a federated sign-in: our sub, amr fed, the idp claim, tokens that refresh like
+any other; and the spec's errors when the upstream refuses or is down inside its authorization request."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+import jwt as pyjwt
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import User
+from tests.flows import authorization_params, consent_form, exchange_code, pkce_pair, query_of, refresh, userinfo
+
+
+def _authorize_path(client, **extra: str) -> tuple[str, dict[str, str], str]:
+    verifier, challenge = pkce_pair()
+    params = authorization_params(client, challenge, **extra)
+    return f"/oauth/authorize?{urlencode(params)}", params, verifier
+
+
+def test_continue_with_upstream_all_the_way_to_verified_tokens(app, make, browser, provider, live_server):
+    client = make.client()
+    path, params, verifier = _authorize_path(client, idp_hint="upstream")
+    callback = browser.upstream_answer(path)  # idp_hint: straight past our sign-in page to the upstream
+    back = browser.back(callback)
+    assert back.status_code == 302 and back.headers["Location"].startswith("/oauth/authorize?")
+    consent = browser.session.get(live_server + back.headers["Location"], allow_redirects=False)
+    assert consent.status_code == 200
+    decided = browser.session.post(f"{live_server}/oauth/authorize",
+                                   data=consent_form(consent.text) | {"decision": "allow"}, allow_redirects=False)
+    answer = query_of(decided.headers["Location"])
+    assert answer["state"] == params["state"] and answer["iss"] == live_server
+    tokens = exchange_code(live_server, client, answer["code"], verifier).json()
+
+    signing_key = pyjwt.PyJWKClient(f"{live_server}/.well-known/jwks.json").get_signing_key_from_jwt(tokens["id_token"])
+    claims = pyjwt.decode(tokens["id_token"], signing_key.key, algorithms=["RS256"], audience=client.client_id,
+                          issuer=live_server)
+    with app.app_context():
+        ours = db.session.scalar(select(User).where(User.email == "alice@upstream.test"))
+        assert claims["sub"] == ours.sub
+    assert claims["amr"] == ["fed"] and claims["idp"] == "upstream" and claims["nonce"] == params["nonce"]
+    assert userinfo(live_server, tokens["access_token"]).json()["email"] == "alice@upstream.test"
+    rotated = refresh(live_server, client, tokens["refresh_token"])
+    assert rotated.status_code == 200 and rotated.json()["refresh_token"] != tokens["refresh_token"]
+
+
+def test_an_oauth2_provider_without_id_tokens(app, make, browser, add_provider, token_proxy, upstream):
+    """The generic OAuth 2.0 path: no ID token (the proxy strips it), the person from the user-info endpoint."""
+    from tests.federation.conftest import Tamper
+
+    token_proxy.tamper = Tamper(strip_id_token=True)
+    # The upstream sends RFC 9207 iss, so its issuer is configured to be checked (no discovery for OAuth 2.0).
+    add_provider("plain", kind="oauth2", issuer=upstream.url, scope="openid email",
+                 authorization_endpoint=f"{upstream.url}/oauth/authorize", token_endpoint=token_proxy.url,
+                 userinfo_endpoint=f"{upstream.url}/oauth/userinfo")
+    response = browser.sign_in("/federation/plain/start?next=/account")
+    assert response.status_code == 302 and response.headers["Location"] == "/account"
+    with app.app_context():
+        assert db.session.scalar(select(User.email)) == "alice@upstream.test"
+
+
+def test_a_cancelled_upstream_sign_in_is_access_denied_to_the_relying_party(app, make, browser, provider):
+    client = make.client()
+    path, params, _ = _authorize_path(client)
+    login_page = browser.session.get(browser.base_url + path)
+    assert 'id="continue-with-upstream"' in login_page.text  # the button on our sign-in page
+    start = login_page.text.split('id="continue-with-upstream"', 1)[1].split('href="', 1)[1].split('"', 1)[0]
+    response = browser.sign_in(start.replace("&amp;", "&"), login="frank@upstream.test", decision="deny")
+    assert response.status_code == 302 and response.headers["Location"].startswith(client.redirect_uri)
+    answer = query_of(response.headers["Location"])
+    assert (answer["error"], answer["state"], answer["iss"]) == ("access_denied", params["state"], browser.base_url)
+
+
+def test_an_upstream_that_is_down_is_temporarily_unavailable_to_the_relying_party(make, browser, add_provider):
+    from tests.ops.ostiary_process import free_port
+
+    add_provider("down", issuer=f"http://127.0.0.1:{free_port()}")
+    client = make.client()
+    path, params, _ = _authorize_path(client, idp_hint="down")
+    response = browser.to_upstream(path)
+    assert response.status_code == 302 and response.headers["Location"].startswith(client.redirect_uri)
+    answer = query_of(response.headers["Location"])
+    assert (answer["error"], answer["state"]) == ("temporarily_unavailable", params["state"])
+
+
+def test_a_made_up_redirect_uri_gets_a_page_not_a_redirect(make, browser, provider):
+    """The error goes only to a redirect URI registered for the client named in the authorization request."""
+    client = make.client()
+    path, _, _ = _authorize_path(client, redirect_uri="https://evil.example/cb")
+    start = "/federation/upstream/start?" + urlencode({"next": path})
+    response = browser.sign_in(start, login="frank@upstream.test", decision="deny")
+    assert response.status_code == 400 and "upstream_denied" in response.text
