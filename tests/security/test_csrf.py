@@ -16,6 +16,8 @@ EXEMPT = {
     "oauth.revoke": "client authentication, never cookies",
     "oauth.introspect": "client authentication, never cookies",
     "oidc.userinfo": "a Bearer token, never cookies",
+    "registration.register": "a JSON body and, by policy, an initial access token; never cookies",
+    "registration.configure": "the registration access token, never cookies",
     "oauth.authorize": "the consent decision checks the CSRF token itself (tested below)",
     "oidc.end_session": "the confirmation checks the CSRF token itself (tested below)",
 }
@@ -52,8 +54,9 @@ def test_every_state_changing_route_refuses_a_request_without_the_csrf_token(app
             "account.create_key"} <= set(checked)
 
 
-def test_exempt_routes_take_no_authority_from_the_browser_session(app, browser):
+def test_exempt_routes_take_no_authority_from_the_browser_session(app, browser, monkeypatch):
     """A signed-in browser's cookies are worth nothing to the exempt machine endpoints and the admin API."""
+    monkeypatch.setitem(app.config, "REGISTRATION", "open")  # else /oauth/register is a 404
     for endpoint, method, path in state_changing_routes(app):
         machine_only = endpoint in EXEMPT and endpoint not in {"oauth.authorize", "oidc.end_session"}
         if not (machine_only or endpoint.startswith("admin_api.")):
