@@ -284,8 +284,10 @@ def unlink(user: User, identity_id: int) -> FederatedIdentity:
     """Remove one of the person's linked identities; never the last way in (an account without a password keeps
     one identity)."""
     with transaction():
+        # Two unlinks at once must not both count the other's identity: they take turns on the account's row.
+        db.session.execute(select(User.id).where(User.id == user.id).with_for_update())
         identity = db.session.scalar(select(FederatedIdentity).where(
-            FederatedIdentity.id == identity_id, FederatedIdentity.user_id == user.id).with_for_update())
+            FederatedIdentity.id == identity_id, FederatedIdentity.user_id == user.id))
         if identity is None:
             raise NotFoundError("there is no such linked sign-in")
         count = db.session.scalar(select(func.count()).select_from(FederatedIdentity).where(

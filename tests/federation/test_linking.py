@@ -126,3 +126,15 @@ def test_groups_map_to_roles_only_through_the_mapping(app, browser, add_provider
     assert browser.sign_in(START).status_code == 302
     with app.app_context():
         assert db.session.scalar(select(User)).roles == []  # the upstream asserts no groups
+
+
+def test_the_last_way_in_cannot_be_unlinked(app, browser, provider):
+    assert browser.sign_in(START).status_code == 302  # an account made just in time: no password
+    with app.app_context():
+        identity_id = db.session.scalar(select(FederatedIdentity.id))
+    assert "cannot be unlinked" in browser.session.get(f"{browser.base_url}/account/linked").text
+    profile = browser.session.get(f"{browser.base_url}/account")  # no Unlink form to take a CSRF token from
+    response = browser.session.post(f"{browser.base_url}/account/linked/{identity_id}/remove",
+                                    data={"csrf_token": csrf_token(profile.text)})
+    assert response.status_code == 200 and "only way to sign in" in response.text
+    assert identities(app) == [("alice@upstream.test", "upstream")]
