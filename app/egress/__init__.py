@@ -15,6 +15,7 @@ from app.egress.addresses import AddressPolicy, refusal
 from app.egress.cache import DocumentCache, freshness_seconds
 from app.egress.client import Egress, Fetched, json_object, media_type
 from app.egress.errors import (
+    REQUEST_FAILURES,
     AddressRefused,
     ConnectionFailed,
     EgressError,
@@ -31,10 +32,30 @@ from app.egress.errors import (
 from app.egress.transport import Limits
 
 __all__ = [
-    "AddressPolicy", "AddressRefused", "ConnectionFailed", "DocumentCache", "Egress", "EgressError", "EgressTimeout",
-    "Fetched", "InvalidJSON", "Limits", "NameResolutionFailed", "RedirectRefused", "ResponseTooLarge", "TLSFailed",
-    "URLRefused", "UnexpectedContentType", "UnexpectedStatus", "current_egress", "freshness_seconds", "init_app",
-    "json_object", "media_type", "refusal",
+    "REQUEST_FAILURES",
+    "AddressPolicy",
+    "AddressRefused",
+    "ConnectionFailed",
+    "DocumentCache",
+    "Egress",
+    "EgressError",
+    "EgressTimeout",
+    "Fetched",
+    "InvalidJSON",
+    "Limits",
+    "NameResolutionFailed",
+    "RedirectRefused",
+    "ResponseTooLarge",
+    "TLSFailed",
+    "URLRefused",
+    "UnexpectedContentType",
+    "UnexpectedStatus",
+    "current_egress",
+    "freshness_seconds",
+    "init_app",
+    "json_object",
+    "media_type",
+    "refusal",
 ]
 
 log = logging.getLogger(__name__)

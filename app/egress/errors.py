@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+import requests
+
 
 class EgressError(Exception):
     """Base class; the description never names an internal address, the detail may."""
@@ -62,3 +64,8 @@ class UnexpectedContentType(EgressError):
 
 class InvalidJSON(EgressError):
     default_description = "the response is not a valid JSON object"
+
+
+# What a request through a session that egress configured (Egress.configure) may raise: our refusals, and the
+# transport's own failures, which such a session raises as they are. Callers outside app/egress catch this tuple.
+REQUEST_FAILURES: tuple[type[Exception], ...] = (EgressError, requests.RequestException)

@@ -14,7 +14,6 @@ import hmac
 from dataclasses import dataclass
 from typing import Any
 
-import requests
 from authlib.common.errors import AuthlibBaseError
 from authlib.oidc.core import CodeIDToken
 from flask import current_app
@@ -23,10 +22,13 @@ from joserfc.errors import InvalidKeyIdError, JoseError
 from joserfc.jwk import KeySet
 from joserfc.jws import JWSRegistry
 
-from app.egress import DocumentCache, EgressError, current_egress
+from app.egress import REQUEST_FAILURES, DocumentCache, EgressError, current_egress
 from app.models import UpstreamProvider
 from app.models.upstream_provider import OIDC
 from app.services import providers
+
+# A request to the upstream that did not get through, or came back as something other than JSON.
+FAILED_REQUEST: tuple[type[Exception], ...] = (*REQUEST_FAILURES, ValueError)
 
 CACHE = "ostiary.federation_documents"
 # Asymmetric only: an HMAC-signed ID token would be keyed with the client secret we hold, proving nothing more.
@@ -143,7 +145,7 @@ def exchange(provider: UpstreamProvider, found: Endpoints, *, code: str, verifie
                                         code_verifier=verifier)
         except AuthlibBaseError as exc:
             raise UpstreamError("token_refused", detail=str(exc)[:200]) from None
-        except (EgressError, requests.RequestException, ValueError) as exc:
+        except FAILED_REQUEST as exc:
             raise UpstreamError("token_request_failed", unavailable=True, detail=str(exc)[:200]) from None
         access_token = token.get("access_token")
         if not isinstance(access_token, str) or not access_token:
@@ -172,7 +174,7 @@ def _get_json(session: Any, url: str, what: str) -> Any:
             raise UpstreamError(f"{what}_refused", unavailable=response.status_code >= 500,
                                 detail=f"HTTP {response.status_code}")
         return response.json()
-    except (EgressError, requests.RequestException, ValueError) as exc:
+    except FAILED_REQUEST as exc:
         raise UpstreamError(f"{what}_failed", unavailable=True, detail=str(exc)[:200]) from None
 
 
