@@ -22,7 +22,7 @@ from app.models import LoginSession, Passkey, RecoveryCode, TotpSecret, User
 from app.models.clock import now
 from app.security import data_key, totp
 from app.security.secrets import keyed_digest
-from app.services import audit, outbox, users
+from app.services import audit, one_time_tokens, outbox, users
 from app.services.transaction import rows_changed, transaction
 
 log = logging.getLogger(__name__)
@@ -165,6 +165,22 @@ def verify_totp(user: User, code: str) -> bool:
         .values(last_used_step=step)
         .execution_options(synchronize_session=False)
     ) == 1
+
+
+def remove_all(user: User, *, actor: str | None) -> Factors:
+    """An administrator removes every second factor of a person who lost them (audited); every session ends and
+    every app signs in again, as for any change of how the account signs in. Returns what there was."""
+    with transaction():
+        before = factors_of(user)
+        for model in (TotpSecret, Passkey, RecoveryCode):
+            db.session.execute(delete(model).where(model.user_id == user.id).execution_options(synchronize_session=False))
+        # A half-finished sign-in (password given, factor owed) or a passkey ceremony under way ends too.
+        for purpose in ("mfa_challenge", "webauthn_challenge"):
+            one_time_tokens.invalidate(purpose, user.id)
+        audit.record("second_factor.removed_all", user_sub=user.sub, actor=actor, totp=before.totp,
+                     passkeys=before.passkeys, recovery_codes=before.recovery_codes_left)
+        users.authentication_factor_changed(user, actor=actor)
+    return before
 
 
 # --- recovery codes --------------------------------------------------------------------------------------------

@@ -198,7 +198,7 @@ def sign_in() -> Callable[..., object]:
         page.get_by_label("Email or username").fill(login)
         page.get_by_label("Password").fill(password)
         with page.expect_event("load"), page.expect_response(_is_login_post) as posted:
-            page.get_by_role("button", name="Sign in").click()
+            page.get_by_role("button", name="Sign in", exact=True).click()
         return posted.value
 
     return submit
