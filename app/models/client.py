@@ -36,6 +36,8 @@ class Client(db.Model, ClientMixin):
     introspect_all: Mapped[bool] = mapped_column(Boolean, default=False)
     # A disabled client is refused everywhere as an unregistered one would be (services.clients.get_active_client).
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Every sign-in for this client needs a second factor (README "MFA and passkeys").
+    require_mfa: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[int] = mapped_column(Integer, default=now)
 
     # --- authlib ClientMixin ---------------------------------------------

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from flask import current_app
@@ -73,6 +73,8 @@ class SignedIn:
 
     user: User
     session_token: str
+    # A policy (OSTIARY_REQUIRE_MFA) wants a second factor the person has not set up: ask them to, now.
+    must_enrol: bool = False
 
 
 def sign_in(login: str, password: str, *, ip: str | None, user_agent: str | None,
@@ -85,7 +87,8 @@ def sign_in(login: str, password: str, *, ip: str | None, user_agent: str | None
             return outcome
         if second_factors.factors_of(outcome.user).any:
             return FactorRequired(outcome.user, pending_sign_ins.hold(outcome.user, outcome.amr))
-        return start_session(outcome, replacing=replacing, ip=ip, user_agent=user_agent)
+        signed_in = start_session(outcome, replacing=replacing, ip=ip, user_agent=user_agent)
+        return replace(signed_in, must_enrol=second_factors.must_enrol(outcome.user))
 
 
 def verify_second_factor(token: str | None, method: str, response: str, *, challenge: str = "", ip: str | None,

@@ -124,6 +124,8 @@ def apply_metadata(client: Client, changes: Mapping[str, Any]) -> None:
         client.introspect_resources = validate_introspect_resources(list(changes["introspect_resources"]))
     if "introspect_all" in changes:
         client.introspect_all = bool(changes["introspect_all"])
+    if "require_mfa" in changes:
+        client.require_mfa = bool(changes["require_mfa"])
     check_metadata(client)
 
 
@@ -139,6 +141,7 @@ def create_client(
     resources: list[str] | None = None,
     introspect_resources: list[str] | None = None,
     introspect_all: bool = False,
+    require_mfa: bool = False,
     actor: str | None = None,
 ) -> Registration:
     grants = list(dict.fromkeys(grant_types or ["authorization_code", "refresh_token"]))
@@ -154,6 +157,7 @@ def create_client(
         "resources": resources or [],
         "introspect_resources": introspect_resources or [],
         "introspect_all": introspect_all,
+        "require_mfa": require_mfa,
     })
     secret = None if public else generate_secret(32)
     client.client_secret_hash = digest(secret) if secret else None

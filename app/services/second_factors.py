@@ -18,7 +18,7 @@ from sqlalchemy import delete, func, or_, select, update
 from app.assurance import ACR_MFA, ACR_PASSWORD, ACR_PHISHING_RESISTANT
 from app.errors import ConflictError, ValidationError
 from app.extensions import db
-from app.models import LoginSession, Passkey, RecoveryCode, TotpSecret, User
+from app.models import Client, LoginSession, Passkey, RecoveryCode, TotpSecret, User
 from app.models.clock import now
 from app.security import data_key, totp
 from app.security.secrets import keyed_digest
@@ -74,6 +74,20 @@ def factors_of(user: User) -> Factors:
         recovery_codes_left=remaining_recovery_codes(user),
         passkeys=db.session.scalar(select(func.count()).select_from(Passkey).where(Passkey.user_id == user.id)) or 0,
     )
+
+
+def required_acr(user: User, client: Client | None) -> str | None:
+    """The level a sign-in must reach by policy, whatever a relying party asks: mfa for a client registered with
+    require_mfa, and for everyone or administrators under OSTIARY_REQUIRE_MFA; else None."""
+    policy = current_app.config["REQUIRE_MFA"]
+    if (client is not None and client.require_mfa) or policy == "everyone" or (policy == "admins" and user.is_admin):
+        return ACR_MFA
+    return None
+
+
+def must_enrol(user: User, client: Client | None = None) -> bool:
+    """A policy asks for a second factor this account does not have yet: it is sent to set one up."""
+    return required_acr(user, client) is not None and not factors_of(user).any
 
 
 def require_recent_sign_in(login_session: LoginSession) -> None:

@@ -12,7 +12,7 @@ from app.services import authentication, clients
 from app.services.authentication import THROTTLED, FactorRequired, Refused
 from app.web import rate_limits
 from app.web.login_session import begin_session, current_login_session, current_user, forget_session, presented_cookie
-from app.web.mfa import ask_for_second_factor
+from app.web.mfa import after_sign_in, ask_for_second_factor
 from app.web.redirects import safe_next
 from app.web.view_options import scripted
 
@@ -69,7 +69,7 @@ def login() -> ResponseReturnValue:
         return _login_page(next_url, login_name, INVALID_CREDENTIALS), 401
     if isinstance(outcome, FactorRequired):
         return ask_for_second_factor(next_url, outcome)
-    return begin_session(redirect(next_url), outcome)
+    return after_sign_in(next_url, outcome)
 
 
 @bp.route("/logout", methods=["GET", "POST"])

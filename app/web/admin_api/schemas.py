@@ -70,6 +70,7 @@ CLIENT_FIELDS: dict[str, Schema] = {
     "introspect_resources": {**RESOURCE_LIST, "description": (
         "Registered resources this client serves: it may introspect the access tokens meant for them (RFC 7662 §4)")},
     "introspect_all": {**BOOLEAN, "description": "May introspect every token (RFC 7662 §4); confidential clients only"},
+    "require_mfa": {**BOOLEAN, "description": "Every sign-in for this client needs a second factor"},
 }
 
 CLIENT_PROPERTIES: dict[str, Schema] = {
@@ -77,7 +78,7 @@ CLIENT_PROPERTIES: dict[str, Schema] = {
     "post_logout_redirect_uris": {"type": "array", "items": STRING},
     "grant_types": {"type": "array", "items": STRING}, "scope": STRING, "audience": NULLABLE_STRING,
     "resources": {"type": "array", "items": STRING}, "introspect_resources": {"type": "array", "items": STRING},
-    "introspect_all": BOOLEAN,
+    "introspect_all": BOOLEAN, "require_mfa": BOOLEAN,
     "is_active": {**BOOLEAN, "description": "false: disabled, refused as if it were not registered"},
     "created_at": TIMESTAMP,
 }
