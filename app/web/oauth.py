@@ -30,8 +30,8 @@ from app.oauth.grants import AuthorizationCodeGrant
 from app.oauth.signing import keyring
 from app.scopes import consent_lines
 from app.services import consents, resources, second_factors
-from app.web.errors import error_response
 from app.web.account_security import ask_to_enrol
+from app.web.errors import error_response
 from app.web.login_session import current_login_session
 from app.web.parameters import malformed_parameter, request_parameters
 from app.web.view_options import api, cors, no_store

@@ -11,7 +11,7 @@ from flask_babel import lazy_gettext
 from app.services import authentication, clients
 from app.services.authentication import THROTTLED, FactorRequired, Refused
 from app.web import rate_limits
-from app.web.login_session import begin_session, current_login_session, current_user, forget_session, presented_cookie
+from app.web.login_session import current_login_session, current_user, forget_session, presented_cookie
 from app.web.mfa import after_sign_in, ask_for_second_factor
 from app.web.redirects import safe_next
 from app.web.view_options import scripted
