@@ -5,7 +5,6 @@ relying party id, so this app's issuer is http://localhost (a secure context), o
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from urllib.parse import parse_qsl
 
@@ -14,14 +13,12 @@ import pytest
 from flask import Flask
 from playwright.sync_api import expect
 from sqlalchemy import select, update
-from werkzeug.serving import make_server
 
-from app import create_app
 from app.assurance import ACR_PHISHING_RESISTANT
 from app.extensions import db
 from app.models import AuditEvent, LoginSession, Passkey
 from app.security.secrets import digest
-from tests.browser.conftest import BrowserLog, authorization_request_to, browser_context
+from tests.browser.conftest import BrowserLog, another_app, authorization_request_to, browser_context
 from tests.browser.test_page_quality import SCRIPTS
 from tests.factories import DEFAULT_PASSWORD
 from tests.flows import csrf_token, exchange_code, query_of
@@ -34,23 +31,15 @@ AUTHENTICATOR = {"protocol": "ctap2", "transport": "internal", "hasResidentKey":
 
 @pytest.fixture(scope="module")
 def localhost_app(app: Flask, database_url: str, keys_dir, tmp_path_factory) -> Iterator[tuple[Flask, str]]:
-    server = make_server("127.0.0.1", 0, Flask(__name__), threaded=True)
-    base_url = f"http://localhost:{server.server_port}"
-    server.app = create_app({
-        "DATABASE_URL": database_url, "KEYS_DIR": str(keys_dir), "ISSUER": base_url,
-        "MAIL_DIR": str(tmp_path_factory.mktemp("passkey-mail")),
-        "SECRET_KEY": "test-secret-key-that-is-long-enough-0123456789",
-        "ARGON2_TIME_COST": 1, "ARGON2_MEMORY_KIB": 1024, "ARGON2_PARALLELISM": 1,
-    })
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server.app, base_url
-    server.shutdown()
-    server.server_close()
-    thread.join()
-    with server.app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    mail_dir = str(tmp_path_factory.mktemp("passkey-mail"))
+
+    def settings(port: int) -> dict:
+        return {"DATABASE_URL": database_url, "KEYS_DIR": str(keys_dir), "ISSUER": f"http://localhost:{port}",
+                "MAIL_DIR": mail_dir, "SECRET_KEY": "test-secret-key-that-is-long-enough-0123456789",
+                "ARGON2_TIME_COST": 1, "ARGON2_MEMORY_KIB": 1024, "ARGON2_PARALLELISM": 1}
+
+    with another_app(settings) as (served, port):
+        yield served, f"http://localhost:{port}"
 
 
 @pytest.fixture
@@ -105,22 +94,27 @@ def passkey_row(app: Flask) -> Passkey:
         return found
 
 
+def with_a_passkey(page, make, email: str) -> None:
+    """A new account signs in with its password, adds a passkey on the account page, and signs out."""
+    make.user(email)
+    page.goto("/login")
+    sign_in_with_password(page, email)
+    register_passkey(page)
+    sign_out(page)
+
+
 def test_register_then_use_as_the_second_step(localhost_app, page, make, browser_log):
     app, _ = localhost_app
-    make.user("pia@example.com")
-    page.goto("/login")
-    sign_in_with_password(page, "pia@example.com")
-    register_passkey(page)
+    with_a_passkey(page, make, "pia@example.com")
     stored = passkey_row(app)
     assert stored.user_verified and stored.device_type == "single_device" and stored.name == "Laptop"
-    assert page.evaluate(SCRIPTS)["scripts"] == 0  # passkeys.js only, from our origin
-    csp = page.context.request.get(page.url).headers["content-security-policy"]
-    assert "script-src 'self'" in csp and "unsafe" not in csp
 
-    sign_out(page)
     page.goto("/login?next=/account")
     sign_in_with_password(page, "pia@example.com")
     expect(page.get_by_role("heading", name="Confirm it’s you")).to_be_visible()
+    assert page.evaluate(SCRIPTS)["scripts"] == 0  # passkeys.js only, from our origin
+    csp = page.context.request.get(page.url).headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "unsafe" not in csp
     page.get_by_role("button", name="Use a passkey").click()
     expect(page.locator("#signed-in-as")).to_have_text("pia@example.com")
     assert session_amr(app, page) == ["pwd", "hwk", "user", "mfa"]
@@ -130,11 +124,7 @@ def test_register_then_use_as_the_second_step(localhost_app, page, make, browser
 
 def test_passwordless_sign_in_gives_a_phishing_resistant_id_token(localhost_app, page, make, base_url):
     app, _ = localhost_app
-    make.user("pax@example.com")
-    page.goto("/login")
-    sign_in_with_password(page, "pax@example.com")
-    register_passkey(page)
-    sign_out(page)
+    with_a_passkey(page, make, "pax@example.com")
 
     client = make.client(redirect_uris=[f"{base_url}/callback"])
     request = authorization_request_to(base_url, client)
@@ -164,11 +154,7 @@ def test_passwordless_sign_in_gives_a_phishing_resistant_id_token(localhost_app,
 
 def test_a_counter_gone_backwards_is_refused_as_a_clone(localhost_app, page, make):
     app, _ = localhost_app
-    make.user("clone@example.com")
-    page.goto("/login")
-    sign_in_with_password(page, "clone@example.com")
-    register_passkey(page)
-    sign_out(page)
+    with_a_passkey(page, make, "clone@example.com")
     with app.app_context():
         db.session.execute(update(Passkey).values(sign_count=1_000_000))
         db.session.commit()
