@@ -104,12 +104,14 @@ def verify_second_factor(token: str | None, method: str, response: str, *, chall
     except Throttled as refused:
         return Refused(THROTTLED, refused.retry_after_seconds)
     with attempt, transaction():
+        # Claimed first: a concurrent request with the same browser state waits, and spends no recovery code.
+        if not pending_sign_ins.claim(token):
+            return Refused(EXPIRED)
         methods = _second_factor(held.user, method, response, challenge)
         if methods is None:
+            pending_sign_ins.give_back(token)
             _failed(attempt, "sign_in.second_factor", held.user.sub, method=method[:20])
             return Refused(INVALID_CREDENTIALS)
-        if not pending_sign_ins.release(token):
-            return Refused(EXPIRED)  # a concurrent request with the same browser state won
         amr = (*held.amr, *methods, assurance.MULTIPLE_FACTORS)
         return start_session(Identified(held.user, amr, now()), replacing=replacing, ip=ip, user_agent=user_agent)
 
