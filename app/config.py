@@ -82,6 +82,7 @@ MAX_LOGO_BYTES = 512 * 1024
 HEX_COLOR = re.compile(r"#[0-9a-fA-F]{6}")
 # Settings that were renamed: a deployment still setting the old name is told, not silently ignored.
 RENAMED = {"PRODUCT_NAME": "BRAND_NAME"}
+REQUIRE_MFA_VALUES = ("off", "admins", "everyone")
 
 
 # name -> (default, parser of the environment string)
@@ -112,6 +113,8 @@ SETTINGS: dict[str, tuple[Any, Callable[[str], Any]]] = {
     "REAUTHENTICATE_SECONDS": (300, _positive_int),
     # After the password, the second factor must follow within this time, in the same browser.
     "SECOND_FACTOR_TTL_SECONDS": (300, _positive_int),
+    # Who must sign in with a second factor: "off", "admins" or "everyone" (enrolment is asked for at sign-in).
+    "REQUIRE_MFA": ("off", str),
     # Neither revoked nor expired; service accounts, whose keys administrators create, are not capped.
     "LIVE_API_KEYS_PER_PERSON": (20, _positive_int),
     "DEFAULT_AUDIENCE": (None, str),
@@ -255,6 +258,8 @@ def validate(settings: Mapping[str, Any]) -> None:
         )
     if settings["SECRET_KEY"] is not None:
         check_secret_key(settings["SECRET_KEY"], f"{ENV_PREFIX}SECRET_KEY")
+    if settings["REQUIRE_MFA"] not in REQUIRE_MFA_VALUES:
+        raise ConfigError(f"{ENV_PREFIX}REQUIRE_MFA must be one of {', '.join(REQUIRE_MFA_VALUES)}")
     if settings["DATA_KEY"] is not None:
         check_secret_key(settings["DATA_KEY"], f"{ENV_PREFIX}DATA_KEY")
     for retired in settings["DATA_KEYS_RETIRED"]:

@@ -33,14 +33,16 @@ def clients_group() -> None:
 @click.option("--introspect-resource", "introspect_resources", multiple=True,
               help="A registered resource this client serves: it may introspect tokens meant for it (RFC 7662 §4).")
 @click.option("--introspect-all", is_flag=True, help="The client may introspect every token (RFC 7662 §4).")
+@click.option("--require-mfa", is_flag=True, help="Every sign-in for this client needs a second factor.")
 def clients_create(name: str, public: bool, redirect_uris: tuple[str, ...], post_logout_redirect_uris: tuple[str, ...],
                    grant_types: tuple[str, ...], scope: str | None, audience: str | None, resources: tuple[str, ...],
-                   introspect_resources: tuple[str, ...], introspect_all: bool) -> None:
+                   introspect_resources: tuple[str, ...], introspect_all: bool, require_mfa: bool) -> None:
     """Register a client; its secret is printed once and only its digest is stored."""
     registration = clients.create_client(
         name, public=public, redirect_uris=list(redirect_uris), post_logout_redirect_uris=list(post_logout_redirect_uris),
         grant_types=list(grant_types) or None, scope=scope, audience=audience, resources=list(resources),
-        introspect_resources=list(introspect_resources), introspect_all=introspect_all, actor=CLI_ACTOR,
+        introspect_resources=list(introspect_resources), introspect_all=introspect_all, require_mfa=require_mfa,
+        actor=CLI_ACTOR,
     )
     payload = {**client_dict(registration.client), "client_secret": registration.client_secret}
     text = f"client_id:     {registration.client.client_id}"
@@ -82,14 +84,16 @@ def clients_show(client_id: str) -> None:
               help="Replaces the resources whose tokens the client may introspect (repeatable).")
 @click.option("--no-introspect-resources", is_flag=True, help="Introspect no resource's tokens.")
 @click.option("--introspect-all/--no-introspect-all", default=None, help="May the client introspect every token?")
+@click.option("--require-mfa/--no-require-mfa", default=None, help="Does every sign-in need a second factor?")
 def clients_update(client_id: str, name: str | None, redirect_uris: tuple[str, ...],
                    post_logout_redirect_uris: tuple[str, ...], grant_types: tuple[str, ...], scope: str | None,
                    audience: str | None, resources: tuple[str, ...], no_resources: bool,
                    introspect_resources: tuple[str, ...], no_introspect_resources: bool,
-                   introspect_all: bool | None) -> None:
+                   introspect_all: bool | None, require_mfa: bool | None) -> None:
     """Change a client's metadata; options not given stay as they are."""
     changes: dict[str, Any] = {k: v for k, v in {"name": name, "scope": scope, "audience": audience,
-                                                 "introspect_all": introspect_all}.items() if v is not None}
+                                                 "introspect_all": introspect_all,
+                                                 "require_mfa": require_mfa}.items() if v is not None}
     lists = {"redirect_uris": redirect_uris, "post_logout_redirect_uris": post_logout_redirect_uris,
              "grant_types": grant_types, "resources": resources, "introspect_resources": introspect_resources}
     changes.update({k: list(v) for k, v in lists.items() if v})

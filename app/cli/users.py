@@ -10,7 +10,7 @@ from flask import current_app
 
 from app.cli.common import CLI_ACTOR, Group, all_pages, emit, warn, warn_of_undefined_scopes
 from app.cli.display import details, moment, table
-from app.services import invitations, lockouts, users
+from app.services import invitations, lockouts, second_factors, users
 from app.services.representations import user_dict
 
 
@@ -130,6 +130,20 @@ def users_unlock(user: str) -> None:
     emit({"sub": found.sub, "failures_cleared": cleared},
          f"Unlocked {found.email}: {cleared} failed sign-ins forgotten" if locked
          else f"{found.email} was not locked out ({cleared or 'no'} failed sign-ins counted; now none)")
+
+
+@users_group.command("remove-factors")
+@click.argument("user")
+def users_remove_factors(user: str) -> None:
+    """Remove a user's authenticator app, passkeys and recovery codes; their sessions end and their apps' tokens
+    are revoked. For a person who lost every second factor."""
+    found = users.find_person(user)
+    removed = second_factors.remove_all(found, actor=CLI_ACTOR)
+    emit({"sub": found.sub, "totp": removed.totp, "passkeys": removed.passkeys,
+          "recovery_codes": removed.recovery_codes_left},
+         f"Removed the second factors of {found.email} (authenticator app: {'yes' if removed.totp else 'no'}, "
+         f"passkeys: {removed.passkeys}, unused recovery codes: {removed.recovery_codes_left}); their sessions and "
+         "tokens were revoked")
 
 
 @users_group.command("set-password")

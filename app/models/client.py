@@ -41,6 +41,8 @@ class Client(Model, ClientMixin):
     introspect_all: Mapped[bool] = mapped_column(Boolean, default=False)
     # A disabled client is refused everywhere as an unregistered one would be (services.clients.get_active_client).
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Every sign-in for this client needs a second factor (README "MFA and passkeys").
+    require_mfa: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[int] = mapped_column(Integer, default=now)
     # RFC 7591 §2 links shown on the consent page (https only, services.clients.validate_link_uri).
     client_uri: Mapped[str | None] = mapped_column(String(2000))

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from flask import current_app
@@ -76,6 +76,8 @@ class SignedIn:
 
     user: User
     session_token: str
+    # A policy (OSTIARY_REQUIRE_MFA) wants a second factor the person has not set up: ask them to, now.
+    must_enrol: bool = False
 
 
 def sign_in(login: str, password: str, *, ip: str | None, user_agent: str | None,
@@ -90,7 +92,8 @@ def sign_in(login: str, password: str, *, ip: str | None, user_agent: str | None
             return Refused(EMAIL_UNCONFIRMED)
         if second_factors.factors_of(outcome.user).any:
             return FactorRequired(outcome.user, pending_sign_ins.hold(outcome.user, outcome.amr))
-        return start_session(outcome, replacing=replacing, ip=ip, user_agent=user_agent)
+        signed_in = start_session(outcome, replacing=replacing, ip=ip, user_agent=user_agent)
+        return replace(signed_in, must_enrol=second_factors.must_enrol(outcome.user))
 
 
 def verify_second_factor(token: str | None, method: str, response: str, *, challenge: str = "", ip: str | None,
@@ -106,12 +109,14 @@ def verify_second_factor(token: str | None, method: str, response: str, *, chall
     except Throttled as refused:
         return Refused(THROTTLED, refused.retry_after_seconds)
     with attempt, transaction():
+        # Claimed first: a concurrent request with the same browser state waits, and spends no recovery code.
+        if not pending_sign_ins.claim(token):
+            return Refused(EXPIRED)
         methods = _second_factor(held.user, method, response, challenge)
         if methods is None:
+            pending_sign_ins.give_back(token)
             _failed(attempt, "sign_in.second_factor", held.user.sub, method=method[:20])
             return Refused(INVALID_CREDENTIALS)
-        if not pending_sign_ins.release(token):
-            return Refused(EXPIRED)  # a concurrent request with the same browser state won
         amr = (*held.amr, *methods, assurance.MULTIPLE_FACTORS)
         return start_session(Identified(held.user, amr, now()), replacing=replacing, ip=ip, user_agent=user_agent)
 

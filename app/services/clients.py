@@ -178,6 +178,8 @@ def apply_metadata(client: Client, changes: Mapping[str, Any]) -> None:
     for field in LINK_FIELDS:
         if field in changes:
             setattr(client, field, validate_link_uri(changes[field], field))
+    if "require_mfa" in changes:
+        client.require_mfa = bool(changes["require_mfa"])
     check_metadata(client)
 
 
@@ -194,6 +196,7 @@ def create_client(
     introspect_resources: list[str] | None = None,
     introspect_all: bool = False,
     links: Mapping[str, str | None] | None = None,
+    require_mfa: bool = False,
     actor: str | None = None,
 ) -> Registration:
     grants = list(dict.fromkeys(grant_types or ["authorization_code", "refresh_token"]))
@@ -210,6 +213,7 @@ def create_client(
         "introspect_resources": introspect_resources or [],
         "introspect_all": introspect_all,
         **{field: (links or {}).get(field) for field in LINK_FIELDS},
+        "require_mfa": require_mfa,
     })
     secret = None if public else generate_secret(32)
     client.client_secret_hash = digest(secret) if secret else None

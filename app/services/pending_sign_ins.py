@@ -7,9 +7,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask import current_app
+from sqlalchemy import update
 
 from app.extensions import db
-from app.models import User
+from app.models import OneTimeToken, User
+from app.security.secrets import digest
 from app.services import one_time_tokens
 
 PURPOSE = "mfa_challenge"
@@ -39,6 +41,15 @@ def find(token: str | None) -> Held | None:
     return Held(user, tuple(str(method) for method in redeemed.data.get("amr", [])))
 
 
-def release(token: str) -> bool:
-    """The second factor was verified: the token is used up (one conditional UPDATE, so only one request wins)."""
+def claim(token: str) -> bool:
+    """Use the token up before the factor is checked: one conditional UPDATE, so of concurrent requests with one
+    browser state exactly one goes on (on PostgreSQL the others wait for its row, then find it used or given
+    back). Part of the caller's transaction; give_back() if the factor is then refused."""
     return one_time_tokens.consume(PURPOSE, token) is not None
+
+
+def give_back(token: str) -> None:
+    """The factor was wrong: the claimed token is usable again (within its expiry) for the next try."""
+    db.session.execute(update(OneTimeToken).where(OneTimeToken.token_hash == digest(token),
+                                                  OneTimeToken.purpose == PURPOSE)
+                       .values(used_at=None).execution_options(synchronize_session=False))

@@ -32,9 +32,9 @@ def client_dict(client: Client) -> dict[str, Any]:
         "post_logout_redirect_uris": list(client.post_logout_redirect_uris or []),
         "grant_types": list(client.grant_types or []), "scope": client.scope, "audience": client.audience,
         "resources": list(client.resources or []), "introspect_resources": list(client.introspect_resources or []),
-        "introspect_all": client.introspect_all, "is_active": client.is_active, "created_at": client.created_at,
-        "registered_via": client.registered_via, "client_uri": client.client_uri, "logo_uri": client.logo_uri,
-        "policy_uri": client.policy_uri, "tos_uri": client.tos_uri,
+        "introspect_all": client.introspect_all, "require_mfa": client.require_mfa, "is_active": client.is_active,
+        "created_at": client.created_at, "registered_via": client.registered_via, "client_uri": client.client_uri,
+        "logo_uri": client.logo_uri, "policy_uri": client.policy_uri, "tos_uri": client.tos_uri,
     }
 
 

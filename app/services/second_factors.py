@@ -18,11 +18,11 @@ from sqlalchemy import delete, func, or_, select, update
 from app.assurance import ACR_MFA, ACR_PASSWORD, ACR_PHISHING_RESISTANT
 from app.errors import ConflictError, ValidationError
 from app.extensions import db
-from app.models import LoginSession, Passkey, RecoveryCode, TotpSecret, User
+from app.models import Client, LoginSession, Passkey, RecoveryCode, TotpSecret, User
 from app.models.clock import now
 from app.security import data_key, totp
 from app.security.secrets import keyed_digest
-from app.services import audit, outbox, users
+from app.services import audit, one_time_tokens, outbox, users
 from app.services.transaction import rows_changed, transaction
 
 log = logging.getLogger(__name__)
@@ -74,6 +74,20 @@ def factors_of(user: User) -> Factors:
         recovery_codes_left=remaining_recovery_codes(user),
         passkeys=db.session.scalar(select(func.count()).select_from(Passkey).where(Passkey.user_id == user.id)) or 0,
     )
+
+
+def required_acr(user: User, client: Client | None) -> str | None:
+    """The level a sign-in must reach by policy, whatever a relying party asks: mfa for a client registered with
+    require_mfa, and for everyone or administrators under OSTIARY_REQUIRE_MFA; else None."""
+    policy = current_app.config["REQUIRE_MFA"]
+    if (client is not None and client.require_mfa) or policy == "everyone" or (policy == "admins" and user.is_admin):
+        return ACR_MFA
+    return None
+
+
+def must_enrol(user: User, client: Client | None = None) -> bool:
+    """A policy asks for a second factor this account does not have yet: it is sent to set one up."""
+    return required_acr(user, client) is not None and not factors_of(user).any
 
 
 def require_recent_sign_in(login_session: LoginSession) -> None:
@@ -165,6 +179,22 @@ def verify_totp(user: User, code: str) -> bool:
         .values(last_used_step=step)
         .execution_options(synchronize_session=False)
     ) == 1
+
+
+def remove_all(user: User, *, actor: str | None) -> Factors:
+    """An administrator removes every second factor of a person who lost them (audited); every session ends and
+    every app signs in again, as for any change of how the account signs in. Returns what there was."""
+    with transaction():
+        before = factors_of(user)
+        for model in (TotpSecret, Passkey, RecoveryCode):
+            db.session.execute(delete(model).where(model.user_id == user.id).execution_options(synchronize_session=False))
+        # A half-finished sign-in (password given, factor owed) or a passkey ceremony under way ends too.
+        for purpose in ("mfa_challenge", "webauthn_challenge"):
+            one_time_tokens.invalidate(purpose, user.id)
+        audit.record("second_factor.removed_all", user_sub=user.sub, actor=actor, totp=before.totp,
+                     passkeys=before.passkeys, recovery_codes=before.recovery_codes_left)
+        users.authentication_factor_changed(user, actor=actor)
+    return before
 
 
 # --- recovery codes --------------------------------------------------------------------------------------------

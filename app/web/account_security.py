@@ -8,6 +8,7 @@ import math
 from flask import Blueprint, Response, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from app.errors import AppError
 from app.models import LoginSession
@@ -16,6 +17,7 @@ from app.services import authentication, passkeys, second_factors
 from app.web import rate_limits
 from app.web.account import signed_in
 from app.web.login_session import current_login_session
+from app.web.mfa import after_enrolment, remember_after_enrolment
 from app.web.view_options import no_store, scripted
 
 bp = Blueprint("security", __name__, url_prefix="/account/security")
@@ -34,8 +36,15 @@ def _page(errors: dict[str | None, str] | None = None, status: int = 200, **show
         "account_security.html", user=user, section="security", errors=errors or {},
         factors=second_factors.factors_of(user), passkeys=passkeys.passkeys_of(user),
         needs_password=not authentication.authenticated_recently(login_session),
-        recent_minutes=math.ceil(current_app.config["REAUTHENTICATE_SECONDS"] / 60), **shown)
+        recent_minutes=math.ceil(current_app.config["REAUTHENTICATE_SECONDS"] / 60), continue_url=after_enrolment(),
+        **shown)
     return page, status
+
+
+def ask_to_enrol(next_url: str) -> WerkzeugResponse:
+    """A policy wants a second factor this signed-in person lacks: set one up, then continue to `next_url`."""
+    remember_after_enrolment(next_url)
+    return redirect(url_for("security.overview"))
 
 
 def _failed(exc: AppError) -> tuple[str, int]:

@@ -3,7 +3,7 @@ app/services/authentication.py and render. The half-signed-in state travels in i
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, Response, current_app, jsonify, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import lazy_gettext
 from werkzeug.wrappers import Response as WerkzeugResponse
@@ -16,6 +16,7 @@ from app.web.redirects import safe_next
 from app.web.view_options import no_store, scripted
 
 bp = Blueprint("mfa", __name__)
+AFTER_ENROLMENT = "after_enrolment"  # where a person sent to set up a second factor continues afterwards
 
 WRONG_FACTOR = lazy_gettext("That did not work. Check the code, or try another way.")
 PASSKEY_FAILED = lazy_gettext("Signing in with a passkey did not work. Try again, or use your password.")
@@ -31,6 +32,24 @@ def ask_for_second_factor(next_url: str, outcome: FactorRequired) -> WerkzeugRes
     response.set_cookie(cookie_name(), outcome.token, max_age=current_app.config["SECOND_FACTOR_TTL_SECONDS"], path="/",
                         secure=secure_cookies(), httponly=True, samesite="Lax")
     return response
+
+
+def after_sign_in(next_url: str, outcome: SignedIn) -> WerkzeugResponse:
+    """The session's cookie, and on to `next_url`; or first to set up a second factor a policy asks for."""
+    if not outcome.must_enrol:
+        return begin_session(redirect(next_url), outcome)
+    response = begin_session(redirect(url_for("security.overview")), outcome)
+    remember_after_enrolment(next_url)
+    return response
+
+
+def remember_after_enrolment(next_url: str) -> None:
+    session[AFTER_ENROLMENT] = next_url
+
+
+def after_enrolment() -> str | None:
+    found = session.get(AFTER_ENROLMENT)
+    return safe_next(found) if isinstance(found, str) else None
 
 
 def _signed_in(next_url: str, outcome: SignedIn) -> WerkzeugResponse:

@@ -33,6 +33,7 @@ from app.oauth.signing import keyring
 from app.scopes import consent_lines
 from app.services import consents, resources, second_factors
 from app.services.metadata_documents import vouching_host
+from app.web.account_security import ask_to_enrol
 from app.web.error_pages import APP_REQUEST, UNKNOWN_APP
 from app.web.errors import error_response
 from app.web.login_session import current_login_session
@@ -137,7 +138,7 @@ def authorize() -> ResponseReturnValue:
         if CREATE in prompts:
             # Initiating User Registration via OpenID Connect 1.0 §4: the sign-up page, then back here.
             return _login_redirect(prompts, "self_service.signup_page")
-        acting = _acting_session(login_session, prompts, max_age, hinted_sub)
+        acting = _acting_session(login_session, prompts, max_age, hinted_sub, grant.client)
         if acting is None:
             if "none" in prompts:
                 raise LoginRequiredError()
@@ -146,6 +147,10 @@ def authorize() -> ResponseReturnValue:
             if "none" in prompts:
                 raise InteractionRequiredError("the email address is not confirmed")
             return _unconfirmed_email_page()
+        if second_factors.must_enrol(acting.user, grant.client):
+            if "none" in prompts:
+                raise InteractionRequiredError()
+            return ask_to_enrol(_authorization_url())
         return _decide(grant, acting.user, prompts)
     except OAuth2Error as error:
         error.redirect_uri, error.state = redirect_uri, state
@@ -153,14 +158,14 @@ def authorize() -> ResponseReturnValue:
 
 
 def _acting_session(login_session: LoginSession | None, prompts: set[str], max_age: int | None,
-                    hinted_sub: str | None) -> LoginSession | None:
+                    hinted_sub: str | None, client: Client) -> LoginSession | None:
     """The sign-in that may answer this request, or None to sign in (again): OpenID Connect Core §3.1.2.1
     prompt=login and max_age, and an id_token_hint about someone else (answered only for that person)."""
     if login_session is None or "login" in prompts:
         return None
     if max_age is not None and now() - login_session.auth_time > max_age:
         return None
-    if not _meets_requested_acr(login_session):
+    if not _meets_requested_acr(login_session) or not _meets_policy(login_session, client):
         return None
     if hinted_sub is not None and hinted_sub != login_session.user.sub:
         return None
@@ -176,6 +181,18 @@ def _meets_requested_acr(login_session: LoginSession) -> bool:
         return True
     reachable = second_factors.factors_of(login_session.user).strongest_acr
     return level(reachable) <= level(acr_for(login_session.amr.split()))
+
+
+def _meets_policy(login_session: LoginSession, client: Client) -> bool:
+    """A client's require_mfa or OSTIARY_REQUIRE_MFA: a sign-in below mfa signs in again with the second factor
+    (a person without one is sent to set one up, see authorize)."""
+    mandatory = second_factors.required_acr(login_session.user, client)
+    return satisfies(login_session.amr.split(), mandatory) or not second_factors.factors_of(login_session.user).any
+
+
+def _authorization_url() -> str:
+    """This authorization request as a URL to come back to (it may have been POSTed)."""
+    return url_for("oauth.authorize") + "?" + urlencode(request_parameters(without=CONSENT_FIELDS))
 
 
 def _decide(grant: AuthorizationCodeGrant, user: User, prompts: set[str]) -> ResponseReturnValue:

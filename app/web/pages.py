@@ -11,8 +11,8 @@ from flask_babel import lazy_gettext
 from app.services import authentication, clients, federation
 from app.services.authentication import EMAIL_UNCONFIRMED, THROTTLED, FactorRequired, Refused
 from app.web import rate_limits
-from app.web.login_session import begin_session, current_login_session, current_user, forget_session, presented_cookie
-from app.web.mfa import ask_for_second_factor
+from app.web.login_session import current_login_session, current_user, forget_session, presented_cookie
+from app.web.mfa import after_sign_in, ask_for_second_factor
 from app.web.redirects import safe_next
 from app.web.view_options import scripted
 
@@ -75,7 +75,7 @@ def login() -> ResponseReturnValue:
         return _login_page(next_url, login_name, INVALID_CREDENTIALS), 401
     if isinstance(outcome, FactorRequired):
         return ask_for_second_factor(next_url, outcome)
-    return begin_session(redirect(next_url), outcome)
+    return after_sign_in(next_url, outcome)
 
 
 @bp.route("/logout", methods=["GET", "POST"])

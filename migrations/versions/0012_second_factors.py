@@ -5,6 +5,7 @@ Revises: 0011a
 
 An authenticator app's secret (encrypted), single-use recovery codes (keyed digests) and WebAuthn credentials
 per account; none exists for an existing account, so every sign-in goes on as before until one is enrolled.
+Clients may require a second factor of every sign-in (require_mfa); no existing client does.
 """
 import sqlalchemy as sa
 from alembic import op
@@ -60,9 +61,13 @@ def upgrade():
         sa.UniqueConstraint('credential_id'),
     )
     op.create_index(op.f('ix_passkeys_user_id'), 'passkeys', ['user_id'], unique=False)
+    with op.batch_alter_table('clients', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('require_mfa', sa.Boolean(), nullable=False, server_default=sa.false()))
 
 
 def downgrade():
+    with op.batch_alter_table('clients', schema=None) as batch_op:
+        batch_op.drop_column('require_mfa')
     op.drop_index(op.f('ix_passkeys_user_id'), table_name='passkeys')
     op.drop_table('passkeys')
     op.drop_index(op.f('ix_recovery_codes_user_id'), table_name='recovery_codes')

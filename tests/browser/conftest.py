@@ -14,7 +14,11 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
+from flask import Flask
+from werkzeug.serving import make_server
 
+from app import create_app
+from app.extensions import db
 from tests.factories import DEFAULT_PASSWORD, RegisteredClient
 from tests.flows import authorization_params, pkce_pair
 
@@ -64,6 +68,25 @@ def launched_chromium(playwright_driver, *extra_args: str) -> Iterator[object]:
         yield browser
     finally:
         browser.close()
+
+
+@contextmanager
+def another_app(settings: Callable[[int], dict]) -> Iterator[tuple[Flask, int]]:
+    """A second app on the suite's database (migrated by `app`), over real HTTP on loopback; `settings(port)`
+    gives its create_app overrides, which may name the port (the issuer does)."""
+    server = make_server("127.0.0.1", 0, Flask(__name__), threaded=True)
+    server.app = create_app(settings(server.server_port))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.app, server.server_port
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+        with server.app.app_context():
+            db.session.remove()
+            db.engine.dispose()
 
 
 @pytest.fixture(scope="session")
@@ -198,7 +221,7 @@ def sign_in() -> Callable[..., object]:
         page.get_by_label("Email or username").fill(login)
         page.get_by_label("Password").fill(password)
         with page.expect_event("load"), page.expect_response(_is_login_post) as posted:
-            page.get_by_role("button", name="Sign in").click()
+            page.get_by_role("button", name="Sign in", exact=True).click()
         return posted.value
 
     return submit

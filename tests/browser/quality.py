@@ -47,7 +47,8 @@ UNNAMED_ACTIONS = """() => [...document.querySelectorAll("button, a, [role=butto
   .map((el) => el.outerHTML)"""
 
 SCRIPTS = """() => ({
-  scripts: document.scripts.length,
+  // Our own static/passkeys.js (under script-src 'self') on the pages that offer passkeys; nothing else.
+  scripts: [...document.scripts].filter((s) => !s.src.endsWith("/static/passkeys.js")).length,
   handlers: [...document.querySelectorAll("*")].flatMap((el) =>
     [...el.attributes].filter((a) => a.name.startsWith("on")).map((a) => `${el.tagName}[${a.name}]`)),
   styleAttributes: document.querySelectorAll("[style]").length,

@@ -4,19 +4,17 @@ footer links come from OSTIARY_BRAND_*, and the pages stay readable and script-f
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterator
 from urllib.parse import urlencode
 
 import pytest
 from flask import Flask
 from playwright.sync_api import expect
-from werkzeug.serving import make_server
 
 from app import create_app
 from app.extensions import db
-from tests.browser.conftest import BrowserLog, authorization_request_to, browser_context
-from tests.browser.quality import SCRIPTS, assert_readable
+from tests.browser.conftest import BrowserLog, another_app, authorization_request_to, browser_context
+from tests.browser.quality import CONTRAST_PROBLEMS, SCRIPTS, assert_readable
 from tests.settings import installation
 
 BRAND_COLOR = "#00a86b"  # a light green: white text on it would fail contrast, so the buttons get black text
@@ -36,19 +34,9 @@ def branded_overrides(port: int, database_url: str, keys_dir, tmp_path_factory) 
 
 @pytest.fixture(scope="module")
 def branded_server(app: Flask, database_url: str, keys_dir, tmp_path_factory) -> Iterator[str]:
-    """A second app in the Acme brand, on the suite's database (migrated by `app`), over real HTTP."""
-    server = make_server("127.0.0.1", 0, Flask(__name__), threaded=True)
-    port = server.server_port
-    server.app = create_app(branded_overrides(port, database_url, keys_dir, tmp_path_factory))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{port}"
-    server.shutdown()
-    server.server_close()
-    thread.join()
-    with server.app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    """A second app in the Acme brand, on the suite's database, over real HTTP."""
+    with another_app(lambda port: branded_overrides(port, database_url, keys_dir, tmp_path_factory)) as (_, port):
+        yield f"http://127.0.0.1:{port}"
 
 
 @pytest.fixture

@@ -106,4 +106,4 @@ def german_sign_in(page, login: str) -> None:
     page.get_by_label("E-Mail-Adresse oder Benutzername").fill(login)
     page.get_by_label("Passwort").fill("correct horse battery staple")
     with page.expect_event("load"):
-        page.get_by_role("button", name="Anmelden").click()
+        page.get_by_role("button", name="Anmelden", exact=True).click()

@@ -18,7 +18,7 @@ def session_cookies(context) -> list[str]:
 def expect_signed_out_home(page, live_server: str) -> None:
     page.goto(f"{live_server}/")
     expect(page.locator("main")).to_contain_text("You are not signed in.")
-    expect(page.locator("main").get_by_role("link", name="Sign in")).to_be_visible()
+    expect(page.locator("main").get_by_role("link", name="Sign in", exact=True)).to_be_visible()
 
 
 def test_sign_out_from_the_logout_page(page, context, live_server, make, sign_in, screenshot, browser_log):

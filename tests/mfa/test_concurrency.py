@@ -64,3 +64,26 @@ def test_one_half_sign_in_completed_at_once_signs_in_once(app, live_server, make
     with ThreadPoolExecutor(len(answers)) as pool:
         results = list(pool.map(submit, answers))
     assert results.count(302) == 1, results
+
+
+def test_the_losers_of_a_race_spend_no_recovery_code(app, live_server, make):
+    """Concurrent recovery codes for one half sign-in: one signs in, the others find the state used and keep
+    their codes."""
+    with app.app_context():
+        enrolled = enrol_totp(make.user("spare@example.com"))
+    browser = Browser(live_server)
+    browser.login("spare@example.com")
+    page = browser.session.get(f"{live_server}/login/second-factor")
+    cookies = browser.session.cookies.get_dict()
+    codes = enrolled.recovery_codes[:6]
+    barrier = threading.Barrier(len(codes))
+
+    def submit(code: str) -> None:
+        barrier.wait()
+        requests.post(f"{live_server}/login/second-factor", cookies=cookies, allow_redirects=False, data={
+            "csrf_token": csrf_token(page.text), "method": "recovery_code", "code": code, "next": "/"})
+
+    with ThreadPoolExecutor(len(codes)) as pool:
+        list(pool.map(submit, codes))
+    with app.app_context():
+        assert second_factors.factors_of(enrolled.user).recovery_codes_left == 9

@@ -152,3 +152,37 @@ def test_max_age_and_prompt_login_ask_for_both_factors_again(app, live_server, m
     claims = rp.id_token(authorize(browser, live_server + done.headers["Location"]).headers["Location"])
     assert claims["auth_time"] > first["auth_time"] and claims["acr"] == ACR_MFA
 
+
+
+def test_a_client_that_requires_mfa_sends_a_person_without_a_factor_to_set_one_up(app, live_server, make):
+    make.user("policy@example.com")
+    rp = RelyingParty(live_server, make.client(require_mfa=True))
+    browser = Browser(live_server)
+    browser.login("policy@example.com")
+    url = rp.authorization_url()
+    asked = browser.session.get(url, allow_redirects=False)
+    assert asked.status_code == 302 and asked.headers["Location"] == "/account/security"
+    page = browser.follow(asked)
+    assert 'id="enrol-required"' in page.text
+    assert query_of(browser.session.get(url + "&prompt=none", allow_redirects=False).headers["Location"])[
+        "error"] == "interaction_required"
+    with app.app_context():
+        token = browser.session.cookies["ostiary_session"]
+        enrolment = second_factors.begin_totp(login_session(token))
+        second_factors.confirm_totp(login_session(token), pyotp.TOTP(enrolment.secret).at(time.time() - 30))
+    page = browser.session.get(f"{live_server}/account/security")
+    back = re.search(r'href="([^"]+)" id="continue"', page.text).group(1).replace("&amp;", "&")
+    again = browser.session.get(live_server + back, allow_redirects=False)
+    assert again.headers["Location"].startswith("/login?")  # now with the second factor
+    done = second_step(browser, browser.login("policy@example.com", next_url=query_of(again.headers["Location"])[
+        "next"]), pyotp.TOTP(enrolment.secret).now())
+    claims = rp.id_token(authorize(browser, live_server + done.headers["Location"]).headers["Location"])
+    assert claims["acr"] == ACR_MFA
+
+
+def test_require_mfa_for_admins_asks_at_sign_in(app, live_server, make, monkeypatch):
+    monkeypatch.setitem(app.config, "REQUIRE_MFA", "admins")
+    make.user("root@example.com", is_admin=True)
+    make.user("staff@example.com")
+    assert Browser(live_server).login("root@example.com").headers["Location"] == "/account/security"
+    assert Browser(live_server).login("staff@example.com").headers["Location"] == "/"

@@ -23,7 +23,8 @@ def create_client() -> Response:
         post_logout_redirect_uris=body.get("post_logout_redirect_uris"), grant_types=body.get("grant_types"),
         scope=body.get("scope"), audience=body.get("audience"), resources=body.get("resources"),
         introspect_resources=body.get("introspect_resources"), introspect_all=body.get("introspect_all", False),
-        links={field: body.get(field) for field in clients.LINK_FIELDS}, actor=actor(),
+        links={field: body.get(field) for field in clients.LINK_FIELDS}, require_mfa=body.get("require_mfa", False),
+        actor=actor(),
     )
     payload = {**client_dict(registration.client), "client_secret": registration.client_secret}
     return created(payload, url_for(".get_client", client_id=registration.client.client_id))

@@ -117,6 +117,11 @@ def paths() -> dict[str, Any]:
                              "access tokens are revoked, and with revoke_api_keys their API keys", "users",
                              (204, None), body="PasswordSet", errors=(404,)),
         }),
+        "/admin/api/users/{sub}/second-factors": with_path_parameter("sub", {
+            "delete": operation("removeUserSecondFactors", "Remove a user's authenticator app, passkeys and recovery "
+                                "codes (audited): their sessions end and their apps' tokens are revoked", "users",
+                                (204, None), errors=(404,)),
+        }),
         "/admin/api/clients": {
             "get": operation("listClients", "List clients", "clients", (200, "ClientPage"), query=("limit", "cursor")),
             "post": operation("createClient", "Register a client; a confidential client's secret is shown once",

@@ -72,6 +72,7 @@ CLIENT_FIELDS: dict[str, Schema] = {
     "introspect_all": {**BOOLEAN, "description": "May introspect every token (RFC 7662 §4); confidential clients only"},
     **{link: {"type": ["string", "null"], "maxLength": 2000, "description": "RFC 7591 §2, shown on the consent page"}
        for link in ("client_uri", "logo_uri", "policy_uri", "tos_uri")},
+    "require_mfa": {**BOOLEAN, "description": "Every sign-in for this client needs a second factor"},
 }
 
 CLIENT_PROPERTIES: dict[str, Schema] = {
@@ -79,7 +80,7 @@ CLIENT_PROPERTIES: dict[str, Schema] = {
     "post_logout_redirect_uris": {"type": "array", "items": STRING},
     "grant_types": {"type": "array", "items": STRING}, "scope": STRING, "audience": NULLABLE_STRING,
     "resources": {"type": "array", "items": STRING}, "introspect_resources": {"type": "array", "items": STRING},
-    "introspect_all": BOOLEAN,
+    "introspect_all": BOOLEAN, "require_mfa": BOOLEAN,
     "is_active": {**BOOLEAN, "description": "false: disabled, refused as if it were not registered"},
     "created_at": TIMESTAMP,
     "registered_via": {"type": "string", "enum": ["operator", "token", "open"], "description": (

@@ -7,7 +7,7 @@ from flask import Response, jsonify, url_for
 from app.errors import ConflictError
 from app.models import User
 from app.scopes import ADMIN_ROLE
-from app.services import invitations, users
+from app.services import invitations, second_factors, users
 from app.services.representations import user_dict
 from app.web.admin_api import actor, bp, created, no_content, page_response
 from app.web.admin_api.bodies import json_body, query_limit, query_string
@@ -72,6 +72,13 @@ def set_password(sub: str) -> Response:
     user = users.get_person(sub)
     body = json_body("PasswordSet")
     users.set_password(user, body["password"], actor=actor(), revoke_api_keys=body.get("revoke_api_keys", False))
+    return no_content()
+
+
+@bp.delete("/users/<sub>/second-factors")
+def remove_second_factors(sub: str) -> Response:
+    """For a person who lost their authenticator app and passkeys and their recovery codes."""
+    second_factors.remove_all(users.get_person(sub), actor=actor())
     return no_content()
 
 
