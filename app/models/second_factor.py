@@ -10,7 +10,7 @@ from app.models.clock import now
 
 
 class TotpSecret(Model):
-    """RFC 6238: one authenticator app per account. The secret is kept encrypted (app/security/data_key.py)."""
+    """RFC 6238: one authenticator app per account. The secret is kept encrypted (app/security/sealed.py)."""
 
     __tablename__ = "totp_secrets"
 

@@ -20,7 +20,7 @@ from app.errors import ConflictError, ValidationError
 from app.extensions import db
 from app.models import Client, LoginSession, Passkey, RecoveryCode, TotpSecret, User
 from app.models.clock import now
-from app.security import data_key, totp
+from app.security import sealed, totp
 from app.security.secrets import keyed_digest
 from app.services import audit, one_time_tokens, outbox, users
 from app.services.transaction import rows_changed, transaction
@@ -165,7 +165,7 @@ def verify_totp(user: User, code: str) -> bool:
         return False
     try:
         secret = _decrypt(user, found)
-    except data_key.UndecryptableError:
+    except sealed.Unreadable:
         # OSTIARY_DATA_KEY (or the secret key) changed since enrolment: the app cannot be checked, recovery
         # codes and passkeys still work. An operator's mistake, said in the log, not a 500 for the person.
         log.error("the TOTP secret of %s does not decrypt: was OSTIARY_DATA_KEY changed?", user.sub)
@@ -290,17 +290,17 @@ def _totp_of(user: User) -> TotpSecret | None:
     return db.session.scalar(select(TotpSecret).where(TotpSecret.user_id == user.id))
 
 
-def _master_key() -> str:
-    config = current_app.config
-    return config["DATA_KEY"] or config["SECRET_KEY"]
+def _sealing_purpose(user: User) -> str:
+    # The owner is part of the purpose, so a sealed secret copied to another account's row does not open.
+    return f"{_TOTP_PURPOSE}:{user.sub}"
 
 
 def _encrypt(user: User, secret: str) -> str:
-    return data_key.encrypt(secret, master=_master_key(), purpose=_TOTP_PURPOSE, context=user.sub)
+    return sealed.seal(_sealing_purpose(user), secret.encode())
 
 
 def _decrypt(user: User, found: TotpSecret) -> str:
-    return data_key.decrypt(found.secret_ciphertext, master=_master_key(), purpose=_TOTP_PURPOSE, context=user.sub)
+    return sealed.unseal(_sealing_purpose(user), found.secret_ciphertext).decode()
 
 
 def _enrolment(user: User, secret: str) -> TotpEnrolment:

@@ -11,10 +11,8 @@ import pytest
 from flask import Flask
 from playwright.sync_api import expect
 
-from app import create_app
-from app.extensions import db
 from tests.browser.conftest import BrowserLog, another_app, authorization_request_to, browser_context
-from tests.browser.quality import CONTRAST_PROBLEMS, SCRIPTS, assert_readable
+from tests.browser.quality import SCRIPTS, assert_readable
 from tests.settings import installation
 
 BRAND_COLOR = "#00a86b"  # a light green: white text on it would fail contrast, so the buttons get black text

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from app.errors import ConflictError, ValidationError
 from app.extensions import db
 from app.models import AuditEvent, LoginSession, TotpSecret
-from app.security import data_key, totp
+from app.security import sealed, totp
 from app.services import second_factors
 from app.services.authentication import EXPIRED, INVALID_CREDENTIALS, THROTTLED, Refused, SignedIn, verify_second_factor
 from app.services.second_factors import RecentSignInRequired
@@ -135,13 +135,12 @@ def test_a_newer_password_sign_in_replaces_the_older_half_sign_in(half_signed_in
 
 def test_the_secret_is_encrypted_at_rest_under_the_data_key(app, enrolled, monkeypatch):
     stored = db.session.scalar(select(TotpSecret.secret_ciphertext).where(TotpSecret.user_id == enrolled.user.id))
-    assert enrolled.secret not in stored and stored.startswith("v1.")
-    assert data_key.decrypt(stored, master=app.config["SECRET_KEY"], purpose="totp",
-                            context=enrolled.user.sub) == enrolled.secret
-    with pytest.raises(data_key.UndecryptableError):  # moved to another account's row
-        data_key.decrypt(stored, master=app.config["SECRET_KEY"], purpose="totp", context="someone-else")
+    assert enrolled.secret not in stored
+    assert sealed.unseal(f"totp:{enrolled.user.sub}", stored).decode() == enrolled.secret
+    with pytest.raises(sealed.Unreadable):  # moved to another account's row
+        sealed.unseal("totp:someone-else", stored)
     # Another data key: the app cannot be checked (said in the log), which is a refusal, never a 500.
-    monkeypatch.setitem(app.config, "DATA_KEY", "a-dedicated-data-key-of-at-least-32-chars")
+    monkeypatch.setitem(app.extensions, sealed.EXTENSION, sealed.Sealer("a-dedicated-data-key-of-at-least-32-chars"))
     assert second_factors.verify_totp(enrolled.user, enrolled.totp().now()) is False
 
 
