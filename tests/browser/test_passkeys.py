@@ -19,7 +19,7 @@ from app.extensions import db
 from app.models import AuditEvent, LoginSession, Passkey
 from app.security.secrets import digest
 from tests.browser.conftest import BrowserLog, another_app, authorization_request_to, browser_context
-from tests.browser.test_page_quality import SCRIPTS
+from tests.browser.quality import SCRIPTS
 from tests.factories import DEFAULT_PASSWORD
 from tests.flows import csrf_token, exchange_code, query_of
 
