@@ -27,7 +27,7 @@ def test_continue_with_upstream_end_to_end(page, provider, upstream, rp_client, 
 
     # The upstream's own sign-in page, on its own host.
     expect(page).to_have_url(re.compile("^" + re.escape(upstream.url) + "/login"))
-    page.get_by_label("Email or username").fill("alice@upstream.test")
+    page.get_by_label("Email or username").fill("alice@upstream.example")
     page.get_by_label("Password").fill(DEFAULT_PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     expect(page).to_have_url(re.compile("^" + re.escape(upstream.url) + "/oauth/authorize"))
@@ -35,7 +35,7 @@ def test_continue_with_upstream_end_to_end(page, provider, upstream, rp_client, 
 
     # Back at ours, signed in as the account made just in time: our consent page.
     expect(page).to_have_url(re.compile("^" + re.escape(live_server) + "/oauth/authorize"))
-    expect(page.locator("main")).to_contain_text("alice@upstream.test")
+    expect(page.locator("main")).to_contain_text("alice@upstream.example")
     with page.expect_request(lambda r: r.url.startswith(rp_client.redirect_uri + "?")) as callback:
         page.get_by_role("button", name="Allow", exact=True).click()
     query = query_of(callback.value.url)
@@ -50,7 +50,7 @@ def test_continue_with_upstream_end_to_end(page, provider, upstream, rp_client, 
     # The account page lists the linked sign-in; it is the only way in, so it cannot be unlinked.
     page.goto(f"{live_server}/account/linked")
     expect(page.locator("#identities")).to_contain_text("Upstream")
-    expect(page.locator("#identities")).to_contain_text("alice@upstream.test")
+    expect(page.locator("#identities")).to_contain_text("alice@upstream.example")
     expect(page.get_by_role("button", name="Unlink Upstream")).to_have_count(0)
     screenshot(page, "linked-sign-ins")
     assert browser_log.errors == []
@@ -63,7 +63,7 @@ def test_link_and_unlink_from_the_account_page(page, make, provider, live_server
     sign_in(page, "erin@example.com")
     expect(page.locator("#no-identities")).to_be_visible()
     page.get_by_role("button", name="Link Upstream").click()  # a fresh sign-in: no password asked
-    page.get_by_label("Email or username").fill("alice@upstream.test")
+    page.get_by_label("Email or username").fill("alice@upstream.example")
     page.get_by_label("Password").fill(DEFAULT_PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     # The upstream asks for consent unless this person gave it before (the upstream outlives one test).
@@ -72,7 +72,7 @@ def test_link_and_unlink_from_the_account_page(page, make, provider, live_server
         page.get_by_role("button", name="Allow", exact=True).click()
     expect(page).to_have_url(f"{live_server}/account/linked")
     expect(page.locator("main")).to_contain_text("Upstream is now linked to your account.")
-    expect(page.locator("#identities")).to_contain_text("alice@upstream.test")
+    expect(page.locator("#identities")).to_contain_text("alice@upstream.example")
     page.get_by_role("button", name="Unlink Upstream").click()
     expect(page.locator("main")).to_contain_text("Upstream is no longer linked to your account.")
     expect(page.locator("#no-identities")).to_be_visible()

@@ -58,8 +58,8 @@ with app.app_context():
         create_user(email, password, email_verified=verified)
     print(json.dumps([registration.client.client_id, registration.client_secret]))
 """
-PEOPLE = (("alice@upstream.test", True), ("bob@upstream.test", False), ("carol@upstream.test", True),
-          ("dave@corp.test", True), ("frank@upstream.test", True))  # frank never consents
+PEOPLE = (("alice@upstream.example", True), ("bob@upstream.example", False), ("carol@upstream.example", True),
+          ("dave@corp.example", True), ("frank@upstream.example", True))  # frank never consents
 
 
 @pytest.fixture(scope="session")
@@ -196,7 +196,7 @@ class FederatedBrowser:
                                         allow_redirects=False)
         return response
 
-    def upstream_answer(self, start: str, login: str = "alice@upstream.test", decision: str = "allow") -> str:
+    def upstream_answer(self, start: str, login: str = "alice@upstream.example", decision: str = "allow") -> str:
         """From `start`, through the upstream's sign-in and consent, to the callback URL it sends back (not opened)."""
         response = self.to_upstream(start)
         assert response.status_code == 302, (response.status_code, response.text[:500])

@@ -121,7 +121,7 @@ def test_a_broken_token_endpoint_is_unavailable(app, browser, provider, token_pr
 
 
 def test_a_cancelled_sign_in_is_a_readable_page(app, browser, provider):
-    response = browser.sign_in(START, login="frank@upstream.test", decision="deny")
+    response = browser.sign_in(START, login="frank@upstream.example", decision="deny")
     assert (response.status_code, reason(response)) == (400, "upstream_denied")
     assert "did not sign you in" in response.text
     assert_nothing_created(app)

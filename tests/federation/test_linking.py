@@ -30,12 +30,12 @@ def accounts(app) -> list[str]:
 
 @pytest.mark.parametrize(("local", "upstream_login", "status", "expected"), [
     # An upstream email it does not vouch for never finds an account (account takeover), nor makes one.
-    ({"email": "bob@upstream.test", "email_verified": True}, "bob@upstream.test", 409, "account_exists"),
-    (None, "bob@upstream.test", 400, "no_verified_email"),
+    ({"email": "bob@upstream.example", "email_verified": True}, "bob@upstream.example", 409, "account_exists"),
+    (None, "bob@upstream.example", 400, "no_verified_email"),
     # An account whose own email was never verified never captures an identity (pre-hijacking).
-    ({"email": "carol@upstream.test", "email_verified": False}, "carol@upstream.test", 409, "account_exists"),
+    ({"email": "carol@upstream.example", "email_verified": False}, "carol@upstream.example", 409, "account_exists"),
     # A disabled account stays shut, whatever the upstream says.
-    ({"email": "carol@upstream.test", "email_verified": True, "is_active": False}, "carol@upstream.test", 409,
+    ({"email": "carol@upstream.example", "email_verified": True, "is_active": False}, "carol@upstream.example", 409,
      "account_exists"),
 ])
 def test_no_link_without_proof(app, make, browser, provider, local, upstream_login, status, expected):
@@ -61,8 +61,8 @@ def test_sign_up_closed(app, browser, add_provider, token_proxy):
 
 
 def _link_page(browser: FederatedBrowser, make) -> str:
-    make.user(email="carol@upstream.test", email_verified=True)
-    response = browser.sign_in(START, login="carol@upstream.test")
+    make.user(email="carol@upstream.example", email_verified=True)
+    response = browser.sign_in(START, login="carol@upstream.example")
     assert response.status_code == 200 and 'id="account-email"' in response.text, response.text[:400]
     return response.text
 
@@ -81,21 +81,21 @@ def test_the_password_of_the_existing_account_links_it(app, make, browser, provi
     right = browser.session.post(link, data={"password": DEFAULT_PASSWORD, "csrf_token": csrf_token(wrong.text)},
                                  allow_redirects=False)
     assert right.status_code == 302 and right.headers["Location"] == "/account"
-    assert identities(app) == [("carol@upstream.test", "upstream")]
+    assert identities(app) == [("carol@upstream.example", "upstream")]
     with app.app_context():
         session = db.session.scalar(select(LoginSession))
         assert (session.amr, session.idp) == ("pwd fed", "upstream")
     # From now on the upstream alone signs carol in.
-    again = FederatedBrowser(browser.base_url, browser.upstream).sign_in(START, login="carol@upstream.test")
+    again = FederatedBrowser(browser.base_url, browser.upstream).sign_in(START, login="carol@upstream.example")
     assert again.status_code == 302
 
 
 def test_a_link_mailed_to_the_existing_account_links_it(app, make, browser, provider):
     page = _link_page(browser, make)
     mailed = browser.session.post(f"{browser.base_url}/federation/link/mail", data={"csrf_token": csrf_token(page)})
-    assert mailed.status_code == 200 and "carol@upstream.test" in mailed.text and identities(app) == []
+    assert mailed.status_code == 200 and "carol@upstream.example" in mailed.text and identities(app) == []
     with app.app_context():
-        message = db.session.scalar(select(OutboxMessage).where(OutboxMessage.recipient == "carol@upstream.test"))
+        message = db.session.scalar(select(OutboxMessage).where(OutboxMessage.recipient == "carol@upstream.example"))
         link = re.search(r"http://\S+/federation/link/confirm\?token=[A-Za-z0-9_-]+", message.text_body).group(0)
     # Read in the mail program (another browser): the GET only shows what would be linked.
     reader = FederatedBrowser(browser.base_url, browser.upstream)
@@ -105,20 +105,20 @@ def test_a_link_mailed_to_the_existing_account_links_it(app, make, browser, prov
     confirmed = reader.session.post(f"{browser.base_url}/federation/link/confirm",
                                     data={"token": token, "csrf_token": csrf_token(shown.text)})
     assert confirmed.status_code == 200 and 'id="linked"' in confirmed.text
-    assert identities(app) == [("carol@upstream.test", "upstream")]
+    assert identities(app) == [("carol@upstream.example", "upstream")]
     # Used once.
     assert reader.session.get(link).status_code == 400
     # The pending link of the first browser no longer links anything else.
     assert FederatedBrowser(browser.base_url, browser.upstream).sign_in(
-        START, login="carol@upstream.test").status_code == 302
+        START, login="carol@upstream.example").status_code == 302
 
 
 def test_a_trusted_domain_links_a_verified_account_at_once(app, make, browser, add_provider, token_proxy):
-    make.user(email="dave@corp.test", email_verified=True)
-    add_provider(trusted_domains=["corp.test"], token_endpoint=token_proxy.url)
-    response = browser.sign_in(START, login="dave@corp.test")
+    make.user(email="dave@corp.example", email_verified=True)
+    add_provider(trusted_domains=["corp.example"], token_endpoint=token_proxy.url)
+    response = browser.sign_in(START, login="dave@corp.example")
     assert response.status_code == 302
-    assert identities(app) == [("dave@corp.test", "upstream")] and accounts(app) == ["dave@corp.test"]
+    assert identities(app) == [("dave@corp.example", "upstream")] and accounts(app) == ["dave@corp.example"]
 
 
 def test_groups_map_to_roles_only_through_the_mapping(app, browser, add_provider, token_proxy):
@@ -137,4 +137,4 @@ def test_the_last_way_in_cannot_be_unlinked(app, browser, provider):
     response = browser.session.post(f"{browser.base_url}/account/linked/{identity_id}/remove",
                                     data={"csrf_token": csrf_token(profile.text)})
     assert response.status_code == 200 and "only way to sign in" in response.text
-    assert identities(app) == [("alice@upstream.test", "upstream")]
+    assert identities(app) == [("alice@upstream.example", "upstream")]

@@ -12,9 +12,9 @@ def test_a_first_sign_in_creates_an_account_just_in_time(app, browser, provider)
     response = browser.sign_in()
     assert response.status_code == 302 and response.headers["Location"] == "/account", response.text[:500]
     page = browser.session.get(browser.base_url + "/account")
-    assert "alice@upstream.test" in page.text
+    assert "alice@upstream.example" in page.text
     with app.app_context():
-        user = db.session.scalar(select(User).where(User.email == "alice@upstream.test"))
+        user = db.session.scalar(select(User).where(User.email == "alice@upstream.example"))
         assert user is not None and user.email_verified and user.password_hash is None
         identity = db.session.scalar(select(FederatedIdentity))
         assert identity.user_id == user.id and identity.provider.name == "upstream"

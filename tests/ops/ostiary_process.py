@@ -13,6 +13,6 @@ from tests.settings import SECRET_KEY  # noqa: F401
 
 @contextmanager
 def serving(env: dict[str, str], log_path: Path, workers: int = 2) -> Iterator[str]:
-    """serve() on the issuer's port, yielding its base URL."""
+    """serve() on the issuer's port, yielding the issuer (its base URL as clients know it)."""
     with serve(env, log_path, workers=workers) as node:
-        yield node.url
+        yield env.get("OSTIARY_ISSUER", node.url)
