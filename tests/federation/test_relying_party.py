@@ -37,10 +37,10 @@ def test_continue_with_upstream_all_the_way_to_verified_tokens(app, make, browse
     claims = pyjwt.decode(tokens["id_token"], signing_key.key, algorithms=["RS256"], audience=client.client_id,
                           issuer=live_server)
     with app.app_context():
-        ours = db.session.scalar(select(User).where(User.email == "alice@upstream.test"))
+        ours = db.session.scalar(select(User).where(User.email == "alice@upstream.example"))
         assert claims["sub"] == ours.sub
     assert claims["amr"] == ["fed"] and claims["idp"] == "upstream" and claims["nonce"] == params["nonce"]
-    assert userinfo(live_server, tokens["access_token"]).json()["email"] == "alice@upstream.test"
+    assert userinfo(live_server, tokens["access_token"]).json()["email"] == "alice@upstream.example"
     rotated = refresh(live_server, client, tokens["refresh_token"])
     assert rotated.status_code == 200 and rotated.json()["refresh_token"] != tokens["refresh_token"]
 
@@ -57,7 +57,7 @@ def test_an_oauth2_provider_without_id_tokens(app, make, browser, add_provider, 
     response = browser.sign_in("/federation/plain/start?next=/account")
     assert response.status_code == 302 and response.headers["Location"] == "/account"
     with app.app_context():
-        assert db.session.scalar(select(User.email)) == "alice@upstream.test"
+        assert db.session.scalar(select(User.email)) == "alice@upstream.example"
 
 
 def test_a_cancelled_upstream_sign_in_is_access_denied_to_the_relying_party(app, make, browser, provider):
@@ -66,7 +66,7 @@ def test_a_cancelled_upstream_sign_in_is_access_denied_to_the_relying_party(app,
     login_page = browser.session.get(browser.base_url + path)
     assert 'id="continue-with-upstream"' in login_page.text  # the button on our sign-in page
     start = login_page.text.split('id="continue-with-upstream"', 1)[1].split('href="', 1)[1].split('"', 1)[0]
-    response = browser.sign_in(start.replace("&amp;", "&"), login="frank@upstream.test", decision="deny")
+    response = browser.sign_in(start.replace("&amp;", "&"), login="frank@upstream.example", decision="deny")
     assert response.status_code == 302 and response.headers["Location"].startswith(client.redirect_uri)
     answer = query_of(response.headers["Location"])
     assert (answer["error"], answer["state"], answer["iss"]) == ("access_denied", params["state"], browser.base_url)
@@ -89,5 +89,12 @@ def test_a_made_up_redirect_uri_gets_a_page_not_a_redirect(make, browser, provid
     client = make.client()
     path, _, _ = _authorize_path(client, redirect_uri="https://evil.example/cb")
     start = "/federation/upstream/start?" + urlencode({"next": path})
-    response = browser.sign_in(start, login="frank@upstream.test", decision="deny")
+    response = browser.sign_in(start, login="frank@upstream.example", decision="deny")
     assert response.status_code == 400 and "upstream_denied" in response.text
+
+
+def test_the_sign_up_page_offers_the_providers_while_sign_up_is_open(app, client, provider, monkeypatch):
+    monkeypatch.setitem(app.config, "SIGNUP", "open")
+    assert 'id="continue-with-upstream"' in client.get("/signup?next=/account").text
+    monkeypatch.setitem(app.config, "SIGNUP", "closed")
+    assert 'id="continue-with-upstream"' not in client.get("/signup").text
