@@ -90,10 +90,18 @@ def sign_in(login: str, password: str, *, ip: str | None, user_agent: str | None
             return outcome
         if outcome.user.registration_pending:
             return Refused(EMAIL_UNCONFIRMED)
-        if second_factors.factors_of(outcome.user).any:
-            return FactorRequired(outcome.user, pending_sign_ins.hold(outcome.user, outcome.amr))
-        signed_in = start_session(outcome, replacing=replacing, ip=ip, user_agent=user_agent)
-        return replace(signed_in, must_enrol=second_factors.must_enrol(outcome.user))
+        return proceed(outcome, replacing=replacing, ip=ip, user_agent=user_agent)
+
+
+def proceed(identified: Identified, *, replacing: str | None, ip: str | None,
+            user_agent: str | None) -> SignedIn | FactorRequired:
+    """Identified -> SignedIn, or FactorRequired when the account has a second factor: every first step (a
+    password, an upstream provider's assertion) goes through here, so none of them skips the second."""
+    user = identified.user
+    if second_factors.factors_of(user).any:
+        return FactorRequired(user, pending_sign_ins.hold(user, identified.amr, idp=identified.idp))
+    signed_in = start_session(identified, replacing=replacing, ip=ip, user_agent=user_agent)
+    return replace(signed_in, must_enrol=second_factors.must_enrol(user))
 
 
 def verify_second_factor(token: str | None, method: str, response: str, *, challenge: str = "", ip: str | None,
@@ -118,7 +126,8 @@ def verify_second_factor(token: str | None, method: str, response: str, *, chall
             _failed(attempt, "sign_in.second_factor", held.user.sub, method=method[:20])
             return Refused(INVALID_CREDENTIALS)
         amr = (*held.amr, *methods, assurance.MULTIPLE_FACTORS)
-        return start_session(Identified(held.user, amr, now()), replacing=replacing, ip=ip, user_agent=user_agent)
+        return start_session(Identified(held.user, amr, now(), idp=held.idp), replacing=replacing, ip=ip,
+                             user_agent=user_agent)
 
 
 def sign_in_with_passkey(credential: str, challenge: str, *, ip: str | None, user_agent: str | None,

@@ -28,7 +28,7 @@ from app.models import FederatedIdentity, UpstreamProvider, User
 from app.models.clock import now
 from app.security.secrets import generate_secret, keyed_digest
 from app.services import audit, authentication, one_time_tokens, outbox, providers, upstream, users
-from app.services.authentication import Identified, Refused, SignedIn
+from app.services.authentication import FactorRequired, Identified, Refused, SignedIn
 from app.services.transaction import transaction
 from app.services.upstream import UpstreamError
 
@@ -114,7 +114,8 @@ def begin(name: str, *, binding: str, link_user: User | None = None, login_hint:
 
 
 def complete(name: str, params: dict[str, str], *, binding: str, signed_in_user: User | None, ip: str | None,
-             user_agent: str | None, replacing: str | None) -> SignedIn | LinkRequired | Linked | Declined:
+             user_agent: str | None,
+             replacing: str | None) -> SignedIn | FactorRequired | LinkRequired | Linked | Declined:
     """The callback: state (this browser's, for this provider, once), RFC 9207 iss, the code exchange and the
     person's claims, then the rules above. Every refusal is audited; nothing half-created survives one."""
     provider = providers.find_provider(name)
@@ -151,7 +152,7 @@ def complete(name: str, params: dict[str, str], *, binding: str, signed_in_user:
 
 
 def _sign_in(provider: UpstreamProvider, person: UpstreamPerson, *, binding: str, ip: str | None,
-             user_agent: str | None, replacing: str | None) -> SignedIn | LinkRequired | Declined:
+             user_agent: str | None, replacing: str | None) -> SignedIn | FactorRequired | LinkRequired | Declined:
     with transaction():
         identity = _identity(provider, person.subject)
         if identity is not None:
@@ -190,7 +191,7 @@ def _sign_in(provider: UpstreamProvider, person: UpstreamPerson, *, binding: str
 
 
 def confirm_with_password(token: str, password: str, *, binding: str, ip: str | None, user_agent: str | None,
-                          replacing: str | None) -> SignedIn | Refused | Declined:
+                          replacing: str | None) -> SignedIn | FactorRequired | Refused | Declined:
     """The person proves the existing account with its password (counted like a sign-in); the identity is linked
     and the session records both ways it was proven (amr pwd and fed)."""
     pending = one_time_tokens.peek(LINK, token)
@@ -209,7 +210,7 @@ def confirm_with_password(token: str, password: str, *, binding: str, ip: str | 
                 return Declined(INVALID_STATE)
             provider = _linkable(data, account)
             identified = Identified(account, (authentication.PASSWORD, FEDERATED), now(), idp=provider.name)
-            return authentication.start_session(identified, replacing=replacing, ip=ip, user_agent=user_agent)
+            return authentication.proceed(identified, replacing=replacing, ip=ip, user_agent=user_agent)
     except _NotLinkable as refused:
         return refused.declined
 
@@ -331,10 +332,11 @@ def _link_from_account(provider: UpstreamProvider, person: UpstreamPerson, user:
 
 
 def _start(user: User, provider: UpstreamProvider, *, ip: str | None, user_agent: str | None,
-           replacing: str | None) -> SignedIn:
-    # auth_time is now: this server authenticated the person now, by the upstream's fresh assertion.
+           replacing: str | None) -> SignedIn | FactorRequired:
+    # auth_time is now: this server authenticated the person now, by the upstream's fresh assertion. An account
+    # with a second factor is asked for it, as after a password.
     identified = Identified(user, (FEDERATED,), now(), idp=provider.name)
-    return authentication.start_session(identified, replacing=replacing, ip=ip, user_agent=user_agent)
+    return authentication.proceed(identified, replacing=replacing, ip=ip, user_agent=user_agent)
 
 
 def _identity(provider: UpstreamProvider, subject: str) -> FederatedIdentity | None:

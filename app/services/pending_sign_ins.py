@@ -20,13 +20,14 @@ PURPOSE = "mfa_challenge"
 @dataclass(frozen=True)
 class Held:
     user: User
-    amr: tuple[str, ...]  # the methods already verified (the password)
+    amr: tuple[str, ...]  # the methods already verified (the password, or an upstream provider's assertion)
+    idp: str | None = None  # the upstream provider of a federated first step
 
 
-def hold(user: User, amr: tuple[str, ...]) -> str:
+def hold(user: User, amr: tuple[str, ...], idp: str | None = None) -> str:
     """Part of the caller's transaction; returns the browser's token."""
     issued = one_time_tokens.issue(PURPOSE, user_id=user.id, ttl_seconds=current_app.config["SECOND_FACTOR_TTL_SECONDS"],
-                                   data={"amr": list(amr)})
+                                   data={"amr": list(amr), "idp": idp})
     return issued.token
 
 
@@ -38,7 +39,8 @@ def find(token: str | None) -> Held | None:
     user = db.session.get(User, redeemed.user_id)
     if user is None or not user.is_active:
         return None
-    return Held(user, tuple(str(method) for method in redeemed.data.get("amr", [])))
+    idp = redeemed.data.get("idp")
+    return Held(user, tuple(str(method) for method in redeemed.data.get("amr", [])), idp if isinstance(idp, str) else None)
 
 
 def claim(token: str) -> bool:

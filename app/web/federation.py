@@ -18,12 +18,13 @@ from app.oauth.errors import TemporarilyUnavailableError
 from app.security.secrets import generate_secret
 from app.security.throttle import Throttled
 from app.services import authentication, clients, federation
-from app.services.authentication import THROTTLED, Refused, SignedIn
+from app.services.authentication import THROTTLED, FactorRequired, Refused, SignedIn
 from app.services.federation import Declined, Linked, LinkRequired
 from app.services.upstream import UpstreamError
 from app.web import rate_limits
 from app.web.account import signed_in
-from app.web.login_session import begin_session, current_login_session, current_user, presented_cookie
+from app.web.login_session import current_login_session, current_user, presented_cookie
+from app.web.mfa import after_sign_in, ask_for_second_factor
 from app.web.redirects import safe_next
 
 bp = Blueprint("federation", __name__)
@@ -100,10 +101,12 @@ def callback(name: str) -> ResponseReturnValue:
     return _answer(outcome)
 
 
-def _answer(outcome: SignedIn | LinkRequired | Linked | Declined) -> ResponseReturnValue:
+def _answer(outcome: SignedIn | FactorRequired | LinkRequired | Linked | Declined) -> ResponseReturnValue:
     next_url = safe_next(session.get(NEXT))
     if isinstance(outcome, SignedIn):
-        return begin_session(redirect(next_url), outcome)
+        return after_sign_in(next_url, outcome)
+    if isinstance(outcome, FactorRequired):
+        return ask_for_second_factor(next_url, outcome)
     if isinstance(outcome, LinkRequired):
         session[PENDING] = outcome.token
         return _link_page(outcome.provider, outcome.email)
