@@ -21,7 +21,7 @@ EXEMPT = {
     "oauth.authorize": "the consent decision checks the CSRF token itself (tested below)",
     "oidc.end_session": "the confirmation checks the CSRF token itself (tested below)",
 }
-CSRF_REFUSED = "The form expired or was sent from another site"
+CSRF_REFUSED = "or was sent from another site, so it was not accepted"  # the form-expired page (app/web/error_pages.py)
 
 
 def state_changing_routes(app: Flask) -> list[tuple[str, str]]:
