@@ -30,7 +30,7 @@ def test_the_account_page_shows_username_and_roles_and_signs_out(page, lee, sign
     page.get_by_role("button", name="Sign out").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Welcome to Ostiary")
     page.goto("/account")
-    expect(page.get_by_role("button", name="Sign in")).to_be_visible()  # the session is over
+    expect(page.get_by_role("button", name="Sign in", exact=True)).to_be_visible()  # the session is over
     assert browser_log.errors == []
 
 

@@ -29,7 +29,7 @@ def test_continue_with_upstream_end_to_end(page, provider, upstream, rp_client, 
     expect(page).to_have_url(re.compile("^" + re.escape(upstream.url) + "/login"))
     page.get_by_label("Email or username").fill("alice@upstream.example")
     page.get_by_label("Password").fill(DEFAULT_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
     expect(page).to_have_url(re.compile("^" + re.escape(upstream.url) + "/oauth/authorize"))
     page.get_by_role("button", name="Allow", exact=True).click()
 
@@ -65,7 +65,7 @@ def test_link_and_unlink_from_the_account_page(page, make, provider, live_server
     page.get_by_role("button", name="Link Upstream").click()  # a fresh sign-in: no password asked
     page.get_by_label("Email or username").fill("alice@upstream.example")
     page.get_by_label("Password").fill(DEFAULT_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
     # The upstream asks for consent unless this person gave it before (the upstream outlives one test).
     page.wait_for_url(re.compile(re.escape(f"{live_server}/account/linked") + "|/oauth/authorize"))
     if "/oauth/authorize" in page.url:

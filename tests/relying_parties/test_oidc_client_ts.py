@@ -95,7 +95,7 @@ def test_a_single_page_app_signs_in_reads_userinfo_and_revokes_its_tokens(
     monkeypatch.setitem(app.config, "CORS_ALLOWED_ORIGINS", [single_page_app.origin])
 
     page.goto(single_page_app.origin)
-    page.get_by_role("button", name="Sign in").click()  # discovery, then off to Ostiary with PKCE
+    page.get_by_role("button", name="Sign in", exact=True).click()  # discovery, then off to Ostiary with PKCE
     sign_in(page, "alice@example.com")
     page.get_by_role("button", name="Allow").click()
     expect(page.locator("#status")).to_have_text("signed in")  # code exchanged and userinfo read, cross-origin
