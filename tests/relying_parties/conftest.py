@@ -1,10 +1,2 @@
-"""Relying-party libraries as apps use them; the browser ones drive the same Chromium as tests/browser."""
-
-from tests.browser.conftest import (  # noqa: F401 - fixtures
-    browser_log,
-    chromium,
-    context,
-    page,
-    playwright_driver,
-    sign_in,
-)
+"""Relying-party libraries as apps use them. The browser-driven one (oidc-client-ts) lives in tests/browser, so it
+shares that directory's single Playwright driver; its npm package stays here, beside the other libraries."""
