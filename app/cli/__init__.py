@@ -43,7 +43,7 @@ def _create_app() -> Flask:
 
 class OstiaryCLI(Group):
     """Ostiary's own commands: not Flask's (--app, --debug, --env-file) nor its plugins' developer commands
-    (`db migrate`, `limiter`), which FlaskGroup would offer."""
+    (`db migrate`), which FlaskGroup would offer."""
 
     def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
                      **extra: Any) -> click.Context:

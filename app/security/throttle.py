@@ -3,7 +3,7 @@
 Counting first is what makes the limit hold under concurrency: of 50 simultaneous wrong attempts, the atomic
 increment hands out at most `limit` slots, so at most `limit` secrets are ever compared. A slot is given back
 when its credential proves good, so the counters hold failures (plus attempts still being checked) only.
-Counters live in Flask-Limiter's storage: Redis when OSTIARY_REDIS_URL is set, so every node shares them.
+Counters live in a `limits` storage: Redis when OSTIARY_REDIS_URL is set, so every node shares them.
 """
 
 from __future__ import annotations
@@ -18,10 +18,8 @@ from dataclasses import dataclass
 from typing import Self
 
 from flask import Flask, current_app
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 from limits.errors import StorageError
-from limits.storage import MemoryStorage, Storage
+from limits.storage import MemoryStorage, Storage, storage_from_string
 
 log = logging.getLogger(__name__)
 
@@ -78,8 +76,8 @@ class Attempt:
 
 
 class Throttle:
-    def __init__(self, limiter: Limiter) -> None:
-        self._limiter = limiter
+    def __init__(self, shared: Storage) -> None:
+        self._shared = shared
         self._fallback = MemoryStorage()
         self._shared_down_until = 0.0
 
@@ -120,7 +118,7 @@ class Throttle:
         """Forget these counters now (an operator lifting a lockout); returns the most any of them held. Both
         storages: this node may have counted alone while the shared one was down."""
         held = 0
-        for storage in (self._limiter.storage, self._fallback):
+        for storage in (self._shared, self._fallback):
             for counter in counters:
                 try:
                     held = max(held, storage.get(counter.key))
@@ -132,11 +130,11 @@ class Throttle:
 
     def reset(self) -> None:
         """Forget every counter (tests)."""
-        self._limiter.storage.reset()
+        self._shared.reset()
         self._fallback.reset()
 
     def _storage(self) -> Storage:
-        return self._fallback if time.monotonic() < self._shared_down_until else self._limiter.storage
+        return self._fallback if time.monotonic() < self._shared_down_until else self._shared
 
     def _incr(self, counter: Counter, amount: int) -> int:
         storage = self._storage()
@@ -213,13 +211,13 @@ def throttle() -> Throttle:
 
 
 def init_app(app: Flask) -> None:
-    """One Limiter per app (Flask-Limiter keeps its storage on the instance, and tests build several apps)."""
+    """One storage per app (tests build several apps). The `limits` storage alone: the counters are taken where a
+    credential is checked, so no hook runs on every request."""
     redis_url = app.config["REDIS_URL"]
     options: dict[str, str | int | float | bool] = {"wrap_exceptions": True}
     if redis_url:
         options.update(socket_timeout=STORAGE_TIMEOUT_SECONDS, socket_connect_timeout=STORAGE_TIMEOUT_SECONDS)
-    limiter = Limiter(
-        get_remote_address, app=app, storage_uri=redis_url or "memory://", storage_options=options,  # type: ignore[arg-type]
-        strategy="fixed-window", key_prefix=KEY_PREFIX,
-    )
-    app.extensions["ostiary.throttle"] = Throttle(limiter)
+    storage = storage_from_string(redis_url or "memory://", **options)
+    if not isinstance(storage, Storage):  # the URI schemes above are synchronous ones
+        raise TypeError(f"rate-limit storage {type(storage).__name__} is not synchronous")
+    app.extensions["ostiary.throttle"] = Throttle(storage)

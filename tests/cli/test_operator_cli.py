@@ -21,12 +21,12 @@ def test_version_is_the_installed_packages():
 def test_help_offers_no_flask_options_and_no_developer_commands():
     result = CliRunner().invoke(cli, ["--help"])
     assert result.exit_code == 0, result.output
-    for flask_only in ("--app", "--debug", "--env-file", " db ", " limiter ", " run ", " shell ", " routes "):
+    for flask_only in ("--app", "--debug", "--env-file", " db ", " run ", " shell ", " routes "):
         assert flask_only not in result.output
     assert {"init", "serve", "users", "clients", "keys", "audit"} <= set(cli.commands)
 
 
-@pytest.mark.parametrize("args", [["db", "upgrade"], ["db", "migrate"], ["limiter", "limits"], ["shell"],
+@pytest.mark.parametrize("args", [["db", "upgrade"], ["db", "migrate"], ["shell"],
                                   ["--app", "wsgi", "routes"], ["--debug", "init"]])
 def test_developer_commands_are_not_there(args):
     result = CliRunner().invoke(cli, args)
