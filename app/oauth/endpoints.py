@@ -28,7 +28,7 @@ from app.oauth.signing import InvalidJWT, verify
 from app.oauth.tokens import family_ends_at
 from app.services import api_keys, token_families
 from app.services.clients import get_active_client
-from app.services.users import get_by_sub
+from app.services.users import is_active_subject
 
 
 def check_token_parameter(request: OAuth2Request) -> None:
@@ -133,8 +133,7 @@ def _is_live(token: RefreshToken | AccessToken, requester: Client) -> bool:
         return False
     if sub == client_id:
         return True  # client_credentials: the client is the subject
-    user = get_by_sub(sub)
-    return user is not None and user.is_active
+    return is_active_subject(sub)
 
 
 def check_id_token_hint(hint: str, client_id: str | None = None) -> dict[str, Any]:

@@ -1,14 +1,17 @@
-"""Client registrations and API keys in process memory, dropped on every worker of every node when one changes.
+"""Client registrations, API keys, accounts and the revocation ledger in process memory, dropped on every worker
+of every node when one changes.
 
-The token, introspection and revocation endpoints look a client up on every request; this answers most of those
-look-ups without a database round trip. It is correct across processes because every write that could change an
-answer clears the cache everywhere (app/services/client_cache_invalidation.py): in this process at once, in the
+The token, introspection and revocation endpoints look a client up on every request, and introspection (like
+every bearer check) asks whether a token's account is active and whether its jti was revoked; this answers most of
+those look-ups without a database round trip. It is correct across processes because every write that could change
+an answer clears the cache everywhere (app/services/client_cache_invalidation.py): in this process at once, in the
 others through PostgreSQL NOTIFY (or, on SQLite, `PRAGMA data_version`). While a process cannot be sure it would
 hear of a change (its listener is not connected), it does not use the cache at all.
 
-What is held: detached copies of rows that exist (a client's secret digest, never a secret). A look-up that finds
-nothing is not remembered, so unknown client ids cost what they always cost and cannot grow the cache; the number
-of entries is bounded (OSTIARY_CLIENT_CACHE_ENTRIES, least recently used first out).
+What is held: detached copies of rows that exist (a client's secret digest, never a secret), and the jtis known
+not to be revoked. A look-up that finds nothing (an unknown id, a revoked jti) is not remembered, so it costs what
+it always cost and cannot grow the cache; each kind of entry is bounded on its own (OSTIARY_CLIENT_CACHE_ENTRIES,
+least recently used first out), so a busy ledger never pushes a client out.
 """
 
 from __future__ import annotations
@@ -23,18 +26,22 @@ from sqlalchemy import inspect
 
 from app.models import ApiKey, Client, User
 
-Row = TypeVar("Row", Client, ApiKey)
+Row = TypeVar("Row", Client, ApiKey, User, bool)
 
 
 def detached_copy(row: Row) -> Row:
     """A transient copy of a loaded row (an API key with a copy of its owner): no session, no lazy loads, safe to
-    share between threads as long as nobody writes to it."""
-    values = {attribute.key: _copied(getattr(row, attribute.key)) for attribute in inspect(type(row)).column_attrs}
-    copy = type(row)(**values)
-    if isinstance(row, ApiKey):
-        owner = row.owner
-        copy.owner = User(**{a.key: _copied(getattr(owner, a.key)) for a in inspect(User).column_attrs})
+    share between threads as long as nobody writes to it. A plain value is its own copy."""
+    if isinstance(row, bool):
+        return row
+    copy = _columns_of(row)
+    if isinstance(row, ApiKey) and isinstance(copy, ApiKey):
+        copy.owner = _columns_of(row.owner)
     return copy
+
+
+def _columns_of(row: Any) -> Any:
+    return type(row)(**{a.key: _copied(getattr(row, a.key)) for a in inspect(type(row)).column_attrs})
 
 
 def _copied(value: Any) -> Any:
@@ -48,11 +55,11 @@ class Freshness(Protocol):
 
 
 class RegistrationCache:
-    """A bounded LRU of detached rows, keyed by (kind, id), with a generation that every clear advances."""
+    """A bounded LRU of detached rows per kind, keyed by id, with a generation that every clear advances."""
 
     def __init__(self, max_entries: int) -> None:
         self.max_entries = max_entries
-        self._entries: OrderedDict[tuple[str, str], Any] = OrderedDict()
+        self._entries: dict[str, OrderedDict[str, Any]] = {}
         self._lock = threading.Lock()
         self._generation = 0
         #: Whether this process would hear of a change now; the cache is bypassed while it would not.
@@ -61,7 +68,7 @@ class RegistrationCache:
         self.freshness: Freshness | None = None
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return sum(len(entries) for entries in self._entries.values())
 
     def clear(self) -> None:
         with self._lock:
@@ -86,9 +93,10 @@ class RegistrationCache:
         if self.max_entries <= 0 or self.freshness is None or not self.freshness.fresh() or not self.trusted:
             return load(key)
         with self._lock:
-            found = self._entries.get((kind, key))
-            if found is not None:
-                self._entries.move_to_end((kind, key))
+            entries = self._entries.get(kind)
+            found = entries.get(key) if entries is not None else None
+            if entries is not None and found is not None:
+                entries.move_to_end(key)
                 return found
             generation = self._generation
         loaded = load(key)
@@ -98,9 +106,10 @@ class RegistrationCache:
         with self._lock:
             # A clear since the load began means the row may have changed after it was read: do not keep it.
             if generation == self._generation and self.trusted:
-                self._entries[(kind, key)] = copy
-                while len(self._entries) > self.max_entries:
-                    self._entries.popitem(last=False)
+                entries = self._entries.setdefault(kind, OrderedDict())
+                entries[key] = copy
+                while len(entries) > self.max_entries:
+                    entries.popitem(last=False)
         return copy
 
 

@@ -1,7 +1,7 @@
 """When the client cache (client_cache.py) may answer, and how every process hears that it must forget.
 
-Writes: every statement that changes a client, an API key or what a key's owner lends it (enabled, roles, scopes)
-clears this process's cache at once, again when its transaction ends, and on PostgreSQL sends NOTIFY in the same
+Writes: every statement that changes a client, an API key, what an account or a key's owner lends its tokens
+(enabled, roles, scopes) or the revocation ledger (an access token's revoked_at) clears this process's cache at once, again when its transaction ends, and on PostgreSQL sends NOTIFY in the same
 transaction, so that every listening process clears its own when (and only if) the change commits.
 
 Reads, PostgreSQL: each process keeps one connection that LISTENs. The cache answers only while that connection
@@ -37,27 +37,35 @@ TRUST_SECONDS = 1.0
 RECONNECT_MAX_SECONDS = 2.0
 _DATA_VERSION = "ostiary.client_cache.data_version"
 
-# Tables whose rows the cache copies, and for an UPDATE the columns that matter (None: any). Inserts never
-# matter: a look-up that found nothing was not remembered.
+# Tables whose rows the cache copies, and for an UPDATE the columns that matter (None: any). A plain INSERT never
+# matters: a look-up that found nothing was not remembered, and a new access token's jti is born unrevoked. An
+# upsert's DO UPDATE is an UPDATE (revoking an access token that has no row yet inserts one already revoked).
 WATCHED: dict[str, frozenset[str] | None] = {
     "clients": None,
     "api_keys": None,
     "users": frozenset({"is_active", "roles", "scope", "sub"}),
+    "access_tokens": frozenset({"revoked_at"}),
 }
 # An API key's last-use time is written once a minute per key and never read from the cache.
 IGNORED: dict[str, frozenset[str]] = {"api_keys": frozenset({"last_used_at"})}
-DML = re.compile(r'\s*(?:(UPDATE)|DELETE\s+FROM)\s+"?(\w+)"?', re.IGNORECASE)
+DML = re.compile(r'\s*(?:(UPDATE)|DELETE\s+FROM|(INSERT)\s+INTO)\s+"?(\w+)"?', re.IGNORECASE)
+UPSERT = re.compile(r"\bON\s+CONFLICT\b.*?\bDO\s+UPDATE\b", re.IGNORECASE | re.DOTALL)
 SET_CLAUSE = re.compile(r"\bSET\s+(.*?)(?:\s+WHERE\b|\s+RETURNING\b|$)", re.IGNORECASE | re.DOTALL)
 ASSIGNED = re.compile(r'"?(\w+)"?\s*=')
 
 
 def changes_registrations(sql: str) -> bool:
-    """Whether a statement may change what the cache holds (an UPDATE or DELETE of a watched row)."""
+    """Whether a statement may change what the cache holds (an UPDATE, upsert or DELETE of a watched row)."""
     matched = DML.match(sql)
-    if matched is None or matched.group(2).lower() not in WATCHED:
+    if matched is None or matched.group(3).lower() not in WATCHED:
         return False
-    table = matched.group(2).lower()
-    if not matched.group(1):
+    table = matched.group(3).lower()
+    if matched.group(2):
+        upsert = UPSERT.search(sql)
+        if upsert is None:
+            return False  # a plain INSERT
+        sql = sql[upsert.end():]
+    elif not matched.group(1):
         return True  # DELETE
     set_clause = SET_CLAUSE.search(sql)
     assigned = set(ASSIGNED.findall(set_clause.group(1))) if set_clause else set()

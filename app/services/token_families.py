@@ -21,7 +21,7 @@ from app.extensions import db
 from app.models import AccessTokenRecord, AuthorizationCode, LoginSession, RefreshToken, User
 from app.models.clock import now
 from app.security.secrets import digest
-from app.services import audit
+from app.services import audit, client_cache
 from app.services.transaction import transaction
 
 
@@ -146,8 +146,13 @@ def revoke_access_token(jti: str, *, client_id: str, user_sub: str, expires_at: 
 
 
 def is_access_token_revoked(jti: str) -> bool:
+    """Through the client cache, which remembers only the jtis found unrevoked and forgets them on any revocation."""
+    return client_cache.cached("unrevoked_jti", jti, _unrevoked) is None
+
+
+def _unrevoked(jti: str) -> bool | None:
     revoked = db.session.scalar(select(AccessTokenRecord.revoked_at).where(AccessTokenRecord.jti == jti))
-    return revoked is not None
+    return True if revoked is None else None
 
 
 # --- helpers: they join the transaction of the use case above that calls them ---------------------------------

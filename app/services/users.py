@@ -19,7 +19,7 @@ from app.models import ApiKey, AuthorizationCode, Consent, LoginSession, OneTime
 from app.models.second_factor import Passkey, RecoveryCode, TotpSecret
 from app.scopes import ADMIN_ROLE
 from app.security.passwords import PasswordPolicyError, check_policy, passwords
-from app.services import api_keys, audit, one_time_tokens
+from app.services import api_keys, audit, client_cache, one_time_tokens
 from app.services.pagination import Page, paginate
 from app.services.revocation import revoke_issued
 from app.services.roles import validate_principal_scope, validate_roles
@@ -156,6 +156,12 @@ def get_by_sub(sub: str) -> User | None:
     if not sub or len(sub) > 36 or not sub.isprintable():
         return None  # no subject has such a value, and PostgreSQL refuses NUL in a query parameter
     return db.session.scalar(select(User).where(User.sub == sub))
+
+
+def is_active_subject(sub: str) -> bool:
+    """Whether `sub` names an enabled account, through the client cache: introspection asks it on every call."""
+    user = client_cache.cached("user", sub, get_by_sub)
+    return user is not None and user.is_active
 
 
 def get_person(sub: str) -> User:

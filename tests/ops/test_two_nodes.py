@@ -34,6 +34,7 @@ from tests.flows import (
     query_of,
     refresh,
     revoke,
+    tokens_for,
     userinfo,
 )
 from tests.ops.nodes import migrated_app, postgres_database
@@ -192,6 +193,51 @@ def seconds_until_refused(nodes: list[Node], client_id: str, secret: str, limit:
         elapsed = time.monotonic() - started
         assert elapsed < limit, f"still accepted after {elapsed:.2f} s by {[node.url for node in pending]}"
     return time.monotonic() - started
+
+
+def seconds_until_inactive(nodes: list[Node], client: RegisteredClient, token: str, limit: float) -> float:
+    """From now until every node's introspection calls the token inactive (measured, and asserted below `limit`)."""
+    started, pending = time.monotonic(), list(nodes)
+    while pending:
+        pending = [node for node in pending if introspect(node.url, client, token)["active"]]
+        elapsed = time.monotonic() - started
+        assert elapsed < limit, f"still active after {elapsed:.2f} s on {[node.url for node in pending]}"
+    return time.monotonic() - started
+
+
+def test_a_revoked_or_disowned_access_token_is_inactive_on_every_node_within_a_second(cluster, capsys):
+    """Each node remembers the jtis it found unrevoked and the accounts it found active (client cache); a revocation
+    or a disabled account, committed elsewhere (this process), reaches both through PostgreSQL NOTIFY."""
+    from app.extensions import db
+    from app.models import User
+    from app.services import token_families, users
+
+    nodes, machine, web = [cluster.a, cluster.b], cluster.machine, cluster.web
+    person = Factories(cluster.app).user("disowned@example.com")
+    # Each token introspected by its own client (RFC 7662 §4).
+    tokens = {"revoked": (machine, machine_token(cluster.a.url, machine)),
+              "account disabled": (web, tokens_for(cluster.a.url, web, "disowned@example.com")["access_token"])}
+    for node in nodes:  # every node has found each of them live, and remembers it
+        for client, token in tokens.values():
+            for _ in range(3):
+                assert introspect(node.url, client, token)["active"] is True
+
+    measured = {}
+    for what, (client, token) in tokens.items():
+        with cluster.app.app_context():
+            if what == "revoked":
+                claims = introspect(cluster.a.url, client, token)
+                token_families.revoke_access_token(claims["jti"], client_id=claims["client_id"],
+                                                   user_sub=claims["sub"], expires_at=claims["exp"])
+            else:
+                users.disable_user(db.session.get(User, person.id), actor=None)
+            db.session.remove()
+        measured[what] = seconds_until_inactive(nodes, client, token, 1.0)
+        for node in nodes:  # and it stays inactive
+            assert {introspect(node.url, client, token)["active"] for _ in range(5)} == {False}
+    with capsys.disabled():
+        print("\nseconds until both nodes call it inactive: "
+              + ", ".join(f"{what} {s:.3f}" for what, s in measured.items()))
 
 
 def test_a_changed_client_or_key_is_refused_by_every_node_within_a_second(cluster, capsys):

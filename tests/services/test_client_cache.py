@@ -39,6 +39,14 @@ def token_error(response, error: str, status: int) -> None:
     ("INSERT INTO clients (client_id) VALUES (?)", False),
     ("UPDATE refresh_tokens SET used_at=? WHERE refresh_tokens.id = ?", False),
     ("SELECT clients.id FROM clients", False),
+    # The revocation ledger: a new access token is born unrevoked; revoking one updates or upserts its row.
+    ("INSERT INTO access_tokens (jti, family_id, client_id, expires_at, revoked_at) VALUES (?, ?, ?, ?, ?)", False),
+    (("INSERT INTO access_tokens (jti, client_id, expires_at, revoked_at) VALUES (?, ?, ?, ?) ON CONFLICT (jti) "
+     "DO UPDATE SET revoked_at = coalesce(access_tokens.revoked_at, excluded.revoked_at)"), True),
+    (("UPDATE access_tokens SET revoked_at=%(revoked_at)s::INTEGER WHERE access_tokens.family_id IN "
+     "(%(family_id_1_1)s::VARCHAR) AND access_tokens.revoked_at IS NULL"), True),
+    ("DELETE FROM access_tokens WHERE access_tokens.expires_at <= ?", True),
+    ("INSERT INTO users (email) VALUES (?) ON CONFLICT (email) DO NOTHING", False),
 ])
 def test_which_statements_clear_the_cache(sql, changes):
     assert invalidation.changes_registrations(sql) is changes
@@ -72,6 +80,16 @@ def test_bounded_and_a_miss_is_never_remembered():
     loads.clear()
     assert [cache.get("client", f"good{n}", load).client_id for n in (2, 3, 4)] == ["good2", "good3", "good4"]
     assert loads == []
+
+
+def test_each_kind_is_bounded_on_its_own():
+    """A busy revocation ledger (every introspected jti) never pushes a client out."""
+    cache = trusted_cache(3)
+    cache.get("client", "good", lambda client_id: Client(client_id=client_id, name=client_id))
+    for n in range(100):
+        assert cache.get("unrevoked_jti", f"jti{n}", lambda jti: True) is True
+    assert len(cache) == 4
+    assert cache.get("client", "good", lambda client_id: None).client_id == "good"
 
 
 def test_a_copy_loaded_across_a_clear_is_not_kept():
@@ -209,3 +227,24 @@ def test_sqlite_a_commit_by_another_connection_clears_it(app, make, ctx):
     with sqlite3.connect(db.engine.url.database) as other:  # another process, say, with no hooks of ours
         other.execute("UPDATE clients SET is_active = 0 WHERE client_id = ?", (machine.client_id,))
     assert get_active_client(machine.client_id) is None
+
+
+def test_a_revocation_or_a_disabled_account_in_this_process_is_seen_by_the_next_introspection(live_server, app, make):
+    from app.services import token_families
+    from app.services.users import disable_user
+    from tests.flows import introspect, machine_token, tokens_for
+
+    machine, web = make.machine(), make.client()
+    person = make.user("introspected@example.com")
+    issued = machine_token(live_server, machine)
+    user_token = tokens_for(live_server, web, "introspected@example.com")["access_token"]
+    for _ in range(3):  # found live, then answered from memory
+        assert introspect(live_server, machine, issued)["active"] is True
+        assert introspect(live_server, web, user_token)["active"] is True
+    claims = introspect(live_server, machine, issued)
+    with app.app_context():
+        token_families.revoke_access_token(claims["jti"], client_id=claims["client_id"], user_sub=claims["sub"],
+                                           expires_at=claims["exp"])
+        disable_user(get_by_sub(person.sub), actor=None)
+    assert introspect(live_server, machine, issued) == {"active": False}
+    assert introspect(live_server, web, user_token) == {"active": False}
