@@ -218,15 +218,22 @@ def _check(provider: UpstreamProvider) -> None:
 
 
 def _check_url(url: str, name: str) -> None:
+    if not acceptable_url(url):
+        raise ValidationError(f"{name} must be an https URL (http only on a loopback address)", field=name)
+
+
+def acceptable_url(url: Any) -> bool:
+    """An https URL (http only on a loopback address) without user information or fragment: the rule for the
+    configured URLs and for those an upstream's discovery document names."""
+    if not isinstance(url, str) or len(url) > 500 or not url.isprintable() or " " in url:
+        return False
     try:
         parts = urlsplit(url)
         host = parts.hostname
     except ValueError:
-        host = None
-    if (not isinstance(url, str) or len(url) > 500 or not url.isprintable() or " " in url or not host
-            or parts.username is not None or parts.fragment
-            or not (parts.scheme == "https" or (parts.scheme == "http" and is_loopback(host)))):
-        raise ValidationError(f"{name} must be an https URL (http only on a loopback address)", field=name)
+        return False
+    return (bool(host) and parts.username is None and not parts.fragment
+            and (parts.scheme == "https" or (parts.scheme == "http" and is_loopback(host))))
 
 
 def _domain(domain: Any) -> str:

@@ -87,7 +87,8 @@ def endpoints(provider: UpstreamProvider) -> Endpoints:
     found: dict[str, Any] = {}
     for name in ("authorization_endpoint", "token_endpoint", "userinfo_endpoint", "jwks_uri"):
         value = getattr(provider, name, None) or metadata.get(name)
-        if value is not None and not isinstance(value, str):
+        # The browser is sent to the authorization endpoint: never a plain http (or javascript:) one.
+        if value is not None and not providers.acceptable_url(value):
             raise UpstreamError("discovery_malformed", unavailable=True, detail=name)
         found[name] = value
     if not found["authorization_endpoint"] or not found["token_endpoint"] or not found["jwks_uri"]:
