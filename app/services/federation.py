@@ -381,7 +381,8 @@ def _person(provider: UpstreamProvider, claims: dict[str, Any]) -> UpstreamPerso
     name = provider.mapped(claims, "name")
     name = name[:200] if isinstance(name, str) and name.isprintable() and name.strip() else None
     groups = provider.mapped(claims, "groups")
-    return UpstreamPerson(subject, email, verified is True or verified == "true", name,
+    # Only a JSON true vouches for the email (OpenID Connect Core §5.1: a boolean); "true" is a provider's bug.
+    return UpstreamPerson(subject, email, verified is True, name,
                           tuple(g for g in groups if isinstance(g, str)) if isinstance(groups, list) else ())
 
 
