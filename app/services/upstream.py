@@ -35,7 +35,6 @@ CACHE = "ostiary.federation_documents"
 ID_TOKEN_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"]
 MAX_ID_TOKEN_CHARS = 16 * 1024
 LEEWAY_SECONDS = 60
-GITHUB_EMAILS = "https://api.github.com/user/emails"
 
 
 class UpstreamError(Exception):
@@ -164,7 +163,7 @@ def exchange(provider: UpstreamProvider, found: Endpoints, *, code: str, verifie
                 info = {**info, **claims}  # the signed claims win
             claims = info
         if provider.preset == "github":
-            claims = {**claims, **_github_email(session)}
+            claims = {**claims, **_github_email(session, f"{found.userinfo_endpoint}/emails")}
     return claims
 
 
@@ -179,9 +178,10 @@ def _get_json(session: Any, url: str, what: str) -> Any:
         raise UpstreamError(f"{what}_failed", unavailable=True, detail=str(exc)[:200]) from None
 
 
-def _github_email(session: Any) -> dict[str, Any]:
-    """GitHub's /user email is whatever the person made public: the verified primary one comes from its emails API."""
-    emails = _get_json(session, GITHUB_EMAILS, "emails")
+def _github_email(session: Any, url: str) -> dict[str, Any]:
+    """GitHub's /user email is whatever the person made public: the verified primary one comes from its emails API,
+    /user/emails beside the user-info endpoint (api.github.com's, or a GitHub Enterprise Server's /api/v3)."""
+    emails = _get_json(session, url, "emails")
     primary = next((item for item in emails if isinstance(item, dict) and item.get("primary") is True),
                    None) if isinstance(emails, list) else None
     if primary is None or not isinstance(primary.get("email"), str):
