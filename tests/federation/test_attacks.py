@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import AuditEvent, FederatedIdentity, LoginSession, User
-from tests.federation.conftest import FederatedBrowser, Tamper
+from tests.federation.conftest import TOKEN, FederatedBrowser, Tamper, without
 from tests.flows import query_of
 
 START = "/federation/upstream/start?next=/account"
@@ -95,11 +95,11 @@ def _later(claims: dict, **changes) -> dict:
     ("bad signature (a key the upstream never published)", Tamper(claims=lambda c: c, key=FOREIGN_KEY)),
     ("at_hash of another access token", Tamper(claims=lambda c: _later(c, at_hash="AAAAAAAAAAAAAAAAAAAAAA"))),
     ("user-info about someone else", Tamper(claims=lambda c: _later(c, sub="someone-else"))),
-    ("no ID token from an OpenID provider", Tamper(strip_id_token=True)),
+    ("no ID token from an OpenID provider", Tamper(json=without("id_token"))),
     ("token endpoint refuses the code", Tamper(body=b'{"error": "invalid_grant"}', status=400)),
 ])
-def test_a_forged_or_refused_token_response_is_refused(app, browser, provider, token_proxy, case, tamper):
-    token_proxy.tamper = tamper
+def test_a_forged_or_refused_token_response_is_refused(app, browser, provider, upstream_proxy, case, tamper):
+    upstream_proxy.tamper(TOKEN, tamper)
     response = browser.sign_in(START)
     assert (response.status_code, reason(response)) == (400, "upstream_failed"), case
     assert_nothing_created(app)
@@ -113,8 +113,8 @@ def test_a_forged_or_refused_token_response_is_refused(app, browser, provider, t
     ("a redirect to another host", Tamper(body=b"", status=302, headers={"Location": "http://169.254.169.254/"})),
     ("no access token", Tamper(body=b'{"token_type": "Bearer"}')),
 ])
-def test_a_broken_token_endpoint_is_unavailable(app, browser, provider, token_proxy, case, tamper):
-    token_proxy.tamper = tamper
+def test_a_broken_token_endpoint_is_unavailable(app, browser, provider, upstream_proxy, case, tamper):
+    upstream_proxy.tamper(TOKEN, tamper)
     response = browser.sign_in(START)
     assert (response.status_code, reason(response)) == (503, "upstream_unavailable"), case
     assert_nothing_created(app)
