@@ -24,7 +24,7 @@ from flask import Flask
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
-from app.egress import AddressPolicy, Egress
+from app.egress import AddressPolicy, Egress, Limits
 from app.services import providers
 from app.services.upstream import CACHE
 from tests.factories import DEFAULT_PASSWORD
@@ -87,12 +87,13 @@ def upstream(tmp_path_factory: pytest.TempPathFactory, port: int,
 @dataclass
 class Tamper:
     """What the proxy does to the upstream's answers at one path: `claims` changes a token response's ID token
-    claims (re-signed with `key`, the upstream's unless set), `json` rewrites a JSON answer, `body` replaces the
+    claims (re-signed with `key` by `alg`, the upstream's key unless set), `json` rewrites a JSON answer, `body` replaces the
     whole answer (the upstream is not asked), `status` sets the status, `headers` add or replace headers, `delay`
     holds the answer back that many seconds."""
 
     claims: Callable[[dict[str, Any]], dict[str, Any]] | None = None
     key: Any = None
+    alg: str = "RS256"
     json: Callable[[Any], Any] | None = None
     body: bytes | None = None
     status: int | None = None
@@ -186,7 +187,7 @@ class UpstreamProxy:
             key = self.upstream.signing_key()
             claims = tamper.claims(dict(jwt.decode(answer["id_token"], key).claims))
             signing_key = tamper.key or key
-            answer["id_token"] = jwt.encode({"alg": "RS256", "kid": signing_key.thumbprint()}, claims, signing_key)
+            answer["id_token"] = jwt.encode({"alg": tamper.alg, "kid": signing_key.thumbprint()}, claims, signing_key)
         if tamper is not None and tamper.json is not None:
             answer = tamper.json(answer)
         return json.dumps(answer).encode()
@@ -215,6 +216,15 @@ def loopback_egress(app: Flask) -> Iterator[None]:
     app.extensions.pop(CACHE, None)
     yield
     app.extensions["ostiary.egress"] = saved
+    app.extensions.pop(CACHE, None)
+
+
+@pytest.fixture
+def impatient_egress(app: Flask, loopback_egress: None) -> None:
+    """Time-outs of a second for the slow-answer tests (the default 8 s deadline would hold each test that long)."""
+    app.extensions["ostiary.egress"] = Egress(AddressPolicy.from_strings(["127.0.0.0/8", "::1/128"]),
+                                              limits=Limits(connect_timeout_seconds=1, read_timeout_seconds=1,
+                                                            deadline_seconds=1.5))
     app.extensions.pop(CACHE, None)
 
 
