@@ -30,9 +30,10 @@ CLAIMS = ("sub", "email", "email_verified", "name", "picture", "groups")
 AUTH_METHODS = ("client_secret_basic", "client_secret_post")
 ENDPOINTS = ("authorization_endpoint", "token_endpoint", "userinfo_endpoint")
 MAX_SECRET_LENGTH = 1024
-# Microsoft Entra ID: one issuer per tenant. The discovery document of "common" or "organizations" names the
-# issuer https://login.microsoftonline.com/{tenantid}/v2.0: each ID token's iss is checked against it with
-# {tenantid} filled from the token's own `tid` claim (app/services/federation.py).
+# Microsoft Entra ID: one issuer per tenant, named by its id. The discovery document of "common" or
+# "organizations" names the issuer https://login.microsoftonline.com/{tenantid}/v2.0: each ID token's iss is
+# checked against it with {tenantid} filled from the token's own `tid` claim; that of a tenant given by domain
+# (or "consumers") names the tenant's GUID (app/services/upstream.py).
 MICROSOFT_ISSUER = "https://login.microsoftonline.com/{tenant}/v2.0"
 MULTI_TENANT = ("common", "organizations", "consumers")
 

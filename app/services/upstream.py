@@ -11,8 +11,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from authlib.common.errors import AuthlibBaseError
 from authlib.oidc.core import CodeIDToken
@@ -35,6 +37,7 @@ CACHE = "ostiary.federation_documents"
 ID_TOKEN_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"]
 MAX_ID_TOKEN_CHARS = 16 * 1024
 LEEWAY_SECONDS = 60
+TENANT_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")  # Entra ID's, a GUID
 
 
 class UpstreamError(Exception):
@@ -79,9 +82,8 @@ def endpoints(provider: UpstreamProvider) -> Endpoints:
     except EgressError as exc:
         raise UpstreamError("discovery_failed", unavailable=True, detail=exc.detail) from None
     issuer = metadata.get("issuer")
-    # §4.3: the issuer in the document is the one configured (Microsoft's multi-tenant one holds {tenantid}).
-    if issuer != provider.issuer and not (provider.preset == "microsoft" and isinstance(issuer, str)
-                                          and "{tenantid}" in issuer):
+    # §4.3: the issuer in the document is the one configured (Entra ID's names its tenant by id).
+    if issuer != provider.issuer and not (provider.preset == "microsoft" and _entra_issuer(provider.issuer, issuer)):
         raise UpstreamError("discovery_issuer_mismatch", unavailable=True, detail=str(issuer)[:200])
     found: dict[str, Any] = {}
     for name in ("authorization_endpoint", "token_endpoint", "userinfo_endpoint", "jwks_uri"):
@@ -97,6 +99,22 @@ def endpoints(provider: UpstreamProvider) -> Endpoints:
     return Endpoints(issuer, found["authorization_endpoint"], found["token_endpoint"], found["userinfo_endpoint"],
                      found["jwks_uri"], metadata.get("authorization_response_iss_parameter_supported") is True,
                      algorithms or ["RS256"])
+
+
+def _entra_issuer(configured: str, named: Any) -> bool:
+    """Entra ID's documents name the issuer by tenant id: `{tenantid}` for common and organizations (each ID
+    token's `tid` fills it in), the tenant's GUID where it was configured by domain (and for consumers). Anything
+    else in the URL is the configured issuer's."""
+    if not isinstance(named, str):
+        return False
+    try:
+        ours, theirs = urlsplit(configured), urlsplit(named)
+    except ValueError:
+        return False
+    our_path, their_path = ours.path.split("/"), theirs.path.split("/")
+    return ((theirs.scheme, theirs.netloc, theirs.query, theirs.fragment) == (ours.scheme, ours.netloc, "", "")
+            and len(their_path) == len(our_path) > 2 and their_path[2:] == our_path[2:] and their_path[0] == ""
+            and (their_path[1] == "{tenantid}" or TENANT_ID.fullmatch(their_path[1]) is not None))
 
 
 def code_verifier(binding: str, state: str) -> str:
@@ -209,7 +227,7 @@ def validate_id_token(provider: UpstreamProvider, found: Endpoints, id_token: An
     expected = found.issuer or provider.issuer or ""
     if "{tenantid}" in expected:
         tenant = claims.get("tid")
-        if not isinstance(tenant, str) or not tenant.replace("-", "").isalnum():
+        if not isinstance(tenant, str) or not TENANT_ID.fullmatch(tenant):
             raise UpstreamError("id_token_invalid", detail="no tid for a multi-tenant issuer")
         expected = expected.replace("{tenantid}", tenant)
     options = {"iss": {"essential": True, "value": expected}, "aud": {"essential": True, "value": provider.client_id}}
