@@ -290,25 +290,31 @@ def test_a_look_alike_email_never_reaches_another_account(app, make, browser, ad
     assert others == (["alice@xn--upstram-chg.example"] if status == 302 else [])
 
 
-# Microsoft Entra ID: a multi-tenant issuer, checked against each ID token's own tid.
+# Microsoft Entra ID: issuers named by tenant id, checked against each ID token's own tid.
 TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+MICROSOFT_START = "/federation/microsoft/start?next=/account"
 
 
 @pytest.fixture
 def microsoft(add_provider, upstream, upstream_proxy) -> Callable[..., None]:
-    """The microsoft preset at .../common/v2.0 on the upstream: a discovery document shaped like Entra ID's
-    (issuer https://.../{tenantid}/v2.0, no RFC 9207 iss), ID tokens carrying tid and xms_edov as told."""
-    document = requests.get(upstream.url + DISCOVERY, timeout=10).json()
-    document = without("authorization_response_iss_parameter_supported")(document) | {
-        "issuer": f"{upstream.url}/{{tenantid}}/v2.0"}
-    upstream_proxy.tamper(f"/common/v2.0{DISCOVERY}", Tamper(body=json.dumps(document).encode()))
-    add_provider("microsoft", preset="microsoft", issuer=f"{upstream.url}/common/v2.0", display_name="Microsoft")
+    """microsoft(tenant, named, **claims): the microsoft preset at .../<tenant>/v2.0 on the upstream, whose
+    discovery document is shaped like Entra ID's (the issuer .../<named>/v2.0, no RFC 9207 iss), and ID tokens
+    with these claims (None removes one; an iss starting with / is on the upstream)."""
+    document = without("authorization_response_iss_parameter_supported")(
+        requests.get(upstream.url + DISCOVERY, timeout=10).json())
 
-    def tokens(**claims: Any) -> None:
+    def configure(tenant: str = "common", named: str = f"{upstream.url}/{{tenantid}}/v2.0", **claims: Any) -> None:
+        upstream_proxy.tamper(f"/{tenant}/v2.0{DISCOVERY}", Tamper(body=json.dumps(document | {"issuer": named})
+                                                                  .encode()))
+        add_provider("microsoft", preset="microsoft", issuer=f"{upstream.url}/{tenant}/v2.0",
+                     display_name="Microsoft")
+        claims = {"email_verified": None, **claims}  # Entra ID asserts no email_verified
+        if str(claims.get("iss", "")).startswith("/"):
+            claims["iss"] = upstream.url + claims["iss"]
         upstream_proxy.tamper(TOKEN, Tamper(claims=lambda c: {
             key: value for key, value in (c | claims).items() if value is not None}))
 
-    return tokens
+    return configure
 
 
 @pytest.mark.parametrize(("case", "claims", "status", "expected"), [
@@ -318,15 +324,17 @@ def microsoft(add_provider, upstream, upstream_proxy) -> Callable[..., None]:
     ("no tid", {"iss": f"/{TENANT}/v2.0", "xms_edov": True}, 400, "upstream_failed"),
     ("a tid that is a path", {"tid": "../common", "iss": "/../common/v2.0", "xms_edov": True}, 400,
      "upstream_failed"),
+    ("a tid that is the template", {"tid": "{tenantid}", "iss": "/{tenantid}/v2.0", "xms_edov": True}, 400,
+     "upstream_failed"),
     ("the issuer template itself", {"tid": TENANT, "iss": "/{tenantid}/v2.0", "xms_edov": True}, 400,
      "upstream_failed"),
     ("no xms_edov: the email is not verified", {"tid": TENANT, "iss": f"/{TENANT}/v2.0"}, 400, "no_verified_email"),
     ('xms_edov "true"', {"tid": TENANT, "iss": f"/{TENANT}/v2.0", "xms_edov": "true"}, 400, "no_verified_email"),
 ])
-def test_microsoft_checks_the_issuer_against_the_tokens_tenant(app, browser, upstream, microsoft, case, claims,
-                                                               status, expected):
-    microsoft(**(claims | {"iss": upstream.url + claims["iss"], "email_verified": None}))
-    response, _ = sign_in(browser, "/federation/microsoft/start?next=/account", iss=None)  # Entra ID sends no iss
+def test_microsoft_checks_the_issuer_against_the_tokens_tenant(app, browser, microsoft, case, claims, status,
+                                                               expected):
+    microsoft(**claims)
+    response, _ = sign_in(browser, MICROSOFT_START, iss=None)  # Entra ID sends no iss
     assert response.status_code == status, response.text[:300]
     if expected:
         assert reason(response) == expected and census(app) == (0, 0, 0)
@@ -334,6 +342,27 @@ def test_microsoft_checks_the_issuer_against_the_tokens_tenant(app, browser, ups
     else:
         with app.app_context():
             assert db.session.scalar(select(User.email)) == "alice@upstream.example"
+
+
+def test_microsoft_a_tenant_given_by_domain_is_its_tenant_ids_issuer(app, browser, upstream, microsoft):
+    """Entra ID's document for contoso.example names https://.../<its GUID>/v2.0: tokens must name exactly that."""
+    microsoft("contoso.example", f"{upstream.url}/{TENANT}/v2.0", tid=TENANT, iss=f"/{TENANT}/v2.0", xms_edov=True)
+    response, _ = sign_in(browser, MICROSOFT_START, iss=None)
+    assert response.status_code == 302 and response.headers["Location"] == "/account"
+
+
+@pytest.mark.parametrize(("case", "named"), [
+    ("the template on another host", "https://evil.example/{{tenantid}}/v2.0"),
+    ("the template under another path", "{upstream}/evil/{{tenantid}}/v2.0"),
+    ("a tenant that is no id", "{upstream}/evil/v2.0"),
+    ("an upper-case template", "{upstream}/{{TENANTID}}/v2.0"),
+    ("the template with a query", "{upstream}/{{tenantid}}/v2.0?x=1"),
+])
+def test_microsoft_refuses_a_document_naming_another_issuer(app, browser, upstream, microsoft, assert_refused, case,
+                                                            named):
+    microsoft(named=named.format(upstream=upstream.url))
+    response = browser.session.get(browser.base_url + MICROSOFT_START, allow_redirects=False)
+    assert_refused(response, 503, "upstream_unavailable", "discovery_issuer_mismatch")
 
 
 # GitHub: the person from /user (numeric id), the verified primary email from /user/emails beside it.
