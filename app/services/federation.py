@@ -98,11 +98,17 @@ def enabled(name: str) -> bool:
     return provider is not None and provider.enabled
 
 
-def begin(name: str, *, binding: str, link_user: User | None = None, login_hint: str | None = None) -> str:
+def begin(name: str, *, binding: str, link_user: User | None = None,
+          login_hint: str | None = None) -> str | Declined:
     """The upstream authorization URL for this browser (its binding secret): state is a one-time token, the
-    nonce is random, the PKCE verifier is derived from the binding and never stored."""
+    nonce is random, the PKCE verifier is derived from the binding and never stored. Declined (audited) when
+    the provider's discovery document cannot be used."""
     provider = _enabled(name)
-    found = upstream.endpoints(provider)
+    try:
+        found = upstream.endpoints(provider)
+    except UpstreamError as exc:
+        return _declined(UPSTREAM_UNAVAILABLE if exc.unavailable else UPSTREAM_FAILED, provider, cause=exc.reason,
+                         unavailable=exc.unavailable, detail=str(exc))
     nonce = generate_secret(16)
     with transaction():
         issued = one_time_tokens.issue(
@@ -375,7 +381,8 @@ def _person(provider: UpstreamProvider, claims: dict[str, Any]) -> UpstreamPerso
     name = provider.mapped(claims, "name")
     name = name[:200] if isinstance(name, str) and name.isprintable() and name.strip() else None
     groups = provider.mapped(claims, "groups")
-    return UpstreamPerson(subject, email, verified is True or verified == "true", name,
+    # Only a JSON true vouches for the email (OpenID Connect Core §5.1: a boolean); "true" is a provider's bug.
+    return UpstreamPerson(subject, email, verified is True, name,
                           tuple(g for g in groups if isinstance(g, str)) if isinstance(groups, list) else ())
 
 

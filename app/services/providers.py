@@ -30,9 +30,10 @@ CLAIMS = ("sub", "email", "email_verified", "name", "picture", "groups")
 AUTH_METHODS = ("client_secret_basic", "client_secret_post")
 ENDPOINTS = ("authorization_endpoint", "token_endpoint", "userinfo_endpoint")
 MAX_SECRET_LENGTH = 1024
-# Microsoft Entra ID: one issuer per tenant. The discovery document of "common" or "organizations" names the
-# issuer https://login.microsoftonline.com/{tenantid}/v2.0: each ID token's iss is checked against it with
-# {tenantid} filled from the token's own `tid` claim (app/services/federation.py).
+# Microsoft Entra ID: one issuer per tenant, named by its id. The discovery document of "common" or
+# "organizations" names the issuer https://login.microsoftonline.com/{tenantid}/v2.0: each ID token's iss is
+# checked against it with {tenantid} filled from the token's own `tid` claim; that of a tenant given by domain
+# (or "consumers") names the tenant's GUID (app/services/upstream.py).
 MICROSOFT_ISSUER = "https://login.microsoftonline.com/{tenant}/v2.0"
 MULTI_TENANT = ("common", "organizations", "consumers")
 
@@ -218,15 +219,22 @@ def _check(provider: UpstreamProvider) -> None:
 
 
 def _check_url(url: str, name: str) -> None:
+    if not acceptable_url(url):
+        raise ValidationError(f"{name} must be an https URL (http only on a loopback address)", field=name)
+
+
+def acceptable_url(url: Any) -> bool:
+    """An https URL (http only on a loopback address) without user information or fragment: the rule for the
+    configured URLs and for those an upstream's discovery document names."""
+    if not isinstance(url, str) or len(url) > 500 or not url.isprintable() or " " in url:
+        return False
     try:
         parts = urlsplit(url)
         host = parts.hostname
     except ValueError:
-        host = None
-    if (not isinstance(url, str) or len(url) > 500 or not url.isprintable() or " " in url or not host
-            or parts.username is not None or parts.fragment
-            or not (parts.scheme == "https" or (parts.scheme == "http" and is_loopback(host)))):
-        raise ValidationError(f"{name} must be an https URL (http only on a loopback address)", field=name)
+        return False
+    return (bool(host) and parts.username is None and not parts.fragment
+            and (parts.scheme == "https" or (parts.scheme == "http" and is_loopback(host))))
 
 
 def _domain(domain: Any) -> str:

@@ -11,8 +11,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from authlib.common.errors import AuthlibBaseError
 from authlib.oidc.core import CodeIDToken
@@ -35,7 +37,7 @@ CACHE = "ostiary.federation_documents"
 ID_TOKEN_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"]
 MAX_ID_TOKEN_CHARS = 16 * 1024
 LEEWAY_SECONDS = 60
-GITHUB_EMAILS = "https://api.github.com/user/emails"
+TENANT_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")  # Entra ID's, a GUID
 
 
 class UpstreamError(Exception):
@@ -80,14 +82,14 @@ def endpoints(provider: UpstreamProvider) -> Endpoints:
     except EgressError as exc:
         raise UpstreamError("discovery_failed", unavailable=True, detail=exc.detail) from None
     issuer = metadata.get("issuer")
-    # §4.3: the issuer in the document is the one configured (Microsoft's multi-tenant one holds {tenantid}).
-    if issuer != provider.issuer and not (provider.preset == "microsoft" and isinstance(issuer, str)
-                                          and "{tenantid}" in issuer):
+    # §4.3: the issuer in the document is the one configured (Entra ID's names its tenant by id).
+    if issuer != provider.issuer and not (provider.preset == "microsoft" and _entra_issuer(provider.issuer, issuer)):
         raise UpstreamError("discovery_issuer_mismatch", unavailable=True, detail=str(issuer)[:200])
     found: dict[str, Any] = {}
     for name in ("authorization_endpoint", "token_endpoint", "userinfo_endpoint", "jwks_uri"):
         value = getattr(provider, name, None) or metadata.get(name)
-        if value is not None and not isinstance(value, str):
+        # The browser is sent to the authorization endpoint: never a plain http (or javascript:) one.
+        if value is not None and not providers.acceptable_url(value):
             raise UpstreamError("discovery_malformed", unavailable=True, detail=name)
         found[name] = value
     if not found["authorization_endpoint"] or not found["token_endpoint"] or not found["jwks_uri"]:
@@ -97,6 +99,22 @@ def endpoints(provider: UpstreamProvider) -> Endpoints:
     return Endpoints(issuer, found["authorization_endpoint"], found["token_endpoint"], found["userinfo_endpoint"],
                      found["jwks_uri"], metadata.get("authorization_response_iss_parameter_supported") is True,
                      algorithms or ["RS256"])
+
+
+def _entra_issuer(configured: str, named: Any) -> bool:
+    """Entra ID's documents name the issuer by tenant id: `{tenantid}` for common and organizations (each ID
+    token's `tid` fills it in), the tenant's GUID where it was configured by domain (and for consumers). Anything
+    else in the URL is the configured issuer's."""
+    if not isinstance(named, str):
+        return False
+    try:
+        ours, theirs = urlsplit(configured), urlsplit(named)
+    except ValueError:
+        return False
+    our_path, their_path = ours.path.split("/"), theirs.path.split("/")
+    return ((theirs.scheme, theirs.netloc, theirs.query, theirs.fragment) == (ours.scheme, ours.netloc, "", "")
+            and len(their_path) == len(our_path) > 2 and their_path[2:] == our_path[2:] and their_path[0] == ""
+            and (their_path[1] == "{tenantid}" or TENANT_ID.fullmatch(their_path[1]) is not None))
 
 
 def code_verifier(binding: str, state: str) -> str:
@@ -163,7 +181,7 @@ def exchange(provider: UpstreamProvider, found: Endpoints, *, code: str, verifie
                 info = {**info, **claims}  # the signed claims win
             claims = info
         if provider.preset == "github":
-            claims = {**claims, **_github_email(session)}
+            claims = {**claims, **_github_email(session, f"{found.userinfo_endpoint}/emails")}
     return claims
 
 
@@ -178,9 +196,10 @@ def _get_json(session: Any, url: str, what: str) -> Any:
         raise UpstreamError(f"{what}_failed", unavailable=True, detail=str(exc)[:200]) from None
 
 
-def _github_email(session: Any) -> dict[str, Any]:
-    """GitHub's /user email is whatever the person made public: the verified primary one comes from its emails API."""
-    emails = _get_json(session, GITHUB_EMAILS, "emails")
+def _github_email(session: Any, url: str) -> dict[str, Any]:
+    """GitHub's /user email is whatever the person made public: the verified primary one comes from its emails API,
+    /user/emails beside the user-info endpoint (api.github.com's, or a GitHub Enterprise Server's /api/v3)."""
+    emails = _get_json(session, url, "emails")
     primary = next((item for item in emails if isinstance(item, dict) and item.get("primary") is True),
                    None) if isinstance(emails, list) else None
     if primary is None or not isinstance(primary.get("email"), str):
@@ -208,7 +227,7 @@ def validate_id_token(provider: UpstreamProvider, found: Endpoints, id_token: An
     expected = found.issuer or provider.issuer or ""
     if "{tenantid}" in expected:
         tenant = claims.get("tid")
-        if not isinstance(tenant, str) or not tenant.replace("-", "").isalnum():
+        if not isinstance(tenant, str) or not TENANT_ID.fullmatch(tenant):
             raise UpstreamError("id_token_invalid", detail="no tid for a multi-tenant issuer")
         expected = expected.replace("{tenantid}", tenant)
     options = {"iss": {"essential": True, "value": expected}, "aud": {"essential": True, "value": provider.client_id}}

@@ -20,7 +20,6 @@ from app.security.throttle import Throttled
 from app.services import authentication, clients, federation
 from app.services.authentication import THROTTLED, FactorRequired, Refused, SignedIn
 from app.services.federation import Declined, Linked, LinkRequired
-from app.services.upstream import UpstreamError
 from app.web import rate_limits
 from app.web.account import signed_in
 from app.web.login_session import current_login_session, current_user, presented_cookie
@@ -79,12 +78,10 @@ def start(name: str) -> ResponseReturnValue:
 
 def _depart(name: str, **kwargs: Any) -> ResponseReturnValue:
     try:
-        return redirect(federation.begin(name, binding=_binding(), **kwargs))
+        departure = federation.begin(name, binding=_binding(), **kwargs)
     except AppError:
         return _refusal(Declined(federation.UNKNOWN_PROVIDER))
-    except UpstreamError:
-        provider = federation.providers.find_provider(name)
-        return _answer(Declined(federation.UPSTREAM_UNAVAILABLE, provider.display_name if provider else name, True))
+    return _answer(departure) if isinstance(departure, Declined) else redirect(departure)
 
 
 @bp.get("/federation/<name>/callback")

@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.factories import DEFAULT_PASSWORD
-from tests.federation.conftest import add_provider, loopback_egress, provider, token_proxy, upstream  # noqa: F401
+from tests.federation.conftest import add_provider, loopback_egress, provider, upstream, upstream_proxy  # noqa: F401
 from tests.flows import exchange_code, query_of
 
 pytestmark = pytest.mark.browser

@@ -1,6 +1,8 @@
-"""A real upstream: a second Ostiary, served by `ostiary serve` on `localhost` (our test server is 127.0.0.1, so
-the browsers' cookies of the two never mix), and a proxy in front of its token endpoint that can tamper with
-answers, re-signing ID tokens with the upstream's own key (bad audience, nonce, issuer, expiry) or a foreign one."""
+"""A real upstream: a second Ostiary, served by `ostiary serve`, reached only through a proxy in the test process
+at `localhost` (our test server is 127.0.0.1, so the browsers' cookies of the two never mix). The proxy passes
+the upstream's answers on and can be told, per path, to answer in a hostile way: discovery, JWKS, token and
+user-info answers rewritten, replaced, delayed or redirected, ID tokens re-signed with the upstream's own key
+(bad audience, nonce, issuer, expiry) or a foreign one."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -21,12 +24,12 @@ from flask import Flask
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
-from app.egress import AddressPolicy, Egress
+from app.egress import AddressPolicy, Egress, Limits
 from app.services import providers
 from app.services.upstream import CACHE
 from tests.factories import DEFAULT_PASSWORD
 from tests.flows import consent_form, csrf_token, is_consent_page
-from tests.ops.ostiary_process import free_port, ostiary_env, serving
+from tests.processes import free_port, ostiary_env, serve
 
 
 @dataclass
@@ -63,81 +66,141 @@ PEOPLE = (("alice@upstream.example", True), ("bob@upstream.example", False), ("c
 
 
 @pytest.fixture(scope="session")
-def upstream(tmp_path_factory: pytest.TempPathFactory, port: int) -> Iterator[Upstream]:
+def upstream(tmp_path_factory: pytest.TempPathFactory, port: int,
+             upstream_proxy: UpstreamProxy) -> Iterator[Upstream]:
+    """Its issuer is the proxy's address: every answer of the upstream reaches us (and the browser) through it."""
     home = tmp_path_factory.mktemp("upstream")
     upstream_port = free_port()
-    env = ostiary_env(f"sqlite:///{home / 'upstream.db'}", home / "keys", upstream_port,
-                      ISSUER=f"http://localhost:{upstream_port}")
+    env = ostiary_env(f"sqlite:///{home / 'upstream.db'}", home / "keys", upstream_port, ISSUER=upstream_proxy.url)
     ours = f"http://127.0.0.1:{port}/federation"
-    redirect_uris = [f"{ours}/{name}/callback" for name in ("upstream", "other", "plain")]
+    redirect_uris = [f"{ours}/{name}/callback" for name in ("upstream", "other", "plain", "microsoft", "github")]
     result = subprocess.run([sys.executable, "-c", SETUP, json.dumps([redirect_uris, PEOPLE, DEFAULT_PASSWORD])],
                             env=env, capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stderr
     client_id, client_secret = json.loads(result.stdout.strip().splitlines()[-1])
-    with serving(env, home / "serve.log", workers=1) as url:
-        yield Upstream(url, env, client_id, client_secret, home / "keys")
+    with serve(env, home / "serve.log", workers=1, port=upstream_port) as node:
+        upstream_proxy.target = node.url
+        upstream_proxy.upstream = Upstream(upstream_proxy.url, env, client_id, client_secret, home / "keys")
+        yield upstream_proxy.upstream
 
 
 @dataclass
 class Tamper:
-    """What the proxy does to the next token responses: `claims` changes the ID token's claims (re-signed with
-    `key`, the upstream's unless set), `body` replaces the whole answer, `status` its status."""
+    """What the proxy does to the upstream's answers at one path: `claims` changes a token response's ID token
+    claims (re-signed with `key` by `alg`, the upstream's key unless set), `json` rewrites a JSON answer, `body` replaces the
+    whole answer (the upstream is not asked), `status` sets the status, `headers` add or replace headers, `delay`
+    holds the answer back that many seconds."""
 
     claims: Callable[[dict[str, Any]], dict[str, Any]] | None = None
     key: Any = None
+    alg: str = "RS256"
+    json: Callable[[Any], Any] | None = None
     body: bytes | None = None
     status: int | None = None
-    strip_id_token: bool = False
     headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0
 
 
-class TokenProxy:
-    """Forwards POST /token to the upstream's token endpoint and tampers with the answer as told."""
+def without(*names: str) -> Callable[[Any], Any]:
+    """A `json` tamper that drops members: without("id_token")."""
+    return lambda answer: {key: value for key, value in answer.items() if key not in names}
 
-    def __init__(self, upstream: Upstream) -> None:
-        self.upstream = upstream
-        self.tamper = Tamper()
+
+def merged(**members: Any) -> Callable[[Any], Any]:
+    """A `json` tamper that adds or replaces members: merged(sub="someone-else")."""
+    return lambda answer: answer | members
+
+
+# The upstream Ostiary's paths (its discovery document names them).
+DISCOVERY, JWKS = "/.well-known/openid-configuration", "/.well-known/jwks.json"
+TOKEN, USERINFO = "/oauth/token", "/oauth/userinfo"
+# Hop-by-hop headers and those that describe a body as the upstream sent it (the proxy sends its own).
+NOT_FORWARDED = {"connection", "keep-alive", "transfer-encoding", "content-length", "content-encoding",
+                 "accept-encoding", "te", "upgrade", "proxy-connection"}
+
+
+class UpstreamProxy:
+    """The upstream's one address: forwards every request to the upstream process as it came (browser and server
+    alike), and answers the paths it was told to tamper with as told. `access_tokens` are those the upstream issued
+    through it, for tests that look for them where they must not be."""
+
+    def __init__(self) -> None:
+        self.target = ""
+        self.upstream: Upstream | None = None
+        self.tampers: dict[str, Tamper] = {}
+        self.access_tokens: list[str] = []
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self.relay()
+
             def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length", "0"))
-                forwarded = requests.post(f"{proxy.upstream.url}/oauth/token", data=self.rfile.read(length),
-                                          headers={k: v for k, v in self.headers.items()
-                                                   if k.lower() in ("authorization", "content-type", "accept")},
-                                          timeout=10)
-                body, status = proxy.rewrite(forwarded)
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                for name, value in proxy.tamper.headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                self.relay()
+
+            def relay(self) -> None:
+                length = int(self.headers.get("Content-Length") or "0")
+                body = self.rfile.read(length) if length else None
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in NOT_FORWARDED}
+                status, answer_headers, content = proxy.answer(self.command, self.path, headers, body)
+                try:
+                    self.send_response(status)
+                    for name, value in answer_headers:
+                        self.send_header(name, value)
+                    self.send_header("Content-Length", str(len(content)))
+                    self.end_headers()
+                    self.wfile.write(content)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the server gave up waiting (a delayed answer)
 
             def log_message(self, format: str, *args: object) -> None:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/token"
+        # localhost, not 127.0.0.1 (our test server): the browsers' cookies of the two never mix.
+        self.url = f"http://localhost:{self.server.server_port}"
 
-    def rewrite(self, forwarded: requests.Response) -> tuple[bytes, int]:
-        tamper = self.tamper
-        if tamper.body is not None:
-            return tamper.body, tamper.status or 200
-        token = forwarded.json()
-        if tamper.strip_id_token:
-            token.pop("id_token", None)
-        if tamper.claims is not None and "id_token" in token:
-            claims = tamper.claims(dict(jwt.decode(token["id_token"], self.upstream.signing_key()).claims))
-            key = tamper.key or self.upstream.signing_key()
-            token["id_token"] = jwt.encode({"alg": "RS256", "kid": key.thumbprint()}, claims, key)
-        return json.dumps(token).encode(), tamper.status or forwarded.status_code
+    def tamper(self, path: str, tamper: Tamper) -> None:
+        self.tampers[path] = tamper
+
+    def answer(self, method: str, target: str, headers: dict[str, str],
+               body: bytes | None) -> tuple[int, list[tuple[str, str]], bytes]:
+        tamper = self.tampers.get(urlsplit(target).path)
+        if tamper is not None and tamper.delay:
+            time.sleep(tamper.delay)
+        if tamper is not None and tamper.body is not None:
+            return tamper.status or 200, self._headers([("Content-Type", "application/json")], tamper), tamper.body
+        forwarded = requests.request(method, self.target + target, data=body, headers=headers,
+                                     allow_redirects=False, timeout=30)
+        sent = [(k, v) for k, v in forwarded.raw.headers.items() if k.lower() not in NOT_FORWARDED]
+        content = forwarded.content
+        if "json" in forwarded.headers.get("Content-Type", ""):
+            content = self._rewrite(forwarded.json(), tamper)
+        return (tamper.status if tamper and tamper.status else forwarded.status_code), self._headers(sent, tamper), \
+            content
+
+    def _rewrite(self, answer: Any, tamper: Tamper | None) -> bytes:
+        if isinstance(answer, dict) and isinstance(answer.get("access_token"), str):
+            self.access_tokens.append(answer["access_token"])
+        if tamper is not None and tamper.claims is not None and "id_token" in answer:
+            assert self.upstream is not None
+            key = self.upstream.signing_key()
+            claims = tamper.claims(dict(jwt.decode(answer["id_token"], key).claims))
+            signing_key = tamper.key or key
+            answer["id_token"] = jwt.encode({"alg": tamper.alg, "kid": signing_key.thumbprint()}, claims, signing_key)
+        if tamper is not None and tamper.json is not None:
+            answer = tamper.json(answer)
+        return json.dumps(answer).encode()
+
+    @staticmethod
+    def _headers(sent: list[tuple[str, str]], tamper: Tamper | None) -> list[tuple[str, str]]:
+        replaced = {name.lower() for name in tamper.headers} if tamper else set()
+        return [(k, v) for k, v in sent if k.lower() not in replaced] + list(tamper.headers.items() if tamper else ())
 
 
 @pytest.fixture(scope="session")
-def token_proxy(upstream: Upstream) -> Iterator[TokenProxy]:
-    proxy = TokenProxy(upstream)
+def upstream_proxy() -> Iterator[UpstreamProxy]:
+    proxy = UpstreamProxy()
     thread = threading.Thread(target=proxy.server.serve_forever, daemon=True)
     thread.start()
     yield proxy
@@ -157,8 +220,20 @@ def loopback_egress(app: Flask) -> Iterator[None]:
 
 
 @pytest.fixture
-def add_provider(app: Flask, upstream: Upstream, loopback_egress: None) -> Callable[..., dict[str, Any]]:
-    """add_provider(name="upstream", **settings): the upstream Ostiary as a provider of the test server."""
+def impatient_egress(app: Flask, loopback_egress: None) -> None:
+    """Time-outs of a second for the slow-answer tests (the default 8 s deadline would hold each test that long)."""
+    app.extensions["ostiary.egress"] = Egress(AddressPolicy.from_strings(["127.0.0.0/8", "::1/128"]),
+                                              limits=Limits(connect_timeout_seconds=1, read_timeout_seconds=1,
+                                                            deadline_seconds=1.5))
+    app.extensions.pop(CACHE, None)
+
+
+@pytest.fixture
+def add_provider(app: Flask, upstream: Upstream, upstream_proxy: UpstreamProxy,
+                 loopback_egress: None) -> Callable[..., dict[str, Any]]:
+    """add_provider(name="upstream", **settings): the upstream Ostiary as a provider of the test server, its
+    answers untouched until a test tells the proxy otherwise."""
+    upstream_proxy.tampers.clear()
 
     def add(name: str = "upstream", **settings: Any) -> dict[str, Any]:
         settings.setdefault("issuer", upstream.url)
@@ -172,10 +247,26 @@ def add_provider(app: Flask, upstream: Upstream, loopback_egress: None) -> Calla
 
 
 @pytest.fixture
-def provider(add_provider: Callable[..., dict[str, Any]], token_proxy: TokenProxy) -> dict[str, Any]:
-    """The upstream as an OpenID Connect provider, its token endpoint behind the tampering proxy."""
-    token_proxy.tamper = Tamper()
-    return add_provider(token_endpoint=token_proxy.url)
+def add_oauth2_provider(add_provider: Callable[..., dict[str, Any]], upstream: Upstream,
+                        upstream_proxy: UpstreamProxy) -> Callable[..., dict[str, Any]]:
+    """add_oauth2_provider(name="plain", **settings): the upstream as a generic OAuth 2.0 provider, its token
+    answers without an ID token (the proxy strips it), the person from its user-info endpoint."""
+
+    def add(name: str = "plain", **settings: Any) -> dict[str, Any]:
+        upstream_proxy.tamper(TOKEN, Tamper(json=without("id_token")))
+        # The upstream sends RFC 9207 iss, so its issuer is configured to be checked (no discovery for OAuth 2.0).
+        return add_provider(name, **{"kind": "oauth2", "issuer": upstream.url, "scope": "openid email",
+                                     "authorization_endpoint": f"{upstream.url}/oauth/authorize",
+                                     "token_endpoint": upstream.url + TOKEN,
+                                     "userinfo_endpoint": upstream.url + USERINFO} | settings)
+
+    return add
+
+
+@pytest.fixture
+def provider(add_provider: Callable[..., dict[str, Any]]) -> dict[str, Any]:
+    """The upstream as an OpenID Connect provider, configured from its issuer."""
+    return add_provider()
 
 
 @dataclass

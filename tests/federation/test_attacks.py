@@ -9,12 +9,12 @@ import time
 from urllib.parse import urlencode, urlsplit
 
 import pytest
-from joserfc.jwk import RSAKey
+from joserfc.jwk import OctKey, RSAKey
 from sqlalchemy import select
 
 from app.extensions import db
 from app.models import AuditEvent, FederatedIdentity, LoginSession, User
-from tests.federation.conftest import FederatedBrowser, Tamper
+from tests.federation.conftest import TOKEN, FederatedBrowser, Tamper, merged, without
 from tests.flows import query_of
 
 START = "/federation/upstream/start?next=/account"
@@ -95,11 +95,16 @@ def _later(claims: dict, **changes) -> dict:
     ("bad signature (a key the upstream never published)", Tamper(claims=lambda c: c, key=FOREIGN_KEY)),
     ("at_hash of another access token", Tamper(claims=lambda c: _later(c, at_hash="AAAAAAAAAAAAAAAAAAAAAA"))),
     ("user-info about someone else", Tamper(claims=lambda c: _later(c, sub="someone-else"))),
-    ("no ID token from an OpenID provider", Tamper(strip_id_token=True)),
+    ("no ID token from an OpenID provider", Tamper(json=without("id_token"))),
     ("token endpoint refuses the code", Tamper(body=b'{"error": "invalid_grant"}', status=400)),
+    ("an error answered with 200", Tamper(body=b'{"error": "invalid_grant"}', status=200)),
+    ("an ID token that is not a JWT", Tamper(json=merged(id_token="not.a.jwt"))),
+    ("an ID token that is a number", Tamper(json=merged(id_token=12345))),
+    ("an ID token of 20 KB", Tamper(json=merged(id_token="e" * 20_000))),
+    ("an HMAC-signed ID token (HS256)", Tamper(claims=lambda c: c, key=OctKey.import_key(b"k" * 32), alg="HS256")),
 ])
-def test_a_forged_or_refused_token_response_is_refused(app, browser, provider, token_proxy, case, tamper):
-    token_proxy.tamper = tamper
+def test_a_forged_or_refused_token_response_is_refused(app, browser, provider, upstream_proxy, case, tamper):
+    upstream_proxy.tamper(TOKEN, tamper)
     response = browser.sign_in(START)
     assert (response.status_code, reason(response)) == (400, "upstream_failed"), case
     assert_nothing_created(app)
@@ -112,9 +117,10 @@ def test_a_forged_or_refused_token_response_is_refused(app, browser, provider, t
     ("a server error", Tamper(body=b"<html>oops</html>", status=500)),
     ("a redirect to another host", Tamper(body=b"", status=302, headers={"Location": "http://169.254.169.254/"})),
     ("no access token", Tamper(body=b'{"token_type": "Bearer"}')),
+    ("an access token that is a number", Tamper(json=merged(access_token=12345))),
 ])
-def test_a_broken_token_endpoint_is_unavailable(app, browser, provider, token_proxy, case, tamper):
-    token_proxy.tamper = tamper
+def test_a_broken_token_endpoint_is_unavailable(app, browser, provider, upstream_proxy, case, tamper):
+    upstream_proxy.tamper(TOKEN, tamper)
     response = browser.sign_in(START)
     assert (response.status_code, reason(response)) == (503, "upstream_unavailable"), case
     assert_nothing_created(app)

@@ -53,8 +53,8 @@ def test_no_link_without_proof(app, make, browser, provider, local, upstream_log
     assert identities(app) == [] and accounts(app) == before
 
 
-def test_sign_up_closed(app, browser, add_provider, token_proxy):
-    add_provider(allow_sign_up=False, token_endpoint=token_proxy.url)
+def test_sign_up_closed(app, browser, add_provider):
+    add_provider(allow_sign_up=False)
     response = browser.sign_in(START)
     assert (response.status_code, reason(response)) == (400, "sign_up_closed")
     assert accounts(app) == []
@@ -113,16 +113,16 @@ def test_a_link_mailed_to_the_existing_account_links_it(app, make, browser, prov
         START, login="carol@upstream.example").status_code == 302
 
 
-def test_a_trusted_domain_links_a_verified_account_at_once(app, make, browser, add_provider, token_proxy):
+def test_a_trusted_domain_links_a_verified_account_at_once(app, make, browser, add_provider):
     make.user(email="dave@corp.example", email_verified=True)
-    add_provider(trusted_domains=["corp.example"], token_endpoint=token_proxy.url)
+    add_provider(trusted_domains=["corp.example"])
     response = browser.sign_in(START, login="dave@corp.example")
     assert response.status_code == 302
     assert identities(app) == [("dave@corp.example", "upstream")] and accounts(app) == ["dave@corp.example"]
 
 
-def test_groups_map_to_roles_only_through_the_mapping(app, browser, add_provider, token_proxy):
-    add_provider(role_mapping={"staff": "admin"}, token_endpoint=token_proxy.url)
+def test_groups_map_to_roles_only_through_the_mapping(app, browser, add_provider):
+    add_provider(role_mapping={"staff": "admin"})
     assert browser.sign_in(START).status_code == 302
     with app.app_context():
         assert db.session.scalar(select(User)).roles == []  # the upstream asserts no groups

@@ -45,15 +45,9 @@ def test_continue_with_upstream_all_the_way_to_verified_tokens(app, make, browse
     assert rotated.status_code == 200 and rotated.json()["refresh_token"] != tokens["refresh_token"]
 
 
-def test_an_oauth2_provider_without_id_tokens(app, make, browser, add_provider, token_proxy, upstream):
+def test_an_oauth2_provider_without_id_tokens(app, make, browser, add_oauth2_provider):
     """The generic OAuth 2.0 path: no ID token (the proxy strips it), the person from the user-info endpoint."""
-    from tests.federation.conftest import Tamper
-
-    token_proxy.tamper = Tamper(strip_id_token=True)
-    # The upstream sends RFC 9207 iss, so its issuer is configured to be checked (no discovery for OAuth 2.0).
-    add_provider("plain", kind="oauth2", issuer=upstream.url, scope="openid email",
-                 authorization_endpoint=f"{upstream.url}/oauth/authorize", token_endpoint=token_proxy.url,
-                 userinfo_endpoint=f"{upstream.url}/oauth/userinfo")
+    add_oauth2_provider()
     response = browser.sign_in("/federation/plain/start?next=/account")
     assert response.status_code == 302 and response.headers["Location"] == "/account"
     with app.app_context():
