@@ -17,8 +17,10 @@ from app.models import (
     LoginSession,
     OneTimeToken,
     RefreshToken,
+    User,
 )
 from app.models.clock import now
+from app.services import signup
 from app.services.client_registration import unused_registrations
 from app.services.transaction import rows_changed, separate_transaction
 
@@ -70,6 +72,8 @@ def purgeable(moment: int, audit_retention_days: int) -> dict[str, tuple[Instrum
         # Used or not, an expired link can never work again: "invalid or expired" needs no row to say so.
         "one_time_tokens": (OneTimeToken.id, OneTimeToken.expires_at <= moment),
         "clients": (Client.id, unused_registrations(moment - current_app.config["REGISTRATION_UNUSED_SECONDS"])),
+        # Self-service sign-ups never confirmed; what they own (their links) goes with them (ON DELETE CASCADE).
+        "users": (User.id, signup.abandoned(moment)),
     }
 
 
@@ -88,7 +92,7 @@ def delete_in_batches(key: InstrumentedAttribute, condition: ColumnElement[bool]
 
 def purge(audit_retention_days: int, batch_size: int = BATCH_SIZE) -> dict[str, int]:
     """Delete expired codes and one-time tokens, dead token families, expired access-token records, ended sessions,
-    old audit rows, and open registrations nobody used."""
+    old audit rows, open registrations nobody used and self-service sign-ups nobody confirmed."""
     moment = now()
     counts = {
         table: delete_in_batches(key, condition, batch_size)

@@ -15,11 +15,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app
+from sqlalchemy import ColumnElement, exists, select
 
 from app.config import signup_policy
 from app.errors import AppError, ConflictError, InvalidLinkError, ValidationError, WrongPasswordError
 from app.extensions import db
-from app.models import User
+from app.models import OneTimeToken, User
 from app.security.passwords import passwords
 from app.security.throttle import sign_in_counters, throttle
 from app.services import audit, mailed_links, one_time_tokens, outbox, users
@@ -28,6 +29,14 @@ from app.services.transaction import transaction
 PURPOSE = "email_verification"
 CODE_DIGITS = 6
 MAX_NEXT_CHARS = 900  # the authorization request to return to, kept with the token (one_time_tokens.MAX_DATA_CHARS)
+
+
+def abandoned(moment: int) -> ColumnElement[bool]:
+    """Pending registrations nobody can complete any more: older than a verification link lives, with no link of
+    theirs still alive (a resent link keeps the registration). `ostiary purge` deletes them."""
+    live_link = exists(select(OneTimeToken.id).where(OneTimeToken.user_id == User.id, OneTimeToken.expires_at > moment))
+    older = User.created_at <= moment - current_app.config["EMAIL_VERIFICATION_TTL_SECONDS"]
+    return User.registration_pending.is_(True) & older & ~live_link
 
 
 class SignupClosed(AppError):

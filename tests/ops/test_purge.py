@@ -96,7 +96,7 @@ def test_purge_deletes_what_nothing_can_use_and_keeps_what_replay_detection_need
     assert result.exit_code == 0, result.output
     assert json.loads(result.output) == {
         "deleted": {"authorization_codes": 2, "refresh_tokens": 4, "access_tokens": 2, "login_sessions": 3,
-                    "audit_events": 1, "one_time_tokens": 0, "clients": 0},
+                    "audit_events": 1, "one_time_tokens": 0, "clients": 0, "users": 0},
         "audit_retention_days": 90,
     }
     db.session.expire_all()
@@ -135,7 +135,7 @@ def test_deletes_run_in_batches_each_committed(rows):
     finally:
         event.remove(db.engine, "before_cursor_execute", record)
     # login_sessions took three batches (10, 10, 5); every other table one empty batch.
-    assert statements.count("DELETE") == 3 + 6
+    assert statements.count("DELETE") == 3 + 7
 
 
 def test_a_reused_refresh_token_still_revokes_its_family_after_a_purge(live_server, make, app):
@@ -185,3 +185,29 @@ def test_purging_in_a_loop_while_serving_disturbs_no_request(live_server, make, 
         stop.set()
         purger.join()
     assert failures == []
+
+
+def test_sign_ups_nobody_confirmed_go_once_no_link_of_theirs_lives(make, ctx):
+    """A pending registration older than a verification link lives, with no live link, can never be completed."""
+    from app.models import OneTimeToken, User
+
+    moment, ttl = now(), 24 * 3600  # EMAIL_VERIFICATION_TTL_SECONDS default
+    accounts = {
+        "drop abandoned": dict(pending=True, age=ttl + 60, link_expires_in=-60),
+        "drop abandoned, no link at all": dict(pending=True, age=ttl + 60, link_expires_in=None),
+        "keep a resent link still lives": dict(pending=True, age=ttl + 60, link_expires_in=600),
+        "keep recent": dict(pending=True, age=60, link_expires_in=None),
+        "keep confirmed": dict(pending=False, age=ttl * 10, link_expires_in=None),
+    }
+    ids = {name: make.user(f"{name.replace(' ', '-').replace(',', '')}@example.com").id for name in accounts}
+    for name, shape in accounts.items():
+        row = db.session.get(User, ids[name])
+        row.registration_pending, row.created_at, row.name = shape["pending"], moment - shape["age"], name
+        if shape["link_expires_in"] is not None:
+            db.session.add(OneTimeToken(token_hash=uuid.uuid4().hex, purpose="email_verification", user_id=row.id,
+                                        expires_at=moment + shape["link_expires_in"]))
+    db.session.commit()
+
+    assert purge(audit_retention_days=90)["users"] == 2
+    assert {name for name in names(User.name) if name in accounts} == {n for n in accounts if n.startswith("keep")}
+    assert all(token.user_id is not None for token in db.session.scalars(select(OneTimeToken)))
