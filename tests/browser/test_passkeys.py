@@ -172,11 +172,7 @@ def test_passwordless_sign_in_gives_a_phishing_resistant_id_token(localhost_app,
     page.get_by_role("button", name="Allow").click()
     page.wait_for_url(f"{base_url}/callback?**")
     assert session_amr(app, page) == ["hwk", "user", "mfa"]
-    code = query_of(page.url)["code"]
-    token = exchange_code(base_url, client, code, request.verifier).json()
-    jwks = jwt.PyJWKClient(f"{base_url}/.well-known/jwks.json")
-    claims = jwt.decode(token["id_token"], jwks.get_signing_key_from_jwt(token["id_token"]).key, algorithms=["RS256"],
-                        audience=client.client_id, issuer=base_url)
+    claims = id_token_claims(base_url, client, query_of(page.url)["code"], request.verifier)
     assert claims["acr"] == ACR_PHISHING_RESISTANT and claims["amr"] == ["hwk", "user", "mfa"]
 
     # The same assertion again, from the same browser (its cookies, a fresh CSRF token): its challenge is spent.
@@ -187,6 +183,34 @@ def test_passwordless_sign_in_gives_a_phishing_resistant_id_token(localhost_app,
     with app.app_context():
         refused = db.session.scalars(select(AuditEvent).where(AuditEvent.event == "passkey.challenge_refused")).one()
     assert refused.outcome == "failure"
+
+
+def id_token_claims(base_url: str, client, code: str, verifier: str) -> dict:
+    token = exchange_code(base_url, client, code, verifier).json()
+    jwks = jwt.PyJWKClient(f"{base_url}/.well-known/jwks.json")
+    return jwt.decode(token["id_token"], jwks.get_signing_key_from_jwt(token["id_token"]).key, algorithms=["RS256"],
+                      audience=client.client_id, issuer=base_url)
+
+
+def test_a_password_session_steps_up_with_its_passkey_alone(localhost_app, page, make, base_url):
+    """The session that added the passkey began with the password: acr_values phr asks for the passkey only
+    (no password, no code), and the new session records both factors."""
+    app, _ = localhost_app
+    make.user("step@example.com")
+    page.goto("/login")
+    sign_in_with_password(page, "step@example.com")
+    register_passkey(page)
+    client = make.client(redirect_uris=[f"{base_url}/callback"])
+    request = authorization_request_to(base_url, client, acr_values=ACR_PHISHING_RESISTANT)
+    page.goto(request.url)
+    expect(page.locator("#step-up")).to_be_visible()
+    expect(page.locator("#totp-code")).to_have_count(0)
+    page.get_by_role("button", name="Use a passkey").click()
+    page.get_by_role("button", name="Allow").click()
+    page.wait_for_url(f"{base_url}/callback?**")
+    assert session_amr(app, page) == ["pwd", "hwk", "user", "mfa"]
+    claims = id_token_claims(base_url, client, query_of(page.url)["code"], request.verifier)
+    assert claims["acr"] == ACR_PHISHING_RESISTANT and claims["amr"] == ["pwd", "hwk", "user", "mfa"]
 
 
 def test_a_counter_gone_backwards_is_refused_as_a_clone(localhost_app, page, make):
