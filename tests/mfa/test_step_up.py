@@ -5,66 +5,18 @@ from __future__ import annotations
 
 import re
 import time
-from urllib.parse import urlsplit
 
-import jwt
 import pyotp
 import pytest
 import requests
-from authlib.integrations.requests_client import OAuth2Session
 
 from app.assurance import ACR_MFA, ACR_PASSWORD, ACR_PHISHING_RESISTANT
-from app.extensions import db
-from app.models import LoginSession, Passkey
 from app.services import second_factors
 from tests.flows import Browser, csrf_token, query_of
-from tests.mfa.conftest import enrol_totp, login_session
+from tests.mfa.conftest import enrolled_user, login_session, password_only_session, second_step, session_row
+from tests.mfa.relying_party import RelyingParty, authorize
 
 ACRS = [ACR_PASSWORD, ACR_MFA, ACR_PHISHING_RESISTANT]
-
-
-def enrolled_user(app, make, email: str) -> str:
-    """An account with an authenticator app; returns its TOTP secret."""
-    with app.app_context():
-        return enrol_totp(make.user(email)).secret
-
-
-def second_step(browser: Browser, response: requests.Response, code: str) -> requests.Response:
-    """From the password's redirect: the second-step page, then the code."""
-    assert response.status_code == 302 and "/login/second-factor" in response.headers["Location"], response.text
-    page = browser.follow(response)
-    assert page.status_code == 200 and "Code from your authenticator app" in page.text
-    next_url = re.search(r'name="next" value="([^"]*)"', page.text).group(1)
-    return browser.session.post(f"{browser.base_url}/login/second-factor", allow_redirects=False, data={
-        "csrf_token": csrf_token(page.text), "method": "totp", "code": code, "next": next_url.replace("&amp;", "&")})
-
-
-class RelyingParty:
-    """A confidential client with Authlib's OAuth2Session, verifying ID tokens with PyJWT against the JWKS."""
-
-    def __init__(self, base_url: str, registered) -> None:
-        self.base_url = base_url
-        self.registered = registered
-        self.metadata = requests.get(f"{base_url}/.well-known/openid-configuration").json()
-        self.session = OAuth2Session(registered.client_id, registered.client_secret, scope="openid email",
-                                     redirect_uri=registered.redirect_uri, code_challenge_method="S256")
-        self.verifier = "v" * 43
-
-    def authorization_url(self, **params: str) -> str:
-        url, _ = self.session.create_authorization_url(self.metadata["authorization_endpoint"],
-                                                       code_verifier=self.verifier, nonce="n-1", **params)
-        return url
-
-    def id_token(self, callback: str) -> dict:
-        token = self.session.fetch_token(self.metadata["token_endpoint"], authorization_response=callback,
-                                         code_verifier=self.verifier)
-        jwks = jwt.PyJWKClient(self.metadata["jwks_uri"])
-        return jwt.decode(token["id_token"], jwks.get_signing_key_from_jwt(token["id_token"]).key,
-                          algorithms=["RS256"], audience=self.registered.client_id, issuer=self.base_url)
-
-
-def authorize(browser: Browser, url: str) -> requests.Response:
-    return browser.authorize(query_of(url))
 
 
 def test_discovery_advertises_the_acr_values(live_server):
@@ -114,28 +66,6 @@ def test_a_password_only_sign_in_has_acr_pwd(live_server, make):
     callback = authorize(browser, rp.authorization_url(acr_values=f"{ACR_MFA} {ACR_PHISHING_RESISTANT}"))
     claims = rp.id_token(callback.headers["Location"])
     assert claims["acr"] == ACR_PASSWORD and claims["amr"] == ["pwd"]
-
-
-def password_only_session(app, make, email: str, *, passkey: bool = False) -> tuple[Browser, str, str]:
-    """A browser signed in with the password alone (the session that then set up the app, as on the account
-    page), with an authenticator app and, if asked, a passkey. Returns the browser, the cookie and the secret."""
-    with app.app_context():
-        enrolled = enrol_totp(make.user(email))
-        if passkey:
-            db.session.add(Passkey(user_id=enrolled.user.id, credential_id=f"credential-of-{email}",
-                                   public_key="pQECAyYgASFYIA", name="Laptop", device_type="single_device"))
-            db.session.commit()
-    browser = Browser(app.config["ISSUER"])
-    browser.session.cookies.set("ostiary_session", enrolled.session_token,
-                                domain=urlsplit(browser.base_url).hostname, path="/")
-    return browser, enrolled.session_token, enrolled.secret
-
-
-def session_row(app, token: str) -> LoginSession:
-    with app.app_context():
-        found = login_session(token)
-        db.session.expunge(found)
-        return found
 
 
 def test_acr_values_asks_a_password_session_for_its_second_factor_only(app, live_server, make):
