@@ -42,7 +42,11 @@ def weakest_requested(acr_values: str | None) -> str | None:
 
 
 def satisfies(amr: Iterable[str], wanted: str | None) -> bool:
-    return wanted is None or level(acr_for(amr)) >= level(wanted)
+    return satisfies_level(acr_for(amr), wanted)
+
+
+def satisfies_level(acr: str, wanted: str | None) -> bool:
+    return wanted is None or level(acr) >= level(wanted)
 
 
 def strongest(*wanted: str | None) -> str | None:

@@ -107,15 +107,19 @@ def proceed(identified: Identified, *, replacing: str | None, ip: str | None,
     return replace(signed_in, must_enrol=second_factors.must_enrol(user))
 
 
-def step_up_target(login_session: LoginSession, requested: str | None, client: Client | None) -> str | None:
+def step_up_target(login_session: LoginSession, requested: str | None, client: Client | None, *,
+                   essential: bool = False) -> str | None:
     """The level a second factor should raise this session to, or None: when it already reaches both what the
     relying party asked for (`requested`) and what policy demands (require_mfa, OSTIARY_REQUIRE_MFA), or when
-    none of the person's factors would raise it. The caller decides what a shortfall then means."""
+    none of the person's factors would raise it (for an `essential` request: would raise it far enough). The
+    caller decides what a shortfall then means."""
     amr = login_session.amr.split()
     wanted = assurance.strongest(requested, second_factors.required_acr(login_session.user, client))
     if assurance.satisfies(amr, wanted) or wanted is None:
         return None
     reachable = second_factors.factors_of(login_session.user).strongest_acr
+    if essential and not assurance.satisfies_level(reachable, requested):
+        return None  # no use asking for a factor when the request fails anyway
     target = min(wanted, reachable, key=assurance.level)
     return target if assurance.level(target) > assurance.level(assurance.acr_for(amr)) else None
 

@@ -19,12 +19,13 @@ from flask import Blueprint, Response, current_app, jsonify, redirect, render_te
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
-from app.assurance import weakest_requested
+from app.assurance import satisfies
 from app.extensions import csrf
 from app.models import Client, LoginSession, User
 from app.models.client import METADATA_DOCUMENT
 from app.models.clock import now
 from app.oauth import authorization
+from app.oauth.claims_request import requested_acr
 from app.oauth.discovery import CREATE, RESPONSE_MODES, prompt_values
 from app.oauth.discovery import metadata as server_metadata
 from app.oauth.endpoints import check_id_token_hint
@@ -136,6 +137,9 @@ def authorize() -> ResponseReturnValue:
         max_age = _max_age()
         prompts = _prompts(max_age)
         hinted_sub = _hinted_subject(grant.client.client_id)
+        acr = requested_acr(request.values)
+        if acr.unsupported:
+            raise _unmet_acr(prompts, "none of the requested acr values is supported")
         if CREATE in prompts:
             # Initiating User Registration via OpenID Connect 1.0 §4: the sign-up page, then back here.
             return _login_redirect(prompts, "self_service.signup_page")
@@ -144,8 +148,7 @@ def authorize() -> ResponseReturnValue:
             if "none" in prompts:
                 raise LoginRequiredError()
             return _login_redirect(prompts)
-        step_up = authentication.step_up_target(acting, weakest_requested(request.values.get("acr_values")),
-                                                grant.client)
+        step_up = authentication.step_up_target(acting, acr.wanted, grant.client, essential=acr.essential)
         if step_up is not None:
             if "none" in prompts:
                 raise LoginRequiredError("a stronger sign-in is required")
@@ -158,10 +161,17 @@ def authorize() -> ResponseReturnValue:
             if "none" in prompts:
                 raise InteractionRequiredError()
             return ask_to_enrol(_authorization_url())
+        if acr.essential and not satisfies(acting.amr.split(), acr.wanted):
+            raise _unmet_acr(prompts, "the requested acr cannot be reached: no enrolled factor reaches it")
         return _decide(grant, acting.user, prompts)
     except OAuth2Error as error:
         error.redirect_uri, error.state = redirect_uri, state
         return authorization.authorization_error_response(error)
+
+
+def _unmet_acr(prompts: set[str], description: str) -> OAuth2Error:
+    """OpenID Connect Core §5.5.1.1: an essential acr that cannot be met is a failed authentication."""
+    return LoginRequiredError(description) if "none" in prompts else AccessDeniedError(description)
 
 
 def _acting_session(login_session: LoginSession | None, prompts: set[str], max_age: int | None,
