@@ -11,6 +11,7 @@ import pytest
 import requests
 
 from app.assurance import ACR_MFA, ACR_PASSWORD, ACR_PHISHING_RESISTANT
+from app.extensions import db
 from app.services import second_factors
 from tests.flows import Browser, csrf_token, query_of
 from tests.mfa.conftest import enrolled_user, login_session, password_only_session, second_step, session_row
@@ -72,6 +73,9 @@ def test_acr_values_asks_a_password_session_for_its_second_factor_only(app, live
     """The session began with the password only: a relying party asking for mfa gets the person asked for the
     app's code, not the password again; the session is then replaced by one that records both factors."""
     browser, old_token, secret = password_only_session(app, make, "later@example.com")
+    with app.app_context():  # the password was given ten minutes ago
+        login_session(old_token).auth_time -= 600
+        db.session.commit()
     rp = RelyingParty(live_server, make.client())
     plain = rp.id_token(authorize(browser, rp.authorization_url()).headers["Location"])
     assert plain["acr"] == ACR_PASSWORD and plain["amr"] == ["pwd"]
@@ -93,7 +97,7 @@ def test_acr_values_asks_a_password_session_for_its_second_factor_only(app, live
 
     claims = rp.id_token(authorize(browser, url).headers["Location"])
     assert claims["acr"] == ACR_MFA and claims["amr"] == ["pwd", "otp", "mfa"]
-    assert claims["auth_time"] >= before  # the time of the last factor
+    assert claims["auth_time"] >= before > plain["auth_time"] + 500  # the time of the last factor
     assert claims["sub"] == plain["sub"]
 
 
