@@ -42,4 +42,20 @@ def weakest_requested(acr_values: str | None) -> str | None:
 
 
 def satisfies(amr: Iterable[str], wanted: str | None) -> bool:
-    return wanted is None or level(acr_for(amr)) >= level(wanted)
+    return satisfies_level(acr_for(amr), wanted)
+
+
+def satisfies_level(acr: str, wanted: str | None) -> bool:
+    return wanted is None or level(acr) >= level(wanted)
+
+
+def strongest(*wanted: str | None) -> str | None:
+    """The strictest of several requirements (a relying party's, a policy's); None when none asks for a level."""
+    known = [value for value in wanted if value is not None]
+    return max(known, key=level) if known else None
+
+
+def combined(first: Iterable[str], then: Iterable[str]) -> tuple[str, ...]:
+    """RFC 8176 amr of a sign-in in two steps: each method once, in the order verified, and mfa last."""
+    methods = dict.fromkeys(method for method in (*first, *then) if method != MULTIPLE_FACTORS)
+    return (*methods, MULTIPLE_FACTORS)

@@ -54,7 +54,7 @@ def metadata() -> dict[str, Any]:
         "acr_values_supported": list(ACR_VALUES),
         "ui_locales_supported": list(locales.supported()),
         "authorization_response_iss_parameter_supported": True,
-        "claims_parameter_supported": False,
+        "claims_parameter_supported": True,  # for the acr it asks of the sign-in (oauth/claims_request.py)
         "request_parameter_supported": False,
         "request_uri_parameter_supported": False,
         **dynamic_client_metadata(issuer),

@@ -6,8 +6,10 @@ person into a SignedIn browser; sign_in() is both in one transaction. A second f
 sign_in() answers "factor required" (the Identified person held server-side, briefly, bound to the browser)
 instead of starting the session, and the factor, once verified, adds its method to amr and its time as auth_time
 before start_session(). A federated sign-in is another way into Identified. Neither changes start_session(),
-nor how the views turn SignedIn into a cookie and Refused into a page. Signing out, and proving the password
-again to a signed-in session, live here too: counted, audited and committed the same way.
+nor how the views turn SignedIn into a cookie and Refused into a page. A step-up enters at "factor required"
+too: a signed-in session below the level a relying party or a policy asks for is held as the first step, and
+only the missing factor is asked for (step_up_target, step_up). Signing out, and proving the password again to
+a signed-in session, live here too: counted, audited and committed the same way.
 """
 
 from __future__ import annotations
@@ -22,11 +24,12 @@ from flask import current_app
 from app import assurance, metrics
 from app.errors import ValidationError, WrongPasswordError
 from app.extensions import db
-from app.models import LoginSession, User
+from app.models import Client, LoginSession, User
 from app.models.clock import now
 from app.security.passwords import passwords
 from app.security.throttle import Attempt, Throttled, sign_in_counters, throttle
 from app.services import audit, passkeys, pending_sign_ins, second_factors, sessions, users
+from app.services.second_factors import Factors
 from app.services.transaction import transaction
 
 # Why an attempt was refused. One reason for an unknown login, a wrong password and a disabled account alike:
@@ -104,13 +107,49 @@ def proceed(identified: Identified, *, replacing: str | None, ip: str | None,
     return replace(signed_in, must_enrol=second_factors.must_enrol(user))
 
 
+def step_up_target(login_session: LoginSession, requested: str | None, client: Client | None, *,
+                   essential: bool = False) -> str | None:
+    """The level a second factor should raise this session to, or None: when it already reaches both what the
+    relying party asked for (`requested`) and what policy demands (require_mfa, OSTIARY_REQUIRE_MFA), or when
+    none of the person's factors would raise it (for an `essential` request: would raise it far enough). The
+    caller decides what a shortfall then means."""
+    amr = login_session.amr.split()
+    wanted = assurance.strongest(requested, second_factors.required_acr(login_session.user, client))
+    if assurance.satisfies(amr, wanted) or wanted is None:
+        return None
+    reachable = second_factors.factors_of(login_session.user).strongest_acr
+    if essential and not assurance.satisfies_level(reachable, requested):
+        return None  # no use asking for a factor when the request fails anyway
+    target = min(wanted, reachable, key=assurance.level)
+    return target if assurance.level(target) > assurance.level(assurance.acr_for(amr)) else None
+
+
+def step_up(login_session: LoginSession, acr: str) -> FactorRequired:
+    """A signed-in session -> FactorRequired: its sign-in is held as the first step (no password again), and the
+    second step asks only for a factor that reaches `acr` (step_up_target); verify_second_factor then replaces
+    the session with one that records both. One transaction."""
+    with transaction():
+        token = pending_sign_ins.hold(login_session.user, tuple(login_session.amr.split()), idp=login_session.idp,
+                                      session_id=login_session.id, acr=acr)
+    return FactorRequired(login_session.user, token)
+
+
+def factors_offered(held: pending_sign_ins.Held) -> Factors:
+    """The factors the second step offers: a step-up to phishing-resistant takes a passkey and nothing else."""
+    found = second_factors.factors_of(held.user)
+    if held.acr == assurance.ACR_PHISHING_RESISTANT:
+        return replace(found, totp=False, recovery_codes_left=0)
+    return found
+
+
 def verify_second_factor(token: str | None, method: str, response: str, *, challenge: str = "", ip: str | None,
                          user_agent: str | None, replacing: str | None) -> SignedIn | Refused:
     """FactorRequired -> SignedIn: a TOTP code, a recovery code or a passkey assertion (for the WebAuthn
     `challenge` token) from the browser holding `token`. Counted and audited like a password; the factor adds
-    its methods to amr, and its time is auth_time. One transaction."""
+    its methods to amr, and its time is auth_time. A step-up's new session replaces the one it upgrades, which
+    must still be this browser's (`replacing`); until then that one stays as it was. One transaction."""
     held = pending_sign_ins.find(token)
-    if held is None or token is None:
+    if held is None or token is None or not _upgrades_this_session(held, replacing):
         return Refused(EXPIRED)
     try:
         attempt = throttle().attempt(sign_in_counters("", ip, sub=held.user.sub))
@@ -120,14 +159,15 @@ def verify_second_factor(token: str | None, method: str, response: str, *, chall
         # Claimed first: a concurrent request with the same browser state waits, and spends no recovery code.
         if not pending_sign_ins.claim(token):
             return Refused(EXPIRED)
-        methods = _second_factor(held.user, method, response, challenge)
+        methods = _second_factor(held.user, method, response, challenge) if _offered(held, method) else None
         if methods is None:
             pending_sign_ins.give_back(token)
             _failed(attempt, "sign_in.second_factor", held.user.sub, method=method[:20])
             return Refused(INVALID_CREDENTIALS)
-        amr = (*held.amr, *methods, assurance.MULTIPLE_FACTORS)
-        return start_session(Identified(held.user, amr, now(), idp=held.idp), replacing=replacing, ip=ip,
-                             user_agent=user_agent)
+        if held.session_id is not None:
+            audit.record("sign_in.step_up", user_sub=held.user.sub, acr=held.acr)
+        return start_session(Identified(held.user, assurance.combined(held.amr, methods), now(), idp=held.idp),
+                             replacing=replacing, ip=ip, user_agent=user_agent)
 
 
 def sign_in_with_passkey(credential: str, challenge: str, *, ip: str | None, user_agent: str | None,
@@ -145,6 +185,18 @@ def sign_in_with_passkey(credential: str, challenge: str, *, ip: str | None, use
             return Refused(INVALID_CREDENTIALS)
         identified = Identified(asserted.user, (*asserted.amr, assurance.MULTIPLE_FACTORS), now())
         return start_session(identified, replacing=replacing, ip=ip, user_agent=user_agent)
+
+
+def _upgrades_this_session(held: pending_sign_ins.Held, presented: str | None) -> bool:
+    """A step-up goes on only in the browser whose session it upgrades, while that session is live."""
+    if held.session_id is None:
+        return True
+    current = sessions.load(presented)
+    return current is not None and current.id == held.session_id and current.user_id == held.user.id
+
+
+def _offered(held: pending_sign_ins.Held, method: str) -> bool:
+    return method == PASSKEY or held.acr != assurance.ACR_PHISHING_RESISTANT
 
 
 def _second_factor(user: User, method: str, response: str, challenge: str) -> tuple[str, ...] | None:

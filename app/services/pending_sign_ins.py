@@ -1,6 +1,8 @@
 """The half-signed-in state between the password and the second factor: held server-side as a one-time token
 (purpose mfa_challenge) whose value only the browser holds (a cookie), for OSTIARY_SECOND_FACTOR_TTL_SECONDS.
-It is no session: it reaches neither consent nor the account page. A newer one for the account replaces it."""
+It is no session: it reaches neither consent nor the account page. A newer one for the account replaces it.
+A step-up holds a signed-in session's first step the same way, naming the session it will replace and the
+level (acr) the factor must reach."""
 
 from __future__ import annotations
 
@@ -22,12 +24,15 @@ class Held:
     user: User
     amr: tuple[str, ...]  # the methods already verified (the password, or an upstream provider's assertion)
     idp: str | None = None  # the upstream provider of a federated first step
+    session_id: int | None = None  # a step-up: the signed-in session the factor upgrades
+    acr: str | None = None  # a step-up: the level the factor must reach
 
 
-def hold(user: User, amr: tuple[str, ...], idp: str | None = None) -> str:
+def hold(user: User, amr: tuple[str, ...], idp: str | None = None, *, session_id: int | None = None,
+         acr: str | None = None) -> str:
     """Part of the caller's transaction; returns the browser's token."""
     issued = one_time_tokens.issue(PURPOSE, user_id=user.id, ttl_seconds=current_app.config["SECOND_FACTOR_TTL_SECONDS"],
-                                   data={"amr": list(amr), "idp": idp})
+                                   data={"amr": list(amr), "idp": idp, "session_id": session_id, "acr": acr})
     return issued.token
 
 
@@ -39,8 +44,14 @@ def find(token: str | None) -> Held | None:
     user = db.session.get(User, redeemed.user_id)
     if user is None or not user.is_active:
         return None
-    idp = redeemed.data.get("idp")
-    return Held(user, tuple(str(method) for method in redeemed.data.get("amr", [])), idp if isinstance(idp, str) else None)
+    data = redeemed.data
+    session_id, acr = data.get("session_id"), data.get("acr")
+    return Held(user, tuple(str(method) for method in data.get("amr", [])), _text(data.get("idp")),
+                session_id=session_id if isinstance(session_id, int) else None, acr=_text(acr))
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def claim(token: str) -> bool:

@@ -8,7 +8,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import lazy_gettext
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from app.services import authentication, passkeys, pending_sign_ins, second_factors
+from app.services import authentication, passkeys, pending_sign_ins
 from app.services.authentication import EXPIRED, THROTTLED, FactorRequired, Refused, SignedIn
 from app.web import rate_limits
 from app.web.login_session import begin_session, presented_cookie, secure_cookies
@@ -59,8 +59,8 @@ def _signed_in(next_url: str, outcome: SignedIn) -> WerkzeugResponse:
 
 
 def _factor_page(next_url: str, held: pending_sign_ins.Held, error: str | None = None, method: str = "") -> str:
-    return render_template("second_factor.html", next_url=next_url, factors=second_factors.factors_of(held.user),
-                           error=error, method=method)
+    return render_template("second_factor.html", next_url=next_url, factors=authentication.factors_offered(held),
+                           step_up=held.session_id is not None, error=error, method=method)
 
 
 @bp.route("/login/second-factor", methods=["GET", "POST"])

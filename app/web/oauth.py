@@ -19,24 +19,26 @@ from flask import Blueprint, Response, current_app, jsonify, redirect, render_te
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
-from app.assurance import acr_for, level, satisfies, weakest_requested
+from app.assurance import satisfies
 from app.extensions import csrf
 from app.models import Client, LoginSession, User
 from app.models.client import METADATA_DOCUMENT
 from app.models.clock import now
 from app.oauth import authorization
+from app.oauth.claims_request import requested_acr
 from app.oauth.discovery import CREATE, RESPONSE_MODES, prompt_values
 from app.oauth.discovery import metadata as server_metadata
 from app.oauth.endpoints import check_id_token_hint
 from app.oauth.grants import AuthorizationCodeGrant
 from app.oauth.signing import keyring
 from app.scopes import consent_lines
-from app.services import consents, resources, second_factors
+from app.services import authentication, consents, resources, second_factors
 from app.services.metadata_documents import vouching_host
 from app.web.account_security import ask_to_enrol
 from app.web.error_pages import APP_REQUEST, UNKNOWN_APP
 from app.web.errors import error_response
 from app.web.login_session import current_login_session
+from app.web.mfa import ask_for_second_factor
 from app.web.parameters import malformed_parameter, request_parameters
 from app.web.view_options import api, cors, no_store
 
@@ -135,14 +137,22 @@ def authorize() -> ResponseReturnValue:
         max_age = _max_age()
         prompts = _prompts(max_age)
         hinted_sub = _hinted_subject(grant.client.client_id)
+        acr = requested_acr(request.values)
+        if acr.unsupported:
+            raise _unmet_acr(prompts, "none of the requested acr values is supported")
         if CREATE in prompts:
             # Initiating User Registration via OpenID Connect 1.0 §4: the sign-up page, then back here.
             return _login_redirect(prompts, "self_service.signup_page")
-        acting = _acting_session(login_session, prompts, max_age, hinted_sub, grant.client)
+        acting = _acting_session(login_session, prompts, max_age, hinted_sub)
         if acting is None:
             if "none" in prompts:
                 raise LoginRequiredError()
             return _login_redirect(prompts)
+        step_up = authentication.step_up_target(acting, acr.wanted, grant.client, essential=acr.essential)
+        if step_up is not None:
+            if "none" in prompts:
+                raise LoginRequiredError("a stronger sign-in is required")
+            return ask_for_second_factor(_authorization_url(), authentication.step_up(acting, step_up))
         if current_app.config["REQUIRE_VERIFIED_EMAIL"] and not acting.user.email_verified:
             if "none" in prompts:
                 raise InteractionRequiredError("the email address is not confirmed")
@@ -151,43 +161,31 @@ def authorize() -> ResponseReturnValue:
             if "none" in prompts:
                 raise InteractionRequiredError()
             return ask_to_enrol(_authorization_url())
+        if acr.essential and not satisfies(acting.amr.split(), acr.wanted):
+            raise _unmet_acr(prompts, "the requested acr cannot be reached: no enrolled factor reaches it")
         return _decide(grant, acting.user, prompts)
     except OAuth2Error as error:
         error.redirect_uri, error.state = redirect_uri, state
         return authorization.authorization_error_response(error)
 
 
+def _unmet_acr(prompts: set[str], description: str) -> OAuth2Error:
+    """OpenID Connect Core §5.5.1.1: an essential acr that cannot be met is a failed authentication."""
+    return LoginRequiredError(description) if "none" in prompts else AccessDeniedError(description)
+
+
 def _acting_session(login_session: LoginSession | None, prompts: set[str], max_age: int | None,
-                    hinted_sub: str | None, client: Client) -> LoginSession | None:
+                    hinted_sub: str | None) -> LoginSession | None:
     """The sign-in that may answer this request, or None to sign in (again): OpenID Connect Core §3.1.2.1
-    prompt=login and max_age, and an id_token_hint about someone else (answered only for that person)."""
+    prompt=login and max_age, and an id_token_hint about someone else (answered only for that person). A sign-in
+    below the level asked for is stepped up instead (authentication.step_up_target)."""
     if login_session is None or "login" in prompts:
         return None
     if max_age is not None and now() - login_session.auth_time > max_age:
         return None
-    if not _meets_requested_acr(login_session) or not _meets_policy(login_session, client):
-        return None
     if hinted_sub is not None and hinted_sub != login_session.user.sub:
         return None
     return login_session
-
-
-def _meets_requested_acr(login_session: LoginSession) -> bool:
-    """OpenID Connect Core §3.1.2.1 acr_values (voluntary): a sign-in below the weakest requested level signs in
-    again when the person has a factor that reaches higher; otherwise the request goes on and the ID token's acr
-    tells the relying party the truth."""
-    wanted = weakest_requested(request.values.get("acr_values"))
-    if satisfies(login_session.amr.split(), wanted):
-        return True
-    reachable = second_factors.factors_of(login_session.user).strongest_acr
-    return level(reachable) <= level(acr_for(login_session.amr.split()))
-
-
-def _meets_policy(login_session: LoginSession, client: Client) -> bool:
-    """A client's require_mfa or OSTIARY_REQUIRE_MFA: a sign-in below mfa signs in again with the second factor
-    (a person without one is sent to set one up, see authorize)."""
-    mandatory = second_factors.required_acr(login_session.user, client)
-    return satisfies(login_session.amr.split(), mandatory) or not second_factors.factors_of(login_session.user).any
 
 
 def _authorization_url() -> str:

@@ -6,6 +6,7 @@ relying party id, so this app's issuer is http://localhost (a secure context), o
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
 import jwt
@@ -47,15 +48,51 @@ def base_url(localhost_app) -> str:
     return localhost_app[1]
 
 
+@dataclass
+class Authenticator:
+    """The page's virtual authenticator, through the DevTools session that added it."""
+
+    devtools: object
+    authenticator_id: str
+
+    def presence(self, enabled: bool) -> None:
+        """Whether the authenticator answers by itself, as a person touching it would."""
+        self.devtools.send("WebAuthn.setAutomaticPresenceSimulation",
+                           {"authenticatorId": self.authenticator_id, "enabled": enabled})
+
+
 @pytest.fixture
-def page(chromium, base_url: str, browser_log: BrowserLog) -> Iterator[object]:
+def with_authenticator(chromium, base_url: str, browser_log: BrowserLog) -> Iterator[tuple[object, Authenticator]]:
     """A page with a virtual authenticator that verifies the person (a platform passkey with a PIN)."""
     with browser_context(chromium, base_url, browser_log) as context:
         page = context.new_page()
         devtools = context.new_cdp_session(page)
         devtools.send("WebAuthn.enable")
-        devtools.send("WebAuthn.addVirtualAuthenticator", {"options": AUTHENTICATOR})
-        yield page
+        added = devtools.send("WebAuthn.addVirtualAuthenticator", {"options": AUTHENTICATOR})
+        yield page, Authenticator(devtools, added["authenticatorId"])
+
+
+# Chromium's virtual authenticator answers a conditional request at once, where a person would first pick a
+# passkey from the autofill list: the page of a test about the button or the password behaves as a browser
+# without passkey autofill, so that no autofill signs in first.
+WITHOUT_AUTOFILL = "PublicKeyCredential.isConditionalMediationAvailable = async () => false;"
+
+
+@pytest.fixture
+def autofill_page(with_authenticator) -> object:
+    """A page whose browser offers passkeys in autofill (conditional mediation)."""
+    return with_authenticator[0]
+
+
+@pytest.fixture
+def page(with_authenticator) -> object:
+    with_authenticator[0].add_init_script(script=WITHOUT_AUTOFILL)
+    return with_authenticator[0]
+
+
+@pytest.fixture
+def authenticator(with_authenticator) -> Authenticator:
+    return with_authenticator[1]
 
 
 def sign_in_with_password(page, login: str) -> None:
@@ -135,11 +172,7 @@ def test_passwordless_sign_in_gives_a_phishing_resistant_id_token(localhost_app,
     page.get_by_role("button", name="Allow").click()
     page.wait_for_url(f"{base_url}/callback?**")
     assert session_amr(app, page) == ["hwk", "user", "mfa"]
-    code = query_of(page.url)["code"]
-    token = exchange_code(base_url, client, code, request.verifier).json()
-    jwks = jwt.PyJWKClient(f"{base_url}/.well-known/jwks.json")
-    claims = jwt.decode(token["id_token"], jwks.get_signing_key_from_jwt(token["id_token"]).key, algorithms=["RS256"],
-                        audience=client.client_id, issuer=base_url)
+    claims = id_token_claims(base_url, client, query_of(page.url)["code"], request.verifier)
     assert claims["acr"] == ACR_PHISHING_RESISTANT and claims["amr"] == ["hwk", "user", "mfa"]
 
     # The same assertion again, from the same browser (its cookies, a fresh CSRF token): its challenge is spent.
@@ -150,6 +183,34 @@ def test_passwordless_sign_in_gives_a_phishing_resistant_id_token(localhost_app,
     with app.app_context():
         refused = db.session.scalars(select(AuditEvent).where(AuditEvent.event == "passkey.challenge_refused")).one()
     assert refused.outcome == "failure"
+
+
+def id_token_claims(base_url: str, client, code: str, verifier: str) -> dict:
+    token = exchange_code(base_url, client, code, verifier).json()
+    jwks = jwt.PyJWKClient(f"{base_url}/.well-known/jwks.json")
+    return jwt.decode(token["id_token"], jwks.get_signing_key_from_jwt(token["id_token"]).key, algorithms=["RS256"],
+                      audience=client.client_id, issuer=base_url)
+
+
+def test_a_password_session_steps_up_with_its_passkey_alone(localhost_app, page, make, base_url):
+    """The session that added the passkey began with the password: acr_values phr asks for the passkey only
+    (no password, no code), and the new session records both factors."""
+    app, _ = localhost_app
+    make.user("step@example.com")
+    page.goto("/login")
+    sign_in_with_password(page, "step@example.com")
+    register_passkey(page)
+    client = make.client(redirect_uris=[f"{base_url}/callback"])
+    request = authorization_request_to(base_url, client, acr_values=ACR_PHISHING_RESISTANT)
+    page.goto(request.url)
+    expect(page.locator("#step-up")).to_be_visible()
+    expect(page.locator("#totp-code")).to_have_count(0)
+    page.get_by_role("button", name="Use a passkey").click()
+    page.get_by_role("button", name="Allow").click()
+    page.wait_for_url(f"{base_url}/callback?**")
+    assert session_amr(app, page) == ["pwd", "hwk", "user", "mfa"]
+    claims = id_token_claims(base_url, client, query_of(page.url)["code"], request.verifier)
+    assert claims["acr"] == ACR_PHISHING_RESISTANT and claims["amr"] == ["pwd", "hwk", "user", "mfa"]
 
 
 def test_a_counter_gone_backwards_is_refused_as_a_clone(localhost_app, page, make):
@@ -164,3 +225,66 @@ def test_a_counter_gone_backwards_is_refused_as_a_clone(localhost_app, page, mak
     with app.app_context():
         events = db.session.scalars(select(AuditEvent.event).where(AuditEvent.outcome == "failure")).all()
     assert "passkey.clone_suspected" in events
+
+
+
+# Every navigator.credentials.get() the page makes, reported to the test as it happens (and when its signal aborts):
+# an init script runs before the page's own, outside its CSP.
+RECORD_GET = """(() => {
+  const get = navigator.credentials.get.bind(navigator.credentials);
+  let count = 0;
+  navigator.credentials.get = (options) => {
+    const number = count++;
+    const publicKey = options.publicKey;
+    window.passkeyRequest({number, mediation: options.mediation || null, rpId: publicKey.rpId,
+                           userVerification: publicKey.userVerification,
+                           allowCredentials: (publicKey.allowCredentials || []).length});
+    if (options.signal) options.signal.addEventListener("abort", () => window.passkeyAborted(number));
+    return get(options);
+  };
+})()"""
+
+
+def recorded_requests(page) -> tuple[list[dict], list[int]]:
+    """The page's credential requests and the numbers of those aborted."""
+    requests: list[dict] = []
+    aborted: list[int] = []
+    page.expose_function("passkeyRequest", lambda request: requests.append(request))
+    page.expose_function("passkeyAborted", lambda number: aborted.append(number))
+    page.add_init_script(script=RECORD_GET)
+    return requests, aborted
+
+
+def test_the_sign_in_page_offers_passkeys_in_the_username_autofill(localhost_app, autofill_page, make, browser_log):
+    """Chromium's virtual authenticator answers a conditional request at once (as if the person picked the
+    passkey from the autofill list): the same passwordless sign-in as the button's."""
+    app, _ = localhost_app
+    page = autofill_page
+    with_a_passkey(page, make, "auto@example.com")
+    requests, _ = recorded_requests(page)
+    page.goto("/login?next=/account")
+    expect(page.locator("#signed-in-as")).to_have_text("auto@example.com")
+    assert len(requests) == 1 and requests[0] == {"number": 0, "mediation": "conditional", "rpId": "localhost",
+                           "userVerification": "required", "allowCredentials": 0}
+    assert session_amr(app, page) == ["hwk", "user", "mfa"]
+    assert browser_log.errors == []
+
+
+def test_the_button_aborts_the_pending_autofill_request(localhost_app, autofill_page, authenticator, make):
+    """A person who does not pick from the list: the conditional request waits (the authenticator does not
+    answer by itself), and the button aborts it before its own, modal ceremony with a challenge of its own."""
+    app, _ = localhost_app
+    page = autofill_page
+    with_a_passkey(page, make, "both@example.com")
+    authenticator.presence(False)
+    requests, aborted = recorded_requests(page)
+    page.goto("/login")
+    expect(page.get_by_label("Email or username")).to_have_attribute("autocomplete", "username webauthn")
+    page.wait_for_function("document.querySelector('form[data-passkey]').hidden === false")
+    page.wait_for_timeout(500)
+    assert [request["mediation"] for request in requests] == ["conditional"] and aborted == []
+    authenticator.presence(True)
+    page.get_by_role("button", name="Sign in with a passkey").click()
+    expect(page.locator("#signed-in-as")).to_have_text("both@example.com")
+    assert [request["mediation"] for request in requests] == ["conditional", None] and aborted == [0]
+    assert session_amr(app, page) == ["hwk", "user", "mfa"]

@@ -5,17 +5,20 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import pyotp
 import pytest
+import requests
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import LoginSession, User
+from app.models import LoginSession, Passkey, User
 from app.security.secrets import digest
 from app.services import second_factors, sessions
 from app.services.authentication import FactorRequired, sign_in
 from tests.factories import DEFAULT_PASSWORD
+from tests.flows import Browser, csrf_token
 
 IP = "192.0.2.20"
 
@@ -76,3 +79,41 @@ def hidden(page: str, name: str) -> str:
     found = re.search(rf'name="{name}" value="([^"]*)"', page)
     assert found, name
     return found.group(1)
+
+
+def enrolled_user(app, make, email: str) -> str:
+    """An account with an authenticator app; returns its TOTP secret."""
+    with app.app_context():
+        return enrol_totp(make.user(email)).secret
+
+
+def second_step(browser: Browser, response: requests.Response, code: str) -> requests.Response:
+    """From the password's redirect: the second-step page, then the code."""
+    assert response.status_code == 302 and "/login/second-factor" in response.headers["Location"], response.text
+    page = browser.follow(response)
+    assert page.status_code == 200 and "Code from your authenticator app" in page.text
+    next_url = re.search(r'name="next" value="([^"]*)"', page.text).group(1)
+    return browser.session.post(f"{browser.base_url}/login/second-factor", allow_redirects=False, data={
+        "csrf_token": csrf_token(page.text), "method": "totp", "code": code, "next": next_url.replace("&amp;", "&")})
+
+
+def password_only_session(app, make, email: str, *, passkey: bool = False) -> tuple[Browser, str, str]:
+    """A browser signed in with the password alone (the session that then set up the app, as on the account
+    page), with an authenticator app and, if asked, a passkey. Returns the browser, the cookie and the secret."""
+    with app.app_context():
+        enrolled = enrol_totp(make.user(email))
+        if passkey:
+            db.session.add(Passkey(user_id=enrolled.user.id, credential_id=f"credential-of-{email}",
+                                   public_key="pQECAyYgASFYIA", name="Laptop", device_type="single_device"))
+            db.session.commit()
+    browser = Browser(app.config["ISSUER"])
+    browser.session.cookies.set("ostiary_session", enrolled.session_token,
+                                domain=urlsplit(browser.base_url).hostname, path="/")
+    return browser, enrolled.session_token, enrolled.secret
+
+
+def session_row(app, token: str) -> LoginSession:
+    with app.app_context():
+        found = login_session(token)
+        db.session.expunge(found)
+        return found

@@ -6,62 +6,18 @@ from __future__ import annotations
 import re
 import time
 
-import jwt
 import pyotp
 import pytest
 import requests
-from authlib.integrations.requests_client import OAuth2Session
 
 from app.assurance import ACR_MFA, ACR_PASSWORD, ACR_PHISHING_RESISTANT
+from app.extensions import db
 from app.services import second_factors
 from tests.flows import Browser, csrf_token, query_of
-from tests.mfa.conftest import enrol_totp, login_session
+from tests.mfa.conftest import enrolled_user, login_session, password_only_session, second_step, session_row
+from tests.mfa.relying_party import RelyingParty, authorize
 
 ACRS = [ACR_PASSWORD, ACR_MFA, ACR_PHISHING_RESISTANT]
-
-
-def enrolled_user(app, make, email: str) -> str:
-    """An account with an authenticator app; returns its TOTP secret."""
-    with app.app_context():
-        return enrol_totp(make.user(email)).secret
-
-
-def second_step(browser: Browser, response: requests.Response, code: str) -> requests.Response:
-    """From the password's redirect: the second-step page, then the code."""
-    assert response.status_code == 302 and "/login/second-factor" in response.headers["Location"], response.text
-    page = browser.follow(response)
-    assert page.status_code == 200 and "Code from your authenticator app" in page.text
-    next_url = re.search(r'name="next" value="([^"]*)"', page.text).group(1)
-    return browser.session.post(f"{browser.base_url}/login/second-factor", allow_redirects=False, data={
-        "csrf_token": csrf_token(page.text), "method": "totp", "code": code, "next": next_url.replace("&amp;", "&")})
-
-
-class RelyingParty:
-    """A confidential client with Authlib's OAuth2Session, verifying ID tokens with PyJWT against the JWKS."""
-
-    def __init__(self, base_url: str, registered) -> None:
-        self.base_url = base_url
-        self.registered = registered
-        self.metadata = requests.get(f"{base_url}/.well-known/openid-configuration").json()
-        self.session = OAuth2Session(registered.client_id, registered.client_secret, scope="openid email",
-                                     redirect_uri=registered.redirect_uri, code_challenge_method="S256")
-        self.verifier = "v" * 43
-
-    def authorization_url(self, **params: str) -> str:
-        url, _ = self.session.create_authorization_url(self.metadata["authorization_endpoint"],
-                                                       code_verifier=self.verifier, nonce="n-1", **params)
-        return url
-
-    def id_token(self, callback: str) -> dict:
-        token = self.session.fetch_token(self.metadata["token_endpoint"], authorization_response=callback,
-                                         code_verifier=self.verifier)
-        jwks = jwt.PyJWKClient(self.metadata["jwks_uri"])
-        return jwt.decode(token["id_token"], jwks.get_signing_key_from_jwt(token["id_token"]).key,
-                          algorithms=["RS256"], audience=self.registered.client_id, issuer=self.base_url)
-
-
-def authorize(browser: Browser, url: str) -> requests.Response:
-    return browser.authorize(query_of(url))
 
 
 def test_discovery_advertises_the_acr_values(live_server):
@@ -113,27 +69,98 @@ def test_a_password_only_sign_in_has_acr_pwd(live_server, make):
     assert claims["acr"] == ACR_PASSWORD and claims["amr"] == ["pwd"]
 
 
-def test_acr_values_steps_up_a_session_that_signed_in_before_its_factor(app, live_server, make):
-    """The session that enrolled the app began with the password only: a relying party asking for mfa sends it
-    through the second step; one that does not ask gets the truthful pwd."""
-    make.user("later@example.com")
+def test_acr_values_asks_a_password_session_for_its_second_factor_only(app, live_server, make):
+    """The session began with the password only: a relying party asking for mfa gets the person asked for the
+    app's code, not the password again; the session is then replaced by one that records both factors."""
+    browser, old_token, secret = password_only_session(app, make, "later@example.com")
+    with app.app_context():  # the password was given ten minutes ago
+        login_session(old_token).auth_time -= 600
+        db.session.commit()
     rp = RelyingParty(live_server, make.client())
-    browser = Browser(live_server)
-    assert browser.login("later@example.com").status_code == 302
-    with app.app_context():
-        session_token = browser.session.cookies["ostiary_session"]
-        enrolment = second_factors.begin_totp(login_session(session_token))
-        second_factors.confirm_totp(login_session(session_token), pyotp.TOTP(enrolment.secret).at(time.time() - 30))
     plain = rp.id_token(authorize(browser, rp.authorization_url()).headers["Location"])
-    assert plain["acr"] == ACR_PASSWORD
+    assert plain["acr"] == ACR_PASSWORD and plain["amr"] == ["pwd"]
+
+    url = rp.authorization_url(acr_values=ACR_MFA)
+    asked = browser.session.get(url, allow_redirects=False)
+    assert asked.status_code == 302 and asked.headers["Location"].startswith("/login/second-factor?")
+    page = browser.follow(asked)
+    assert 'id="step-up"' in page.text and 'id="totp-code"' in page.text
+    assert 'name="password"' not in page.text
+    before = int(time.time())
+    done = second_step(browser, asked, pyotp.TOTP(secret).now())
+    assert done.status_code == 302 and live_server + done.headers["Location"] == url
+    new_token = browser.session.cookies["ostiary_session"]
+    assert new_token != old_token  # a new session id for the new privilege
+    assert session_row(app, old_token).revoked_at is not None
+    upgraded = session_row(app, new_token)
+    assert upgraded.amr == "pwd otp mfa" and upgraded.user_id == session_row(app, old_token).user_id
+
+    claims = rp.id_token(authorize(browser, url).headers["Location"])
+    assert claims["acr"] == ACR_MFA and claims["amr"] == ["pwd", "otp", "mfa"]
+    assert claims["auth_time"] >= before > plain["auth_time"] + 500  # the time of the last factor
+    assert claims["sub"] == plain["sub"]
+
+
+def test_a_wrong_code_keeps_the_session_at_its_level(app, live_server, make):
+    browser, old_token, secret = password_only_session(app, make, "stays@example.com")
+    rp = RelyingParty(live_server, make.client())
     asked = browser.session.get(rp.authorization_url(acr_values=ACR_MFA), allow_redirects=False)
-    assert asked.status_code == 302 and asked.headers["Location"].startswith("/login?")
-    next_url = query_of(asked.headers["Location"])["next"]
-    assert "acr_values" not in next_url  # asked once: the ID token says what the sign-in reached
-    done = second_step(browser, browser.login("later@example.com", next_url=next_url),
-                       pyotp.TOTP(enrolment.secret).now())
+    right = pyotp.TOTP(secret).now()
+    refused = second_step(browser, asked, "000000" if right != "000000" else "111111")
+    assert refused.status_code == 401 and "That did not work" in refused.text
+    assert browser.session.cookies["ostiary_session"] == old_token
+    assert session_row(app, old_token).revoked_at is None
+    claims = rp.id_token(authorize(browser, rp.authorization_url()).headers["Location"])
+    assert claims["acr"] == ACR_PASSWORD and claims["amr"] == ["pwd"]
+
+
+def test_phishing_resistant_asks_for_a_passkey_and_refuses_a_code(app, live_server, make):
+    browser, old_token, secret = password_only_session(app, make, "keys@example.com", passkey=True)
+    rp = RelyingParty(live_server, make.client())
+    asked = browser.session.get(rp.authorization_url(acr_values=ACR_PHISHING_RESISTANT), allow_redirects=False)
+    assert asked.headers["Location"].startswith("/login/second-factor?")
+    page = browser.follow(asked)
+    assert 'id="use-passkey"' in page.text
+    assert 'id="totp-code"' not in page.text and 'id="recovery-code"' not in page.text
+    next_url = re.search(r'name="next" value="([^"]*)"', page.text).group(1).replace("&amp;", "&")
+    code = browser.session.post(f"{live_server}/login/second-factor", allow_redirects=False, data={
+        "csrf_token": csrf_token(page.text), "method": "totp", "code": pyotp.TOTP(secret).now(), "next": next_url})
+    assert code.status_code == 401
+    assert browser.session.cookies["ostiary_session"] == old_token
+    assert session_row(app, old_token).amr == "pwd"
+
+
+def test_phishing_resistant_without_a_passkey_steps_up_as_far_as_the_app_goes(app, live_server, make):
+    """acr_values is voluntary: the app's code raises the session to mfa, and the ID token says so."""
+    browser, _, secret = password_only_session(app, make, "app-only@example.com")
+    rp = RelyingParty(live_server, make.client())
+    url = rp.authorization_url(acr_values=ACR_PHISHING_RESISTANT)
+    done = second_step(browser, browser.session.get(url, allow_redirects=False), pyotp.TOTP(secret).now())
     claims = rp.id_token(authorize(browser, live_server + done.headers["Location"]).headers["Location"])
     assert claims["acr"] == ACR_MFA and claims["amr"] == ["pwd", "otp", "mfa"]
+
+
+def test_prompt_none_cannot_step_up(app, live_server, make):
+    browser, _, _ = password_only_session(app, make, "silent@example.com")
+    rp = RelyingParty(live_server, make.client())
+    answer = browser.session.get(rp.authorization_url(acr_values=ACR_MFA, prompt="none"), allow_redirects=False)
+    assert query_of(answer.headers["Location"])["error"] == "login_required"
+
+
+def test_a_step_up_belongs_to_the_session_it_upgrades(app, live_server, make):
+    """Signed out in between: the held step-up is worth nothing without its session."""
+    browser, _, secret = password_only_session(app, make, "gone@example.com")
+    rp = RelyingParty(live_server, make.client())
+    asked = browser.session.get(rp.authorization_url(acr_values=ACR_MFA), allow_redirects=False)
+    page = browser.follow(asked)
+    browser.session.post(f"{live_server}/logout", data={"csrf_token": csrf_token(
+        browser.session.get(f"{live_server}/logout").text)})
+    next_url = re.search(r'name="next" value="([^"]*)"', page.text).group(1).replace("&amp;", "&")
+    late = browser.session.post(f"{live_server}/login/second-factor", allow_redirects=False, data={
+        "csrf_token": csrf_token(browser.session.get(f"{live_server}/login").text), "method": "totp",
+        "code": pyotp.TOTP(secret).now(), "next": next_url})
+    assert late.status_code == 302 and late.headers["Location"].startswith("/login?")
+    assert "ostiary_session" not in browser.session.cookies
 
 
 @pytest.mark.parametrize("params", [{"max_age": "0"}, {"prompt": "login"}])
@@ -173,9 +200,8 @@ def test_a_client_that_requires_mfa_sends_a_person_without_a_factor_to_set_one_u
     page = browser.session.get(f"{live_server}/account/security")
     back = re.search(r'href="([^"]+)" id="continue"', page.text).group(1).replace("&amp;", "&")
     again = browser.session.get(live_server + back, allow_redirects=False)
-    assert again.headers["Location"].startswith("/login?")  # now with the second factor
-    done = second_step(browser, browser.login("policy@example.com", next_url=query_of(again.headers["Location"])[
-        "next"]), pyotp.TOTP(enrolment.secret).now())
+    # The session that set the app up began with the password: only the new factor is asked for.
+    done = second_step(browser, again, pyotp.TOTP(enrolment.secret).now())
     claims = rp.id_token(authorize(browser, live_server + done.headers["Location"]).headers["Location"])
     assert claims["acr"] == ACR_MFA
 

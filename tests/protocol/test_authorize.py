@@ -173,6 +173,21 @@ REDIRECTED = [
     pytest.param({"response_mode": "query.jwt"}, "invalid_request", id="response-mode-jarm"),
     pytest.param({"response_mode": "Query"}, "invalid_request", id="response-mode-upper-case"),
     pytest.param({"response_mode": "tökén"}, "invalid_request", id="response-mode-non-ascii"),
+    # OpenID Connect Core §5.5: the claims parameter is a JSON object of JSON objects.
+    pytest.param({"claims": "{"}, "invalid_request", id="claims-not-json"),
+    pytest.param({"claims": "[]"}, "invalid_request", id="claims-array"),
+    pytest.param({"claims": '"acr"'}, "invalid_request", id="claims-string"),
+    pytest.param({"claims": "[" * 2000 + "]" * 2000}, "invalid_request", id="claims-nested-deep"),
+    pytest.param({"claims": '{"id_token": []}'}, "invalid_request", id="claims-member-array"),
+    pytest.param({"claims": '{"userinfo": "email"}'}, "invalid_request", id="claims-member-string"),
+    pytest.param({"claims": '{"id_token": {"acr": "urn:ostiary:acr:mfa"}}'}, "invalid_request",
+                 id="claims-acr-string"),
+    pytest.param({"claims": '{"userinfo": {"email": {"essential": "yes"}}}'}, "invalid_request",
+                 id="claims-essential-not-boolean"),
+    pytest.param({"claims": '{"id_token": {"acr": {"values": "urn:ostiary:acr:mfa"}}}'}, "invalid_request",
+                 id="claims-values-not-array"),
+    pytest.param({"claims": '{"id_token": {"acr": {"essential": true, "values": [2]}}}'}, "invalid_request",
+                 id="claims-acr-value-not-string"),
     pytest.param({"request": "eyJhbGciOiJub25lIn0.e30."}, "request_not_supported", id="request-object"),
     pytest.param({"request_uri": "https://app.example.com/r/1"}, "request_uri_not_supported", id="request-uri"),
 ]
@@ -220,6 +235,18 @@ def test_duplicate_parameter_is_refused(live_server, rp, browser, method, name):
     params.append((name, dict(params)[name]))  # even an identical repeat is refused
     response = browser.authorize(params, method=method, decision=None)
     assert_error_page(response, "invalid_request")
+
+
+@pytest.mark.parametrize("claims", [
+    '{"userinfo": {"email": {"essential": true}, "given_name": null}, "id_token": {"auth_time": {"essential": true}}}',
+    '{"id_token": {"acr": null}, "future_member": [1, 2]}',
+    '{"id_token": {"acr": {"essential": true}}}',  # essential without values: every ID token carries an acr
+    "",
+])
+def test_claim_requests_we_do_not_act_on_are_accepted_and_ignored(live_server, rp, browser, claims):
+    """OpenID Connect Core §5.5: members and claims not understood are ignored; the scopes decide what is released."""
+    params = params_for(rp, redirect_uri=APP_URI, claims=claims)
+    assert_code(browser.authorize(params), live_server, APP_URI, params["state"])
 
 
 def test_parameter_in_both_query_and_body_is_a_duplicate(live_server, rp, browser):

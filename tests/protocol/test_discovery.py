@@ -55,6 +55,9 @@ def test_protocol_choices(metadata):
     assert set(metadata["grant_types_supported"]) == {"authorization_code", "refresh_token", "client_credentials"}
     assert "none" not in metadata["introspection_endpoint_auth_methods_supported"]
     assert {"openid", "profile", "email", "offline_access"} <= set(metadata["scopes_supported"])
+    # OpenID Connect Core §5.5: read for the acr it asks of the sign-in; other claim requests are ignored.
+    assert metadata["claims_parameter_supported"] is True
+    assert metadata["request_parameter_supported"] is False and metadata["request_uri_parameter_supported"] is False
 
 
 @pytest.mark.parametrize(
