@@ -29,6 +29,8 @@ class AuthorizationCode(Model):
     amr: Mapped[str] = mapped_column(String(100), default="pwd")
     # The upstream provider a federated sign-in came through (its name): the ID token's `idp` claim.
     idp: Mapped[str | None] = mapped_column(String(40))
+    # OpenID Connect Core §5.5.1.1: the requested acr value the ID token must carry; None: the level reached.
+    acr: Mapped[str | None] = mapped_column(String(64))
     # Every token issued from this code shares this family, so a replay revokes them all.
     family_id: Mapped[str] = mapped_column(String(36), index=True)
     # The sign-in session the person authorized in: signing it out may disconnect the family.
@@ -54,7 +56,7 @@ class AuthorizationCode(Model):
         return self.auth_time
 
     def get_acr(self) -> str:
-        return acr_for(self.get_amr())
+        return self.acr or acr_for(self.get_amr())
 
     def get_amr(self) -> list[str]:
         return self.amr.split()

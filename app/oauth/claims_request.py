@@ -5,13 +5,13 @@ the ID token and userinfo release what the granted scopes release."""
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from authlib.oauth2.rfc6749.errors import InvalidRequestError
 
-from app.assurance import strongest, weakest_requested
+from app.assurance import ACR_VALUES, acr_for, level, satisfies_level, strongest, weakest_requested
 
 MEMBERS = ("userinfo", "id_token")  # §5.5; any other top-level member is not understood, so ignored
 
@@ -24,6 +24,18 @@ class RequestedAcr:
 
     wanted: str | None
     essential: bool
+    #: An essential request's values that are ours: the ID token's acr must be one of them (§5.5.1.1).
+    values: tuple[str, ...] = ()
+
+    def reported(self, amr: Iterable[str]) -> str | None:
+        """The acr the ID token carries for a sign-in by `amr`: for an essential request, the strongest of its
+        values that the sign-in reached (a passkey sign-in asked for mfa is reported as mfa); None otherwise,
+        meaning the level reached (acr_for)."""
+        if not self.essential:
+            return None
+        reached = acr_for(amr)
+        met = [value for value in self.values if satisfies_level(reached, value)]
+        return max(met, key=level) if met else None
 
     @property
     def unsupported(self) -> bool:
@@ -40,7 +52,7 @@ def requested_acr(values: Mapping[str, str]) -> RequestedAcr:
         return RequestedAcr(voluntary, essential=False)
     wanted = weakest_requested(" ".join(acr.values))
     if acr.essential:
-        return RequestedAcr(wanted, essential=True)
+        return RequestedAcr(wanted, essential=True, values=tuple(v for v in acr.values if v in ACR_VALUES))
     return RequestedAcr(strongest(voluntary, wanted), essential=False)
 
 

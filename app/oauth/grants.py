@@ -121,6 +121,9 @@ class AuthorizationCodeGrant(RequestedScopeMixin, grants.AuthorizationCodeGrant)
     TOKEN_ENDPOINT_AUTH_METHODS = TOKEN_AUTH_METHODS
     #: The sign-in the person authorizes in: the authorization view hands it over before the code is issued.
     login_session: LoginSession | None = None
+    #: The acr value the ID token must carry (an essential acr request, OpenID Connect Core §5.5.1.1), handed
+    #: over with the sign-in; None: the level the sign-in reached.
+    reported_acr: str | None = None
 
     @staticmethod
     def validate_authorization_redirect_uri(request, client) -> str:
@@ -142,7 +145,7 @@ class AuthorizationCodeGrant(RequestedScopeMixin, grants.AuthorizationCodeGrant)
             redirect_uri=request.payload.redirect_uri, scope=request.scope or "",
             resource=self.resource.identifier if self.resource else None, nonce=data.get("nonce"),
             code_challenge=data["code_challenge"], code_challenge_method=data["code_challenge_method"],
-            lifetime_seconds=current_app.config["AUTHORIZATION_CODE_TTL_SECONDS"],
+            lifetime_seconds=current_app.config["AUTHORIZATION_CODE_TTL_SECONDS"], acr=self.reported_acr,
         )
 
     def query_authorization_code(self, code: str, client) -> AuthorizationCode | None:

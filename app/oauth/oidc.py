@@ -9,7 +9,6 @@ from authlib.oidc.core.grants import OpenIDCode as _OpenIDCode
 from authlib.oidc.core.util import create_half_hash
 from flask import current_app
 
-from app.assurance import acr_for
 from app.models import User
 from app.oauth.signing import sign
 
@@ -33,7 +32,7 @@ class OpenIDCode(_OpenIDCode):
             "iat": issued_at,
             "auth_time": code.auth_time,
             "amr": code.get_amr(),
-            "acr": acr_for(code.get_amr()),
+            "acr": code.get_acr(),
             "at_hash": create_half_hash(token["access_token"], "RS256").decode("ascii"),
         }
         if code.nonce:

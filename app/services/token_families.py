@@ -53,16 +53,18 @@ def create_code(
     code_challenge: str,
     code_challenge_method: str,
     lifetime_seconds: int,
+    acr: str | None = None,
 ) -> None:
     """RFC 6749 §4.1.2: a new family's code, stored as a digest and bound to everything the request carried and
-    to the sign-in it was issued in (auth_time, amr, the login session)."""
+    to the sign-in it was issued in (auth_time, amr, the login session), and to the acr value its ID token must
+    carry when the request asked for one as essential (None: the level the sign-in reached)."""
     moment = now()
     with transaction():
         db.session.add(AuthorizationCode(
             code_hash=digest(code), client_id=client_id, user_id=user.id, redirect_uri=redirect_uri, scope=scope,
             resource=resource, nonce=nonce, code_challenge=code_challenge,
             code_challenge_method=code_challenge_method, auth_time=login_session.auth_time, amr=login_session.amr,
-            idp=login_session.idp,
+            idp=login_session.idp, acr=acr,
             family_id=str(uuid.uuid4()), login_session_id=login_session.id, created_at=moment,
             expires_at=moment + lifetime_seconds,
         ))

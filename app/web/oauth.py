@@ -163,6 +163,7 @@ def authorize() -> ResponseReturnValue:
             return ask_to_enrol(_authorization_url())
         if acr.essential and not satisfies(acting.amr.split(), acr.wanted):
             raise _unmet_acr(prompts, "the requested acr cannot be reached: no enrolled factor reaches it")
+        grant.reported_acr = acr.reported(acting.amr.split())
         return _decide(grant, acting.user, prompts)
     except OAuth2Error as error:
         error.redirect_uri, error.state = redirect_uri, state

@@ -38,6 +38,23 @@ def test_an_essential_acr_steps_up_with_the_second_factor_only(app, live_server,
     assert claims_of["acr"] == ACR_MFA and claims_of["amr"] == ["pwd", "otp", "mfa"]
 
 
+@pytest.mark.parametrize(("asked", "reported"), [((ACR_PASSWORD,), ACR_PASSWORD),
+                                                 ((ACR_PASSWORD, ACR_MFA), ACR_MFA),
+                                                 (("urn:example:gold", ACR_PASSWORD), ACR_PASSWORD)])
+def test_the_id_token_acr_is_one_of_the_essential_values_asked_for(app, live_server, make, asked, reported):
+    """§5.5.1.1: a sign-in stronger than what is asked is reported as the strongest requested value it reached;
+    the amr still says how the person signed in."""
+    browser, _, secret = password_only_session(app, make, "stronger@example.com")
+    rp = RelyingParty(live_server, make.client())
+    stepped = browser.session.get(rp.authorization_url(claims=essential(ACR_MFA)), allow_redirects=False)
+    done = second_step(browser, stepped, pyotp.TOTP(secret).now())
+    assert rp.id_token(authorize(browser, live_server + done.headers["Location"]).headers["Location"])["acr"] == ACR_MFA
+    claims = rp.id_token(authorize(browser, rp.authorization_url(claims=essential(*asked))).headers["Location"])
+    assert (claims["acr"], claims["amr"]) == (reported, ["pwd", "otp", "mfa"])
+    voluntary = rp.id_token(authorize(browser, rp.authorization_url(acr_values=ACR_PASSWORD)).headers["Location"])
+    assert voluntary["acr"] == ACR_MFA  # acr_values is voluntary: the level reached
+
+
 def test_an_essential_acr_already_reached_answers_at_once(app, live_server, make):
     make.user("plain@example.com")
     rp = RelyingParty(live_server, make.client())
