@@ -193,11 +193,11 @@ def test_sign_ups_nobody_confirmed_go_once_no_link_of_theirs_lives(make, ctx):
 
     moment, ttl = now(), 24 * 3600  # EMAIL_VERIFICATION_TTL_SECONDS default
     accounts = {
-        "drop abandoned": dict(pending=True, age=ttl + 60, link_expires_in=-60),
-        "drop abandoned, no link at all": dict(pending=True, age=ttl + 60, link_expires_in=None),
-        "keep a resent link still lives": dict(pending=True, age=ttl + 60, link_expires_in=600),
-        "keep recent": dict(pending=True, age=60, link_expires_in=None),
-        "keep confirmed": dict(pending=False, age=ttl * 10, link_expires_in=None),
+        "drop abandoned": {"pending": True, "age": ttl + 60, "link_expires_in": -60},
+        "drop abandoned, no link at all": {"pending": True, "age": ttl + 60, "link_expires_in": None},
+        "keep a resent link still lives": {"pending": True, "age": ttl + 60, "link_expires_in": 600},
+        "keep recent": {"pending": True, "age": 60, "link_expires_in": None},
+        "keep confirmed": {"pending": False, "age": ttl * 10, "link_expires_in": None},
     }
     ids = {name: make.user(f"{name.replace(' ', '-').replace(',', '')}@example.com").id for name in accounts}
     for name, shape in accounts.items():
