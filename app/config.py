@@ -156,6 +156,9 @@ SETTINGS: dict[str, tuple[Any, Callable[[str], Any]]] = {
     "MAIL_REQUESTS_PER_ADDRESS": (5, _positive_int),
     "MAIL_REQUESTS_PER_IP": (30, _positive_int),
     "MAIL_REQUESTS_WINDOW_SECONDS": (3600, _positive_int),
+    # Passwordless passkey challenges per client address per minute: each sign-in page view in a browser with
+    # passkey autofill asks for one, and each is a row until it expires.
+    "PASSKEY_CHALLENGES_PER_IP": (60, _positive_int),
     # Brute-force limits (OWASP ASVS V2.2.1): failures are counted from the first one for *_LOCKOUT_SECONDS;
     # at the limit the account or address is refused until that period ends (client authentication: only its
     # failures are, a correct secret never is). Never permanent.

@@ -194,6 +194,11 @@ def mail_request_counters(form: str, address: str, ip: str | None) -> list[Count
             Counter(f"{form}_ip", network_of(ip), config["MAIL_REQUESTS_PER_IP"], window)]
 
 
+def passkey_challenge_counter(ip: str | None) -> Counter:
+    """Passwordless passkey challenges per client address, per minute (a challenge names nobody, so per address)."""
+    return Counter("passkey_challenge_ip", network_of(ip), current_app.config["PASSKEY_CHALLENGES_PER_IP"], 60)
+
+
 def count_request(counters: Sequence[Counter]) -> None:
     """Every request counts (none is refunded): raises Throttled once any counter is exhausted."""
     throttle().attempt(counters).fail()

@@ -8,6 +8,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import lazy_gettext
 from werkzeug.wrappers import Response as WerkzeugResponse
 
+from app.security.throttle import Throttled, count_request, passkey_challenge_counter
 from app.services import authentication, passkeys, pending_sign_ins
 from app.services.authentication import EXPIRED, THROTTLED, FactorRequired, Refused, SignedIn
 from app.web import rate_limits
@@ -101,7 +102,15 @@ def second_factor_passkey_options() -> ResponseReturnValue:
 @bp.post("/login/passkey-options")
 @no_store
 def passwordless_options() -> ResponseReturnValue:
-    """WebAuthn request options for a discoverable passkey: nobody is named yet."""
+    """WebAuthn request options for a discoverable passkey: nobody is named yet. Limited per address, since
+    anyone may ask and each challenge is stored until it expires."""
+    try:
+        count_request([passkey_challenge_counter(request.remote_addr)])
+    except Throttled as refused:
+        response = jsonify(error="slow_down", error_description="too many passkey sign-ins from this address")
+        response.status_code = 429
+        response.headers["Retry-After"] = str(refused.retry_after_seconds)
+        return response
     return _ceremony(passkeys.passwordless_options())
 
 
