@@ -26,8 +26,6 @@ TESTS = Path(__file__).parent
 # deploy"` is the inner loop. fuzz is marked per test (tests/security/test_fuzz.py, the stateful schemathesis run).
 TIER_OF_DIRECTORY = {"ops": "ops", "browser": "browser", "deploy": "deploy"}
 
-_free_port = free_port  # the name tests written before tests/processes.py import
-
 # A local HTTPS host for Client ID Metadata Documents (tests/protocol, tests/browser).
 pytest_plugins = ["tests.metadata_host"]
 

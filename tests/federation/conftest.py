@@ -26,7 +26,7 @@ from app.services import providers
 from app.services.upstream import CACHE
 from tests.factories import DEFAULT_PASSWORD
 from tests.flows import consent_form, csrf_token, is_consent_page
-from tests.ops.ostiary_process import free_port, ostiary_env, serving
+from tests.processes import free_port, ostiary_env, serve
 
 
 @dataclass
@@ -74,8 +74,8 @@ def upstream(tmp_path_factory: pytest.TempPathFactory, port: int) -> Iterator[Up
                             env=env, capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stderr
     client_id, client_secret = json.loads(result.stdout.strip().splitlines()[-1])
-    with serving(env, home / "serve.log", workers=1) as url:
-        yield Upstream(url, env, client_id, client_secret, home / "keys")
+    with serve(env, home / "serve.log", workers=1):
+        yield Upstream(env["OSTIARY_ISSUER"], env, client_id, client_secret, home / "keys")
 
 
 @dataclass
