@@ -23,9 +23,12 @@ from tests.processes import free_port
 from tests.settings import installation
 
 TESTS = Path(__file__).parent
-# Every test below these directories gets the marker: `pytest -m "not ops and not fuzz and not browser and not
-# deploy"` is the inner loop. fuzz is marked per test (tests/security/test_fuzz.py, the stateful schemathesis run).
+# The speed tiers (README, "Testing"): every test below these directories gets the marker; fuzz is marked per test.
 TIER_OF_DIRECTORY = {"ops": "ops", "browser": "browser", "deploy": "deploy"}
+TIERS = ("ops", "fuzz", "browser", "deploy")
+# Fixtures that start Ostiary as a process (`ostiary init`, `ostiary serve`), by the directory defining them: every
+# test there that uses one is slow. Other slow tests carry the marker themselves.
+PROCESS_FIXTURES = {"cli": "env", "federation": "upstream"}
 # SQLite waits for the disk at every commit, a dozen milliseconds each; in memory (Linux's /dev/shm) it need not, and
 # the default test database never has to outlive the run.
 MEMORY_FILES = Path("/dev/shm")
@@ -35,11 +38,16 @@ pytest_plugins = ["tests.metadata_host"]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tiers' markers; and slow on every test of a tier too, so that `pytest -m "not slow"` is the inner loop."""
     for item in items:
         parts = item.path.relative_to(TESTS).parts if item.path.is_relative_to(TESTS) else ()
-        tier = TIER_OF_DIRECTORY.get(parts[0]) if len(parts) > 1 else None
-        if tier is not None:
-            item.add_marker(tier)
+        directory = parts[0] if len(parts) > 1 else None
+        if directory in TIER_OF_DIRECTORY:
+            item.add_marker(TIER_OF_DIRECTORY[directory])
+        if PROCESS_FIXTURES.get(directory or "") in getattr(item, "fixturenames", ()):
+            item.add_marker("slow")
+        if any(item.get_closest_marker(tier) for tier in TIERS):
+            item.add_marker("slow")
 
 
 @pytest.fixture(scope="session")
