@@ -100,7 +100,8 @@ def app(database_url: str, keys_dir: Path, port: int, mail_dir: Path) -> Iterato
 def live_server(app: Flask, port: int) -> Iterator[str]:
     """The app over real HTTP on loopback, for third-party clients (Authlib, PyJWT)."""
     server = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # shutdown() waits for serve_forever's next poll: a twentieth of a second, not its default half.
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{port}"
     server.shutdown()
