@@ -4,6 +4,7 @@ with settings of their own; and the speed tiers, a marker per directory of slow 
 from __future__ import annotations
 
 import os
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -12,7 +13,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask_migrate import upgrade
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 from werkzeug.serving import make_server
 
 from app import create_app
@@ -22,27 +23,42 @@ from tests.processes import free_port
 from tests.settings import installation
 
 TESTS = Path(__file__).parent
-# Every test below these directories gets the marker: `pytest -m "not ops and not fuzz and not browser and not
-# deploy"` is the inner loop. fuzz is marked per test (tests/security/test_fuzz.py, the stateful schemathesis run).
+# The speed tiers (README, "Testing"): every test below these directories gets the marker; fuzz is marked per test.
 TIER_OF_DIRECTORY = {"ops": "ops", "browser": "browser", "deploy": "deploy"}
-
-_free_port = free_port  # the name tests written before tests/processes.py import
+TIERS = ("ops", "fuzz", "browser", "deploy")
+# Fixtures that start Ostiary as a process (`ostiary init`, `ostiary serve`), by the directory defining them: every
+# test there that uses one is slow. Other slow tests carry the marker themselves.
+PROCESS_FIXTURES = {"cli": "env", "federation": "upstream"}
+# SQLite waits for the disk at every commit, a dozen milliseconds each; in memory (Linux's /dev/shm) it need not, and
+# the default test database never has to outlive the run.
+MEMORY_FILES = Path("/dev/shm")
 
 # A local HTTPS host for Client ID Metadata Documents (tests/protocol, tests/browser).
 pytest_plugins = ["tests.metadata_host"]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tiers' markers; and slow on every test of a tier too, so that `pytest -m "not slow"` is the inner loop."""
     for item in items:
         parts = item.path.relative_to(TESTS).parts if item.path.is_relative_to(TESTS) else ()
-        tier = TIER_OF_DIRECTORY.get(parts[0]) if len(parts) > 1 else None
-        if tier is not None:
-            item.add_marker(tier)
+        directory = parts[0] if len(parts) > 1 else None
+        if directory in TIER_OF_DIRECTORY:
+            item.add_marker(TIER_OF_DIRECTORY[directory])
+        if PROCESS_FIXTURES.get(directory or "") in getattr(item, "fixturenames", ()):
+            item.add_marker("slow")
+        if any(item.get_closest_marker(tier) for tier in TIERS):
+            item.add_marker("slow")
 
 
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    return os.environ.get("OSTIARY_TEST_DATABASE_URL") or f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if url := os.environ.get("OSTIARY_TEST_DATABASE_URL"):
+        yield url
+    elif os.access(MEMORY_FILES, os.W_OK):
+        with tempfile.TemporaryDirectory(prefix="ostiary-tests-", dir=MEMORY_FILES) as home:
+            yield f"sqlite:///{Path(home) / 'test.db'}"
+    else:
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
 
 
 @pytest.fixture(scope="session")
@@ -84,7 +100,8 @@ def app(database_url: str, keys_dir: Path, port: int, mail_dir: Path) -> Iterato
 def live_server(app: Flask, port: int) -> Iterator[str]:
     """The app over real HTTP on loopback, for third-party clients (Authlib, PyJWT)."""
     server = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # shutdown() waits for serve_forever's next poll: a twentieth of a second, not its default half.
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{port}"
     server.shutdown()
@@ -98,8 +115,19 @@ def clean_database(app: Flask) -> Iterator[None]:
     with app.app_context():
         db.session.remove()
         with db.engine.begin() as conn:
-            for table in reversed(db.metadata.sorted_tables):
-                conn.execute(table.delete())
+            _empty_tables(conn)
+
+
+def _empty_tables(conn: Connection) -> None:
+    """Every row of every table gone, children first, in the caller's transaction."""
+    tables = list(reversed(db.metadata.sorted_tables))
+    if conn.dialect.name == "postgresql":
+        # One round trip, not one per table: psycopg sends a script of statements as one query when it has no
+        # parameters (SQLAlchemy's execute always passes some).
+        conn.connection.driver_connection.execute("; ".join(f'DELETE FROM "{table.name}"' for table in tables))
+    else:
+        for table in tables:
+            conn.execute(table.delete())
 
 
 @pytest.fixture

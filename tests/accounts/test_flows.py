@@ -141,6 +141,7 @@ def test_forgot_password_answers_alike_and_mails_real_accounts_only(app, make, p
     assert [m.recipient for m in mails(app)] == ["real@example.com"]
 
 
+@pytest.mark.slow
 def test_forgot_password_takes_as_long_for_an_unknown_address(app, make, client, monkeypatch):
     monkeypatch.setattr(self_service, "MIN_ANSWER_SECONDS", 0.5)
     make.user("timed@example.com")

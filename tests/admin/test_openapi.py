@@ -43,6 +43,7 @@ def bearer(live_server, admin_key) -> dict[str, str]:
     return {"Authorization": f"Bearer {admin_token(live_server, admin_key)}"}
 
 
+@pytest.mark.fuzz  # 25 generated requests per operation and mode: some 2,000 in all
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE], ids=lambda m: m.value)
 @pytest.mark.parametrize(("path", "method"), OPERATIONS, ids=[f"{m.upper()} {p}" for p, m in OPERATIONS])
 def test_every_operation_keeps_to_the_document(admin_schema, bearer, path, method, mode):

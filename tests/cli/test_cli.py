@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from app.cli import cli
-from tests.cli.installation import PASSWORD
+from tests.factories import DEFAULT_PASSWORD
 from tests.processes import ok_json, ostiary
 
 
@@ -36,13 +36,13 @@ def test_init_demo_creates_an_admin_and_a_client_once(env):
 
 def test_users_create_reads_the_password_from_stdin(env):
     created = ok_json(ostiary(env, "users", "create", "Carol@Example.com", "--name", "Carol", "--password-stdin", "--json",
-                          stdin=PASSWORD + "\n"))
+                          stdin=DEFAULT_PASSWORD + "\n"))
     assert (created["email"], created["name"], created["is_active"]) == ("carol@example.com", "Carol", True)
 
     listed = ok_json(ostiary(env, "users", "list", "--json"))
     assert {"sub": created["sub"], "email": "carol@example.com"}.items() <= next(
         u for u in listed if u["email"] == "carol@example.com").items()
-    assert PASSWORD.encode() not in database_bytes(env)
+    assert DEFAULT_PASSWORD.encode() not in database_bytes(env)
 
 
 def test_without_a_terminal_the_password_must_come_on_stdin(env):
@@ -94,8 +94,8 @@ def assert_clean_failure(result, message: str, exit_code: int = 1) -> None:
     [
         (["users", "create", "erin@example.com", "--password-stdin"], "short\n", "at least 8 characters"),
         (["users", "create", "erin@example.com", "--password-stdin"], "\n", "at least 8 characters"),
-        (["users", "create", "not-an-email", "--password-stdin"], PASSWORD, "email is not a valid address"),
-        (["users", "create", "erin@example.com", "--username", "bad name", "--password-stdin"], PASSWORD, "username"),
+        (["users", "create", "not-an-email", "--password-stdin"], DEFAULT_PASSWORD, "email is not a valid address"),
+        (["users", "create", "erin@example.com", "--username", "bad name", "--password-stdin"], DEFAULT_PASSWORD, "username"),
     ],
 )
 def test_users_create_refuses_bad_input(runner, args, stdin, message):
@@ -103,9 +103,9 @@ def test_users_create_refuses_bad_input(runner, args, stdin, message):
 
 
 def test_a_duplicate_email_is_refused(runner):
-    first = invoke(runner, "users", "create", "frank@example.com", "--password-stdin", stdin=PASSWORD)
+    first = invoke(runner, "users", "create", "frank@example.com", "--password-stdin", stdin=DEFAULT_PASSWORD)
     assert first.exit_code == 0, first.output
-    again = invoke(runner, "users", "create", "FRANK@example.com", "--password-stdin", stdin=PASSWORD)
+    again = invoke(runner, "users", "create", "FRANK@example.com", "--password-stdin", stdin=DEFAULT_PASSWORD)
     assert_clean_failure(again, "already exists")
 
 

@@ -83,6 +83,7 @@ def test_the_cli_prints_the_bad_variable_without_a_traceback(isolated, name, val
     assert result.stdout == ""
 
 
+@pytest.mark.slow
 def test_the_installed_script_fails_fast_on_a_bad_variable(tmp_path):
     assert OSTIARY.exists()
     env = as_env({"ACCESS_TOKEN_TTL_SECONDS": "abc", "KEYS_DIR": tmp_path / "keys",

@@ -12,6 +12,7 @@ from app.cli import cli
 from tests.processes import ostiary
 
 
+@pytest.mark.slow
 def test_version_is_the_installed_packages():
     """From the package metadata: no settings, no database, no app needed."""
     result = ostiary({**os.environ, "OSTIARY_ISSUER": "not even valid"}, "--version")

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from app.cli import cli
-from tests.cli.installation import PASSWORD
+from tests.factories import DEFAULT_PASSWORD
 from tests.processes import ok_json, ostiary
 
 
@@ -21,7 +21,7 @@ def test_log_lines_stay_off_the_terminal(fresh):
     """The migrations' and the audit trail's JSON log lines are for the server's log collector."""
     initialised = ostiary(fresh, "init")
     assert (initialised.returncode, initialised.stderr) == (0, "")
-    created = ostiary(fresh, "users", "create", "ann@example.com", "--password-stdin", stdin=PASSWORD + "\n")
+    created = ostiary(fresh, "users", "create", "ann@example.com", "--password-stdin", stdin=DEFAULT_PASSWORD + "\n")
     assert (created.returncode, created.stderr) == (0, ""), created.stderr
     # The command is still audited: its row is in the trail.
     assert [e["event"] for e in ok_json(ostiary(fresh, "audit", "list", "--json"))] == ["user.created"]

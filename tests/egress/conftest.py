@@ -247,7 +247,8 @@ class LocalServer(ThreadingHTTPServer):
 
 
 def serve(server: LocalServer) -> LocalServer:
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    # shutdown() waits for serve_forever's next poll: a twentieth of a second, not its default half.
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     return server
 
 

@@ -143,6 +143,7 @@ def test_a_redirect_is_never_followed_wherever_it_points(egress: Egress, https: 
 # --- time
 
 
+@pytest.mark.slow
 def test_a_server_that_does_not_answer_times_out(egress: Egress, https: LocalServer) -> None:
     started = time.monotonic()
     with pytest.raises(EgressTimeout) as raised:
@@ -151,6 +152,7 @@ def test_a_server_that_does_not_answer_times_out(egress: Egress, https: LocalSer
     assert raised.value.description == "the host did not answer in time"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", ["/drip-headers", "/drip-body"])
 def test_a_server_that_drips_is_cut_off_at_the_deadline(egress: Egress, https: LocalServer, path: str) -> None:
     """Each byte comes well within the read time-out (0.1 s < 1 s); only the overall deadline (2.5 s) stops it.
@@ -164,6 +166,7 @@ def test_a_server_that_drips_is_cut_off_at_the_deadline(egress: Egress, https: L
     assert FAST.deadline_seconds - 0.05 <= elapsed < FAST.deadline_seconds + 2
 
 
+@pytest.mark.slow
 def test_a_server_that_never_speaks_tls_times_out(egress: Egress, start_server: Callable[..., LocalServer]) -> None:
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
@@ -312,6 +315,7 @@ def test_each_new_connection_is_checked_again(
 # --- threads
 
 
+@pytest.mark.slow
 def test_concurrent_fetches_keep_their_own_deadlines(pki: PKI, https: LocalServer) -> None:
     """The deadline belongs to each call: a dripping server on one thread does not cut off the others."""
     limits = Limits(connect_timeout_seconds=2, read_timeout_seconds=1, deadline_seconds=4)  # the drips take 10 s

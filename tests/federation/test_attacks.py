@@ -134,7 +134,7 @@ def test_a_cancelled_sign_in_is_a_readable_page(app, browser, provider):
 
 
 def test_an_upstream_that_is_down_is_a_readable_page(app, browser, add_provider):
-    from tests.ops.ostiary_process import free_port
+    from tests.processes import free_port
 
     add_provider("down", issuer=f"http://127.0.0.1:{free_port()}")
     response = browser.session.get(f"{browser.base_url}/federation/down/start", allow_redirects=False)

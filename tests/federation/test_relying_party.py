@@ -67,7 +67,7 @@ def test_a_cancelled_upstream_sign_in_is_access_denied_to_the_relying_party(app,
 
 
 def test_an_upstream_that_is_down_is_temporarily_unavailable_to_the_relying_party(make, browser, add_provider):
-    from tests.ops.ostiary_process import free_port
+    from tests.processes import free_port
 
     add_provider("down", issuer=f"http://127.0.0.1:{free_port()}")
     client = make.client()

@@ -64,6 +64,7 @@ def test_a_commit_wakes_the_loop_at_once_and_stop_is_prompt(ctx, page_app):
     assert queued() == []
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("outage", ["refused", "silent"])
 def test_a_down_relay_never_slows_or_fails_the_page_and_the_message_goes_out_when_it_returns(
         ctx, page_app, outage):
@@ -92,6 +93,7 @@ def test_a_down_relay_never_slows_or_fails_the_page_and_the_message_goes_out_whe
             silent.close()
 
 
+@pytest.mark.slow
 def test_ostiary_serve_runs_a_loop_per_worker_and_stops_them_on_sigterm(tmp_path: Path):
     server = SmtpServer(free_port()).start()
     port = free_port()

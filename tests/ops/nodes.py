@@ -15,7 +15,6 @@ from flask_migrate import upgrade
 
 from app import create_app
 from app.extensions import db
-from tests.processes import Node  # noqa: F401  (its earlier home)
 from tests.settings import installation
 
 POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432"

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.ops.ostiary_process import free_port, ostiary_env, serving
+from tests.processes import free_port, ostiary_env, serve
 
 TITLE = re.compile(rb'<h1 id="error-title">([^<]+)</h1>')
 
@@ -18,8 +18,8 @@ TITLE = re.compile(rb'<h1 id="error-title">([^<]+)</h1>')
 def served(database_url: str, tmp_path_factory: pytest.TempPathFactory, app) -> str:
     tmp = tmp_path_factory.mktemp("served")
     env = ostiary_env(database_url, tmp / "keys", free_port(), BRAND_NAME="Acme ID")
-    with serving(env, tmp / "serve.log", workers=1) as base_url:
-        yield base_url
+    with serve(env, tmp / "serve.log", workers=1) as node:
+        yield node.url
 
 
 def raw(base_url: str, request: bytes) -> bytes:

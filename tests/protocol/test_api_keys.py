@@ -88,6 +88,9 @@ def test_authentication_is_answered_from_the_client_cache(app, key):
     no writes within a minute. The first use loads it with one SELECT by key_id, owner joined."""
     statements: list[str] = []
     with app.app_context():
+        # One pooled connection, as in tests/services/test_client_cache.py: on SQLite each connection's first look
+        # empties the cache, and earlier tests' threads may have left several in the pool.
+        db.engine.dispose()
         api_keys.authenticate(key.client_secret)  # the first use writes last_used_at
         db.session.remove()
         listener = lambda *args: statements.append(args[2])

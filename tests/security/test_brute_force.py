@@ -163,6 +163,7 @@ def test_successful_sign_ins_do_not_count(make, small_limits):
     assert [sign_in(client, "often@example.com", "wrong password!").status_code for _ in range(3)] == [401] * 3
 
 
+@pytest.mark.slow
 def test_the_lockout_is_temporary(make, build_app):
     make.user("patient@example.com")
     client = build_app(SIGN_IN_FAILURES_PER_ACCOUNT=2, SIGN_IN_LOCKOUT_SECONDS=1).test_client()

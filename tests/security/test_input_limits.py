@@ -66,6 +66,7 @@ def test_hostile_logins_and_passwords(app, make, value):
         assert response.status_code in (401, 400)
 
 
+@pytest.mark.fuzz  # every hostile string in every parameter, signed in and out: over a thousand requests
 @pytest.mark.parametrize("value", HOSTILE)
 @pytest.mark.parametrize("field", ["client_id", "redirect_uri", "scope", "state", "nonce", "login_hint", "prompt",
                                    "response_type", "code_challenge", "resource", "max_age"])

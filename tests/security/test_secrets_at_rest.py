@@ -31,6 +31,7 @@ def mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
 
+@pytest.mark.slow
 def test_init_creates_the_sqlite_database_and_keys_directory_private(tmp_path):
     """Item 16: the embedded database holds password hashes; like the keys, only the server's user may read it."""
     keys = tmp_path / "keys"
@@ -78,6 +79,7 @@ def test_a_short_or_empty_secret_key_file_is_refused(isolated, content):  # noqa
         create_app()
 
 
+@pytest.mark.slow
 def test_serve_refuses_a_short_secret_key_file_in_one_line(isolated):  # noqa: F811
     keys = isolated / "keys"
     keys.mkdir()
