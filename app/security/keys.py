@@ -72,13 +72,20 @@ def _write_private(path: Path, data: bytes) -> None:
 def create_key_file(keys_dir: Path, activates_at: int) -> KeyFile:
     """Write a new RSA private key that signs from activates_at on."""
     private_directory(keys_dir)
-    private = rsa.generate_private_key(public_exponent=65537, key_size=RSA_KEY_BITS)
-    pem = private.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    key = KeyFile(activates_at, RSAKey.import_key(pem).thumbprint())
+    # A kid is the key's RFC 7638 thumbprint, base64url: one that began with "-" would read as an option on the
+    # command line (`ostiary keys remove KID`), so such a key is drawn again, as client ids are (1 in 64).
+    pem = _private_pem()
+    while (kid := RSAKey.import_key(pem).thumbprint()).startswith("-"):
+        pem = _private_pem()
+    key = KeyFile(activates_at, kid)
     _write_private(keys_dir / key.name, pem)
     return key
+
+
+def _private_pem() -> bytes:
+    private = rsa.generate_private_key(public_exponent=65537, key_size=RSA_KEY_BITS)
+    return private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                 serialization.NoEncryption())
 
 
 def generate_signing_key(keys_dir: Path, activates_at: int | None = None) -> Path:
