@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from email.message import EmailMessage
-from email.utils import formataddr, formatdate, getaddresses, make_msgid, parseaddr
+from email.utils import formataddr, formatdate, getaddresses, parseaddr
 
 MAX_ADDRESS_LENGTH = 320  # RFC 3696 erratum: 64 + 1 + 255
 
@@ -53,8 +54,12 @@ def default_sender(product: str, issuer_host: str) -> str:
 
 
 def new_message_id(sender: str) -> str:
-    """RFC 5322 §3.6.4 Message-ID on the sender's domain (never socket.getfqdn(): a DNS lookup per message)."""
-    return make_msgid(domain=parseaddr(sender)[1].rpartition("@")[2] or "localhost")
+    """RFC 5322 §3.6.4 Message-ID on the sender's domain (never socket.getfqdn(): a DNS lookup per message).
+
+    Its left part is 128 bits from `secrets`, not email.utils.make_msgid, whose randomness comes from the
+    `random` module: anything that seeds that module (a test framework, a library) repeats Message-IDs, and the
+    outbox keeps them unique."""
+    return f"<{secrets.token_hex(16)}@{parseaddr(sender)[1].rpartition('@')[2] or 'localhost'}>"
 
 
 def build_message(*, sender: str, recipient: str, content: Content, message_id: str, created_at: int) -> EmailMessage:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 import stat
 
 import pytest
@@ -77,6 +78,15 @@ def test_enqueue_joins_the_callers_transaction_and_sends_nothing(ctx, mail_dir):
     assert row.message_id.startswith("<") and row.message_id.endswith("@localhost>")  # the sender's domain
     assert eml_files(mail_dir) == files_before  # queued, not sent
 
+
+
+def test_message_ids_stay_unique_when_the_random_module_is_reseeded(ctx):
+    """Message-IDs are unique in the outbox; a test framework or library re-seeding `random` must not repeat one."""
+    for _ in range(2):
+        random.seed(1234)
+        outbox.enqueue("alice@example.com", "password_reset", MESSAGES["password_reset"])
+    db.session.commit()
+    assert len({row.message_id for row in queued()}) == 2
 
 INJECTIONS = [
     "victim@example.com\r\nBcc: attacker@evil.example",
