@@ -11,6 +11,7 @@ import ssl
 import time
 from collections.abc import Mapping
 from email.message import EmailMessage
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -37,10 +38,15 @@ class SmtpTransport:
     def __str__(self) -> str:  # for logs: never the credentials
         return f"{'smtps' if self.endpoint.implicit_tls else 'smtp'}://{self.endpoint.host}:{self.endpoint.port}"
 
+    @cached_property
+    def tls_context(self) -> ssl.SSLContext:
+        """Certificate and host name verified against the system's CAs, or the configured cafile: read once per
+        process (loading the system's CAs costs milliseconds; a context serves any number of connections)."""
+        return ssl.create_default_context(cafile=self.endpoint.cafile)
+
     def send(self, message: EmailMessage) -> None:
         endpoint = self.endpoint
-        # Certificate and host name verified against the system's CAs, or the configured cafile.
-        context = ssl.create_default_context(cafile=endpoint.cafile)
+        context = self.tls_context
         client: smtplib.SMTP
         if endpoint.implicit_tls:
             client = smtplib.SMTP_SSL(endpoint.host, endpoint.port, timeout=self.timeout_seconds, context=context)
