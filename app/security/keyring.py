@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
@@ -129,7 +130,7 @@ class KeyRing:
 
     def _import(self, key_file: KeyFile) -> None:
         try:
-            private = serialization.load_pem_private_key((self.keys_dir / key_file.name).read_bytes(), password=None)
+            private = _private_key((self.keys_dir / key_file.name).read_bytes())
             if not isinstance(private, rsa.RSAPrivateKey):
                 raise TypeError("not an RSA private key")
             if private.key_size < RSA_KEY_BITS:  # joserfc would only warn, then publish and sign with it
@@ -164,3 +165,11 @@ class KeyRing:
             jwks_json=body,
             etag=hashlib.sha256(body.encode()).hexdigest()[:32],
         )
+
+
+@lru_cache(maxsize=16)
+def _private_key(pem: bytes) -> object:
+    """The parsed key of these PEM bytes, once per process: parsing checks the RSA key's consistency (about 40 ms),
+    and every app a process builds (the CLI, tests) reads the same few files. Keyed by the bytes, so a changed file
+    is parsed afresh."""
+    return serialization.load_pem_private_key(pem, password=None)
