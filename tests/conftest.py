@@ -119,15 +119,15 @@ def clean_database(app: Flask) -> Iterator[None]:
 
 
 def _empty_tables(conn: Connection) -> None:
-    """Every row of every table gone, children first, in the caller's transaction."""
-    tables = list(reversed(db.metadata.sorted_tables))
+    """Every row of every table gone, children first, in one transaction."""
+    # One call, not one per table: psycopg sends a script of statements as one query when it has no parameters
+    # (SQLAlchemy's execute always passes some); sqlite3 runs a script as given, here as one transaction.
+    deletes = "; ".join(f'DELETE FROM "{table.name}"' for table in reversed(db.metadata.sorted_tables))
+    driver = conn.connection.driver_connection
     if conn.dialect.name == "postgresql":
-        # One round trip, not one per table: psycopg sends a script of statements as one query when it has no
-        # parameters (SQLAlchemy's execute always passes some).
-        conn.connection.driver_connection.execute("; ".join(f'DELETE FROM "{table.name}"' for table in tables))
+        driver.execute(deletes)
     else:
-        for table in tables:
-            conn.execute(table.delete())
+        driver.executescript(f"BEGIN; {deletes}; COMMIT")
 
 
 @pytest.fixture
