@@ -13,14 +13,14 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask_migrate import upgrade
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, create_engine, make_url, text
 from werkzeug.serving import make_server
 
 from app import create_app
 from app.extensions import db
 from tests.factories import Factories
 from tests.processes import free_port
-from tests.settings import installation
+from tests.settings import XDIST_WORKER, installation
 
 TESTS = Path(__file__).parent
 # The speed tiers (README, "Testing"): every test below these directories gets the marker; fuzz is marked per test.
@@ -53,12 +53,30 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if url := os.environ.get("OSTIARY_TEST_DATABASE_URL"):
-        yield url
+        yield worker_database(url)
     elif os.access(MEMORY_FILES, os.W_OK):
         with tempfile.TemporaryDirectory(prefix="ostiary-tests-", dir=MEMORY_FILES) as home:
             yield f"sqlite:///{Path(home) / 'test.db'}"
     else:
         yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+
+
+def worker_database(url: str) -> str:
+    """The configured database, or in an xdist worker a database of its own beside it (`test_gw1`), created once."""
+    if not XDIST_WORKER:
+        return url
+    configured = make_url(url)
+    own = configured.set(database=f"{configured.database}_{XDIST_WORKER}")
+    engine = create_engine(configured, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            if conn.dialect.name != "postgresql":
+                raise pytest.UsageError("OSTIARY_TEST_DATABASE_URL with pytest -n: PostgreSQL only")
+            if not conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": own.database}):
+                conn.execute(text(f'CREATE DATABASE "{own.database}"'))
+    finally:
+        engine.dispose()
+    return own.render_as_string(hide_password=False)
 
 
 @pytest.fixture(scope="session")

@@ -17,6 +17,16 @@ TEST_SETTINGS: dict[str, Any] = {
     "ARGON2_PARALLELISM": 1,
 }
 
+# `pytest -n N` (pytest-xdist) runs the tests in worker processes gw0, gw1, ...: each has a database (and Redis
+# databases) of its own, named after it.
+XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+
+
+def worker_index() -> int:
+    """0 in a plain run and in the first xdist worker, then 1, 2, ..."""
+    return int(XDIST_WORKER.removeprefix("gw") or 0)
+
+
 # What a served process adds: its log is read only when it fails, and INFO lines of every request drown that.
 SERVED_SETTINGS: dict[str, Any] = {"LOG_LEVEL": "WARNING"}
 

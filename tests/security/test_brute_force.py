@@ -19,9 +19,10 @@ from app.models import AuditEvent, LoginSession
 from app.security.throttle import Counter, Throttled, network_of, throttle
 from tests.factories import DEFAULT_PASSWORD, RegisteredClient
 from tests.flows import assert_oauth_error, csrf_token, sign_in
+from tests.settings import worker_index
 
 PARALLEL = 50
-REDIS_URL = "redis://127.0.0.1:6379/13"  # a database number of these tests' own
+REDIS_URL = f"redis://127.0.0.1:6379/{13 + worker_index()}"  # database numbers of these tests' own, 13 to 15
 LOCKED = "Too many failed sign-in attempts"
 
 
