@@ -27,12 +27,14 @@ QUERIES = [(path.removeprefix("/admin/api"), parameter["name"])
            if parameter["in"] == "query"]
 
 
+@pytest.mark.fuzz  # every control character in every path of the admin API: 400 requests, each signed in
 @pytest.mark.parametrize("bad", BAD)
 @pytest.mark.parametrize(("path", "method"), BY_ID, ids=[f"{m} {p}" for p, m in BY_ID])
 def test_a_control_character_in_a_path_is_not_found(api, path, method, bad):
     refused(api.call(method, path.format(bad=bad), json={}), 404, "not_found")
 
 
+@pytest.mark.fuzz
 @pytest.mark.parametrize("bad", ["%00", "%01"])
 @pytest.mark.parametrize(("path", "name"), QUERIES, ids=[f"{p}?{n}" for p, n in QUERIES])
 def test_a_control_character_in_a_query_is_refused_by_name(api, path, name, bad):

@@ -163,6 +163,7 @@ def test_a_step_up_belongs_to_the_session_it_upgrades(app, live_server, make):
     assert "ostiary_session" not in browser.session.cookies
 
 
+@pytest.mark.slow  # auth_time counts seconds: waits one for a later one
 @pytest.mark.parametrize("params", [{"max_age": "0"}, {"prompt": "login"}])
 def test_max_age_and_prompt_login_ask_for_both_factors_again(app, live_server, make, params):
     secret = enrolled_user(app, make, "again@example.com")

@@ -120,6 +120,7 @@ def test_without_the_browsers_half_sign_in_nothing_is_checked(enrolled, token):
     assert second_step(token, enrolled.totp().now()) == Refused(EXPIRED)
 
 
+@pytest.mark.slow  # waits two seconds on the clock
 def test_the_half_sign_in_expires(app, half_signed_in, enrolled, monkeypatch):
     monkeypatch.setitem(app.config, "SECOND_FACTOR_TTL_SECONDS", 1)
     pending = half_signed_in()

@@ -212,6 +212,7 @@ def test_the_real_tokens_are_accepted_everywhere(live_server, real, admin):
 
 # --- FORGERIES x every place that verifies a JWT -------------------------------------------------------------
 
+@pytest.mark.fuzz  # every forgery at every site: some 700 requests
 @pytest.mark.parametrize("forge", FORGERIES.values(), ids=FORGERIES.keys())
 def test_forged_tokens_are_refused_wherever_ostiary_verifies_one(live_server, real, admin, ours, forge):
     forged_access = forge(real.access_token, ours)
