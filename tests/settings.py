@@ -27,6 +27,16 @@ def worker_index() -> int:
     return int(XDIST_WORKER.removeprefix("gw") or 0)
 
 
+# Redis databases of the tests' own, emptied or counted in by them, one per worker: never 0, an operator's default.
+REDIS_DATABASES = {"brute_force": (13, 14, 15), "two_nodes": (12, 11, 10)}
+
+
+def redis_url(purpose: str) -> str | None:
+    """This worker's Redis database for `purpose`; None past the third worker (its Redis tests are skipped)."""
+    databases = REDIS_DATABASES[purpose]
+    return f"redis://127.0.0.1:6379/{databases[worker_index()]}" if worker_index() < len(databases) else None
+
+
 # What a served process adds: its log is read only when it fails, and INFO lines of every request drown that.
 SERVED_SETTINGS: dict[str, Any] = {"LOG_LEVEL": "WARNING"}
 

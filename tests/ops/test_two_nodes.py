@@ -40,14 +40,14 @@ from tests.flows import (
 )
 from tests.ops.nodes import migrated_app, postgres_database
 from tests.processes import Node, eventually, free_port, ostiary_env, ostiary_json
-from tests.settings import worker_index
+from tests.settings import redis_url
 
 USER = "roaming@example.com"
 CC_LOAD = Path(__file__).resolve().parents[3] / "shared" / "bench" / "cc_load.sh"
 LOAD_SECONDS = 5
-# A database number of these tests' own (tests/security/test_brute_force.py counts in 13), emptied first: a
-# lockout of 127.0.0.1 left by an earlier run would answer 429 where these tests expect 200 or 401.
-REDIS_HOST, REDIS_PORT, REDIS_DB = "127.0.0.1", 6379, 12 - worker_index()  # 12 and down; brute force: 13 up
+# A Redis database of these tests' own, emptied first: a lockout of 127.0.0.1 left by an earlier run would answer 429
+# where these tests expect 200 or 401.
+REDIS_URL = redis_url("two_nodes")
 SIGN_IN_LIMIT = 4
 
 
@@ -72,16 +72,16 @@ def cluster(tmp_path: Path):
         # Short key timings, so a rotation publishes and then signs within seconds.
         env = ostiary_env(url, keys, lb_port, KEY_RESCAN_SECONDS=1, JWKS_MAX_AGE_SECONDS=1, KEY_PUBLISH_DELAY_SECONDS=3,
                           SIGN_IN_FAILURES_PER_ACCOUNT=SIGN_IN_LIMIT, SIGN_IN_LOCKOUT_SECONDS=60)
-        if redis_reachable():
-            env["OSTIARY_REDIS_URL"] = f"redis://{REDIS_HOST}:{REDIS_PORT}/{REDIS_DB}"
-            redis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=REDIS_DB).flushdb()
+        if REDIS_URL and redis_reachable():
+            env["OSTIARY_REDIS_URL"] = REDIS_URL
+            redis.Redis.from_url(REDIS_URL).flushdb()
         with Node(env, tmp_path / "a.log", workers=1) as a, Node(env, tmp_path / "b.log", workers=1) as b:
             yield Cluster(app, env, a, b, web, machine)
 
 
 def redis_reachable() -> bool:
     try:
-        socket.create_connection((REDIS_HOST, REDIS_PORT), timeout=1).close()
+        socket.create_connection(("127.0.0.1", 6379), timeout=1).close()
     except OSError:
         return False
     return True
@@ -148,7 +148,7 @@ def test_a_key_rotated_through_one_node_is_published_and_used_by_the_other(clust
 def test_rate_limit_counts_are_shared(cluster):
     """Sign-in failures for one account, alternating between the nodes, lock it after the limit in total."""
     if not cluster.env.get("OSTIARY_REDIS_URL"):
-        pytest.skip(f"Redis is not reachable on {REDIS_HOST}:{REDIS_PORT}")
+        pytest.skip("Redis is not reachable on 127.0.0.1:6379, or this worker has no database of its own there")
     login = f"target-{secrets.token_hex(6)}@example.com"  # its own counters, whoever else uses this Redis
     nodes = [cluster.a, cluster.b] * SIGN_IN_LIMIT
     statuses = [Browser(node.url).login(login, "wrong password").status_code for node in nodes[:SIGN_IN_LIMIT + 2]]

@@ -19,21 +19,22 @@ from app.models import AuditEvent, LoginSession
 from app.security.throttle import Counter, Throttled, network_of, throttle
 from tests.factories import DEFAULT_PASSWORD, RegisteredClient
 from tests.flows import assert_oauth_error, csrf_token, sign_in
-from tests.settings import worker_index
+from tests.settings import redis_url
 
 PARALLEL = 50
-REDIS_URL = f"redis://127.0.0.1:6379/{13 + worker_index()}"  # database numbers of these tests' own, 13 to 15
+REDIS_URL = redis_url("brute_force") or ""
 LOCKED = "Too many failed sign-in attempts"
 
 
 def redis_reachable() -> bool:
     try:
-        return bool(redis.Redis.from_url(REDIS_URL, socket_connect_timeout=0.5).ping())
+        return bool(REDIS_URL) and bool(redis.Redis.from_url(REDIS_URL, socket_connect_timeout=0.5).ping())
     except redis.RedisError:
         return False
 
 
-needs_redis = pytest.mark.skipif(not redis_reachable(), reason=f"Redis is not reachable at {REDIS_URL}")
+needs_redis = pytest.mark.skipif(not redis_reachable(),
+                                 reason=f"Redis is not reachable at {REDIS_URL or 'a database of this worker'}")
 
 
 @pytest.fixture
