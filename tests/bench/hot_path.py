@@ -8,11 +8,16 @@ does); the figures printed per kind are the median round's wall-clock and this p
 and the SQL statements and Python function calls per request. No HTTP server, no network: what is measured is
 Ostiary's own per-request work plus the database round trips it makes. On a shared machine the CPU time is the
 steadier of the timings, and the two counts do not depend on the load at all.
+
+Served as `ostiary serve` serves, every request also writes JSON log lines and counts in per-process metric files:
+OSTIARY_BENCH_LOG_LEVEL=INFO (default WARNING: no line) writes the lines to /dev/null, and PROMETHEUS_MULTIPROC_DIR
+set to an empty directory keeps the metrics there.
 """
 
 from __future__ import annotations
 
 import base64
+import logging
 import os
 import statistics
 import sys
@@ -58,9 +63,13 @@ def main(argv: list[str]) -> int:
     scratch = tempfile.mkdtemp(prefix="ostiary-bench-")
     app = create_app({
         "DATABASE_URL": url, "KEYS_DIR": f"{scratch}/keys", "MAIL_DIR": f"{scratch}/mail", "ISSUER": ISSUER,
-        "SECRET_KEY": "bench-secret-key-that-is-long-enough-0123456789", "LOG_LEVEL": "WARNING",
+        "SECRET_KEY": "bench-secret-key-that-is-long-enough-0123456789",
+        "LOG_LEVEL": os.environ.get("OSTIARY_BENCH_LOG_LEVEL", "WARNING"),
         "ARGON2_TIME_COST": 1, "ARGON2_MEMORY_KIB": 1024, "ARGON2_PARALLELISM": 1,
     })
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.StreamHandler):
+            handler.setStream(open(os.devnull, "w"))  # noqa: SIM115 (kept open until the process ends)
     with app.app_context():
         with db.engine.begin() as conn:
             conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
