@@ -23,7 +23,9 @@ CORS = "ostiary_cors"
 NO_STORE = "ostiary_no_store"
 ANY_HOST = "ostiary_any_host"
 SCRIPT = "ostiary_script"
+OPTIONS = (AUDIENCE, CORS, NO_STORE, ANY_HOST, SCRIPT)
 _PATH_INDEX = "ostiary.audience_by_path"
+_RULE_DECLARATIONS = "ostiary_declarations"
 
 Declarable = TypeVar("Declarable")
 
@@ -63,13 +65,29 @@ def scripted(target: Declarable) -> Declarable:
 def declared(option: str, endpoint: str | None = None) -> Any:
     """What the view of `endpoint` (by default the one this request reached), or its blueprint, declared;
     None when neither did or no view was reached."""
-    endpoint = endpoint if endpoint is not None else (request.endpoint if request.url_rule else None)
-    if endpoint is None:
+    if endpoint is not None:
+        return _declarations(endpoint)[option]
+    rule = request.url_rule
+    if rule is None:
         return None
-    value = getattr(current_app.view_functions.get(endpoint), option, None)
-    if value is None and "." in endpoint:
-        value = getattr(current_app.blueprints.get(endpoint.rpartition(".")[0]), option, None)
-    return value
+    # Several hooks ask on every request: the answers are read once per route and kept on the route itself, whose
+    # view never changes once registered.
+    declarations = getattr(rule, _RULE_DECLARATIONS, None)
+    if declarations is None:
+        declarations = _declarations(rule.endpoint)
+        setattr(rule, _RULE_DECLARATIONS, declarations)
+    return declarations[option]
+
+
+def _declarations(endpoint: str) -> dict[str, Any]:
+    view = current_app.view_functions.get(endpoint)
+    blueprint = current_app.blueprints.get(endpoint.rpartition(".")[0]) if "." in endpoint else None
+    return {option: _first_declared(option, view, blueprint) for option in OPTIONS}
+
+
+def _first_declared(option: str, view: object, blueprint: object) -> Any:
+    value = getattr(view, option, None)
+    return getattr(blueprint, option, None) if value is None else value
 
 
 def audience() -> str:
