@@ -18,7 +18,7 @@ from app.config import (
     load_settings,
     sqlite_path,
 )
-from app.extensions import csrf, db, migrate
+from app.extensions import db, migrate
 from app.logs import configure_logging
 from app.schema import MIGRATIONS_DIR
 from app.security import throttle
@@ -76,12 +76,12 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from app import models  # noqa: F401  (register tables with the metadata)
     from app.oauth import config_oauth
     from app.services import client_cache_invalidation
-    from app.web import register_blueprints
+    from app.web import csrf_check, register_blueprints
 
     config_oauth(app)
     client_cache_invalidation.init_app(app)
     register_blueprints(app)
     # After the blueprints' hooks: the request clock and id start before a CSRF refusal can end a request.
-    csrf.init_app(app)
+    csrf_check.init_app(app)
     throttle.init_app(app)
     return app
