@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, current_app, request
@@ -19,6 +20,8 @@ def _hostname(authority: str) -> str | None:
         return None
 
 
+# Asked on every request with the same few Host values; bounded, as the Host header is the client's to choose.
+@lru_cache(maxsize=64)
 def is_our_host(authority: str, issuer: str) -> bool:
     """The issuer's host on any port (each node listens on its own); on loopback, any loopback name."""
     requested, ours = _hostname(authority), urlsplit(issuer).hostname
@@ -30,9 +33,9 @@ def refuse_other_hosts() -> Response | None:
     views declared @any_host answer any."""
     if declared(ANY_HOST):
         return None
-    issuer = current_app.config["ISSUER"]
+    issuer, host = current_app.config["ISSUER"], request.host
     # Werkzeug leaves request.host empty when the Host header holds what no host name can.
-    if request.host and is_our_host(request.host, issuer):
+    if host and is_our_host(host, issuer):
         return None
     return error_response(400, "invalid_request", f"this server is {issuer}, not the host the request names")
 
