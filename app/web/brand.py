@@ -70,10 +70,9 @@ def current_brand() -> Brand:
     )
 
 
-def image_sources() -> str:
-    """CSP img-src: our own origin, and the logo's when it is an https URL on another site."""
-    logo = current_app.config["BRAND_LOGO_URL"]
-    if not logo or _logo_file() is not None:
+def image_sources(logo: str | None) -> str:
+    """CSP img-src for OSTIARY_BRAND_LOGO_URL: our own origin, and the logo's when it is a URL on another site."""
+    if not logo or not logo.startswith(("https:", "http:")):  # none, or a file that we serve
         return "'self'"
     parts = urlsplit(logo)
     return f"'self' {parts.scheme}://{parts.netloc}"

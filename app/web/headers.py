@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from flask import Flask, Response, current_app, request
 
 from app.web import brand
@@ -18,8 +20,14 @@ CORS_EXPOSED_HEADERS = "WWW-Authenticate, Retry-After"
 CORS_MAX_AGE_SECONDS = 600
 
 
+@lru_cache(maxsize=16)
+def content_security_policy(logo: str | None, scripted: bool) -> str:
+    """The CSP for a brand logo setting and a page's own script: built once, asked for on every response."""
+    return CSP.format(images=brand.image_sources(logo)) + (SCRIPT_SOURCES if scripted else "")
+
+
 def add_security_headers(response: Response) -> Response:
-    policy = CSP.format(images=brand.image_sources()) + (SCRIPT_SOURCES if declared(SCRIPT) else "")
+    policy = content_security_policy(current_app.config["BRAND_LOGO_URL"], bool(declared(SCRIPT)))
     response.headers.setdefault("Content-Security-Policy", policy)
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
