@@ -17,10 +17,12 @@ from app.web.oidc import bp as oidc_bp
 from app.web.pages import bp as pages_bp
 from app.web.registration import bp as registration_bp
 from app.web.self_service import bp as self_service_bp
+from app.web.session_cookie import SessionCookie
 
 
 def register_blueprints(app: Flask) -> None:
     app.json = BoundedJSONProvider(app)
+    app.session_interface = SessionCookie()
     app.register_blueprint(pages_bp)
     app.register_blueprint(oauth_bp)
     app.register_blueprint(oidc_bp)
