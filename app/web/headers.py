@@ -27,18 +27,24 @@ def content_security_policy(logo: str | None, scripted: bool) -> str:
 
 
 def add_security_headers(response: Response) -> Response:
+    """Each header unless the view set its own; the names present are read once (a Headers look-up that misses
+    raises and catches an exception)."""
     policy = content_security_policy(current_app.config["BRAND_LOGO_URL"], bool(declared(SCRIPT)))
-    response.headers.setdefault("Content-Security-Policy", policy)
-    response.headers.setdefault("X-Frame-Options", "DENY")
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    # Same-origin requests carry a Referer, which Flask-WTF demands on every form POST over https
-    # (WTF_CSRF_SSL_STRICT); other origins, relying parties included, get none.
-    response.headers.setdefault("Referrer-Policy", "same-origin")
+    defaults = [
+        ("Content-Security-Policy", policy),
+        ("X-Frame-Options", "DENY"),
+        ("X-Content-Type-Options", "nosniff"),
+        # Same-origin requests carry a Referer, which Flask-WTF demands on every form POST over https
+        # (WTF_CSRF_SSL_STRICT); other origins, relying parties included, get none.
+        ("Referrer-Policy", "same-origin"),
+    ]
     if current_app.config["ISSUER"].startswith("https://"):
-        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+        defaults.append(("Strict-Transport-Security", "max-age=31536000; includeSubDomains"))
     if response.mimetype == "text/html":
         # Pages carry CSRF tokens and personal data: never cache them.
-        response.headers.setdefault("Cache-Control", "no-store")
+        defaults.append(("Cache-Control", "no-store"))
+    present = {name.lower() for name, _ in response.headers}
+    response.headers.extend([(name, value) for name, value in defaults if name.lower() not in present])
     return response
 
 
@@ -54,7 +60,7 @@ def add_cors_headers(response: Response) -> Response:
     """Fetch standard §3.2: the origin is echoed only when it is on OSTIARY_CORS_ALLOWED_ORIGINS; no credentials.
     Only views declared @cors: never authorize or the pages, which a browser visits itself and whose answers
     must not be readable by another origin."""
-    response.vary.add("Origin")  # a shared cache must not hand one origin's answer to another
+    _vary_on_origin(response)  # a shared cache must not hand one origin's answer to another
     origin = request.headers.get("Origin")
     if origin is None or origin not in current_app.config["CORS_ALLOWED_ORIGINS"]:
         return response
@@ -68,6 +74,14 @@ def add_cors_headers(response: Response) -> Response:
     else:
         response.headers["Access-Control-Expose-Headers"] = CORS_EXPOSED_HEADERS
     return response
+
+
+def _vary_on_origin(response: Response) -> None:
+    """response.vary.add("Origin"), without parsing and rewriting a Vary header when there is none (the usual case)."""
+    if any(name.lower() == "vary" for name, _ in response.headers):
+        response.vary.add("Origin")
+    else:
+        response.headers["Vary"] = "Origin"
 
 
 def init_app(app: Flask) -> None:
