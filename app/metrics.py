@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from prometheus_client import Counter, Gauge, Histogram
@@ -67,8 +67,15 @@ def instruments() -> Instruments:
     )
 
 
+@cache
+def labelled(metric: Counter | Histogram, *values: str) -> Any:
+    """metric.labels(*values), looked up once per label set: labels() checks its arguments and takes a lock on every
+    call. Each set is kept for good, as the metric keeps it: endpoints, methods, statuses and grant types are few."""
+    return metric.labels(*values)
+
+
 def token_issued(grant_type: str) -> None:
-    instruments().tokens_issued.labels(grant_type).inc()
+    labelled(instruments().tokens_issued, grant_type).inc()
 
 
 def sign_in_failed() -> None:
@@ -77,7 +84,7 @@ def sign_in_failed() -> None:
 
 def token_reuse_detected(token_type: str) -> None:
     """token_type: "refresh_token" or "authorization_code" (RFC 9700 §4.14.2, RFC 6749 §4.1.2)."""
-    instruments().token_reuse.labels(token_type).inc()
+    labelled(instruments().token_reuse, token_type).inc()
 
 
 def exposition(accept: str) -> tuple[bytes, str]:

@@ -65,10 +65,10 @@ def count_response(response: Response) -> Response:
     instruments = metrics.instruments()
     endpoint = request.endpoint or UNMATCHED
     method = request.method if request.method in KNOWN_METHODS else "other"
-    instruments.requests.labels(endpoint, method, str(response.status_code)).inc()
+    metrics.labelled(instruments.requests, endpoint, method, str(response.status_code)).inc()
     started = g.get("metrics_started")
     if started is not None:  # None when an earlier before_request hook ended the request first
-        instruments.latency.labels(endpoint).observe(time.perf_counter() - started)
+        metrics.labelled(instruments.latency, endpoint).observe(time.perf_counter() - started)
     return response
 
 
