@@ -253,7 +253,9 @@ def test_a_revocation_takes_the_successor_a_racing_rotation_commits(app, signed_
 def waiting_for_the_row(holder: Connection) -> None:
     """Until another backend waits for a lock this connection holds."""
     holder_pid = holder.execute(text("SELECT pg_backend_pid()")).scalar_one()
-    with db.engine.connect() as observer:
+    # Autocommit: PostgreSQL keeps pg_stat_activity as it was at its first read in a transaction, so polling inside
+    # one would never see a backend that starts waiting afterwards.
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as observer:
         eventually(lambda: observer.execute(text(
             "SELECT count(*) FROM pg_stat_activity WHERE :pid = ANY(pg_blocking_pids(pid))"),
             {"pid": holder_pid}).scalar_one(), interval=0.02, what="the revocation waiting for the rotation's row")
