@@ -2,7 +2,8 @@
 
 Authlib's template methods run unchanged (create_token_response and its hooks, which OpenIDCode and PKCE use);
 we fill in its seams: generate_token and issue_token decide what is issued, save_token hands it to the token
-family service, which consumes the code or refresh token and stores what was issued in one transaction.
+family service, which stores it with the consumption of the code or refresh token in one transaction. The refresh
+grant consumes its token as it finds it, so its validation and create_token_response run in that transaction.
 """
 
 from __future__ import annotations
@@ -25,10 +26,11 @@ from app import metrics
 from app.models import ApiKey, AuthorizationCode, LoginSession, RefreshToken, User
 from app.models.clock import now
 from app.oauth.resource_indicators import bound_resource, requested_resource, resolve_resource
-from app.oauth.tokens import IssuedToken, family_ends_at, refresh_token_expires_at
+from app.oauth.tokens import IssuedToken, family_ends_at, live_families_signed_in_after, refresh_token_expires_at
 from app.scopes import STANDARD_SCOPES, is_valid_scope_token
 from app.services import audit, token_families
 from app.services.resources import ResourceServer
+from app.services.transaction import transaction
 
 TOKEN_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
 S256_CHALLENGE = re.compile(r"[A-Za-z0-9_-]{43}")
@@ -192,16 +194,60 @@ class RefreshTokenGrant(ResourceBoundGrant, grants.RefreshTokenGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = TOKEN_AUTH_METHODS
     # Rotation on every use (RFC 9700 §4.14.2); Authlib defaults to keeping the old token.
     INCLUDE_NEW_REFRESH_TOKEN = True
-    #: RFC 6749 §6: the grant's scope less what an operator has since removed from the client (validate_token_request).
+    #: RFC 6749 §6: the grant's scope less what an operator has since removed from the client (validate_refresh_token).
     granted_scope: str = ""
+    #: Whether authenticate_refresh_token consumed the token as it found it; if not (a retry within the grace
+    #: window), save_token's rotation decides.
+    consumed: bool = False
+
+    def validate_token_request(self) -> None:
+        """Client authentication only: the token is consumed as it is found, so create_token_response validates it
+        in the transaction that consumes it, and a request refused after that rolls the consumption back."""
+        self.request.client = self._validate_request_client()
+
+    def create_token_response(self) -> tuple[int, IssuedToken, list[tuple[str, str]]]:
+        """RFC 6749 §6 as Authlib runs it, in one transaction from consumption to rotation; a reuse revokes the
+        family once that transaction has rolled back, so that the revocation is not rolled back with it."""
+        try:
+            with transaction():
+                self.validate_refresh_token()
+                return super().create_token_response()
+        except RefreshTokenReused as reuse:
+            reuse_detected("refresh_token", reuse.token)
+            raise InvalidGrantError(reuse.description) from None
+
+    def validate_refresh_token(self) -> None:
+        """The rest of Authlib's validate_token_request, then RFC 6749 §6 against what the client may have today."""
+        old: RefreshToken = self._validate_request_token(self.request.client)
+        self._validate_token_scope(old)
+        self.request.refresh_token = old
+        allowed = set((self.request.client.scope or "").split())
+        self.granted_scope = " ".join(s for s in old.scope.split() if s in allowed)
+        if old.scope and not self.granted_scope:
+            raise InvalidGrantError("the client is no longer allowed any scope of this grant")
+        requested = self.request.payload.scope
+        # RFC 6749 §6: Authlib checked `scope` against the original grant; the client may since have lost some.
+        if requested and not set(requested.split()) <= set(self.granted_scope.split()):
+            raise InvalidScopeError("scope is not granted to this client any more")
+        self.resolve_bound_resource(old.resource, requested or self.granted_scope)
 
     def authenticate_refresh_token(self, refresh_token: str) -> RefreshToken | None:
+        """One conditional UPDATE finds and consumes a live token of this client; only a token it does not match
+        is looked up, to tell unknown, expired, another client's, reused and retried apart."""
+        consumed = token_families.consume_presented_refresh_token(
+            refresh_token, client_id=self.request.client.get_client_id(),
+            signed_in_after=live_families_signed_in_after(now()))
+        self.consumed = consumed is not None
+        return consumed if consumed is not None else self.not_consumed(refresh_token)
+
+    def not_consumed(self, refresh_token: str) -> RefreshToken | None:
+        """A token the consumption did not match: None if unknown, revoked, expired or its person disabled; a reuse
+        unless a retry within the grace window; another client's is returned for Authlib to refuse."""
         found = token_families.find_refresh_token(refresh_token)
         if found is None or found.revoked_at is not None:
             return None
         if found.used_at is not None and not self.may_be_retry(found):
-            reuse_detected("refresh_token", found)  # reuse of a rotated token
-            return None
+            raise RefreshTokenReused(found)  # reuse of a rotated token
         if found.is_expired() or family_ends_at(found.auth_time) <= now() or not found.user.is_active:
             return None  # the family's end is checked too, in case OSTIARY_REFRESH_FAMILY_MAX_SECONDS was lowered
         return found
@@ -214,19 +260,6 @@ class RefreshTokenGrant(ResourceBoundGrant, grants.RefreshTokenGrant):
     def authenticate_user(self, refresh_token: RefreshToken) -> User:
         return refresh_token.user
 
-    def validate_token_request(self) -> None:
-        super().validate_token_request()
-        old: RefreshToken = self.request.refresh_token
-        allowed = set((self.request.client.scope or "").split())
-        self.granted_scope = " ".join(s for s in old.scope.split() if s in allowed)
-        if old.scope and not self.granted_scope:
-            raise InvalidGrantError("the client is no longer allowed any scope of this grant")
-        requested = self.request.payload.scope
-        # RFC 6749 §6: Authlib checked `scope` against the original grant; the client may since have lost some.
-        if requested and not set(requested.split()) <= set(self.granted_scope.split()):
-            raise InvalidScopeError("scope is not granted to this client any more")
-        self.resolve_bound_resource(old.resource, requested or self.granted_scope)
-
     def issue_token(self, user: User, refresh_token: RefreshToken) -> IssuedToken:
         """RFC 6749 §6: the scope requested, else all that is still granted (Authlib would reissue the original)."""
         return self.generate_token(user=user, scope=self.request.payload.scope or self.granted_scope,
@@ -237,13 +270,23 @@ class RefreshTokenGrant(ResourceBoundGrant, grants.RefreshTokenGrant):
         old: RefreshToken = self.request.refresh_token
         try:
             token_families.rotate(old, stored(token, old.auth_time), scope=self.granted_scope,
-                                  grace_seconds=current_app.config["REFRESH_REUSE_GRACE_SECONDS"])
+                                  grace_seconds=current_app.config["REFRESH_REUSE_GRACE_SECONDS"],
+                                  consumed=self.consumed)
         except token_families.AlreadyUsed:
-            reuse_detected("refresh_token", old)
-            raise InvalidGrantError("refresh token was already used") from None
+            raise RefreshTokenReused(old, "refresh token was already used") from None
 
     def revoke_old_credential(self, refresh_token: RefreshToken) -> None:
-        """Consumed by save_token's rotation, in the same transaction."""
+        """Consumed by authenticate_refresh_token (or save_token's rotation), in the same transaction."""
+
+
+class RefreshTokenReused(Exception):
+    """A used refresh token presented again (RFC 9700 §4.14.2): raised inside the grant's transaction, reported
+    (the family revoked, invalid_grant with `description`) by create_token_response once it has rolled back."""
+
+    def __init__(self, token: RefreshToken, description: str | None = None) -> None:
+        super().__init__(description)
+        self.token = token
+        self.description = description
 
 
 class ClientCredentialsGrant(RequestedScopeMixin, grants.ClientCredentialsGrant):

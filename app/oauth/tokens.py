@@ -41,6 +41,11 @@ def family_ends_at(auth_time: int) -> int:
     return auth_time + current_app.config["REFRESH_FAMILY_MAX_SECONDS"]
 
 
+def live_families_signed_in_after(moment: int) -> int:
+    """The families alive at `moment` are those whose sign-in (auth_time) is later than this: family_ends_at."""
+    return moment - current_app.config["REFRESH_FAMILY_MAX_SECONDS"]
+
+
 def refresh_token_expires_at(issued_at: int, auth_time: int) -> int:
     """Each rotation starts a new REFRESH_TOKEN_TTL_SECONDS, but no token outlives its family."""
     return min(issued_at + current_app.config["REFRESH_TOKEN_TTL_SECONDS"], family_ends_at(auth_time))

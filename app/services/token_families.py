@@ -3,7 +3,8 @@
 A family begins with an authorization code and lives on through refresh-token rotation. Every consumption is
 one conditional UPDATE, and each use case is one transaction owned here: redeeming a code (start) or rotating a
 refresh token (rotate) writes the consumption, the new refresh token, the access token's jti and the audit event
-together, or nothing at all. Family attributes (family_id, resource, auth_time, amr, login_session_id) travel
+together, or nothing at all. The refresh grant consumes the token as it finds it (consume_presented_refresh_token)
+in a transaction of its own that rotate joins, so that the common case finds and consumes in one round trip. Family attributes (family_id, resource, auth_time, amr, login_session_id) travel
 from the row consumed to the row written.
 """
 
@@ -16,6 +17,7 @@ from typing import Any, cast
 from sqlalchemy import CompoundSelect, CursorResult, Executable, Select, func, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import aliased, contains_eager
 
 from app.extensions import db
 from app.models import AccessTokenRecord, AuthorizationCode, LoginSession, RefreshToken, User
@@ -81,9 +83,37 @@ def find_code(code: str, client_id: str) -> AuthorizationCode | None:
 
 
 def find_refresh_token(token: str) -> RefreshToken | None:
-    if not token or len(token) > 200:
+    token_hash = _presented_hash(token)
+    if token_hash is None:
         return None
-    return db.session.scalar(select(RefreshToken).where(RefreshToken.token_hash == digest(token)))
+    return db.session.scalar(select(RefreshToken).where(RefreshToken.token_hash == token_hash))
+
+
+def consume_presented_refresh_token(token: str, *, client_id: str, signed_in_after: int) -> RefreshToken | None:
+    """RFC 9700 §4.14.2: find and consume, in one conditional UPDATE, a refresh token that may be used now: the
+    client's, unused, unrevoked, unexpired, of an active person and of a family signed in after `signed_in_after`.
+
+    None, with nothing written, otherwise (find_refresh_token tells unknown, expired and reused apart). A helper:
+    it joins the refresh grant's transaction, which rotate(consumed=True) commits with the successor.
+    """
+    token_hash = _presented_hash(token)
+    if token_hash is None:
+        return None
+    moment = now()
+    consume = (
+        update(RefreshToken)
+        .where(RefreshToken.token_hash == token_hash, RefreshToken.client_id == client_id,
+               RefreshToken.used_at.is_(None), RefreshToken.revoked_at.is_(None), RefreshToken.expires_at > moment,
+               RefreshToken.auth_time > signed_in_after,
+               select(User.id).where(User.id == RefreshToken.user_id, User.is_active).exists())
+        .values(used_at=moment)
+    )
+    if db.engine.dialect.name != "postgresql":
+        return db.session.scalar(consume.returning(RefreshToken))  # its user is a second look-up, on first use
+    # The person comes back with the token in the same round trip. SQLite cannot put an UPDATE in a WITH clause.
+    consumed = aliased(RefreshToken, consume.returning(*RefreshToken.__table__.c).cte("consumed"))
+    return db.session.scalar(select(consumed).join(consumed.user).options(contains_eager(consumed.user))
+                             .execution_options(populate_existing=True))
 
 
 def start(code: AuthorizationCode, issued: Issued, *, resource: str | None) -> None:
@@ -97,14 +127,15 @@ def start(code: AuthorizationCode, issued: Issued, *, resource: str | None) -> N
             _add_refresh_token(issued.refresh_token, issued, code, scope=issued.scope, resource=resource)
 
 
-def rotate(old: RefreshToken, issued: Issued, *, scope: str, grace_seconds: int) -> None:
+def rotate(old: RefreshToken, issued: Issued, *, scope: str, grace_seconds: int, consumed: bool = False) -> None:
     """RFC 9700 §4.14.2: replace `old` with the refresh token issued for it (keeping `scope`), in one transaction.
 
     A retry of a rotation within grace_seconds (its response was lost) replaces the child nobody has used instead,
-    and the family lives on. AlreadyUsed, with nothing written, if old was used otherwise: a reuse.
+    and the family lives on. AlreadyUsed, with nothing written, if old was used otherwise: a reuse. `consumed`:
+    consume_presented_refresh_token consumed `old` already, in the transaction this joins.
     """
     with transaction():
-        if consume_refresh_token(old):
+        if consumed or consume_refresh_token(old):
             retried = False
         elif grace_seconds and consume_unused_child(old, grace_seconds):
             retried = True  # the consumed child is a reuse if it turns up later
@@ -250,6 +281,11 @@ def revoke_families(families: list[str] | Select[tuple[str]] | CompoundSelect[tu
         .values(revoked_at=moment)
         .execution_options(synchronize_session=False)
     )
+
+
+def _presented_hash(token: str) -> str | None:
+    """The digest a presented refresh token is stored under; None for what cannot be one (empty, or too long)."""
+    return digest(token) if token and len(token) <= 200 else None
 
 
 def _rows(statement: Executable) -> int:
