@@ -162,18 +162,20 @@ def _registered(login_session: LoginSession, name: str, credential: str, verifie
     return passkey, codes
 
 
-def remove(login_session: LoginSession, passkey_id: int) -> Passkey:
+def remove(login_session: LoginSession, passkey_id: int) -> str:
+    """The account's passkey `passkey_id` is removed (audited); returns its name, read before the row is gone."""
     second_factors.require_recent_sign_in(login_session)
     user = login_session.user
     with transaction():
         found = db.session.scalar(select(Passkey).where(Passkey.id == passkey_id, Passkey.user_id == user.id))
         if found is None:
             raise NotFoundError("there is no such passkey")
+        name = found.name  # the row is gone once this commits, and so is what the session knew of it
         db.session.execute(delete(Passkey).where(Passkey.id == found.id).execution_options(synchronize_session=False))
         audit.record("second_factor.removed", user_sub=user.sub, actor=user.sub, method="passkey", passkey_id=found.id)
         second_factors.void_recovery_codes_without_factors(user)
         users.authentication_factor_changed(user, actor=user.sub, keep_session=login_session.id)
-    return found
+    return name
 
 
 # --- assertions --------------------------------------------------------------------------------------------------

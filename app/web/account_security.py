@@ -151,10 +151,10 @@ def add_passkey() -> ResponseReturnValue:
 @signed_in
 def remove_passkey(passkey_id: int) -> ResponseReturnValue:
     try:
-        removed = passkeys.remove(_session(), passkey_id)
+        name = passkeys.remove(_session(), passkey_id)
     except AppError as exc:
         return _failed(exc)
-    flash(gettext("The passkey “%(name)s” was removed.", name=removed.name))
+    flash(gettext("The passkey “%(name)s” was removed.", name=name))
     return redirect(url_for(".overview"))
 
 
