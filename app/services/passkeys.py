@@ -11,6 +11,7 @@ conditional UPDATE on the old one, so two concurrent uses of one assertion canno
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -49,6 +50,8 @@ CHALLENGE_TTL_SECONDS = 300
 TIMEOUT_MS = CHALLENGE_TTL_SECONDS * 1000
 MAX_CREDENTIAL_CHARS = 16_000
 MAX_NAME_CHARS = 64
+# WebAuthn §5.1 rawId as base64url text of at most the stored column's length: anything else names no passkey of ours.
+CREDENTIAL_ID = re.compile(r"[A-Za-z0-9_-]{1,1400}")
 ALGORITHMS = [COSEAlgorithmIdentifier.ECDSA_SHA_256, COSEAlgorithmIdentifier.EDDSA,
               COSEAlgorithmIdentifier.RSASSA_PKCS1_v1_5_SHA_256]
 REGISTER, SECOND_FACTOR, PASSWORDLESS = "register", "second_factor", "passwordless"
@@ -252,8 +255,8 @@ def _asserted_passkey(credential: str) -> Passkey | None:
         credential_id = parsed["rawId"] if isinstance(parsed, dict) else None
     except (ValueError, KeyError, TypeError):
         return None
-    if not isinstance(credential_id, str) or len(credential_id) > 1400:
-        return None
+    if not isinstance(credential_id, str) or not CREDENTIAL_ID.fullmatch(credential_id):
+        return None  # not even looked up: a lone surrogate, say, is no text the database can take
     return db.session.scalar(select(Passkey).where(Passkey.credential_id == credential_id))
 
 

@@ -1,5 +1,5 @@
 """Passkeys through the pages' own endpoints, answered by a software authenticator (tests/mfa/authenticator.py):
-several per account, named, used, removed."""
+several per account, named, used, removed; a malformed or oversized credential gets a readable page, never a 500."""
 
 from __future__ import annotations
 
@@ -102,3 +102,30 @@ def test_several_passkeys_named_with_their_last_use_and_removable(app, make):
     assert [found.name for found in stored_passkeys(app)] == ["Phone"]
     assert not signed_in(passwordless(app.test_client(), laptop))
     assert "passkey.assertion_refused" in failures(app)
+
+
+MALFORMED = ["", "{", "[]", "null", '"text"', '{"rawId": 5}', '{"rawId": "AAAA", "response": 1}',
+             '{"id": "AAAA", "rawId": "AAAA", "type": "public-key", "response": {"clientDataJSON": "%%%"}}',
+             "x" * 20_000, '{"rawId": "' + "A" * 2000 + '"}', '{"rawId": "\\ud800"}']
+
+
+@pytest.mark.parametrize("credential", MALFORMED, ids=range(len(MALFORMED)))
+def test_malformed_credentials_get_a_page_never_a_500(app, make, owner, credential):
+    client = app.test_client()
+    body, token = passwordless_options(client)
+    assert post_passwordless(client, credential, body["challenge"], token).status_code == 401
+
+    make.user("malformed@example.com")
+    client = app.test_client()
+    sign_in(client, "malformed@example.com")
+    body, token = ceremony(client, "/account/security/passkeys/options", "/account/security")
+    added = client.post("/account/security/passkeys", data={"csrf_token": token, "name": "Key",
+                                                           "credential": credential, "challenge": body["challenge"]})
+    assert added.status_code == 400 and NOT_VERIFIED in added.get_data(as_text=True)
+
+    client = app.test_client()
+    sign_in(client, "keys@example.com")
+    body, token = ceremony(client, "/login/second-factor/passkey-options", "/login/second-factor")
+    second = client.post("/login/second-factor", data={"csrf_token": token, "method": "passkey",
+                                                       "credential": credential, "challenge": body["challenge"]})
+    assert second.status_code == 401 and WRONG_FACTOR in second.get_data(as_text=True)
