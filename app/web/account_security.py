@@ -18,7 +18,7 @@ from app.web import rate_limits
 from app.web.account import signed_in
 from app.web.login_session import current_login_session
 from app.web.mfa import after_enrolment, remember_after_enrolment
-from app.web.view_options import no_store, scripted
+from app.web.view_options import no_store
 
 bp = Blueprint("security", __name__, url_prefix="/account/security")
 
@@ -53,7 +53,6 @@ def _failed(exc: AppError) -> tuple[str, int]:
 
 @bp.get("")
 @signed_in
-@scripted  # adding a passkey
 def overview() -> tuple[str, int]:
     return _page()
 
@@ -135,7 +134,6 @@ def passkey_options() -> ResponseReturnValue:
 
 @bp.post("/passkeys")
 @signed_in
-@scripted
 def add_passkey() -> ResponseReturnValue:
     form = request.form
     try:

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from flask import Flask, Response, current_app, request
+from flask import Flask, Response, current_app, g, request, url_for
+from markupsafe import Markup
 
 from app.web import brand
-from app.web.view_options import CORS, NO_STORE, SCRIPT, declared
+from app.web.view_options import CORS, NO_STORE, declared
 
 # No script at all, no inline style, never framed. No form-action: browsers apply it to the redirect
 # that follows the consent form, which goes to the client's redirect_uri. Images: ours, and a brand logo's site.
 CSP = "default-src 'none'; style-src 'self'; img-src {images}; frame-ancestors 'none'; base-uri 'none'"
-# A page declared @scripted: our files only (no inline script, no eval), fetching from this origin only.
+# A page that loads our own script (page_script): our files only (no inline script, no eval), fetching from this
+# origin only.
 SCRIPT_SOURCES = "; script-src 'self'; connect-src 'self'"
+PAGE_SCRIPT = "ostiary_page_script"
 
 CORS_REQUEST_HEADERS = "Authorization, Content-Type"
 CORS_EXPOSED_HEADERS = "WWW-Authenticate, Retry-After"
@@ -26,10 +29,18 @@ def content_security_policy(logo: str | None, scripted: bool) -> str:
     return CSP.format(images=brand.image_sources(logo)) + (SCRIPT_SOURCES if scripted else "")
 
 
+def page_script(filename: str) -> Markup:
+    """The tag of a script of ours in static/ (passkeys.js, on the pages that call navigator.credentials), for a
+    template: the response that carries it, and only that one, gets a CSP that lets it run. Decided by the page
+    rendered, not by the view: one view may answer with a page with the script or one without."""
+    g.setdefault(PAGE_SCRIPT, True)
+    return Markup('<script src="{}" defer></script>').format(url_for("static", filename=filename))
+
+
 def add_security_headers(response: Response) -> Response:
     """Each header unless the view set its own; the names present are read once (a Headers look-up that misses
     raises and catches an exception)."""
-    policy = content_security_policy(current_app.config["BRAND_LOGO_URL"], bool(declared(SCRIPT)))
+    policy = content_security_policy(current_app.config["BRAND_LOGO_URL"], PAGE_SCRIPT in g)
     defaults = [
         ("Content-Security-Policy", policy),
         ("X-Frame-Options", "DENY"),
@@ -85,6 +96,7 @@ def _vary_on_origin(response: Response) -> None:
 
 
 def init_app(app: Flask) -> None:
+    app.add_template_global(page_script)
     app.after_request(add_security_headers)
     app.after_request(add_declared_headers)
     session_cookie = "__Host-ostiary_csrf" if app.config["SESSION_COOKIE_SECURE"] else "ostiary_csrf"

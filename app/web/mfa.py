@@ -14,7 +14,7 @@ from app.services.authentication import EXPIRED, THROTTLED, FactorRequired, Refu
 from app.web import rate_limits
 from app.web.login_session import begin_session, presented_cookie, secure_cookies
 from app.web.redirects import safe_next
-from app.web.view_options import no_store, scripted
+from app.web.view_options import no_store
 
 bp = Blueprint("mfa", __name__)
 AFTER_ENROLMENT = "after_enrolment"  # where a person sent to set up a second factor continues afterwards
@@ -65,7 +65,6 @@ def _factor_page(next_url: str, held: pending_sign_ins.Held, error: str | None =
 
 
 @bp.route("/login/second-factor", methods=["GET", "POST"])
-@scripted
 def second_factor() -> ResponseReturnValue:
     next_url = safe_next(request.values.get("next"))
     token = request.cookies.get(cookie_name())
@@ -115,7 +114,6 @@ def passwordless_options() -> ResponseReturnValue:
 
 
 @bp.post("/login/passkey")
-@scripted
 def passkey_sign_in() -> ResponseReturnValue:
     next_url = safe_next(request.form.get("next"))
     outcome = authentication.sign_in_with_passkey(

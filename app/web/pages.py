@@ -14,7 +14,6 @@ from app.web import rate_limits
 from app.web.login_session import current_login_session, current_user, forget_session, presented_cookie
 from app.web.mfa import after_sign_in, ask_for_second_factor
 from app.web.redirects import safe_next
-from app.web.view_options import scripted
 
 bp = Blueprint("pages", __name__)
 
@@ -54,7 +53,6 @@ def home() -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@scripted  # "Sign in with a passkey"
 def login() -> ResponseReturnValue:
     next_url = safe_next(request.values.get("next"))
     if request.method == "GET":

@@ -22,8 +22,7 @@ AUDIENCE = "ostiary_audience"
 CORS = "ostiary_cors"
 NO_STORE = "ostiary_no_store"
 ANY_HOST = "ostiary_any_host"
-SCRIPT = "ostiary_script"
-OPTIONS = (AUDIENCE, CORS, NO_STORE, ANY_HOST, SCRIPT)
+OPTIONS = (AUDIENCE, CORS, NO_STORE, ANY_HOST)
 _PATH_INDEX = "ostiary.audience_by_path"
 _RULE_DECLARATIONS = "ostiary_declarations"
 
@@ -54,12 +53,6 @@ def no_store(target: Declarable) -> Declarable:
 def any_host(target: Declarable) -> Declarable:
     """Answered whatever Host the request names: for load balancers and scrapers reaching one node."""
     return _declare(target, ANY_HOST)
-
-
-def scripted(target: Declarable) -> Declarable:
-    """The page runs our own script from static/ (the passkey pages): script-src and connect-src 'self' for it
-    alone; every other page stays script-free."""
-    return _declare(target, SCRIPT)
 
 
 def declared(option: str, endpoint: str | None = None) -> Any:

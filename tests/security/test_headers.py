@@ -9,7 +9,8 @@ import pytest
 import requests
 
 from app.config import ConfigError, load_settings
-from tests.flows import authorization_params, introspect, pkce_pair, sign_in, tokens_for, userinfo
+from tests.flows import authorization_params, csrf_token, introspect, pkce_pair, sign_in, tokens_for, userinfo
+from tests.mfa.conftest import enrol_totp
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "app" / "web" / "templates"
 APP_ORIGIN = "https://app.example.com"
@@ -42,17 +43,22 @@ def pages(client, registered) -> dict[str, object]:
     }
 
 
-# Pages that run our own static/passkeys.js (declared @scripted): script-src and connect-src 'self', nothing more.
+# Pages that load our own static/passkeys.js (page_script in the template): script-src and connect-src 'self',
+# nothing more.
 SCRIPTED_PAGES = {"login"}
 SCRIPTED_TEMPLATES = {"login.html", "second_factor.html", "account_security.html"}
-PASSKEY_SCRIPT = """<script src="{{ url_for('static', filename='passkeys.js') }}" defer></script>"""
+PASSKEY_SCRIPT = "{{ page_script('passkeys.js') }}"
+
+
+def directives_of(response) -> dict[str, str]:
+    return dict(d.strip().split(" ", 1) for d in response.headers["Content-Security-Policy"].split(";"))
 
 
 def test_every_page_carries_the_security_headers(signed_in, make):
     for name, response in pages(signed_in, make.client()).items():
         assert response.mimetype == "text/html", name
         csp = response.headers["Content-Security-Policy"]
-        directives = dict(d.strip().split(" ", 1) for d in csp.split(";"))
+        directives = directives_of(response)
         assert directives["default-src"] == "'none'", (name, csp)
         if name in SCRIPTED_PAGES:
             assert directives["script-src"] == directives["connect-src"] == "'self'", (name, csp)
@@ -66,6 +72,27 @@ def test_every_page_carries_the_security_headers(signed_in, make):
         assert response.headers["Referrer-Policy"] == "same-origin", name
         assert response.headers["Cache-Control"] == "no-store", name
         assert "Strict-Transport-Security" not in response.headers, name  # plain http: HSTS would be ignored
+
+
+def test_the_script_policy_follows_the_page_not_the_view(app, make, signed_in):
+    """One view may answer with the page that loads passkeys.js or with another: that page, and only it, may run
+    the script. The security tab shown again after a wrong password keeps its passkey button working; the app's
+    set-up page, and a second step without passkeys, stay script-free."""
+    overview = signed_in.get("/account/security")
+    token = csrf_token(overview.get_data(as_text=True))
+    wrong_password = signed_in.post("/account/security/confirm", data={"csrf_token": token, "password": "wrong"})
+    app_set_up = signed_in.post("/account/security/totp", data={"csrf_token": token})
+    with app.app_context():
+        enrol_totp(make.user("app-only@example.com"))
+    second_step = app.test_client()
+    assert "/login/second-factor" in sign_in(second_step, "app-only@example.com").headers["Location"]
+    answers = {"overview": (overview, True), "wrong password": (wrong_password, True),
+               "app set-up": (app_set_up, False), "second step": (second_step.get("/login/second-factor"), False)}
+    for name, (response, scripted) in answers.items():
+        assert response.status_code in (200, 400), name
+        assert ("/static/passkeys.js" in response.get_data(as_text=True)) is scripted, name
+        directives = directives_of(response)
+        assert ("script-src" in directives and "connect-src" in directives) is scripted, name
 
 
 def test_templates_hold_no_inline_script_or_style():
