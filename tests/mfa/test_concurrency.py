@@ -1,5 +1,6 @@
 """RFC 6238 §5.2 under concurrency (CI runs this on PostgreSQL): of many simultaneous submissions of one code, the
-conditional UPDATE of the last accepted step lets exactly one through; so does the one-time half sign-in."""
+conditional UPDATE of the last accepted step lets exactly one through; so does the one on a recovery code's use,
+and the one-time half sign-in."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import requests
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import User
+from app.models import AuditEvent, OutboxMessage, User
 from app.services import second_factors
 from app.services.transaction import transaction
 from tests.flows import Browser, csrf_token
@@ -39,6 +40,34 @@ def test_one_code_submitted_at_once_is_accepted_once(app, make):
     with ThreadPoolExecutor(PARALLEL) as pool:
         results = list(pool.map(submit, range(PARALLEL)))
     assert results.count(True) == 1
+
+
+def test_one_recovery_code_used_at_once_is_used_once(app, make):
+    """Two half sign-ins (the password and the code stolen together) racing with one recovery code: the
+    conditional UPDATE on its used_at lets one through, and one use is audited and mailed."""
+    with app.app_context():
+        enrolled = enrol_totp(make.user("stolen@example.com"))
+    code = enrolled.recovery_codes[0]
+    barrier = threading.Barrier(PARALLEL)
+
+    def submit(_: int) -> bool:
+        with app.app_context():
+            user = db.session.get(User, enrolled.user.id)
+            barrier.wait()
+            with transaction():
+                used = second_factors.use_recovery_code(user, code)
+            db.session.remove()
+            return used
+
+    with ThreadPoolExecutor(PARALLEL) as pool:
+        results = list(pool.map(submit, range(PARALLEL)))
+    assert results.count(True) == 1
+    with app.app_context():
+        assert second_factors.factors_of(enrolled.user).recovery_codes_left == 9
+        assert len(db.session.scalars(select(AuditEvent).where(
+            AuditEvent.event == "second_factor.recovery_code_used")).all()) == 1
+        assert len(db.session.scalars(select(OutboxMessage).where(
+            OutboxMessage.template == "recovery_code_used")).all()) == 1
 
 
 def test_one_half_sign_in_completed_at_once_signs_in_once(app, live_server, make):
