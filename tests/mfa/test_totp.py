@@ -3,6 +3,8 @@ encryption at rest, limits."""
 
 from __future__ import annotations
 
+import logging
+import re
 import time
 
 import pyotp
@@ -16,6 +18,7 @@ from app.security import sealed, totp
 from app.services import second_factors
 from app.services.authentication import EXPIRED, INVALID_CREDENTIALS, THROTTLED, Refused, SignedIn, verify_second_factor
 from app.services.second_factors import RecentSignInRequired
+from tests.flows import csrf_token, sign_in
 from tests.mfa.conftest import IP, enrol_totp, login_session, start_session
 
 
@@ -143,6 +146,27 @@ def test_the_secret_is_encrypted_at_rest_under_the_data_key(app, enrolled, monke
     # Another data key: the app cannot be checked (said in the log), which is a refusal, never a 500.
     monkeypatch.setitem(app.extensions, sealed.EXTENSION, sealed.Sealer("a-dedicated-data-key-of-at-least-32-chars"))
     assert second_factors.verify_totp(enrolled.user, enrolled.totp().now()) is False
+
+
+def test_the_secret_and_the_recovery_codes_are_shown_once_and_never_logged(app, make, caplog, capfd):
+    """Through the account page: the secret on the set-up page only, the codes on the page after the first code
+    only; neither in any log record nor on the process's output."""
+    caplog.set_level(logging.DEBUG)
+    make.user("quiet@example.com")
+    client = app.test_client()
+    sign_in(client, "quiet@example.com")
+    token = csrf_token(client.get("/account/security").get_data(as_text=True))
+    set_up = client.post("/account/security/totp", data={"csrf_token": token}).get_data(as_text=True)
+    secret = re.search(r'id="totp-secret" class="secret">([A-Z2-7]{32})<', set_up).group(1)
+    shown = client.post("/account/security/totp/confirm", data={"csrf_token": token,
+                                                                 "code": pyotp.TOTP(secret).now()})
+    codes = re.findall(r"<code>([a-z2-9]{5}-[a-z2-9]{5})</code>", shown.get_data(as_text=True))
+    assert len(set(codes)) == 10
+    later = [client.get("/account/security"), client.post("/account/security/totp", data={"csrf_token": token})]
+    logged = "\n".join(repr(vars(record)) for record in caplog.records) + capfd.readouterr().err
+    assert "second_factor.enrolled" in logged  # the log was there to read
+    for text in [page.get_data(as_text=True) for page in later] + [logged]:
+        assert secret not in text and not any(code in text for code in codes)
 
 
 def test_removing_the_app_voids_the_recovery_codes(enrolled):
