@@ -36,6 +36,8 @@ BAD = [
     ("DATABASE_URL", "mysql://x", "must start with sqlite://"),
     ("DATABASE_URL", "ostiary.db", "must start with sqlite://"),
     ("SECRET_KEY", "short", "at least 32"),
+    ("DATA_KEY", "short", "at least 32"),
+    ("REQUIRE_MFA", "sometimes", "must be one of off, admins, everyone"),
     ("LOG_LEVEL", "chatty", "must be one of"),
     ("TRUSTED_PROXY_HOPS", "-1", "non-negative"),
     ("ARGON2_MEMORY_KIB", "lots", "invalid"),

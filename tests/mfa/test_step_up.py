@@ -213,3 +213,27 @@ def test_require_mfa_for_admins_asks_at_sign_in(app, live_server, make, monkeypa
     make.user("staff@example.com")
     assert Browser(live_server).login("root@example.com").headers["Location"] == "/account/security"
     assert Browser(live_server).login("staff@example.com").headers["Location"] == "/"
+
+
+def test_require_mfa_for_everyone_holds_every_authorization_until_a_factor_is_set_up(app, live_server, make,
+                                                                                       monkeypatch):
+    """Sent to set one up at sign-in; an app asked for later sends the person back there (prompt=none:
+    interaction_required) until a factor is set up, and then asks for it."""
+    monkeypatch.setitem(app.config, "REQUIRE_MFA", "everyone")
+    make.user("everyone@example.com")
+    browser = Browser(live_server)
+    assert browser.login("everyone@example.com").headers["Location"] == "/account/security"
+    rp = RelyingParty(live_server, make.client())
+    for _ in range(2):
+        assert browser.session.get(rp.authorization_url(), allow_redirects=False).headers["Location"] == \
+            "/account/security"
+    assert query_of(browser.session.get(rp.authorization_url(prompt="none"), allow_redirects=False).headers[
+        "Location"])["error"] == "interaction_required"
+    with app.app_context():
+        token = browser.session.cookies["ostiary_session"]
+        enrolment = second_factors.begin_totp(login_session(token))
+        second_factors.confirm_totp(login_session(token), pyotp.TOTP(enrolment.secret).at(time.time() - 30))
+    url = rp.authorization_url()
+    done = second_step(browser, browser.session.get(url, allow_redirects=False), pyotp.TOTP(enrolment.secret).now())
+    claims = rp.id_token(authorize(browser, live_server + done.headers["Location"]).headers["Location"])
+    assert claims["acr"] == ACR_MFA and claims["amr"] == ["pwd", "otp", "mfa"]
