@@ -14,7 +14,14 @@ from app.assurance import ACR_MFA, ACR_PASSWORD, ACR_PHISHING_RESISTANT
 from app.extensions import db
 from app.services import second_factors
 from tests.flows import Browser, csrf_token, query_of
-from tests.mfa.conftest import enrolled_user, login_session, password_only_session, second_step, session_row
+from tests.mfa.conftest import (
+    confirm_app,
+    enrolled_user,
+    login_session,
+    password_only_session,
+    second_step,
+    session_row,
+)
 from tests.mfa.relying_party import RelyingParty, authorize
 
 ACRS = [ACR_PASSWORD, ACR_MFA, ACR_PHISHING_RESISTANT]
@@ -197,7 +204,7 @@ def test_a_client_that_requires_mfa_sends_a_person_without_a_factor_to_set_one_u
     with app.app_context():
         token = browser.session.cookies["ostiary_session"]
         enrolment = second_factors.begin_totp(login_session(token))
-        second_factors.confirm_totp(login_session(token), pyotp.TOTP(enrolment.secret).at(time.time() - 30))
+        confirm_app(token, enrolment.secret)
     page = browser.session.get(f"{live_server}/account/security")
     back = re.search(r'href="([^"]+)" id="continue"', page.text).group(1).replace("&amp;", "&")
     again = browser.session.get(live_server + back, allow_redirects=False)
@@ -232,7 +239,7 @@ def test_require_mfa_for_everyone_holds_every_authorization_until_a_factor_is_se
     with app.app_context():
         token = browser.session.cookies["ostiary_session"]
         enrolment = second_factors.begin_totp(login_session(token))
-        second_factors.confirm_totp(login_session(token), pyotp.TOTP(enrolment.secret).at(time.time() - 30))
+        confirm_app(token, enrolment.secret)
     url = rp.authorization_url()
     done = second_step(browser, browser.session.get(url, allow_redirects=False), pyotp.TOTP(enrolment.secret).now())
     claims = rp.id_token(authorize(browser, live_server + done.headers["Location"]).headers["Location"])
