@@ -102,8 +102,9 @@ def _hinted_subject(client_id: str) -> str | None:
 
 def _login_redirect(prompts: set[str], page: str = "pages.login") -> ResponseReturnValue:
     """Send the browser to sign in (or, for prompt=create, to sign up), then back here without prompt=login,
-    prompt=create, max_age or acr_values, so it is asked once (the ID token's acr says what the sign-in reached)."""
-    params = request_parameters(without={*CONSENT_FIELDS, "prompt", "max_age", "acr_values"})
+    prompt=create or max_age, so they are asked once. acr_values stays: a sign-in that fell short of it (the app's
+    code when the person also has a passkey and phr was asked for) is stepped up like any other session."""
+    params = request_parameters(without={*CONSENT_FIELDS, "prompt", "max_age"})
     remaining = " ".join(p for p in sorted(prompts) if p not in {"login", CREATE})
     if remaining:
         params.append(("prompt", remaining))

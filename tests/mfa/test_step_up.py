@@ -13,9 +13,10 @@ import requests
 from app.assurance import ACR_MFA, ACR_PASSWORD, ACR_PHISHING_RESISTANT
 from app.extensions import db
 from app.services import second_factors
-from tests.flows import Browser, csrf_token, query_of
+from tests.flows import Browser, csrf_token, query_of, sign_in
 from tests.mfa.conftest import (
     confirm_app,
+    enrol_totp,
     enrolled_user,
     login_session,
     password_only_session,
@@ -23,6 +24,7 @@ from tests.mfa.conftest import (
     session_row,
 )
 from tests.mfa.relying_party import RelyingParty, authorize
+from tests.mfa.test_passkey_responses import add_passkey, authenticator_for
 
 ACRS = [ACR_PASSWORD, ACR_MFA, ACR_PHISHING_RESISTANT]
 
@@ -54,6 +56,36 @@ def test_the_second_step_before_any_session_then_an_honest_id_token(app, live_se
     claims = rp.id_token(callback.headers["Location"])
     assert claims["acr"] == ACR_MFA and claims["amr"] == ["pwd", "otp", "mfa"]
     assert claims["auth_time"] >= before
+
+
+def test_acr_values_asked_before_any_session_is_reached_after_the_sign_in(app, live_server, make):
+    """Not signed in yet, phr asked for: a person who answers the second step with the app's code (they also have
+    a passkey) is then asked for the passkey alone, as a signed-in session would be, and the ID token says phr."""
+    user = make.user("first@example.com")
+    key = authenticator_for(app)
+    account_page = app.test_client()
+    sign_in(account_page, "first@example.com")
+    add_passkey(account_page, key)
+    with app.app_context():
+        secret = enrol_totp(db.session.merge(user)).secret
+    rp = RelyingParty(live_server, make.client())
+    url = rp.authorization_url(acr_values=ACR_PHISHING_RESISTANT)
+    browser = Browser(live_server)
+    next_url = query_of(browser.session.get(url, allow_redirects=False).headers["Location"])["next"]
+    assert "acr_values=" in next_url  # kept through the sign-in
+    signed_in = second_step(browser, browser.login("first@example.com", next_url=next_url), pyotp.TOTP(secret).now())
+    stepped_up = browser.follow(signed_in)
+    assert stepped_up.headers["Location"].startswith("/login/second-factor?")
+    page = browser.follow(stepped_up)
+    assert 'id="step-up"' in page.text and 'id="totp-code"' not in page.text
+    token = csrf_token(page.text)
+    ceremony = browser.session.post(f"{live_server}/login/second-factor/passkey-options",
+                                    headers={"X-CSRFToken": token}).json()
+    done = browser.session.post(f"{live_server}/login/second-factor", allow_redirects=False, data={
+        "csrf_token": token, "method": "passkey", "credential": key.get(ceremony["options"]),
+        "challenge": ceremony["challenge"], "next": next_url})
+    claims = rp.id_token(authorize(browser, live_server + done.headers["Location"]).headers["Location"])
+    assert claims["acr"] == ACR_PHISHING_RESISTANT and claims["amr"] == ["pwd", "otp", "hwk", "user", "mfa"]
 
 
 def test_a_wrong_code_shows_the_page_again(app, live_server, make):
