@@ -42,8 +42,9 @@ UNLABELLED_CONTROLS = """() => [...document.querySelectorAll("input:not([type=hi
   .filter((el) => !(el.labels && [...el.labels].some((l) => l.textContent.trim())) && !el.getAttribute("aria-label"))
   .map((el) => el.outerHTML)"""
 
+# Among the actions on screen: innerText is empty for one not rendered (in a closed <details>, say), named or not.
 UNNAMED_ACTIONS = """() => [...document.querySelectorAll("button, a, [role=button]")]
-  .filter((el) => !(el.innerText || "").trim() && !el.getAttribute("aria-label"))
+  .filter((el) => el.checkVisibility() && !(el.innerText || "").trim() && !el.getAttribute("aria-label"))
   .map((el) => el.outerHTML)"""
 
 SCRIPTS = """() => ({
