@@ -1,6 +1,7 @@
 """An authenticator app in headless Chromium: set up on the account page from the key it shows (pyotp plays the
 app), a wrong first code and then the right one, the recovery codes shown once; then a sign-in with the app's
-code, and one with a recovery code, which is mailed. Each page passes the checks of every hosted page."""
+code, and one with a recovery code, which is mailed. Each page, the security tab with its passkey script
+included, passes the checks of every hosted page."""
 
 from __future__ import annotations
 
@@ -28,6 +29,8 @@ def test_set_up_then_sign_in_with_the_app_then_with_a_recovery_code(app, page, l
     page.goto("/login?next=/account/security")
     sign_in(page, EMAIL)
     expect(page.locator("#totp-status")).to_have_text("Off.")
+    page.wait_for_function("document.querySelector('form[data-passkey]').hidden === false")  # passkeys.js ran
+    assert_page_quality(page, browser_log, live_server)
     page.get_by_role("button", name="Set up an authenticator app").click()
 
     expect(page.get_by_role("heading", level=1)).to_have_text("Set up an authenticator app")
