@@ -24,10 +24,17 @@ def record(
 ) -> None:
     """Add the event to the caller's transaction (never committed here: the use case commits it with its own
     work, or rolls both back) and write its log line."""
+    db.session.add(entry(event, outcome=outcome, user_sub=user_sub, client_id=client_id, **details))
+
+
+def entry(
+    event: str, *, outcome: str = "success", user_sub: str | None = None, client_id: str | None = None, **details: Any
+) -> AuditEvent:
+    """The event's row, for the caller to write with its own rows (new_rows.insert_together), and its log line."""
     ip, request_id = _request_facts()
-    db.session.add(AuditEvent(event=event, outcome=outcome, user_sub=user_sub, client_id=client_id, ip=ip,
-                              request_id=request_id, details=details))
     _log(event, outcome, user_sub, client_id, ip, details)
+    return AuditEvent(event=event, outcome=outcome, user_sub=user_sub, client_id=client_id, ip=ip,
+                      request_id=request_id, details=details)
 
 
 def log_only(

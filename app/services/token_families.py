@@ -20,11 +20,12 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import aliased, contains_eager
 
-from app.extensions import db
+from app.extensions import Model, db
 from app.models import AccessTokenRecord, AuthorizationCode, LoginSession, RefreshToken, User
 from app.models.clock import now
 from app.security.secrets import digest
 from app.services import audit, client_cache
+from app.services.new_rows import insert_together
 from app.services.transaction import transaction
 
 
@@ -133,9 +134,11 @@ def start(code: AuthorizationCode, issued: Issued, *, resource: str | None) -> N
     with transaction():
         if not consume_code(code):
             raise AlreadyUsed
-        _record("token.issued", "authorization_code", code, issued)
+        rows = _issued_rows("token.issued", "authorization_code", code, issued)
         if issued.refresh_token is not None:
-            _add_refresh_token(issued.refresh_token, issued, code, scope=issued.scope, resource=resource)
+            rows.append(_next_refresh_token(issued.refresh_token, issued, code, scope=issued.scope,
+                                            resource=resource))
+        insert_together(*rows)
 
 
 def rotate(old: RefreshToken, issued: Issued, *, scope: str, grace_seconds: int, consumed: bool = False) -> None:
@@ -152,9 +155,11 @@ def rotate(old: RefreshToken, issued: Issued, *, scope: str, grace_seconds: int,
             retried = True  # the consumed child is a reuse if it turns up later
         else:
             raise AlreadyUsed
-        _record("token.refreshed", "refresh_token", old, issued)
+        rows = _issued_rows("token.refreshed", "refresh_token", old, issued)
         if issued.refresh_token is not None:
-            _add_refresh_token(issued.refresh_token, issued, old, scope=scope, resource=old.resource, parent=old)
+            rows.append(_next_refresh_token(issued.refresh_token, issued, old, scope=scope, resource=old.resource,
+                                            parent=old))
+        insert_together(*rows)
         if retried:
             audit.record("token.refresh_retried", user_sub=old.user.sub, client_id=old.client_id,
                          family_id=old.family_id, jti=issued.jti)
@@ -246,23 +251,26 @@ def consume_unused_child(parent: RefreshToken, grace_seconds: int) -> bool:
     ) > 0
 
 
-def _record(event: str, grant_type: str, family: AuthorizationCode | RefreshToken, issued: Issued) -> None:
+def _issued_rows(event: str, grant_type: str, family: AuthorizationCode | RefreshToken,
+                 issued: Issued) -> list[Model]:
     """The access token's jti, so that revoking the family reaches it, and the audit event, by identifiers only."""
-    db.session.add(AccessTokenRecord(jti=issued.jti, family_id=family.family_id, client_id=family.client_id,
-                                     expires_at=issued.expires_at))
-    audit.record(event, user_sub=family.user.sub, client_id=family.client_id, grant_type=grant_type,
-                 jti=issued.jti, family_id=family.family_id, scope=issued.scope)
+    return [
+        AccessTokenRecord(jti=issued.jti, family_id=family.family_id, client_id=family.client_id,
+                          expires_at=issued.expires_at),
+        audit.entry(event, user_sub=family.user.sub, client_id=family.client_id, grant_type=grant_type,
+                    jti=issued.jti, family_id=family.family_id, scope=issued.scope),
+    ]
 
 
-def _add_refresh_token(token: str, issued: Issued, family: AuthorizationCode | RefreshToken, *, scope: str,
-                       resource: str | None, parent: RefreshToken | None = None) -> None:
+def _next_refresh_token(token: str, issued: Issued, family: AuthorizationCode | RefreshToken, *, scope: str,
+                        resource: str | None, parent: RefreshToken | None = None) -> RefreshToken:
     """The next refresh token of `family` (the code or refresh token consumed), which keeps its sign-in."""
-    db.session.add(RefreshToken(
+    return RefreshToken(
         token_hash=digest(token), family_id=family.family_id, client_id=family.client_id, user_id=family.user_id,
         scope=scope, resource=resource, auth_time=family.auth_time, amr=family.amr,
         login_session_id=family.login_session_id, parent_id=parent.id if parent else None,
         expires_at=issued.refresh_expires_at,
-    ))
+    )
 
 
 def revoke_families(families: list[str] | Select[tuple[str]] | CompoundSelect[tuple[str]]) -> None:
