@@ -8,7 +8,7 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from app import egress
+from app import database_pool, egress
 from app.config import (
     check_secret_key,
     database_url,
@@ -62,6 +62,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     if database_file is not None and database_file.parent.is_dir():
         create_private_file(database_file)  # SQLite would create it world-readable; it holds password hashes
     db.init_app(app)
+    with app.app_context():
+        database_pool.install(db.engine)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
 
     ensure_signing_key(keys_dir)  # first start: a key is needed to sign anything

@@ -453,9 +453,10 @@ def database_url(url: str) -> str:
 
 
 def engine_options(settings: Mapping[str, Any]) -> dict[str, Any]:
-    """SQLAlchemy engine options: dead pooled connections are replaced, and on PostgreSQL no wait is unbounded."""
+    """SQLAlchemy engine options: on PostgreSQL no wait is unbounded. (Dead pooled connections are replaced by
+    app/database_pool.py.)"""
     # hide_parameters: a database error's text would otherwise carry the bound values (password hashes, digests).
-    options: dict[str, Any] = {"pool_pre_ping": True, "hide_parameters": True}
+    options: dict[str, Any] = {"hide_parameters": True}
     if not database_url(settings["DATABASE_URL"]).startswith("postgresql"):
         return options
     # libpq waits for an unreachable server as long as TCP does (minutes); a request should get its 503 first.
