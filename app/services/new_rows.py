@@ -27,7 +27,9 @@ def insert_together(*rows: Model) -> None:
     models = tuple(type(row) for row in rows)
     parameters = {f"{n}_{key}": _value(row, key, column)
                   for n, row in enumerate(rows) for key, column in _written_columns(type(row))}
-    db.session.execute(_statement(models), parameters)
+    # The session's connection, not its execute(): the ORM's bulk-insert path would build the statement anew (and
+    # its cache key) on every call.
+    db.session.connection().execute(_statement(models), parameters)
 
 
 @functools.cache
