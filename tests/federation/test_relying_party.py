@@ -12,6 +12,8 @@ from app.extensions import db
 from app.models import User
 from tests.flows import authorization_params, consent_form, exchange_code, pkce_pair, query_of, refresh, userinfo
 
+SIGNED_OUT_URI = "http://127.0.0.1:8765/signed-out"
+
 
 def _authorize_path(client, **extra: str) -> tuple[str, dict[str, str], str]:
     verifier, challenge = pkce_pair()
@@ -19,8 +21,8 @@ def _authorize_path(client, **extra: str) -> tuple[str, dict[str, str], str]:
     return f"/oauth/authorize?{urlencode(params)}", params, verifier
 
 
-def test_continue_with_upstream_all_the_way_to_verified_tokens(app, make, browser, provider, live_server):
-    client = make.client()
+def _tokens_through_upstream(browser, client, live_server: str) -> tuple[dict[str, str], dict[str, str]]:
+    """An authorization request with idp_hint, through the upstream and our consent, to tokens: (params, tokens)."""
     path, params, verifier = _authorize_path(client, idp_hint="upstream")
     callback = browser.upstream_answer(path)  # idp_hint: straight past our sign-in page to the upstream
     back = browser.back(callback)
@@ -31,7 +33,12 @@ def test_continue_with_upstream_all_the_way_to_verified_tokens(app, make, browse
                                    data=consent_form(consent.text) | {"decision": "allow"}, allow_redirects=False)
     answer = query_of(decided.headers["Location"])
     assert answer["state"] == params["state"] and answer["iss"] == live_server
-    tokens = exchange_code(live_server, client, answer["code"], verifier).json()
+    return params, exchange_code(live_server, client, answer["code"], verifier).json()
+
+
+def test_continue_with_upstream_all_the_way_to_verified_tokens(app, make, browser, provider, live_server):
+    client = make.client()
+    params, tokens = _tokens_through_upstream(browser, client, live_server)
 
     signing_key = pyjwt.PyJWKClient(f"{live_server}/.well-known/jwks.json").get_signing_key_from_jwt(tokens["id_token"])
     claims = pyjwt.decode(tokens["id_token"], signing_key.key, algorithms=["RS256"], audience=client.client_id,
@@ -43,6 +50,21 @@ def test_continue_with_upstream_all_the_way_to_verified_tokens(app, make, browse
     assert userinfo(live_server, tokens["access_token"]).json()["email"] == "alice@upstream.example"
     rotated = refresh(live_server, client, tokens["refresh_token"])
     assert rotated.status_code == 200 and rotated.json()["refresh_token"] != tokens["refresh_token"]
+
+
+def test_consent_and_sign_out_after_a_federated_sign_in_are_those_of_any_other(make, browser, provider, live_server):
+    """The consent given is remembered, and RP-initiated logout ends the session (the upstream's is its own)."""
+    client = make.client(post_logout_redirect_uris=[SIGNED_OUT_URI])
+    _, tokens = _tokens_through_upstream(browser, client, live_server)
+    path, params, _ = _authorize_path(client)
+    again = browser.session.get(live_server + path, allow_redirects=False)
+    assert again.status_code == 302 and query_of(again.headers["Location"])["state"] == params["state"]
+    signed_out = browser.session.get(f"{live_server}/oauth/logout", allow_redirects=False, params={
+        "id_token_hint": tokens["id_token"], "post_logout_redirect_uri": SIGNED_OUT_URI, "state": "bye"})
+    assert signed_out.status_code == 302 and signed_out.headers["Location"] == f"{SIGNED_OUT_URI}?state=bye"
+    after = browser.session.get(live_server + _authorize_path(client)[0], allow_redirects=False)
+    assert after.status_code == 302 and after.headers["Location"].startswith("/login?")
+    assert browser.session.get(f"{live_server}/account", allow_redirects=False).status_code == 302
 
 
 def test_an_oauth2_provider_without_id_tokens(app, make, browser, add_oauth2_provider):
@@ -92,3 +114,4 @@ def test_the_sign_up_page_offers_the_providers_while_sign_up_is_open(app, client
     assert 'id="continue-with-upstream"' in client.get("/signup?next=/account").text
     monkeypatch.setitem(app.config, "SIGNUP", "closed")
     assert 'id="continue-with-upstream"' not in client.get("/signup").text
+
