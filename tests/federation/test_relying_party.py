@@ -6,10 +6,12 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 import jwt as pyjwt
-from sqlalchemy import select
+import pytest
+from sqlalchemy import func, select
 
 from app.extensions import db
-from app.models import User
+from app.models import AuditEvent, User
+from tests.federation.test_attacks import with_query
 from tests.flows import authorization_params, consent_form, exchange_code, pkce_pair, query_of, refresh, userinfo
 
 SIGNED_OUT_URI = "http://127.0.0.1:8765/signed-out"
@@ -115,3 +117,30 @@ def test_the_sign_up_page_offers_the_providers_while_sign_up_is_open(app, client
     monkeypatch.setitem(app.config, "SIGNUP", "closed")
     assert 'id="continue-with-upstream"' not in client.get("/signup").text
 
+
+@pytest.mark.parametrize(("upstream_error", "expected"), [
+    ("access_denied", "access_denied"),
+    ("login_required", "access_denied"),
+    ("temporarily_unavailable", "temporarily_unavailable"),
+    ("server_error", "temporarily_unavailable"),
+    ("\x00<script>", "access_denied"),
+    ("x" * 5000, "access_denied"),
+])
+def test_an_upstream_error_is_the_spec_error_to_the_relying_party(app, make, browser, provider, upstream_error,
+                                                                   expected):
+    """RFC 6749 §4.1.2.1 at the upstream, passed on as access_denied (it refused) or temporarily_unavailable (it
+    could not sign the person in now); whatever the upstream wrote, the relying party hears only our error."""
+    client = make.client()
+    path, params, _ = _authorize_path(client, idp_hint="upstream")
+    callback = with_query(browser.upstream_answer(path), code=None, error=upstream_error,
+                          error_description="<b>" + "y" * 3000)
+    response = browser.back(callback)
+    assert response.status_code == 302 and response.headers["Location"].startswith(client.redirect_uri + "?")
+    answer = query_of(response.headers["Location"])
+    assert (answer["error"], answer["state"]) == (expected, params["state"])
+    assert upstream_error not in response.headers["Location"] or upstream_error == expected
+    with app.app_context():
+        audited = db.session.scalar(select(AuditEvent).where(AuditEvent.event == "federation.sign_in"))
+        assert (audited.outcome, audited.details["reason"]) == ("failure", "upstream_denied")
+        assert len(audited.details["cause"]) <= 64 and audited.details["cause"].isprintable()
+        assert db.session.scalar(select(func.count()).select_from(User)) == 0
