@@ -13,7 +13,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import FederatedIdentity, LoginSession, OutboxMessage, User
 from tests.factories import DEFAULT_PASSWORD
-from tests.federation.conftest import FederatedBrowser
+from tests.federation.conftest import USERINFO, FederatedBrowser, Tamper, merged
 from tests.federation.test_attacks import START, reason
 from tests.flows import csrf_token
 
@@ -121,11 +121,31 @@ def test_a_trusted_domain_links_a_verified_account_at_once(app, make, browser, a
     assert identities(app) == [("dave@corp.example", "upstream")] and accounts(app) == ["dave@corp.example"]
 
 
-def test_groups_map_to_roles_only_through_the_mapping(app, browser, add_provider):
-    add_provider(role_mapping={"staff": "admin"})
+@pytest.mark.parametrize(("groups", "roles"), [
+    (None, []),  # the upstream asserts no groups
+    (["staff", "guests"], ["admin", "staff-reader"]),
+    (["guests"], []),  # a group the mapping does not name gives nothing
+    (["Staff", "admin"], []),  # names match exactly; an upstream group named like a role is no role
+    ("staff", []),  # not a list
+    ([{"name": "staff"}, 7, None], []),
+])
+def test_groups_map_to_roles_only_through_the_mapping(app, browser, add_provider, upstream_proxy, groups, roles):
+    add_provider(role_mapping={"staff": "admin", "guests": "staff-reader"} if roles else {"staff": "admin"})
+    if groups is not None:
+        upstream_proxy.tamper(USERINFO, Tamper(json=merged(groups=groups)))
     assert browser.sign_in(START).status_code == 302
     with app.app_context():
-        assert db.session.scalar(select(User)).roles == []  # the upstream asserts no groups
+        assert db.session.scalar(select(User)).roles == roles
+
+
+def test_mapped_roles_are_given_only_to_accounts_made_just_in_time(app, make, browser, add_provider, upstream_proxy):
+    """An existing account linked through the provider keeps its roles: the mapping provisions, it never promotes."""
+    make.user(email="dave@corp.example", email_verified=True)
+    add_provider(trusted_domains=["corp.example"], role_mapping={"staff": "admin"})
+    upstream_proxy.tamper(USERINFO, Tamper(json=merged(groups=["staff"])))
+    assert browser.sign_in(START, login="dave@corp.example").status_code == 302
+    with app.app_context():
+        assert db.session.scalar(select(User)).roles == []
 
 
 def test_the_last_way_in_cannot_be_unlinked(app, browser, provider):
