@@ -289,9 +289,13 @@ class FederatedBrowser:
 
     def upstream_answer(self, start: str, login: str = "alice@upstream.example", decision: str = "allow") -> str:
         """From `start`, through the upstream's sign-in and consent, to the callback URL it sends back (not opened)."""
-        response = self.to_upstream(start)
-        assert response.status_code == 302, (response.status_code, response.text[:500])
-        response = self.session.get(response.headers["Location"], allow_redirects=False)
+        return self.through_upstream(self.to_upstream(start), login, decision)
+
+    def through_upstream(self, departure: requests.Response, login: str = "alice@upstream.example",
+                         decision: str = "allow") -> str:
+        """From our redirect to the upstream, through its sign-in and consent, to the callback URL it sends back."""
+        assert departure.status_code == 302, (departure.status_code, departure.text[:500])
+        response = self.session.get(departure.headers["Location"], allow_redirects=False)
         for _ in range(6):
             location = response.headers.get("Location", "")
             if response.status_code == 302 and location.startswith(self.base_url):
