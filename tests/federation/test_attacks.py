@@ -3,6 +3,7 @@ leaves no account, identity or session behind."""
 
 from __future__ import annotations
 
+import base64
 import re
 import secrets
 import time
@@ -85,6 +86,12 @@ def _later(claims: dict, **changes) -> dict:
     return claims | changes
 
 
+def _unsigned(answer: dict) -> dict:
+    """The upstream's own ID token, its claims intact, as an unsecured JWT (RFC 7519 §6: alg none, no signature)."""
+    header = base64.urlsafe_b64encode(b'{"alg":"none","typ":"JWT"}').rstrip(b"=").decode()
+    return answer | {"id_token": f"{header}.{answer['id_token'].split('.')[1]}."}
+
+
 @pytest.mark.parametrize(("case", "tamper"), [
     ("ID token for another audience", Tamper(claims=lambda c: _later(c, aud="someone-else"))),
     ("ID token for several audiences without azp", Tamper(claims=lambda c: _later(c, aud=[c["aud"], "other"]))),
@@ -101,6 +108,7 @@ def _later(claims: dict, **changes) -> dict:
     ("an ID token that is not a JWT", Tamper(json=merged(id_token="not.a.jwt"))),
     ("an ID token that is a number", Tamper(json=merged(id_token=12345))),
     ("an ID token of 20 KB", Tamper(json=merged(id_token="e" * 20_000))),
+    ("an unsigned ID token (alg none)", Tamper(json=_unsigned)),
     ("an HMAC-signed ID token (HS256)", Tamper(claims=lambda c: c, key=OctKey.import_key(b"k" * 32), alg="HS256")),
 ])
 def test_a_forged_or_refused_token_response_is_refused(app, browser, provider, upstream_proxy, case, tamper):
