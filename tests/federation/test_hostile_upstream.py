@@ -246,6 +246,19 @@ def test_hostile_oauth2_claims_are_refused(browser, add_oauth2_provider, upstrea
     assert_refused(response, status, "upstream_unavailable" if status == 503 else "upstream_failed", cause, code=code)
 
 
+@pytest.mark.parametrize(("case", "settings", "iss"), [
+    ("no issuer configured, an iss sent", {"issuer": None}, "as sent"),
+    ("another issuer's iss", {}, "https://evil.example"),
+])
+def test_an_oauth2_providers_iss_is_checked_against_its_configured_issuer(browser, add_oauth2_provider,
+                                                                        assert_refused, case, settings, iss):
+    """RFC 9207 without discovery: an iss is the configured issuer's, or the answer is refused."""
+    add_oauth2_provider(**settings)
+    response, code = sign_in(browser, "/federation/plain/start?next=/account",
+                             **({} if iss == "as sent" else {"iss": iss}))
+    assert_refused(response, 400, "upstream_failed", "iss_mismatch", code=code)
+
+
 def test_long_claims_under_the_size_cap_are_cut_or_dropped(app, browser, add_oauth2_provider, upstream_proxy):
     """A 30 KB name is cut to 200 characters; a 30 KB email is no email; a numeric subject is a string."""
     add_oauth2_provider(claim_mapping={"sub": "user_id"})
