@@ -16,11 +16,13 @@ replayed callback fails); each use case commits once.
 from __future__ import annotations
 
 import hmac
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import current_app
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from app.errors import ConflictError, NotFoundError, ValidationError
 from app.extensions import db
@@ -49,6 +51,7 @@ SIGN_UP_CLOSED = "sign_up_closed"
 ACCOUNT_DISABLED = "account_disabled"
 LINKED_ELSEWHERE = "linked_elsewhere"
 MAX_TEXT = 255
+Outcome = TypeVar("Outcome")
 
 
 @dataclass(frozen=True)
@@ -153,8 +156,9 @@ def complete(name: str, params: dict[str, str], *, binding: str, signed_in_user:
                          unavailable=exc.unavailable, detail=str(exc))
     if link_user_id is not None:
         assert signed_in_user is not None
-        return _link_from_account(provider, person, signed_in_user)
-    return _sign_in(provider, person, binding=binding, ip=ip, user_agent=user_agent, replacing=replacing)
+        return _decided(lambda: _link_from_account(provider, person, signed_in_user))
+    return _decided(lambda: _sign_in(provider, person, binding=binding, ip=ip, user_agent=user_agent,
+                                     replacing=replacing))
 
 
 def _sign_in(provider: UpstreamProvider, person: UpstreamPerson, *, binding: str, ip: str | None,
@@ -207,9 +211,10 @@ def confirm_with_password(token: str, password: str, *, binding: str, ip: str | 
     account = db.session.get(User, data["user"])
     if account is None or account.email is None:
         return Declined(INVALID_STATE)
-    try:
+
+    def decide() -> SignedIn | FactorRequired | Refused | Declined:
         with transaction():
-            outcome = authentication.verify_password(account.email, password, ip=ip)
+            outcome = authentication.verify_password(account.email or "", password, ip=ip)
             if isinstance(outcome, Refused):
                 return outcome
             if outcome.user.id != account.id or one_time_tokens.consume(LINK, token) is None:
@@ -217,8 +222,8 @@ def confirm_with_password(token: str, password: str, *, binding: str, ip: str | 
             provider = _linkable(data, account)
             identified = Identified(account, (authentication.PASSWORD, FEDERATED), now(), idp=provider.name)
             return authentication.proceed(identified, replacing=replacing, ip=ip, user_agent=user_agent)
-    except _NotLinkable as refused:
-        return refused.declined
+
+    return _decided(decide)
 
 
 def describe_pending(token: str) -> tuple[str, str] | None:
@@ -269,17 +274,16 @@ def peek_mailed(token: str) -> tuple[User, UpstreamProvider, str] | None:
 
 def confirm_mailed(token: str) -> Linked | Declined:
     """The confirmation's POST: proof of the mailbox links the identity; the person then signs in through it."""
-    try:
+    def decide() -> Linked | Declined:
         with transaction():
             used = one_time_tokens.consume(LINK, token)
             data = used.data if used and used.data else {}
             account = db.session.get(User, used.user_id) if used and used.user_id else None
             if data.get("kind") != MAILED or account is None:
                 return Declined(INVALID_STATE)
-            provider = _linkable(data, account)
-            return Linked(account, provider)
-    except _NotLinkable as refused:
-        return refused.declined
+            return Linked(account, _linkable(data, account))
+
+    return _decided(decide)
 
 
 def identities_of(user: User) -> list[FederatedIdentity]:
@@ -310,6 +314,24 @@ class _NotLinkable(Exception):
     def __init__(self, declined: Declined) -> None:
         super().__init__(declined.reason)
         self.declined = declined
+
+
+class _IdentityTaken(Exception):
+    """A concurrent request (another tab, a double submit) linked the identity after we looked; it has committed,
+    and our transaction is rolled back."""
+
+
+def _decided(decide: Callable[[], Outcome]) -> Outcome | Declined:
+    """A decision that links an identity, in its own transaction; made again if another request linked the same
+    identity first, so that it sees the link (the unique (provider, sub) decides, never a server error)."""
+    for _ in range(2):
+        try:
+            return decide()
+        except _NotLinkable as refused:
+            return refused.declined
+        except _IdentityTaken:
+            continue
+    return Declined(LINKED_ELSEWHERE)
 
 
 def _linkable(data: dict[str, Any], account: User) -> UpstreamProvider:
@@ -353,7 +375,11 @@ def _identity(provider: UpstreamProvider, subject: str) -> FederatedIdentity | N
 def _add_identity(user: User, provider: UpstreamProvider, person: UpstreamPerson, *, how: str) -> None:
     db.session.add(FederatedIdentity(user_id=user.id, provider_id=provider.id, subject=person.subject,
                                      email=person.email, last_used_at=now()))
-    db.session.flush()
+    try:
+        db.session.flush()
+    except IntegrityError:
+        db.session.rollback()
+        raise _IdentityTaken from None
     audit.record("federation.linked", user_sub=user.sub, provider=provider.name, how=how)
 
 

@@ -25,6 +25,7 @@ from joserfc import jwt
 from joserfc.jwk import RSAKey
 
 from app.egress import AddressPolicy, Egress, Limits
+from app.extensions import db
 from app.services import providers
 from app.services.upstream import CACHE
 from tests.factories import DEFAULT_PASSWORD
@@ -217,6 +218,14 @@ def loopback_egress(app: Flask) -> Iterator[None]:
     yield
     app.extensions["ostiary.egress"] = saved
     app.extensions.pop(CACHE, None)
+
+
+@pytest.fixture
+def concurrent_writers(app: Flask) -> None:
+    """Skips a race test on SQLite, which serialises writers: two requests never write at once there."""
+    with app.app_context():
+        if db.engine.dialect.name != "postgresql":
+            pytest.skip("needs concurrent writers")
 
 
 @pytest.fixture

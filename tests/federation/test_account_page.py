@@ -9,11 +9,11 @@ import requests
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import AuditEvent
+from app.models import AuditEvent, User
 from tests.factories import DEFAULT_PASSWORD
 from tests.federation.conftest import FederatedBrowser
 from tests.federation.test_attacks import START, reason
-from tests.federation.test_linking import identities
+from tests.federation.test_linking import answer_racing_a_link, identities
 from tests.flows import Browser, csrf_token
 
 
@@ -84,3 +84,21 @@ def test_the_answer_links_only_into_the_account_that_set_out(app, make, browser,
     assert (response.status_code, reason(response)) == (400, "invalid_state")
     # The browser's binding went with the session it set out in: its answer is no longer this browser's.
     assert identities(app) == [] and causes(app) == [("invalid_state", "state")]
+
+
+@pytest.mark.parametrize(("winner", "status", "expected"), [
+    ("erin@example.com", 302, None),  # a double submit: linked once
+    ("alice@upstream.example", 409, "linked_elsewhere"),  # another account linked it first: it stays there
+])
+def test_a_link_made_by_a_concurrent_request_is_never_a_server_error(app, make, browser, provider, concurrent_writers,
+                                                                     winner, status, expected):
+    page = signed_in_as(browser, make, "erin@example.com")
+    make.user(email="alice@upstream.example", email_verified=True)
+    callback = browser.through_upstream(link(browser, page))
+    with app.app_context():
+        winner_id = db.session.scalar(select(User.id).where(User.email == winner))
+    response = answer_racing_a_link(app, browser, callback, winner_id, "alice@upstream.example")
+    assert response.status_code == status, response.text[:300]
+    if expected:
+        assert reason(response) == expected
+    assert identities(app) == [(winner, "upstream")]

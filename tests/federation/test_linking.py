@@ -6,16 +6,22 @@ from __future__ import annotations
 
 import html
 import re
+import sqlite3
+import threading
+import time
+from contextlib import closing
 
 import pytest
-from sqlalchemy import select
+import requests
+from sqlalchemy import insert, select
 
 from app.extensions import db
-from app.models import FederatedIdentity, LoginSession, OutboxMessage, User
+from app.models import FederatedIdentity, LoginSession, OutboxMessage, UpstreamProvider, User
 from tests.factories import DEFAULT_PASSWORD
 from tests.federation.conftest import USERINFO, FederatedBrowser, Tamper, merged
 from tests.federation.test_attacks import START, reason
 from tests.flows import csrf_token
+from tests.protocol.test_token_families import waiting_for_the_row
 
 
 def identities(app) -> list[tuple[str, str]]:
@@ -158,3 +164,45 @@ def test_the_last_way_in_cannot_be_unlinked(app, browser, provider):
                                     data={"csrf_token": csrf_token(profile.text)})
     assert response.status_code == 200 and "only way to sign in" in response.text
     assert identities(app) == [("alice@upstream.example", "upstream")]
+
+
+def _upstream_sub(upstream, email: str) -> str:
+    """The subject the upstream asserts for this person: its own account's sub."""
+    path = upstream.env["OSTIARY_DATABASE_URL"].removeprefix("sqlite:///")
+    with closing(sqlite3.connect(path)) as connection:
+        return connection.execute("SELECT sub FROM users WHERE email = ?", (email,)).fetchone()[0]
+
+
+def answer_racing_a_link(app, browser: FederatedBrowser, callback: str, user_id: int, email: str) -> requests.Response:
+    """Opens the upstream's answer about `email` while another request has linked that identity to `user_id`
+    without committing yet; commits it once the answer waits for the row (the concurrent_writers fixture)."""
+    answers: list[requests.Response] = []
+    with app.app_context(), db.engine.connect() as other:
+        other.execute(insert(FederatedIdentity).values(
+            user_id=user_id, provider_id=db.session.scalar(select(UpstreamProvider.id)),
+            subject=_upstream_sub(browser.upstream, email), created_at=int(time.time())))
+        returning = threading.Thread(target=lambda: answers.append(browser.back(callback)))
+        returning.start()
+        waiting_for_the_row(other)
+        other.commit()
+        returning.join(timeout=30)
+    assert not returning.is_alive()
+    return answers[0]
+
+
+@pytest.mark.parametrize("winner", [
+    "dave@corp.example",  # another tab of the same person linked it a moment earlier
+    "erin@example.com",  # another account linked it first: the identity signs in to that account, as it would later
+])
+def test_an_identity_linked_by_a_concurrent_sign_in_is_never_a_server_error(app, make, browser, add_provider,
+                                                                            concurrent_writers, winner):
+    """Two answers for one upstream identity at once (two tabs, a double submit): the (provider, sub) constraint
+    decides, and the request that loses decides again."""
+    ids = {email: make.user(email=email, email_verified=True).id for email in ("dave@corp.example", "erin@example.com")}
+    add_provider(trusted_domains=["corp.example"])  # Dave's verified email would link his account at once
+    callback = browser.upstream_answer(START, login="dave@corp.example")
+    response = answer_racing_a_link(app, browser, callback, ids[winner], "dave@corp.example")
+    assert response.status_code == 302, response.text[:300]
+    with app.app_context():
+        signed_in = db.session.scalar(select(LoginSession.user_id))
+    assert identities(app) == [(winner, "upstream")] and signed_in == ids[winner]
