@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
+from sqlalchemy import select
 
 from app.cli import cli
 from app.extensions import db
-from app.models import UpstreamProvider
+from app.models import AuditEvent, UpstreamProvider
 from app.security.sealed import unseal
 from app.services.providers import SECRET_PURPOSE
 
@@ -70,6 +71,16 @@ def test_update_and_delete(runner, app):
         assert unseal(SECRET_PURPOSE, stored.client_secret_sealed) == b"new-secret"
     assert run(runner, "providers", "delete", "corp", "--yes") == {"name": "corp", "deleted": True}
     assert run(runner, "providers", "list") == []
+    with app.app_context():
+        audited = [(e.event, e.details) for e in db.session.scalars(
+            select(AuditEvent).where(AuditEvent.event.startswith("provider.")).order_by(AuditEvent.id))]
+    assert audited == [
+        ("provider.created", {"actor": "cli", "provider": "corp", "kind": "oidc", "preset": None}),
+        ("provider.updated", {"actor": "cli", "provider": "corp", "fields": [
+            "allow_sign_up", "client_secret", "display_name", "enabled", "role_mapping", "trusted_domains"]}),
+        ("provider.deleted", {"actor": "cli", "provider": "corp"}),
+    ]
+    assert SECRET not in str(audited) and "new-secret" not in str(audited)
 
 
 @pytest.mark.parametrize(("args", "description"), [
