@@ -9,7 +9,7 @@ import requests
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import AuditEvent, User
+from app.models import AuditEvent, FederatedIdentity, User
 from tests.factories import DEFAULT_PASSWORD
 from tests.federation.conftest import FederatedBrowser
 from tests.federation.test_attacks import START, reason
@@ -33,18 +33,50 @@ def link(browser: FederatedBrowser, page: str, **form: str) -> requests.Response
                                 data={"csrf_token": csrf_token(page), **form}, allow_redirects=False)
 
 
+def audited(app, prefix: str) -> list[tuple[str, dict]]:
+    with app.app_context():
+        return [(event.event, event.details) for event in db.session.scalars(
+            select(AuditEvent).where(AuditEvent.event.startswith(prefix)).order_by(AuditEvent.id))]
+
+
+def signed_in_sub(app, email: str) -> str:
+    with app.app_context():
+        return db.session.scalar(select(User.sub).where(User.email == email))
+
+
 def causes(app) -> list[tuple[str, str | None]]:
     with app.app_context():
         return [(event.details["reason"], event.details.get("cause")) for event in db.session.scalars(
             select(AuditEvent).where(AuditEvent.event == "federation.sign_in"))]
 
 
-def test_a_recent_sign_in_links_another_way_in(app, make, browser, provider):
+def test_a_recent_sign_in_links_another_way_in_and_a_password_lets_it_go(app, make, browser, provider):
     page = signed_in_as(browser, make, "erin@example.com")
     assert 'name="password"' not in page
     back = browser.back(browser.through_upstream(link(browser, page)))
     assert back.status_code == 302 and back.headers["Location"] == "/account/linked"
     assert identities(app) == [("erin@example.com", "upstream")]
+    page = linked_page(browser)
+    assert "Unlink Upstream" in page  # Erin has a password: the provider is not her last way in
+    with app.app_context():
+        identity_id = db.session.scalar(select(FederatedIdentity.id))
+    removed = browser.session.post(f"{browser.base_url}/account/linked/{identity_id}/remove",
+                                   data={"csrf_token": csrf_token(page)})
+    assert "Upstream is no longer linked to your account." in removed.text and identities(app) == []
+    assert audited(app, "federation.") == [
+        ("federation.linked", {"provider": "upstream", "how": "account_page"}),
+        ("federation.unlinked", {"provider": "upstream", "actor": signed_in_sub(app, "erin@example.com")})]
+
+
+def test_nobody_unlinks_another_persons_identity(app, make, browser, provider):
+    assert FederatedBrowser(browser.base_url, browser.upstream).sign_in(START).status_code == 302  # Alice's
+    with app.app_context():
+        alices = db.session.scalar(select(FederatedIdentity.id))
+    page = signed_in_as(browser, make, "erin@example.com")
+    response = browser.session.post(f"{browser.base_url}/account/linked/{alices}/remove",
+                                    data={"csrf_token": csrf_token(page)})
+    assert response.status_code == 200 and "no such linked sign-in" in response.text
+    assert identities(app) == [("alice@upstream.example", "upstream")]
 
 
 def test_an_identity_linked_to_another_account_stays_there(app, make, browser, provider):
