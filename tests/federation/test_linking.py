@@ -18,7 +18,7 @@ from sqlalchemy import insert, select
 from app.extensions import db
 from app.models import FederatedIdentity, LoginSession, OutboxMessage, UpstreamProvider, User
 from tests.factories import DEFAULT_PASSWORD
-from tests.federation.conftest import USERINFO, FederatedBrowser, Tamper, merged
+from tests.federation.conftest import TOKEN, USERINFO, FederatedBrowser, Tamper, merged
 from tests.federation.test_attacks import START, reason
 from tests.flows import csrf_token
 from tests.protocol.test_token_families import waiting_for_the_row
@@ -206,3 +206,19 @@ def test_an_identity_linked_by_a_concurrent_sign_in_is_never_a_server_error(app,
     with app.app_context():
         signed_in = db.session.scalar(select(LoginSession.user_id))
     assert identities(app) == [(winner, "upstream")] and signed_in == ids[winner]
+
+
+@pytest.mark.parametrize(("case", "local_verified", "upstream_verified"), [
+    ("an account never confirmed (pre-hijacking)", False, True),
+    ("an email the upstream does not vouch for", True, False),
+])
+def test_a_trusted_domain_links_only_verified_emails_on_both_sides(app, make, browser, add_provider, upstream_proxy,
+                                                                   case, local_verified, upstream_verified):
+    make.user(email="dave@corp.example", email_verified=local_verified)
+    add_provider(trusted_domains=["corp.example"])
+    if not upstream_verified:
+        upstream_proxy.tamper(TOKEN, Tamper(claims=lambda claims: claims | {"email_verified": False}))
+        upstream_proxy.tamper(USERINFO, Tamper(json=merged(email_verified=False)))
+    response = browser.sign_in(START, login="dave@corp.example")
+    assert (response.status_code, reason(response)) == (409, "account_exists"), case
+    assert identities(app) == [] and accounts(app) == ["dave@corp.example"]
