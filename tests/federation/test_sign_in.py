@@ -83,3 +83,14 @@ def test_an_oauth2_request_has_no_nonce_and_an_unknown_idp_hint_shows_our_sign_i
     params = authorization_params(make.client(), pkce_pair()[1], idp_hint="nobody")
     page = browser.to_upstream(f"/oauth/authorize?{urlencode(params)}")
     assert page.status_code == 200 and 'id="continue-with-plain"' in page.text
+
+
+def test_a_button_for_each_enabled_provider_on_the_sign_in_and_sign_up_pages(app, client, add_provider, monkeypatch):
+    add_provider()
+    add_provider("other", display_name="Other")
+    add_provider("off", display_name="Off", enabled=False)
+    monkeypatch.setitem(app.config, "SIGNUP", "open")
+    for path in ("/login", "/signup"):
+        page = client.get(path).text
+        assert 'id="continue-with-upstream"' in page and 'id="continue-with-other"' in page, path
+        assert "continue-with-off" not in page and "Continue with Off" not in page, path
