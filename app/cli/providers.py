@@ -62,7 +62,8 @@ def _settings(options: Callable[..., Any]) -> Callable[..., Any]:
                      help="A domain the provider is authoritative for: its verified emails there link an existing "
                           "verified account without a confirmation (repeatable; replaces the list)."),
         click.option("--sign-up/--no-sign-up", "allow_sign_up", default=None,
-                     help="Create accounts just in time for new people (default: yes)."),
+                     help="Create accounts just in time for new people (default: yes, where OSTIARY_SIGNUP is open "
+                          "or in a --trusted-domain)."),
         click.option("--enable/--disable", "enabled", default=None, help="Offer the provider on the sign-in page."),
     ]):
         options = decorator(options)

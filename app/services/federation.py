@@ -6,8 +6,10 @@ The linking and provisioning rules (README "Federation"), in one place:
   email verified, the account's own email is verified (an unverified account never captures an identity: no
   pre-hijacking), and either the provider is authoritative for the email's domain or the person proves the
   account is theirs (its password, or a link mailed to it).
-- Otherwise a new account is created just in time, if the provider allows sign-up and asserts a verified email;
-  else the sign-in is refused with a reason the page explains.
+- Otherwise a new account is created just in time if the upstream asserts a verified email and sign-up allows
+  it: never through a provider with --no-sign-up, always for a domain the provider is authoritative for, else
+  as at the sign-up page (OSTIARY_SIGNUP open, to the email's domain); else the sign-in is refused with a reason
+  the page explains.
 
 begin() sends the browser upstream; complete() takes it back (one conditional UPDATE consumes the state, so a
 replayed callback fails); each use case commits once.
@@ -24,6 +26,7 @@ from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from app.config import signup_policy
 from app.errors import ConflictError, NotFoundError, ValidationError
 from app.extensions import db
 from app.models import FederatedIdentity, UpstreamProvider, User
@@ -190,8 +193,9 @@ def _sign_in(provider: UpstreamProvider, person: UpstreamPerson, *, binding: str
             audit.record("federation.link_required", user_sub=existing.sub, provider=provider.name)
             assert existing.email is not None
             return LinkRequired(issued.token, existing.email, provider.display_name)
-        if not provider.allow_sign_up:
-            return _declined(SIGN_UP_CLOSED, provider)
+        refused = _sign_up_refused(provider, person.email)
+        if refused:
+            return _declined(SIGN_UP_CLOSED, provider, cause=refused)
         user = users.create_user(person.email, None, name=person.name, email_verified=True,
                                  roles=sorted({role for group, role in (provider.role_mapping or {}).items()
                                                if group in person.groups}),
@@ -357,6 +361,20 @@ def _link_from_account(provider: UpstreamProvider, person: UpstreamPerson, user:
         if existing is None:
             _add_identity(user, provider, person, how="account_page")
     return Linked(user, provider)
+
+
+def _sign_up_refused(provider: UpstreamProvider, email: str) -> str | None:
+    """Why no account may be made just in time, or None: never with --no-sign-up; for a domain the provider is
+    authoritative for, always; otherwise as at the sign-up page (OSTIARY_SIGNUP open, within its domains)."""
+    domain = email.rpartition("@")[2]
+    if not provider.allow_sign_up:
+        return "provider"
+    if domain in (provider.trusted_domains or []):
+        return None
+    allowed = current_app.config["SIGNUP_ALLOWED_DOMAINS"]
+    if signup_policy(current_app.config) != "open" or (allowed and domain not in allowed):
+        return "sign_up_policy"
+    return None
 
 
 def _start(user: User, provider: UpstreamProvider, *, ip: str | None, user_agent: str | None,

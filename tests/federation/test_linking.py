@@ -16,7 +16,7 @@ import requests
 from sqlalchemy import insert, select
 
 from app.extensions import db
-from app.models import FederatedIdentity, LoginSession, OutboxMessage, UpstreamProvider, User
+from app.models import AuditEvent, FederatedIdentity, LoginSession, OutboxMessage, UpstreamProvider, User
 from tests.factories import DEFAULT_PASSWORD
 from tests.federation.conftest import TOKEN, USERINFO, FederatedBrowser, Tamper, merged
 from tests.federation.test_attacks import START, reason
@@ -59,11 +59,33 @@ def test_no_link_without_proof(app, make, browser, provider, local, upstream_log
     assert identities(app) == [] and accounts(app) == before
 
 
-def test_sign_up_closed(app, browser, add_provider):
-    add_provider(allow_sign_up=False)
-    response = browser.sign_in(START)
+@pytest.mark.parametrize(("policy", "allowed_domains", "settings", "login", "refused"), [
+    ("open", [], {}, "alice@upstream.example", None),
+    ("open", [], {"allow_sign_up": False}, "alice@upstream.example", "provider"),
+    ("closed", [], {}, "alice@upstream.example", "sign_up_policy"),
+    ("invite", [], {}, "alice@upstream.example", "sign_up_policy"),
+    ("open", ["other.example"], {}, "alice@upstream.example", "sign_up_policy"),
+    ("open", ["upstream.example"], {}, "alice@upstream.example", None),
+    # A provider authoritative for a domain makes its people's accounts whatever OSTIARY_SIGNUP says...
+    ("closed", [], {"trusted_domains": ["corp.example"]}, "dave@corp.example", None),
+    # ... and only theirs; --no-sign-up still refuses.
+    ("closed", [], {"trusted_domains": ["corp.example"]}, "alice@upstream.example", "sign_up_policy"),
+    ("closed", [], {"trusted_domains": ["corp.example"], "allow_sign_up": False}, "dave@corp.example", "provider"),
+])
+def test_accounts_made_just_in_time_follow_the_sign_up_policy(app, browser, add_provider, monkeypatch, policy,
+                                                              allowed_domains, settings, login, refused):
+    monkeypatch.setitem(app.config, "SIGNUP", policy)
+    monkeypatch.setitem(app.config, "SIGNUP_ALLOWED_DOMAINS", allowed_domains)
+    add_provider(**settings)
+    response = browser.sign_in(START, login=login)
+    if refused is None:
+        assert response.status_code == 302 and accounts(app) == [login] and identities(app) == [(login, "upstream")]
+        return
     assert (response.status_code, reason(response)) == (400, "sign_up_closed")
-    assert accounts(app) == []
+    assert "cannot be used to create one" in response.text and accounts(app) == [] and identities(app) == []
+    with app.app_context():
+        audited = db.session.scalar(select(AuditEvent).where(AuditEvent.event == "federation.sign_in"))
+        assert (audited.details["reason"], audited.details["cause"]) == ("sign_up_closed", refused)
 
 
 def _link_page(browser: FederatedBrowser, make) -> str:
