@@ -3,7 +3,9 @@ with settings of their own; and the speed tiers, a marker per directory of slow 
 
 from __future__ import annotations
 
+import itertools
 import os
+import re
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
@@ -11,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _pytest.mark.expression import Expression
 from flask import Flask
 from flask_migrate import upgrade
 from sqlalchemy import Connection, create_engine, make_url, text
@@ -35,6 +38,28 @@ MEMORY_FILES = Path("/dev/shm")
 
 # A local HTTPS host for Client ID Metadata Documents (tests/protocol, tests/browser).
 pytest_plugins = ["tests.metadata_host"]
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """A tier's directory that `-m` leaves out whole is not even imported: the inner loop skips importing the mcp SDK
+    and collecting a thousand tests in every worker."""
+    tier = TIER_OF_DIRECTORY.get(collection_path.name) if collection_path.parent == TESTS else None
+    if tier and config.option.markexpr and not _may_select(config.option.markexpr, {tier, "slow"}):
+        return True
+    return None
+
+
+def _may_select(markexpr: str, markers: set[str]) -> bool:
+    """Whether `-m markexpr` selects some test that carries these markers, whichever others it carries too."""
+    expression = Expression.compile(markexpr)
+    others = sorted(set(re.findall(r"[A-Za-z_]\w*", markexpr)) - {"and", "or", "not", "True", "False"} - markers)
+    subsets = itertools.chain.from_iterable(itertools.combinations(others, size) for size in range(len(others) + 1))
+    return any(expression.evaluate(_carrying(markers | set(chosen))) for chosen in subsets)
+
+
+def _carrying(markers: set[str]) -> Callable[..., bool]:
+    """A `-m` matcher for a test that carries exactly these markers, with any arguments."""
+    return lambda name, /, **_: name in markers
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
