@@ -24,6 +24,7 @@ from app.extensions import db
 from tests.factories import Factories
 from tests.processes import free_port
 from tests.settings import XDIST_WORKER, installation
+from tests.site import Site
 
 TESTS = Path(__file__).parent
 # The speed tiers (README, "Testing"): every test below these directories gets the marker; fuzz is marked per test.
@@ -148,6 +149,13 @@ def live_server(app: Flask, port: int) -> Iterator[str]:
     thread.start()
     yield f"http://127.0.0.1:{port}"
     server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def site(app: Flask) -> Site:
+    """The app as an HTTP client sees it, in this process: the live server's requests without its socket and thread
+    (tests/site.py). Third-party clients take live_server."""
+    return Site(app.config["ISSUER"], app)
 
 
 @pytest.fixture(autouse=True)

@@ -1,6 +1,6 @@
-"""An OAuth flow helper over real HTTP: pkce_pair(), login(), authorize(), exchange_code(), refresh(); the forms
-of the pages (csrf_token(), login_form(), sign_in() for Flask's test client) and the one OAuth error check,
-assert_oauth_error()."""
+"""An OAuth flow helper: pkce_pair(), login(), authorize(), exchange_code(), refresh(), against a Site (in this
+process) or a base URL (real HTTP, tests/site.py); the forms of the pages (csrf_token(), login_form(), sign_in() for
+Flask's test client) and the one OAuth error check, assert_oauth_error()."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ import json
 import re
 import secrets
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
@@ -19,6 +18,7 @@ import requests
 from flask.testing import FlaskClient
 
 from tests.factories import DEFAULT_PASSWORD, RegisteredClient
+from tests.site import Site, as_site
 
 Params = Mapping[str, str] | Sequence[tuple[str, str]]
 
@@ -92,12 +92,13 @@ def query_of(url: str) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(urlsplit(url).query, keep_blank_values=True).items()}
 
 
-@dataclass
 class Browser:
     """A requests.Session that signs in and walks the authorize → consent → redirect steps."""
 
-    base_url: str
-    session: requests.Session = field(default_factory=requests.Session)
+    def __init__(self, site: Site | str, session: requests.Session | None = None) -> None:
+        self.site = as_site(site)
+        self.base_url = self.site.base_url
+        self.session = session if session is not None else self.site.session()
 
     def login(self, login: str, password: str = DEFAULT_PASSWORD, next_url: str = "/") -> requests.Response:
         page = self.session.get(f"{self.base_url}/login")
@@ -137,8 +138,8 @@ def consent_form(page: str) -> dict[str, str]:
     return {k: html.unescape(v) for k, v in form.items()}
 
 
-def signed_in(base_url: str, login: str) -> Browser:
-    browser = Browser(base_url)
+def signed_in(site: Site | str, login: str) -> Browser:
+    browser = Browser(site)
     assert browser.login(login).status_code == 302
     return browser
 
@@ -158,15 +159,17 @@ def authorization_params(client: RegisteredClient, challenge: str, **extra: str)
     return params
 
 
-def exchange_code(base_url: str, client: RegisteredClient, code: str, verifier: str, **extra: str) -> requests.Response:
+def exchange_code(site: Site | str, client: RegisteredClient, code: str, verifier: str, **extra: str
+                  ) -> requests.Response:
     data = {"grant_type": "authorization_code", "code": code, "redirect_uri": client.redirect_uri,
             "code_verifier": verifier, **extra}
-    return requests.post(f"{base_url}/oauth/token", data=data, auth=client_auth(client, data))
+    return as_site(site).post("/oauth/token", data=data, auth=client_auth(client, data))
 
 
-def code_for(base_url: str, client: RegisteredClient, user_email: str, **extra: str) -> tuple[str, str, dict[str, str]]:
+def code_for(site: Site | str, client: RegisteredClient, user_email: str, **extra: str
+             ) -> tuple[str, str, dict[str, str]]:
     """Sign in, consent, and return (code, verifier, redirect query)."""
-    browser = Browser(base_url)
+    browser = Browser(site)
     assert browser.login(user_email).status_code == 302
     verifier, challenge = pkce_pair()
     response = browser.authorize(authorization_params(client, challenge, **extra))
@@ -183,23 +186,23 @@ def client_auth(client: RegisteredClient, data: dict[str, str]) -> tuple[str, st
     return None
 
 
-def refresh(base_url: str, client: RegisteredClient, refresh_token: str, **extra: str) -> requests.Response:
+def refresh(site: Site | str, client: RegisteredClient, refresh_token: str, **extra: str) -> requests.Response:
     data = {"grant_type": "refresh_token", "refresh_token": refresh_token, **extra}
-    return requests.post(f"{base_url}/oauth/token", data=data, auth=client_auth(client, data))
+    return as_site(site).post("/oauth/token", data=data, auth=client_auth(client, data))
 
 
-def introspect(base_url: str, client: RegisteredClient, token: str) -> dict:
+def introspect(site: Site | str, client: RegisteredClient, token: str) -> dict:
     """RFC 7662 as a confidential client (the only kind allowed to introspect)."""
-    response = requests.post(f"{base_url}/oauth/introspect", data={"token": token},
-                             auth=(client.client_id, client.client_secret or ""))
+    response = as_site(site).post("/oauth/introspect", data={"token": token},
+                                  auth=(client.client_id, client.client_secret or ""))
     assert response.status_code == 200, response.text
     return response.json()
 
 
-def tokens_for(base_url: str, client: RegisteredClient, user_email: str, **extra: str) -> dict:
+def tokens_for(site: Site | str, client: RegisteredClient, user_email: str, **extra: str) -> dict:
     """A full authorization code flow: the token response body."""
-    code, verifier, _ = code_for(base_url, client, user_email, **extra)
-    response = exchange_code(base_url, client, code, verifier)
+    code, verifier, _ = code_for(site, client, user_email, **extra)
+    response = exchange_code(site, client, code, verifier)
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -212,34 +215,33 @@ def redirect_error(response: requests.Response) -> dict[str, str]:
     return query
 
 
-def revoke(base_url: str, client: RegisteredClient, token: str, **extra: str) -> requests.Response:
+def revoke(site: Site | str, client: RegisteredClient, token: str, **extra: str) -> requests.Response:
     data = {"token": token, **extra}
-    return requests.post(f"{base_url}/oauth/revoke", data=data, auth=client_auth(client, data))
+    return as_site(site).post("/oauth/revoke", data=data, auth=client_auth(client, data))
 
 
-def userinfo(base_url: str, access_token: str, method: str = "GET") -> requests.Response:
+def userinfo(site: Site | str, access_token: str, method: str = "GET") -> requests.Response:
     """GET or POST with the token in the Authorization header (RFC 6750 §2.1); method "POST body": in a
     form-encoded POST body (§2.2)."""
-    url = f"{base_url}/oauth/userinfo"
     if method == "POST body":
-        return requests.post(url, data={"access_token": access_token})
-    return requests.request(method, url, headers={"Authorization": f"Bearer {access_token}"})
+        return as_site(site).post("/oauth/userinfo", data={"access_token": access_token})
+    return as_site(site).request(method, "/oauth/userinfo", headers={"Authorization": f"Bearer {access_token}"})
 
 
 def client_credentials(
-    base_url: str, client: RegisteredClient, method: str = "basic", **extra: str
+    site: Site | str, client: RegisteredClient, method: str = "basic", **extra: str
 ) -> requests.Response:
     """RFC 6749 §4.4 with client_secret_basic, or client_secret_post (method="post")."""
     data = {"grant_type": "client_credentials", **extra}
     if method == "post":
         data |= {"client_id": client.client_id, "client_secret": client.client_secret or ""}
-        return requests.post(f"{base_url}/oauth/token", data=data)
-    return requests.post(f"{base_url}/oauth/token", data=data, auth=(client.client_id, client.client_secret or ""))
+        return as_site(site).post("/oauth/token", data=data)
+    return as_site(site).post("/oauth/token", data=data, auth=(client.client_id, client.client_secret or ""))
 
 
-def machine_token(base_url: str, client: RegisteredClient, **extra: str) -> str:
+def machine_token(site: Site | str, client: RegisteredClient, **extra: str) -> str:
     """A client_credentials access token, asserted to be issued (a new connection each time, as requests.post does,
     so that requests spread over a server's workers)."""
-    response = client_credentials(base_url, client, **extra)
+    response = client_credentials(site, client, **extra)
     assert response.status_code == 200, response.text
     return response.json()["access_token"]

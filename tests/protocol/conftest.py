@@ -15,5 +15,5 @@ def rp(make) -> RegisteredClient:
 
 
 @pytest.fixture
-def tokens(live_server, rp) -> dict:
-    return tokens_for(live_server, rp, "alice@example.com")
+def tokens(site, rp) -> dict:
+    return tokens_for(site, rp, "alice@example.com")

@@ -24,6 +24,7 @@ from tests.flows import (
     signed_in,
     tokens_for,
 )
+from tests.site import Site
 
 APP_URI = "https://app.example.com/cb"
 EMAIL = "alice@example.com"
@@ -42,8 +43,8 @@ def rp(make):
 
 
 @pytest.fixture
-def browser(live_server, user) -> Browser:
-    return signed_in(live_server, EMAIL)
+def browser(site, user) -> Browser:
+    return signed_in(site, EMAIL)
 
 
 def params_for(rp, **changes: str | None) -> dict[str, str]:
@@ -61,20 +62,20 @@ def assert_error_page(response: requests.Response, error: str) -> None:
     assert found and found.group(1) == error
 
 
-def assert_code(response: requests.Response, live_server: str, redirect_uri: str, state: str) -> str:
+def assert_code(response: requests.Response, site: Site, redirect_uri: str, state: str) -> str:
     assert response.status_code == 302, response.text[:300]
     location = response.headers["Location"]
     assert location.startswith(redirect_uri.split("?")[0] + "?")
     query = query_of(location)
-    assert query["state"] == state and query["iss"] == live_server and "error" not in query
+    assert query["state"] == state and query["iss"] == site.base_url and "error" not in query
     return query["code"]
 
 
-def assert_redirected_error(response, live_server: str, error: str, state: str | None) -> dict[str, str]:
+def assert_redirected_error(response, site: Site, error: str, state: str | None) -> dict[str, str]:
     query = redirect_error(response)
     assert response.headers["Location"].startswith(APP_URI + "?")
     assert query["error"] == error, query
-    assert query["iss"] == live_server  # RFC 9207 on errors too
+    assert query["iss"] == site.base_url  # RFC 9207 on errors too
     assert query.get("state") == state
     assert re.fullmatch(r"[\x20\x21\x23-\x5b\x5d-\x7e]*", query.get("error_description", ""))
     assert "code" not in query
@@ -119,8 +120,8 @@ UNVERIFIABLE = [
 # Validation comes before sign-in, so these run without a session; see also test_signed_in_browser_same_errors.
 @pytest.mark.parametrize("method", METHODS)
 @pytest.mark.parametrize(("changes", "error"), UNVERIFIABLE)
-def test_unverified_client_or_redirect_uri_gets_an_error_page(live_server, rp, method, changes, error):
-    response = Browser(live_server).authorize(params_for(rp, **changes), method=method)
+def test_unverified_client_or_redirect_uri_gets_an_error_page(site, rp, method, changes, error):
+    response = Browser(site).authorize(params_for(rp, **changes), method=method)
     assert_error_page(response, error)
 
 
@@ -195,31 +196,31 @@ REDIRECTED = [
 
 @pytest.mark.parametrize("method", METHODS)
 @pytest.mark.parametrize(("changes", "error"), REDIRECTED)
-def test_invalid_request_redirects_error_with_state_and_iss(live_server, rp, method, changes, error):
+def test_invalid_request_redirects_error_with_state_and_iss(site, rp, method, changes, error):
     params = params_for(rp, redirect_uri=APP_URI, **changes)
-    response = Browser(live_server).authorize(params, method=method)
-    assert_redirected_error(response, live_server, error, params["state"])
+    response = Browser(site).authorize(params, method=method)
+    assert_redirected_error(response, site, error, params["state"])
 
 
-def test_signed_in_browser_same_errors(live_server, rp, browser):
+def test_signed_in_browser_same_errors(site, rp, browser):
     assert_error_page(browser.authorize(params_for(rp, client_id="nope")), "invalid_client")
     assert_error_page(browser.authorize(params_for(rp, redirect_uri=APP_URI + "/")), "invalid_request")
     for changes, error in [({"response_type": "token"}, "unsupported_response_type"),
                            ({"code_challenge_method": "plain"}, "invalid_request"),
                            ({"scope": "openid admin"}, "invalid_scope"), ({"max_age": "x"}, "invalid_request")]:
         params = params_for(rp, redirect_uri=APP_URI, **changes)
-        assert_redirected_error(browser.authorize(params), live_server, error, params["state"])
+        assert_redirected_error(browser.authorize(params), site, error, params["state"])
 
 
-def test_unauthorized_client_for_response_type_code(live_server, make, browser):
+def test_unauthorized_client_for_response_type_code(site, make, browser):
     refresh_only = make.client(redirect_uris=[APP_URI], grant_types=["refresh_token"])
     params = params_for(refresh_only)
-    assert_redirected_error(browser.authorize(params), live_server, "unauthorized_client", params["state"])
+    assert_redirected_error(browser.authorize(params), site, "unauthorized_client", params["state"])
 
 
-def test_error_redirect_without_state_has_no_state(live_server, rp, browser):
+def test_error_redirect_without_state_has_no_state(site, rp, browser):
     response = browser.authorize(params_for(rp, redirect_uri=APP_URI, response_type="token", state=None))
-    assert_redirected_error(response, live_server, "unsupported_response_type", None)
+    assert_redirected_error(response, site, "unsupported_response_type", None)
 
 
 # --- duplicate parameters: RFC 6749 §3.1, never a redirect -----------------------------------------------
@@ -230,7 +231,7 @@ DUPLICATED = ["client_id", "redirect_uri", "response_type", "scope", "state", "c
 
 @pytest.mark.parametrize("method", METHODS)
 @pytest.mark.parametrize("name", DUPLICATED)
-def test_duplicate_parameter_is_refused(live_server, rp, browser, method, name):
+def test_duplicate_parameter_is_refused(site, rp, browser, method, name):
     params = list(params_for(rp, prompt="consent", max_age="600", login_hint=EMAIL).items())
     params.append((name, dict(params)[name]))  # even an identical repeat is refused
     response = browser.authorize(params, method=method, decision=None)
@@ -243,16 +244,16 @@ def test_duplicate_parameter_is_refused(live_server, rp, browser, method, name):
     '{"id_token": {"acr": {"essential": true}}}',  # essential without values: every ID token carries an acr
     "",
 ])
-def test_claim_requests_we_do_not_act_on_are_accepted_and_ignored(live_server, rp, browser, claims):
+def test_claim_requests_we_do_not_act_on_are_accepted_and_ignored(site, rp, browser, claims):
     """OpenID Connect Core §5.5: members and claims not understood are ignored; the scopes decide what is released."""
     params = params_for(rp, redirect_uri=APP_URI, claims=claims)
-    assert_code(browser.authorize(params), live_server, APP_URI, params["state"])
+    assert_code(browser.authorize(params), site, APP_URI, params["state"])
 
 
-def test_parameter_in_both_query_and_body_is_a_duplicate(live_server, rp, browser):
+def test_parameter_in_both_query_and_body_is_a_duplicate(site, rp, browser):
     params = params_for(rp)
     response = browser.session.post(
-        f"{live_server}/oauth/authorize", params={"state": params["state"]}, data=params, allow_redirects=False
+        f"{site.base_url}/oauth/authorize", params={"state": params["state"]}, data=params, allow_redirects=False
     )
     assert_error_page(response, "invalid_request")
 
@@ -260,23 +261,23 @@ def test_parameter_in_both_query_and_body_is_a_duplicate(live_server, rp, browse
 # --- successful authorization -----------------------------------------------------------------------------
 
 @pytest.mark.parametrize("method", METHODS)
-def test_code_redirect_carries_state_and_iss(live_server, rp, browser, method):
+def test_code_redirect_carries_state_and_iss(site, rp, browser, method):
     params = params_for(rp, redirect_uri=APP_URI)
-    assert_code(browser.authorize(params, method=method), live_server, APP_URI, params["state"])
+    assert_code(browser.authorize(params, method=method), site, APP_URI, params["state"])
 
 
 @pytest.mark.parametrize("mode", ["query", ""])
-def test_response_mode_query_or_none_is_accepted(live_server, rp, browser, mode):
+def test_response_mode_query_or_none_is_accepted(site, rp, browser, mode):
     params = params_for(rp, redirect_uri=APP_URI, response_mode=mode)
-    assert_code(browser.authorize(params), live_server, APP_URI, params["state"])
+    assert_code(browser.authorize(params), site, APP_URI, params["state"])
 
 
-def test_registered_query_of_redirect_uri_is_kept(live_server, rp, browser):
+def test_registered_query_of_redirect_uri_is_kept(site, rp, browser):
     """RFC 6749 §3.1.2: the redirect_uri's own query is retained when ours is added."""
     uri = "https://app.example.com/cb?tenant=a%2Bb"
     params = params_for(rp, redirect_uri=uri)
     response = browser.authorize(params)
-    assert_code(response, live_server, uri, params["state"])
+    assert_code(response, site, uri, params["state"])
     assert query_of(response.headers["Location"])["tenant"] == "a+b"
     deny = redirect_error(browser.authorize(params_for(rp, redirect_uri=uri, prompt="consent"), decision="deny"))
     assert deny["tenant"] == "a+b" and deny["error"] == "access_denied"
@@ -286,21 +287,21 @@ STATES = ["xyz", "a b", "a&b=c", "100%", "%20%41", "1+1=2", "ünïcødé ✓ �
 
 
 @pytest.mark.parametrize("state", STATES)
-def test_state_is_echoed_byte_for_byte(live_server, rp, browser, state):
+def test_state_is_echoed_byte_for_byte(site, rp, browser, state):
     params = params_for(rp, redirect_uri=APP_URI, state=state)
-    assert_code(browser.authorize(params), live_server, APP_URI, state)
+    assert_code(browser.authorize(params), site, APP_URI, state)
     denied = browser.authorize(params_for(rp, redirect_uri=APP_URI, state=state, prompt="consent"), decision="deny")
-    assert_redirected_error(denied, live_server, "access_denied", state)
+    assert_redirected_error(denied, site, "access_denied", state)
 
 
-def test_deny_redirects_access_denied(live_server, rp, browser):
+def test_deny_redirects_access_denied(site, rp, browser):
     params = params_for(rp, redirect_uri=APP_URI)
-    assert_redirected_error(browser.authorize(params, decision="deny"), live_server, "access_denied", params["state"])
+    assert_redirected_error(browser.authorize(params, decision="deny"), site, "access_denied", params["state"])
     # A denial is not remembered as consent.
     assert is_consent_page(browser.authorize(params_for(rp), decision=None).text)
 
 
-def test_relying_party_post_shows_consent_like_get(live_server, rp, browser):
+def test_relying_party_post_shows_consent_like_get(site, rp, browser):
     params = params_for(rp, redirect_uri=APP_URI)
     page = browser.authorize(params, method="POST", decision=None)
     assert page.status_code == 200 and is_consent_page(page.text)
@@ -310,13 +311,13 @@ def test_relying_party_post_shows_consent_like_get(live_server, rp, browser):
 
 # --- consent -------------------------------------------------------------------------------------------------
 
-def test_consent_is_remembered_per_scope(live_server, rp, browser):
+def test_consent_is_remembered_per_scope(site, rp, browser):
     first = params_for(rp, scope="openid profile")
-    assert_code(browser.authorize(first), live_server, rp.redirect_uri, first["state"])
+    assert_code(browser.authorize(first), site, rp.redirect_uri, first["state"])
     # Same or fewer scopes: no consent page.
     for scope in ("openid profile", "profile openid", "openid"):
         again = params_for(rp, scope=scope)
-        assert_code(browser.authorize(again, decision=None), live_server, rp.redirect_uri, again["state"])
+        assert_code(browser.authorize(again, decision=None), site, rp.redirect_uri, again["state"])
     # An extra scope asks again, and only then.
     wider = browser.authorize(params_for(rp, scope="openid profile email"), decision=None)
     assert wider.status_code == 200 and is_consent_page(wider.text) and 'data-scope="email"' in wider.text
@@ -325,11 +326,11 @@ def test_consent_is_remembered_per_scope(live_server, rp, browser):
     assert forced.status_code == 200 and is_consent_page(forced.text)
 
 
-def test_consent_is_per_user(live_server, make, rp, browser):
+def test_consent_is_per_user(site, make, rp, browser):
     params = params_for(rp)
-    assert_code(browser.authorize(params), live_server, rp.redirect_uri, params["state"])
+    assert_code(browser.authorize(params), site, rp.redirect_uri, params["state"])
     make.user("bob@example.com")
-    other = signed_in(live_server, "bob@example.com")
+    other = signed_in(site, "bob@example.com")
     assert is_consent_page(other.authorize(params_for(rp), decision=None).text)
 
 
@@ -344,31 +345,31 @@ def api_rp(make):
     return make.client(redirect_uris=[APP_URI], scope=API_SCOPE, resources=[API, OTHER_API])
 
 
-def test_a_remembered_consent_does_not_cover_a_new_resource(live_server, api_rp, browser):
+def test_a_remembered_consent_does_not_cover_a_new_resource(site, api_rp, browser):
     """The consent page names where the token will be sent; allowing one resource does not allow another."""
     first = params_for(api_rp, scope=API_SCOPE)
-    assert_code(browser.authorize(first), live_server, APP_URI, first["state"])
+    assert_code(browser.authorize(first), site, APP_URI, first["state"])
     page = browser.authorize(params_for(api_rp, scope=API_SCOPE, resource=API), decision=None)
     assert is_consent_page(page.text) and "Billing API" in page.text and f"<code>{API}</code>" in page.text
     quiet = params_for(api_rp, scope=API_SCOPE, resource=API, prompt="none")
-    assert_redirected_error(browser.authorize(quiet), live_server, "consent_required", quiet["state"])
+    assert_redirected_error(browser.authorize(quiet), site, "consent_required", quiet["state"])
 
     assert browser.authorize(params_for(api_rp, scope=API_SCOPE, resource=API)).status_code == 302  # Allow
     again = params_for(api_rp, scope=API_SCOPE, resource=API, prompt="none")
-    assert_code(browser.authorize(again, decision=None), live_server, APP_URI, again["state"])
+    assert_code(browser.authorize(again, decision=None), site, APP_URI, again["state"])
     other = browser.authorize(params_for(api_rp, scope=API_SCOPE, resource=OTHER_API), decision=None)
     assert is_consent_page(other.text) and "Reports API" in other.text and "Billing API" not in other.text
     without = params_for(api_rp, scope=API_SCOPE, prompt="none")
-    assert_code(browser.authorize(without, decision=None), live_server, APP_URI, without["state"])
+    assert_code(browser.authorize(without, decision=None), site, APP_URI, without["state"])
 
 
-def test_a_consent_page_without_a_resource_names_none(live_server, api_rp, browser):
+def test_a_consent_page_without_a_resource_names_none(site, api_rp, browser):
     page = browser.authorize(params_for(api_rp, scope=API_SCOPE), decision=None)
     assert is_consent_page(page.text) and 'id="resource"' not in page.text
 
 
 @pytest.mark.parametrize("token", [None, "", "forged-token", "IjEyMyI.Zx0000.aaaaaaaaaaaaaaaaaaaaaaaaaaa"])
-def test_consent_decision_without_valid_csrf_token_is_refused(live_server, rp, browser, token):
+def test_consent_decision_without_valid_csrf_token_is_refused(site, rp, browser, token):
     page = browser.authorize(params_for(rp), decision=None)
     form = consent_form(page.text)
     form["decision"] = "allow"
@@ -376,17 +377,17 @@ def test_consent_decision_without_valid_csrf_token_is_refused(live_server, rp, b
         del form["csrf_token"]
     else:
         form["csrf_token"] = token
-    response = browser.session.post(f"{live_server}/oauth/authorize", data=form, allow_redirects=False)
+    response = browser.session.post(f"{site.base_url}/oauth/authorize", data=form, allow_redirects=False)
     assert_error_page(response, "invalid_request")
     # Nothing was granted: the next request still asks.
     assert is_consent_page(browser.authorize(params_for(rp), decision=None).text)
 
 
-def test_consent_decision_from_another_browser_is_refused(live_server, rp, browser, make):
+def test_consent_decision_from_another_browser_is_refused(site, rp, browser, make):
     form = consent_form(browser.authorize(params_for(rp), decision=None).text)
     make.user("mallory@example.com")
-    attacker = signed_in(live_server, "mallory@example.com")
-    response = attacker.session.post(f"{live_server}/oauth/authorize", data={**form, "decision": "allow"},
+    attacker = signed_in(site, "mallory@example.com")
+    response = attacker.session.post(f"{site.base_url}/oauth/authorize", data={**form, "decision": "allow"},
                                      allow_redirects=False)
     assert_error_page(response, "invalid_request")
 
@@ -395,28 +396,28 @@ def test_consent_decision_from_another_browser_is_refused(live_server, rp, brows
 
 @pytest.mark.parametrize("scope", ["openid profile", "profile"])
 @pytest.mark.parametrize("method", METHODS)
-def test_prompt_none_without_session_is_login_required(live_server, rp, scope, method):
+def test_prompt_none_without_session_is_login_required(site, rp, scope, method):
     params = params_for(rp, redirect_uri=APP_URI, prompt="none", scope=scope)
-    response = Browser(live_server).authorize(params, method=method)
-    assert_redirected_error(response, live_server, "login_required", params["state"])
+    response = Browser(site).authorize(params, method=method)
+    assert_redirected_error(response, site, "login_required", params["state"])
 
 
 @pytest.mark.parametrize("scope", ["openid profile", "profile"])
-def test_prompt_none_without_consent_is_consent_required(live_server, rp, browser, scope):
+def test_prompt_none_without_consent_is_consent_required(site, rp, browser, scope):
     params = params_for(rp, redirect_uri=APP_URI, prompt="none", scope=scope)
-    assert_redirected_error(browser.authorize(params), live_server, "consent_required", params["state"])
+    assert_redirected_error(browser.authorize(params), site, "consent_required", params["state"])
 
 
-def test_prompt_none_with_remembered_consent_returns_code(live_server, rp, browser):
+def test_prompt_none_with_remembered_consent_returns_code(site, rp, browser):
     assert browser.authorize(params_for(rp)).status_code == 302
     params = params_for(rp, prompt="none")
-    assert_code(browser.authorize(params, decision=None), live_server, rp.redirect_uri, params["state"])
+    assert_code(browser.authorize(params, decision=None), site, rp.redirect_uri, params["state"])
 
 
-def test_prompt_none_with_wider_scope_is_consent_required(live_server, rp, browser):
+def test_prompt_none_with_wider_scope_is_consent_required(site, rp, browser):
     assert browser.authorize(params_for(rp, scope="openid")).status_code == 302
     params = params_for(rp, redirect_uri=APP_URI, prompt="none", scope="openid email")
-    assert_redirected_error(browser.authorize(params), live_server, "consent_required", params["state"])
+    assert_redirected_error(browser.authorize(params), site, "consent_required", params["state"])
 
 
 def login_redirect(response: requests.Response) -> dict[str, str]:
@@ -434,21 +435,21 @@ def sign_in_and_return(browser: Browser, login_query: dict[str, str]) -> request
 
 
 @pytest.mark.parametrize("method", METHODS)
-def test_prompt_login_with_session_asks_to_sign_in_once(live_server, rp, browser, method):
+def test_prompt_login_with_session_asks_to_sign_in_once(site, rp, browser, method):
     assert browser.authorize(params_for(rp)).status_code == 302  # consent remembered
     params = params_for(rp, prompt="login")
     back = sign_in_and_return(browser, login_redirect(browser.authorize(params, method=method)))
-    assert_code(back, live_server, rp.redirect_uri, params["state"])
+    assert_code(back, site, rp.redirect_uri, params["state"])
 
 
-def test_prompt_login_and_consent_keeps_consent(live_server, rp, browser):
+def test_prompt_login_and_consent_keeps_consent(site, rp, browser):
     assert browser.authorize(params_for(rp)).status_code == 302
     params = params_for(rp, prompt="login consent")
     back = sign_in_and_return(browser, login_redirect(browser.authorize(params)))
     assert back.status_code == 200 and is_consent_page(back.text)
 
 
-def test_max_age_zero_with_old_session_asks_to_sign_in(live_server, rp, browser, user, make, monkeypatch):
+def test_max_age_zero_with_old_session_asks_to_sign_in(site, rp, browser, user, make, monkeypatch):
     assert browser.authorize(params_for(rp)).status_code == 302
     make.update(LoginSession, {"user_id": user.id}, auth_time=int(time.time()) - 3600)
     params = params_for(rp, max_age="0")
@@ -456,12 +457,12 @@ def test_max_age_zero_with_old_session_asks_to_sign_in(live_server, rp, browser,
     # The way back must not loop even when signing in took a few seconds.
     real_now = time.time
     monkeypatch.setattr("app.web.oauth.now", lambda: int(real_now()) + 5)
-    assert_code(sign_in_and_return(browser, query), live_server, rp.redirect_uri, params["state"])
+    assert_code(sign_in_and_return(browser, query), site, rp.redirect_uri, params["state"])
 
 
 @pytest.mark.parametrize("prompt", [None, "consent"])
 def test_max_age_zero_is_prompt_login_even_for_a_session_started_this_second(
-    live_server, rp, browser, user, make, monkeypatch, prompt
+    site, rp, browser, user, make, monkeypatch, prompt
 ):
     """OpenID Connect Core §3.1.2.1: max_age=0 is equivalent to prompt=login."""
     assert browser.authorize(params_for(rp)).status_code == 302
@@ -472,11 +473,11 @@ def test_max_age_zero_is_prompt_login_even_for_a_session_started_this_second(
     back = query_of(query["next"])
     assert "max_age" not in back and back.get("prompt") == prompt  # asked once, then on to consent if asked
     params = params_for(rp, redirect_uri=APP_URI, max_age="0", prompt="none")
-    assert_redirected_error(browser.authorize(params), live_server, "login_required", params["state"])
+    assert_redirected_error(browser.authorize(params), site, "login_required", params["state"])
 
 
 @pytest.mark.parametrize(("age", "max_age", "asks"), [(3600, "60", True), (10, "60", False), (10, "", False)])
-def test_max_age_against_session_auth_time(live_server, rp, browser, user, make, age, max_age, asks):
+def test_max_age_against_session_auth_time(site, rp, browser, user, make, age, max_age, asks):
     assert browser.authorize(params_for(rp)).status_code == 302
     make.update(LoginSession, {"user_id": user.id}, auth_time=int(time.time()) - age)
     params = params_for(rp, max_age=max_age)
@@ -484,27 +485,27 @@ def test_max_age_against_session_auth_time(live_server, rp, browser, user, make,
     if asks:
         login_redirect(response)
     else:
-        assert_code(response, live_server, rp.redirect_uri, params["state"])
+        assert_code(response, site, rp.redirect_uri, params["state"])
 
 
-def test_max_age_with_prompt_none_and_old_session_is_login_required(live_server, rp, browser, user, make):
+def test_max_age_with_prompt_none_and_old_session_is_login_required(site, rp, browser, user, make):
     assert browser.authorize(params_for(rp)).status_code == 302
     make.update(LoginSession, {"user_id": user.id}, auth_time=int(time.time()) - 3600)
     params = params_for(rp, redirect_uri=APP_URI, max_age="60", prompt="none")
-    assert_redirected_error(browser.authorize(params), live_server, "login_required", params["state"])
+    assert_redirected_error(browser.authorize(params), site, "login_required", params["state"])
 
 
 # --- id_token_hint (OpenID Connect Core §3.1.2.1) -------------------------------------------------------------
 
 @pytest.fixture
-def alice_id_token(live_server, rp, user) -> str:
-    return tokens_for(live_server, rp, EMAIL)["id_token"]
+def alice_id_token(site, rp, user) -> str:
+    return tokens_for(site, rp, EMAIL)["id_token"]
 
 
 @pytest.fixture
-def bob_id_token(live_server, rp, make) -> str:
+def bob_id_token(site, rp, make) -> str:
     make.user("bob@example.com")
-    return tokens_for(live_server, rp, "bob@example.com")["id_token"]
+    return tokens_for(site, rp, "bob@example.com")["id_token"]
 
 
 def expired(make, id_token: str) -> str:
@@ -514,42 +515,42 @@ def expired(make, id_token: str) -> str:
 
 
 @pytest.mark.parametrize("age", ["fresh", "expired"])
-def test_a_hint_naming_the_signed_in_user_is_honoured(live_server, rp, browser, make, alice_id_token, age):
+def test_a_hint_naming_the_signed_in_user_is_honoured(site, rp, browser, make, alice_id_token, age):
     hint = alice_id_token if age == "fresh" else expired(make, alice_id_token)
     params = params_for(rp, redirect_uri=APP_URI, prompt="none", id_token_hint=hint)
-    assert_code(browser.authorize(params), live_server, APP_URI, params["state"])
+    assert_code(browser.authorize(params), site, APP_URI, params["state"])
 
 
-def test_a_hint_naming_someone_else_with_prompt_none_is_login_required(live_server, rp, browser, bob_id_token):
+def test_a_hint_naming_someone_else_with_prompt_none_is_login_required(site, rp, browser, bob_id_token):
     assert browser.authorize(params_for(rp)).status_code == 302  # Alice's consent is remembered
     params = params_for(rp, redirect_uri=APP_URI, prompt="none", id_token_hint=bob_id_token)
-    assert_redirected_error(browser.authorize(params), live_server, "login_required", params["state"])
+    assert_redirected_error(browser.authorize(params), site, "login_required", params["state"])
 
 
-def test_a_hint_naming_someone_else_asks_for_a_fresh_sign_in_as_that_person(live_server, rp, browser, bob_id_token):
+def test_a_hint_naming_someone_else_asks_for_a_fresh_sign_in_as_that_person(site, rp, browser, bob_id_token):
     assert browser.authorize(params_for(rp)).status_code == 302
     params = params_for(rp, redirect_uri=APP_URI, id_token_hint=bob_id_token)
     query = login_redirect(browser.authorize(params))
-    page = browser.session.get(f"{live_server}/login", params=query)
+    page = browser.session.get(f"{site.base_url}/login", params=query)
     assert "asked you to sign in with a particular account" in page.text
 
     # Signing in as Alice again does not answer for Bob: back to the sign-in page.
     assert login_redirect(sign_in_and_return(browser, query))
     signed = browser.login("bob@example.com", next_url=query["next"])
     back = browser.follow(signed)
-    assert_code(browser.authorize(params) if is_consent_page(back.text) else back, live_server, APP_URI,
+    assert_code(browser.authorize(params) if is_consent_page(back.text) else back, site, APP_URI,
                 params["state"])
 
 
-def test_a_hint_for_another_client_is_invalid(live_server, make, rp, browser, user):
+def test_a_hint_for_another_client_is_invalid(site, make, rp, browser, user):
     other = make.client()
-    hint = tokens_for(live_server, other, EMAIL)["id_token"]
+    hint = tokens_for(site, other, EMAIL)["id_token"]
     params = params_for(rp, redirect_uri=APP_URI, id_token_hint=hint)
-    assert_redirected_error(browser.authorize(params), live_server, "invalid_request", params["state"])
+    assert_redirected_error(browser.authorize(params), site, "invalid_request", params["state"])
 
 
 @pytest.mark.parametrize("kind", ["garbage", "another issuer", "an access token", "unsigned"])
-def test_an_invalid_hint_is_invalid_request(live_server, rp, browser, make, alice_id_token, kind):
+def test_an_invalid_hint_is_invalid_request(site, rp, browser, make, alice_id_token, kind):
     claims = jwt.decode(alice_id_token, options={"verify_signature": False})
     hint = {
         "garbage": "not-a-jwt",
@@ -558,15 +559,15 @@ def test_an_invalid_hint_is_invalid_request(live_server, rp, browser, make, alic
         "unsigned": jwt.encode(claims, None, algorithm="none"),
     }[kind]
     params = params_for(rp, redirect_uri=APP_URI, id_token_hint=hint)
-    assert_redirected_error(browser.authorize(params), live_server, "invalid_request", params["state"])
-    anonymous = Browser(live_server).authorize(params)  # checked before anything else happens
-    assert_redirected_error(anonymous, live_server, "invalid_request", params["state"])
+    assert_redirected_error(browser.authorize(params), site, "invalid_request", params["state"])
+    anonymous = Browser(site).authorize(params)  # checked before anything else happens
+    assert_redirected_error(anonymous, site, "invalid_request", params["state"])
     assert_error_page(browser.authorize(params_for(rp, redirect_uri=APP_URI + "/", id_token_hint=hint)),
                       "invalid_request")
 
 
-def test_anonymous_browser_is_sent_to_login_and_back(live_server, rp, user):
-    browser = Browser(live_server)
+def test_anonymous_browser_is_sent_to_login_and_back(site, rp, user):
+    browser = Browser(site)
     params = params_for(rp)
     back = sign_in_and_return(browser, login_redirect(browser.authorize(params)))
     assert back.status_code == 200 and is_consent_page(back.text)
@@ -579,7 +580,7 @@ def stored_counts(app) -> dict[str, int]:
 
 
 @pytest.mark.parametrize("prompt", [None, "none", "consent"])
-def test_head_creates_nothing(live_server, app, rp, browser, user, make, prompt):
+def test_head_creates_nothing(site, app, rp, browser, user, make, prompt):
     """RFC 9110 §9.2.1: HEAD is safe. A link preview or a prefetch must not get a code, store a consent or
     touch the session, even where a GET would answer with a code at once."""
     assert browser.authorize(params_for(rp)).status_code == 302  # consent remembered
@@ -588,19 +589,19 @@ def test_head_creates_nothing(live_server, app, rp, browser, user, make, prompt)
     before = stored_counts(app)
 
     params = params_for(rp, redirect_uri=APP_URI, prompt=prompt)
-    response = browser.session.head(f"{live_server}/oauth/authorize", params=params, allow_redirects=False)
+    response = browser.session.head(f"{site.base_url}/oauth/authorize", params=params, allow_redirects=False)
 
     assert response.status_code in (200, 302) and "code" not in query_of(response.headers.get("Location", ""))
     assert stored_counts(app) == before
     with app.app_context():
         assert db.session.scalar(select(LoginSession.last_seen_at)) == idle_since
-    assert_code(browser.authorize(params_for(rp, redirect_uri=APP_URI, state="s")), live_server, APP_URI, "s")
+    assert_code(browser.authorize(params_for(rp, redirect_uri=APP_URI, state="s")), site, APP_URI, "s")
 
 
-def test_login_hint_is_prefilled(live_server, rp):
-    browser = Browser(live_server)
+def test_login_hint_is_prefilled(site, rp):
+    browser = Browser(site)
     hint = 'bob+"x"@example.com'
     query = login_redirect(browser.authorize(params_for(rp, login_hint=hint)))
     assert query["login_hint"] == hint
-    page = browser.session.get(f"{live_server}/login", params=query)
+    page = browser.session.get(f"{site.base_url}/login", params=query)
     assert 'value="bob+&#34;x&#34;@example.com"' in page.text

@@ -16,6 +16,7 @@ from app.extensions import db
 from app.models import LoginSession
 from tests.factories import Factories, RegisteredClient
 from tests.flows import Browser, authorization_params, csrf_token, exchange_code, pkce_pair, query_of
+from tests.site import Site
 
 SIGNED_OUT_URI = "http://127.0.0.1:8765/signed-out"
 ERROR_CODE = re.compile(r'<code id="error-code">([^<]+)</code>')
@@ -43,14 +44,14 @@ class SignedIn:
         return not (response.status_code == 302 and "/login" in response.headers["Location"])
 
 
-def sign_in(base_url: str, make: Factories, rp: RegisteredClient, email: str) -> SignedIn:
+def sign_in(site: Site, make: Factories, rp: RegisteredClient, email: str) -> SignedIn:
     make.user(email)
-    browser = Browser(base_url)
+    browser = Browser(site)
     assert browser.login(email).status_code == 302
     verifier, challenge = pkce_pair()
     response = browser.authorize(authorization_params(rp, challenge))
     code = query_of(response.headers["Location"])["code"]
-    tokens = exchange_code(base_url, rp, code, verifier).json()
+    tokens = exchange_code(site, rp, code, verifier).json()
     return SignedIn(browser, rp, tokens["id_token"])
 
 
@@ -60,8 +61,8 @@ def rp(make) -> RegisteredClient:
 
 
 @pytest.fixture
-def alice(live_server, make, rp) -> SignedIn:
-    return sign_in(live_server, make, rp, "alice@example.com")
+def alice(site, make, rp) -> SignedIn:
+    return sign_in(site, make, rp, "alice@example.com")
 
 
 @pytest.mark.parametrize("method", ["GET", "POST"])
@@ -85,7 +86,7 @@ def test_a_post_without_the_session_cookie_is_repeated_as_a_top_level_get(alice)
     params = {"id_token_hint": alice.id_token, "post_logout_redirect_uri": SIGNED_OUT_URI, "state": "a b&c=d"}
     url = f"{alice.browser.base_url}/oauth/logout"
 
-    response = requests.post(url, data=params, allow_redirects=False)  # what arrives without the cookie
+    response = alice.browser.site.post(url, data=params, allow_redirects=False)  # what arrives without the cookie
 
     assert response.status_code == 303
     location = response.headers["Location"]
@@ -96,9 +97,9 @@ def test_a_post_without_the_session_cookie_is_repeated_as_a_top_level_get(alice)
     assert not alice.is_signed_in()
 
 
-def test_our_confirmation_form_is_never_turned_into_a_get(live_server):
+def test_our_confirmation_form_is_never_turned_into_a_get(site):
     """Only the RP's request is repeated; a confirmation without the cookie or its CSRF token is refused."""
-    response = requests.post(f"{live_server}/oauth/logout", data={"confirm": "yes"}, allow_redirects=False)
+    response = site.post("/oauth/logout", data={"confirm": "yes"}, allow_redirects=False)
     assert response.status_code == 400 and "Location" not in response.headers
 
 
@@ -208,8 +209,8 @@ def test_without_a_hint_the_user_is_asked_first(alice):
     assert alice.is_signed_in()
 
 
-def test_a_hint_about_someone_else_is_confirmed_first(live_server, make, rp, alice):
-    bob = sign_in(live_server, make, rp, "bob@example.com")
+def test_a_hint_about_someone_else_is_confirmed_first(site, make, rp, alice):
+    bob = sign_in(site, make, rp, "bob@example.com")
 
     response = alice.logout(id_token_hint=bob.id_token, post_logout_redirect_uri=SIGNED_OUT_URI)
 
@@ -229,8 +230,8 @@ def test_confirming_with_the_csrf_token_signs_out(alice):
     assert not alice.is_signed_in()
 
 
-def test_confirming_a_hint_about_someone_else_then_redirects(live_server, make, rp, alice):
-    bob = sign_in(live_server, make, rp, "bob@example.com")
+def test_confirming_a_hint_about_someone_else_then_redirects(site, make, rp, alice):
+    bob = sign_in(site, make, rp, "bob@example.com")
     page = alice.logout(id_token_hint=bob.id_token, post_logout_redirect_uri=SIGNED_OUT_URI)
 
     response = alice.logout("POST", confirm="yes", csrf_token=csrf_token(page.text), id_token_hint=bob.id_token,
@@ -252,14 +253,14 @@ def test_confirming_without_a_valid_csrf_token_is_refused(alice, token):
     assert alice.is_signed_in()
 
 
-def test_signed_out_already_and_no_hint_is_a_plain_page(live_server):
-    response = requests.get(f"{live_server}/oauth/logout", allow_redirects=False)
+def test_signed_out_already_and_no_hint_is_a_plain_page(site):
+    response = site.get("/oauth/logout", allow_redirects=False)
     assert response.status_code == 200 and "signed out" in response.text
 
 
-def test_a_valid_hint_without_a_session_still_redirects(live_server, alice):
-    response = requests.get(
-        f"{live_server}/oauth/logout", params={"id_token_hint": alice.id_token, "post_logout_redirect_uri": SIGNED_OUT_URI},
+def test_a_valid_hint_without_a_session_still_redirects(site, alice):
+    response = site.get(
+        "/oauth/logout", params={"id_token_hint": alice.id_token, "post_logout_redirect_uri": SIGNED_OUT_URI},
         allow_redirects=False,
     )
     assert response.headers["Location"] == SIGNED_OUT_URI

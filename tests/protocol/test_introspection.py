@@ -6,7 +6,6 @@ import time
 
 import jwt
 import pytest
-import requests
 
 from app.models import ApiKey
 from app.services import clients
@@ -17,11 +16,11 @@ from tests.flows import assert_oauth_error, client_credentials, introspect, toke
 INACTIVE = {"active": False}
 
 
-def test_an_access_token_is_described_by_its_claims(live_server, rp, tokens):
+def test_an_access_token_is_described_by_its_claims(site, rp, tokens):
     claims = jwt.decode(tokens["access_token"], options={"verify_signature": False})
 
-    response = requests.post(
-        f"{live_server}/oauth/introspect", data={"token": tokens["access_token"]}, auth=(rp.client_id, rp.client_secret)
+    response = site.post(
+        "/oauth/introspect", data={"token": tokens["access_token"]}, auth=(rp.client_id, rp.client_secret)
     )
 
     assert response.status_code == 200
@@ -32,32 +31,32 @@ def test_an_access_token_is_described_by_its_claims(live_server, rp, tokens):
         "scope": "openid profile email offline_access",
         "client_id": rp.client_id,
         "sub": claims["sub"],
-        "aud": live_server,
-        "iss": live_server,
+        "aud": site.base_url,
+        "iss": site.base_url,
         "exp": claims["exp"],
         "iat": claims["iat"],
         "jti": claims["jti"],
     }
 
 
-def test_a_refresh_token_is_described_from_storage(live_server, rp, tokens):
-    body = introspect(live_server, rp, tokens["refresh_token"])
+def test_a_refresh_token_is_described_from_storage(site, rp, tokens):
+    body = introspect(site, rp, tokens["refresh_token"])
     sub = jwt.decode(tokens["access_token"], options={"verify_signature": False})["sub"]
 
     assert body.keys() == {"active", "scope", "client_id", "sub", "iss", "exp", "iat"}
-    assert (body["active"], body["client_id"], body["sub"], body["iss"]) == (True, rp.client_id, sub, live_server)
+    assert (body["active"], body["client_id"], body["sub"], body["iss"]) == (True, rp.client_id, sub, site.base_url)
     assert body["scope"] == "openid profile email offline_access"
     assert body["iat"] <= time.time() < body["exp"]
 
 
-def test_a_client_credentials_token_is_active_for_its_client(live_server, make):
+def test_a_client_credentials_token_is_active_for_its_client(site, make):
     machine = make.machine()
-    token = requests.post(
-        f"{live_server}/oauth/token", data={"grant_type": "client_credentials", "scope": "api:read"},
+    token = site.post(
+        "/oauth/token", data={"grant_type": "client_credentials", "scope": "api:read"},
         auth=(machine.client_id, machine.client_secret),
     ).json()["access_token"]
 
-    body = introspect(live_server, machine, token)
+    body = introspect(site, machine, token)
 
     assert (body["active"], body["sub"], body["client_id"], body["scope"]) == (True, machine.client_id, machine.client_id,
                                                                               "api:read")
@@ -66,45 +65,45 @@ def test_a_client_credentials_token_is_active_for_its_client(live_server, make):
 API = "https://api.example.com"
 
 
-def test_another_client_learns_nothing(live_server, make, tokens):
+def test_another_client_learns_nothing(site, make, tokens):
     """RFC 7662 §4: a client that is neither the token's client nor among its audiences is told active: false."""
     api = make.machine()
-    assert introspect(live_server, api, tokens["access_token"]) == INACTIVE
-    assert introspect(live_server, api, tokens["refresh_token"]) == INACTIVE
+    assert introspect(site, api, tokens["access_token"]) == INACTIVE
+    assert introspect(site, api, tokens["refresh_token"]) == INACTIVE
 
 
-def test_a_resource_server_introspects_the_tokens_meant_for_it(live_server, make, rp):
+def test_a_resource_server_introspects_the_tokens_meant_for_it(site, make, rp):
     make.resource(API, scope="api:read")
     web = make.client(scope="openid offline_access api:read", resources=[API])
-    for_api = tokens_for(live_server, web, "alice@example.com", scope="openid offline_access api:read", resource=API)
-    for_web = tokens_for(live_server, web, "alice@example.com", scope="openid offline_access api:read")
+    for_api = tokens_for(site, web, "alice@example.com", scope="openid offline_access api:read", resource=API)
+    for_web = tokens_for(site, web, "alice@example.com", scope="openid offline_access api:read")
     resource_server = make.machine(introspect_resources=[API])
 
-    body = introspect(live_server, resource_server, for_api["access_token"])
+    body = introspect(site, resource_server, for_api["access_token"])
 
     assert (body["active"], body["aud"], body["client_id"]) == (True, API, web.client_id)
-    assert introspect(live_server, resource_server, for_web["access_token"]) == INACTIVE  # aud is not the API
+    assert introspect(site, resource_server, for_web["access_token"]) == INACTIVE  # aud is not the API
     # A refresh token is sent to no resource server: only its own client (or an auditor) may look at it.
-    assert introspect(live_server, resource_server, for_api["refresh_token"]) == INACTIVE
-    assert introspect(live_server, web, for_api["refresh_token"])["active"] is True
+    assert introspect(site, resource_server, for_api["refresh_token"]) == INACTIVE
+    assert introspect(site, web, for_api["refresh_token"])["active"] is True
 
 
-def test_a_client_allowed_to_introspect_everything(live_server, make, tokens):
+def test_a_client_allowed_to_introspect_everything(site, make, tokens):
     auditor = make.machine(introspect_all=True)
-    assert introspect(live_server, auditor, tokens["access_token"])["active"] is True
-    assert introspect(live_server, auditor, tokens["refresh_token"])["active"] is True
+    assert introspect(site, auditor, tokens["access_token"])["active"] is True
+    assert introspect(site, auditor, tokens["refresh_token"])["active"] is True
 
 
-def test_garbage_is_only_inactive(live_server, rp, tokens):
+def test_garbage_is_only_inactive(site, rp, tokens):
     """RFC 7662 §2.2; every other token that is not active: tests/security/test_bad_tokens.py, whose catalogue is
     tried here and at every other place that verifies a token."""
-    assert introspect(live_server, rp, "ünïcode.\x00.garbage") == INACTIVE
+    assert introspect(site, rp, "ünïcode.\x00.garbage") == INACTIVE
 
 
-def test_an_unknown_hint_is_ignored(live_server, rp, tokens):
+def test_an_unknown_hint_is_ignored(site, rp, tokens):
     """RFC 7662 §2.1: the server MAY ignore token_type_hint."""
-    response = requests.post(
-        f"{live_server}/oauth/introspect", data={"token": tokens["access_token"], "token_type_hint": "id_token"},
+    response = site.post(
+        "/oauth/introspect", data={"token": tokens["access_token"], "token_type_hint": "id_token"},
         auth=(rp.client_id, rp.client_secret),
     )
     assert response.json()["active"] is True
@@ -122,7 +121,7 @@ def test_an_unknown_hint_is_ignored(live_server, rp, tokens):
         ("basic", {"token": ["a", "b"]}, 400, "invalid_request"),
     ],
 )
-def test_refused_requests(live_server, make, rp, credentials, data, status, error):
+def test_refused_requests(site, make, rp, credentials, data, status, error):
     auth = None
     if credentials == "public client id":
         data = {**data, "client_id": make.client(public=True).client_id}
@@ -133,23 +132,23 @@ def test_refused_requests(live_server, make, rp, credentials, data, status, erro
     elif credentials == "basic":
         auth = (rp.client_id, rp.client_secret)
 
-    response = requests.post(f"{live_server}/oauth/introspect", data=data, auth=auth)
+    response = site.post("/oauth/introspect", data=data, auth=auth)
 
     assert_oauth_error(response, error, status)
 
 
 @pytest.mark.parametrize("kind", ["deleted client", "revoked API key", "expired API key"])
 @pytest.mark.parametrize("asker", ["auditor", "resource server"])
-def test_tokens_of_a_deleted_client_or_a_dead_api_key_are_inactive(live_server, app, make, kind, asker):
+def test_tokens_of_a_deleted_client_or_a_dead_api_key_are_inactive(site, app, make, kind, asker):
     """RFC 7662 §2.2: a token stops being active with its client or key (offline verifiers: within its lifetime)."""
     make.resource(API, scope="api:read")
     if kind == "deleted client":
         issuer = make.machine(scope="api:read", resources=[API])
     else:
         issuer = make.api_key(make.service_account(scope="api:read"), scope="api:read")
-    token = client_credentials(live_server, issuer, resource=API).json()["access_token"]
+    token = client_credentials(site, issuer, resource=API).json()["access_token"]
     introspector = make.machine(introspect_all=True) if asker == "auditor" else make.machine(introspect_resources=[API])
-    assert introspect(live_server, introspector, token)["active"] is True
+    assert introspect(site, introspector, token)["active"] is True
 
     with app.app_context():
         match kind:
@@ -160,4 +159,4 @@ def test_tokens_of_a_deleted_client_or_a_dead_api_key_are_inactive(live_server, 
             case "expired API key":
                 make.update(ApiKey, {"key_id": issuer.client_id}, expires_at=int(time.time()) - 1)
 
-    assert introspect(live_server, introspector, token) == INACTIVE
+    assert introspect(site, introspector, token) == INACTIVE

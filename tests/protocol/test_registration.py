@@ -13,6 +13,7 @@ from app.extensions import db
 from app.models import Client
 from tests.factories import RegisteredClient
 from tests.flows import authorization_params, exchange_code, pkce_pair, query_of, signed_in
+from tests.site import Site
 
 REDIRECT = "http://127.0.0.1/callback"
 MCP_CLIENT = {"client_name": "Desktop Agent", "redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none",
@@ -29,9 +30,9 @@ def token_registration(app, monkeypatch):
     monkeypatch.setitem(app.config, "REGISTRATION", "token")
 
 
-def register(base: str, body: object, token: str | None = None) -> requests.Response:
+def register(site: Site, body: object, token: str | None = None) -> requests.Response:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    return requests.post(f"{base}/oauth/register", json=body, headers=headers)
+    return site.post("/oauth/register", json=body, headers=headers)
 
 
 def client_count(app) -> int:
@@ -39,25 +40,25 @@ def client_count(app) -> int:
         return db.session.scalar(select(func.count()).select_from(Client))
 
 
-def test_registration_is_off_by_default(live_server, app):
+def test_registration_is_off_by_default(site, app):
     assert app.config["REGISTRATION"] == "off"
-    response = register(live_server, MCP_CLIENT)
+    response = register(site, MCP_CLIENT)
     assert response.status_code == 404
     assert response.json()["error"] == "not_found"
-    assert "registration_endpoint" not in requests.get(f"{live_server}/.well-known/openid-configuration").json()
+    assert "registration_endpoint" not in site.get("/.well-known/openid-configuration").json()
 
 
-def test_open_registration_then_code_flow_on_any_loopback_port(live_server, app, make, open_registration):
+def test_open_registration_then_code_flow_on_any_loopback_port(site, app, make, open_registration):
     """RFC 7591 §3.2.1 answer; RFC 8252 §7.3: the registered port-less loopback URI works on any port."""
-    metadata = requests.get(f"{live_server}/.well-known/oauth-authorization-server").json()
-    assert metadata["registration_endpoint"] == f"{live_server}/oauth/register"
-    response = register(live_server, MCP_CLIENT)
+    metadata = site.get("/.well-known/oauth-authorization-server").json()
+    assert metadata["registration_endpoint"] == f"{site.base_url}/oauth/register"
+    response = register(site, MCP_CLIENT)
     assert response.status_code == 201, response.text
     assert response.headers["Cache-Control"] == "no-store"
     body = response.json()
     assert body["token_endpoint_auth_method"] == "none" and "client_secret" not in body
     assert body["redirect_uris"] == [REDIRECT] and body["client_name"] == "Desktop Agent"
-    assert body["registration_client_uri"] == f"{live_server}/oauth/register/{body['client_id']}"
+    assert body["registration_client_uri"] == f"{site.base_url}/oauth/register/{body['client_id']}"
     assert "openid" in body["scope"].split() and "ostiary:admin" not in body["scope"]
     with app.app_context():
         stored = db.session.scalar(select(Client).where(Client.client_id == body["client_id"]))
@@ -67,11 +68,11 @@ def test_open_registration_then_code_flow_on_any_loopback_port(live_server, app,
     make.user("alice@example.com")
     registered = RegisteredClient(body["client_id"], None, "http://127.0.0.1:53817/callback")
     verifier, challenge = pkce_pair()
-    browser = signed_in(live_server, "alice@example.com")
+    browser = signed_in(site, "alice@example.com")
     answer = browser.authorize(authorization_params(registered, challenge, scope="openid"))
     assert answer.status_code == 302, answer.text[:300]
     assert answer.headers["Location"].startswith("http://127.0.0.1:53817/callback?")
-    tokens = exchange_code(live_server, registered, query_of(answer.headers["Location"])["code"], verifier)
+    tokens = exchange_code(site, registered, query_of(answer.headers["Location"])["code"], verifier)
     assert tokens.status_code == 200, tokens.text
 
 
@@ -84,18 +85,18 @@ def test_open_registration_then_code_flow_on_any_loopback_port(live_server, app,
     "https://127.0.0.1:53817/callback",
     "http://[::1]:53817/callback",
 ])
-def test_loopback_port_is_the_only_freedom(live_server, make, presented):
+def test_loopback_port_is_the_only_freedom(site, make, presented):
     make.user("alice@example.com")
     registered = make.client(public=True, redirect_uris=[REDIRECT])
     _, challenge = pkce_pair()
-    browser = signed_in(live_server, "alice@example.com")
+    browser = signed_in(site, "alice@example.com")
     client = RegisteredClient(registered.client_id, None, presented)
     answer = browser.authorize(authorization_params(client, challenge))
     assert answer.status_code == 400, (answer.status_code, answer.headers.get("Location"))
 
 
-def test_confidential_registration_gets_a_secret(live_server, open_registration):
-    body = register(live_server, {"client_name": "Web App", "redirect_uris": ["https://app.example.com/cb"]}).json()
+def test_confidential_registration_gets_a_secret(site, open_registration):
+    body = register(site, {"client_name": "Web App", "redirect_uris": ["https://app.example.com/cb"]}).json()
     assert body["token_endpoint_auth_method"] == "client_secret_basic"
     assert body["client_secret"] and body["client_secret_expires_at"] == 0
 
@@ -128,8 +129,8 @@ BAD_BODIES = [
 
 
 @pytest.mark.parametrize(("body", "error"), BAD_BODIES)
-def test_bad_metadata_is_refused_and_nothing_stored(live_server, app, open_registration, body, error):
-    response = register(live_server, body)
+def test_bad_metadata_is_refused_and_nothing_stored(site, app, open_registration, body, error):
+    response = register(site, body)
     if error is None:  # a name in any script is fine; the consent page shows the host beside it
         assert response.status_code == 201, response.text
         return
@@ -144,86 +145,86 @@ def test_bad_metadata_is_refused_and_nothing_stored(live_server, app, open_regis
     (b'{"redirect_uris": ["http://127.0.0.1/cb"]}', "application/x-www-form-urlencoded", "invalid_request"),
     (b"", "application/json", "invalid_client_metadata"),
 ])
-def test_bodies_that_are_not_one_json_object(live_server, app, open_registration, data, content_type, error):
-    response = requests.post(f"{live_server}/oauth/register", data=data, headers={"Content-Type": content_type})
+def test_bodies_that_are_not_one_json_object(site, app, open_registration, data, content_type, error):
+    response = site.post("/oauth/register", data=data, headers={"Content-Type": content_type})
     assert response.status_code == 400
     assert response.json()["error"] == error
     assert client_count(app) == 0
 
 
-def test_unknown_fields_are_ignored_not_stored(live_server, open_registration):
+def test_unknown_fields_are_ignored_not_stored(site, open_registration):
     """RFC 7591 §2: the server MUST ignore metadata it does not understand."""
-    body = register(live_server, {**MCP_CLIENT, "x_extension": {"nested": True}}).json()
+    body = register(site, {**MCP_CLIENT, "x_extension": {"nested": True}}).json()
     assert "x_extension" not in body
 
 
-def test_token_policy_needs_a_live_initial_access_token(live_server, app, runner, token_registration):
-    assert register(live_server, MCP_CLIENT).status_code == 401
-    assert register(live_server, MCP_CLIENT, token="made-up").json()["error"] == "invalid_token"
+def test_token_policy_needs_a_live_initial_access_token(site, app, runner, token_registration):
+    assert register(site, MCP_CLIENT).status_code == 401
+    assert register(site, MCP_CLIENT, token="made-up").json()["error"] == "invalid_token"
     result = runner.invoke(cli, ["clients", "initial-token", "--expires", "1h", "--json"])
     assert result.exit_code == 0, result.output
     token = json.loads(result.output)["initial_access_token"]
     # A refused registration does not use the token up.
-    assert register(live_server, {"redirect_uris": ["javascript:x"]}, token=token).status_code == 400
-    first = register(live_server, MCP_CLIENT, token=token)
+    assert register(site, {"redirect_uris": ["javascript:x"]}, token=token).status_code == 400
+    first = register(site, MCP_CLIENT, token=token)
     assert first.status_code == 201, first.text
-    assert register(live_server, MCP_CLIENT, token=token).status_code == 401  # one registration per token
+    assert register(site, MCP_CLIENT, token=token).status_code == 401  # one registration per token
     with app.app_context():
         assert db.session.scalar(select(Client.registered_via)) == "token"
 
 
-def test_registration_is_rate_limited_per_address(live_server, app, open_registration, monkeypatch):
+def test_registration_is_rate_limited_per_address(site, app, open_registration, monkeypatch):
     monkeypatch.setitem(app.config, "REGISTRATIONS_PER_IP_PER_HOUR", 2)
-    assert [register(live_server, MCP_CLIENT).status_code for _ in range(3)] == [201, 201, 429]
+    assert [register(site, MCP_CLIENT).status_code for _ in range(3)] == [201, 201, 429]
 
 
-def test_management_read_update_delete(live_server, app, open_registration):
+def test_management_read_update_delete(site, app, open_registration):
     """RFC 7592 §2.1-2.3 with the registration access token."""
-    body = register(live_server, MCP_CLIENT).json()
+    body = register(site, MCP_CLIENT).json()
     uri, token = body["registration_client_uri"], body["registration_access_token"]
     auth = {"Authorization": f"Bearer {token}"}
-    read = requests.get(uri, headers=auth)
+    read = site.get(uri, headers=auth)
     assert read.status_code == 200 and read.json()["client_name"] == "Desktop Agent"
     assert read.json()["registration_access_token"] == token
-    assert requests.get(uri, headers={"Authorization": "Bearer wrong"}).status_code == 401
-    other = register(live_server, MCP_CLIENT).json()
-    assert requests.get(other["registration_client_uri"], headers=auth).status_code == 401
+    assert site.get(uri, headers={"Authorization": "Bearer wrong"}).status_code == 401
+    other = register(site, MCP_CLIENT).json()
+    assert site.get(other["registration_client_uri"], headers=auth).status_code == 401
 
     update = {**MCP_CLIENT, "client_id": body["client_id"], "client_name": "Renamed Agent"}
-    changed = requests.put(uri, json=update, headers=auth)
+    changed = site.put(uri, json=update, headers=auth)
     assert changed.status_code == 200, changed.text
     assert changed.json()["client_name"] == "Renamed Agent"
-    bad = requests.put(uri, json={**update, "redirect_uris": ["javascript:x"]}, headers=auth)
+    bad = site.put(uri, json={**update, "redirect_uris": ["javascript:x"]}, headers=auth)
     assert bad.status_code == 400 and bad.json()["error"] == "invalid_redirect_uri"
-    assert requests.put(uri, json={**update, "client_id": "other"}, headers=auth).json()["error"] == "invalid_request"
-    assert requests.put(uri, json={**update, "token_endpoint_auth_method": "client_secret_basic"},
+    assert site.put(uri, json={**update, "client_id": "other"}, headers=auth).json()["error"] == "invalid_request"
+    assert site.put(uri, json={**update, "token_endpoint_auth_method": "client_secret_basic"},
                         headers=auth).json()["error"] == "invalid_client_metadata"
 
-    assert requests.delete(uri, headers=auth).status_code == 204
-    assert requests.get(uri, headers=auth).status_code == 401
+    assert site.delete(uri, headers=auth).status_code == 204
+    assert site.get(uri, headers=auth).status_code == 401
     assert client_count(app) == 1
 
 
-def test_operator_clients_cannot_be_managed_by_anyone(live_server, make):
+def test_operator_clients_cannot_be_managed_by_anyone(site, make):
     registered = make.client()
-    response = requests.get(f"{live_server}/oauth/register/{registered.client_id}", headers={"Authorization": "Bearer x"})
+    response = site.get(f"/oauth/register/{registered.client_id}", headers={"Authorization": "Bearer x"})
     assert response.status_code == 401
 
 
-def test_registered_clients_are_listed_and_removable_by_the_operator(live_server, runner, open_registration):
-    body = register(live_server, MCP_CLIENT).json()
+def test_registered_clients_are_listed_and_removable_by_the_operator(site, runner, open_registration):
+    body = register(site, MCP_CLIENT).json()
     listed = json.loads(runner.invoke(cli, ["clients", "list", "--json"]).output)
     assert [(c["client_id"], c["registered_via"]) for c in listed] == [(body["client_id"], "open")]
     assert runner.invoke(cli, ["clients", "delete", body["client_id"], "--yes"]).exit_code == 0
 
 
-def test_unused_open_registrations_are_purged(live_server, app, make, open_registration):
-    unused = register(live_server, MCP_CLIENT).json()["client_id"]
+def test_unused_open_registrations_are_purged(site, app, make, open_registration):
+    unused = register(site, MCP_CLIENT).json()["client_id"]
     make.user("alice@example.com")
-    used = register(live_server, MCP_CLIENT).json()["client_id"]
+    used = register(site, MCP_CLIENT).json()["client_id"]
     registered = RegisteredClient(used, None, REDIRECT)
     _, challenge = pkce_pair()
-    browser = signed_in(live_server, "alice@example.com")
+    browser = signed_in(site, "alice@example.com")
     assert browser.authorize(authorization_params(registered, challenge, scope="openid")).status_code == 302
     operator = make.client()
     with app.app_context():

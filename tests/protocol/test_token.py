@@ -21,6 +21,7 @@ from tests.flows import (
     pkce_pair,
     refresh,
 )
+from tests.site import Site
 
 EMAIL = "alice@example.com"
 OTHER_URI = "https://app.example.com/cb"
@@ -41,8 +42,8 @@ def machine(make):
     return make.machine(scope="api:read api:write")
 
 
-def post_token(base_url: str, data, auth=None, **kwargs) -> requests.Response:
-    return requests.post(f"{base_url}/oauth/token", data=data, auth=auth, allow_redirects=False, **kwargs)
+def post_token(site: Site, data, auth=None, **kwargs) -> requests.Response:
+    return site.post("/oauth/token", data=data, auth=auth, allow_redirects=False, **kwargs)
 
 
 def basic(client_id: str, secret: str) -> dict[str, str]:
@@ -53,9 +54,9 @@ def basic(client_id: str, secret: str) -> dict[str, str]:
 
 # --- the authorization code grant ---------------------------------------------------------------------------
 
-def test_code_exchange(live_server, rp, user):
-    code, verifier, _ = code_for(live_server, rp, EMAIL)
-    response = exchange_code(live_server, rp, code, verifier)
+def test_code_exchange(site, rp, user):
+    code, verifier, _ = code_for(site, rp, EMAIL)
+    response = exchange_code(site, rp, code, verifier)
     assert response.status_code == 200, response.text
     assert_no_store(response)
     body = response.json()
@@ -63,34 +64,34 @@ def test_code_exchange(live_server, rp, user):
     assert {"access_token", "refresh_token", "id_token", "scope"} <= body.keys()
 
 
-def test_code_exchange_with_client_secret_post(live_server, rp, user):
-    code, verifier, _ = code_for(live_server, rp, EMAIL)
+def test_code_exchange_with_client_secret_post(site, rp, user):
+    code, verifier, _ = code_for(site, rp, EMAIL)
     data = {"grant_type": "authorization_code", "code": code, "redirect_uri": rp.redirect_uri,
             "code_verifier": verifier, "client_id": rp.client_id, "client_secret": rp.client_secret}
-    assert post_token(live_server, data).status_code == 200
+    assert post_token(site, data).status_code == 200
 
 
-def test_code_replay_revokes_what_the_code_issued(live_server, rp, user):
+def test_code_replay_revokes_what_the_code_issued(site, rp, user):
     """RFC 6749 §4.1.2 / RFC 9700 §4.2.4: a second redemption fails and revokes the first one's tokens."""
-    code, verifier, _ = code_for(live_server, rp, EMAIL)
-    first = exchange_code(live_server, rp, code, verifier)
+    code, verifier, _ = code_for(site, rp, EMAIL)
+    first = exchange_code(site, rp, code, verifier)
     assert first.status_code == 200
     tokens = first.json()
-    assert introspect(live_server, rp, tokens["access_token"])["active"] is True
+    assert introspect(site, rp, tokens["access_token"])["active"] is True
 
-    assert_oauth_error(exchange_code(live_server, rp, code, verifier), "invalid_grant")
-    assert introspect(live_server, rp, tokens["access_token"]) == {"active": False}
-    assert introspect(live_server, rp, tokens["refresh_token"]) == {"active": False}
-    assert_oauth_error(refresh(live_server, rp, tokens["refresh_token"]), "invalid_grant")
+    assert_oauth_error(exchange_code(site, rp, code, verifier), "invalid_grant")
+    assert introspect(site, rp, tokens["access_token"]) == {"active": False}
+    assert introspect(site, rp, tokens["refresh_token"]) == {"active": False}
+    assert_oauth_error(refresh(site, rp, tokens["refresh_token"]), "invalid_grant")
 
 
-def test_code_replay_after_refresh_revokes_the_rotated_tokens_too(live_server, rp, user):
-    code, verifier, _ = code_for(live_server, rp, EMAIL)
-    tokens = exchange_code(live_server, rp, code, verifier).json()
-    rotated = refresh(live_server, rp, tokens["refresh_token"]).json()
-    assert_oauth_error(exchange_code(live_server, rp, code, verifier), "invalid_grant")
-    assert introspect(live_server, rp, rotated["access_token"]) == {"active": False}
-    assert_oauth_error(refresh(live_server, rp, rotated["refresh_token"]), "invalid_grant")
+def test_code_replay_after_refresh_revokes_the_rotated_tokens_too(site, rp, user):
+    code, verifier, _ = code_for(site, rp, EMAIL)
+    tokens = exchange_code(site, rp, code, verifier).json()
+    rotated = refresh(site, rp, tokens["refresh_token"]).json()
+    assert_oauth_error(exchange_code(site, rp, code, verifier), "invalid_grant")
+    assert introspect(site, rp, rotated["access_token"]) == {"active": False}
+    assert_oauth_error(refresh(site, rp, rotated["refresh_token"]), "invalid_grant")
 
 
 # Each row changes one thing about a valid exchange.
@@ -111,54 +112,54 @@ CODE_ERRORS = [
 
 
 @pytest.mark.parametrize(("changes", "error"), CODE_ERRORS)
-def test_code_exchange_errors(live_server, rp, user, changes, error):
-    code, verifier, _ = code_for(live_server, rp, EMAIL)
+def test_code_exchange_errors(site, rp, user, changes, error):
+    code, verifier, _ = code_for(site, rp, EMAIL)
     data = {"grant_type": "authorization_code", "code": code, "redirect_uri": rp.redirect_uri,
             "code_verifier": verifier}
     data.update(changes)
     data = {k: v for k, v in data.items() if v is not None}
-    assert_oauth_error(post_token(live_server, data, auth=(rp.client_id, rp.client_secret)), error)
+    assert_oauth_error(post_token(site, data, auth=(rp.client_id, rp.client_secret)), error)
 
 
-def test_verifier_equal_to_challenge_is_not_plain_pkce(live_server, rp, user):
+def test_verifier_equal_to_challenge_is_not_plain_pkce(site, rp, user):
     verifier, challenge = pkce_pair()
-    code, _, _ = code_for(live_server, rp, EMAIL, code_challenge=challenge)
-    assert_oauth_error(exchange_code(live_server, rp, code, challenge), "invalid_grant")
-    assert exchange_code(live_server, rp, code, verifier).status_code == 200  # the code survived the failed try
+    code, _, _ = code_for(site, rp, EMAIL, code_challenge=challenge)
+    assert_oauth_error(exchange_code(site, rp, code, challenge), "invalid_grant")
+    assert exchange_code(site, rp, code, verifier).status_code == 200  # the code survived the failed try
 
 
 @pytest.mark.parametrize("public", [False, True])
-def test_code_issued_to_another_client(live_server, make, rp, user, public):
-    code, verifier, _ = code_for(live_server, rp, EMAIL)
+def test_code_issued_to_another_client(site, make, rp, user, public):
+    code, verifier, _ = code_for(site, rp, EMAIL)
     other = make.client(public=public)
-    assert_oauth_error(exchange_code(live_server, other, code, verifier), "invalid_grant")
-    assert exchange_code(live_server, rp, code, verifier).status_code == 200
+    assert_oauth_error(exchange_code(site, other, code, verifier), "invalid_grant")
+    assert exchange_code(site, rp, code, verifier).status_code == 200
 
 
-def test_expired_code(live_server, make, rp, user):
-    code, verifier, _ = code_for(live_server, rp, EMAIL)
+def test_expired_code(site, make, rp, user):
+    code, verifier, _ = code_for(site, rp, EMAIL)
     assert make.update(AuthorizationCode, {"code_hash": digest(code)}, expires_at=int(time.time()) - 1) == 1
-    assert_oauth_error(exchange_code(live_server, rp, code, verifier), "invalid_grant")
+    assert_oauth_error(exchange_code(site, rp, code, verifier), "invalid_grant")
 
 
-def test_code_of_a_disabled_user(live_server, make, rp, user):
-    code, verifier, _ = code_for(live_server, rp, EMAIL)
+def test_code_of_a_disabled_user(site, make, rp, user):
+    code, verifier, _ = code_for(site, rp, EMAIL)
     make.update(User, {"id": user.id}, is_active=False)
-    assert_oauth_error(exchange_code(live_server, rp, code, verifier), "invalid_grant")
+    assert_oauth_error(exchange_code(site, rp, code, verifier), "invalid_grant")
 
 
-def test_public_client_code_flow(live_server, make, user):
+def test_public_client_code_flow(site, make, user):
     public = make.client(public=True)
-    code, verifier, _ = code_for(live_server, public, EMAIL)
-    response = exchange_code(live_server, public, code, verifier)  # client_id only, no secret
+    code, verifier, _ = code_for(site, public, EMAIL)
+    response = exchange_code(site, public, code, verifier)  # client_id only, no secret
     assert response.status_code == 200, response.text
     assert {"access_token", "refresh_token", "id_token"} <= response.json().keys()
 
 
-def test_public_client_still_needs_pkce_verifier(live_server, make, user):
+def test_public_client_still_needs_pkce_verifier(site, make, user):
     public = make.client(public=True)
-    code, _, _ = code_for(live_server, public, EMAIL)
-    assert_oauth_error(exchange_code(live_server, public, code, ""), "invalid_request")
+    code, _, _ = code_for(site, public, EMAIL)
+    assert_oauth_error(exchange_code(site, public, code, ""), "invalid_request")
 
 
 # --- grant_type ---------------------------------------------------------------------------------------------
@@ -178,9 +179,9 @@ def test_public_client_still_needs_pkce_verifier(live_server, make, user):
         ("", "invalid_request"),  # RFC 6749 §3.1: empty is omitted
     ],
 )
-def test_grant_type_errors(live_server, rp, grant_type, error):
+def test_grant_type_errors(site, rp, grant_type, error):
     data = {"code": "x"} if grant_type is None else {"grant_type": grant_type, "code": "x"}
-    assert_oauth_error(post_token(live_server, data, auth=(rp.client_id, rp.client_secret)), error)
+    assert_oauth_error(post_token(site, data, auth=(rp.client_id, rp.client_secret)), error)
 
 
 # --- client authentication (RFC 6749 §2.3, §5.2) -------------------------------------------------------------
@@ -213,54 +214,54 @@ CLIENT_AUTH_ERRORS = [
 
 
 @pytest.mark.parametrize(("request_for", "statuses"), CLIENT_AUTH_ERRORS)
-def test_client_authentication_errors(live_server, machine, request_for, statuses):
-    response = post_token(live_server, **{"data": cc(), **request_for(machine)})
+def test_client_authentication_errors(site, machine, request_for, statuses):
+    response = post_token(site, **{"data": cc(), **request_for(machine)})
     assert response.status_code in statuses
     assert_oauth_error(response, "invalid_client", response.status_code)
 
 
-def test_wrong_secret_for_code_exchange_keeps_the_code(live_server, rp, user):
-    code, verifier, _ = code_for(live_server, rp, EMAIL)
+def test_wrong_secret_for_code_exchange_keeps_the_code(site, rp, user):
+    code, verifier, _ = code_for(site, rp, EMAIL)
     data = {"grant_type": "authorization_code", "code": code, "redirect_uri": rp.redirect_uri,
             "code_verifier": verifier}
-    assert_oauth_error(post_token(live_server, data, auth=(rp.client_id, "wrong")), "invalid_client", 401)
-    assert_oauth_error(post_token(live_server, {**data, "client_id": rp.client_id}), "invalid_client", 401)
-    assert exchange_code(live_server, rp, code, verifier).status_code == 200
+    assert_oauth_error(post_token(site, data, auth=(rp.client_id, "wrong")), "invalid_client", 401)
+    assert_oauth_error(post_token(site, {**data, "client_id": rp.client_id}), "invalid_client", 401)
+    assert exchange_code(site, rp, code, verifier).status_code == 200
 
 
-def test_two_authentication_methods_are_refused(live_server, machine):
+def test_two_authentication_methods_are_refused(site, machine):
     data = cc(client_id=machine.client_id, client_secret=machine.client_secret)
-    response = post_token(live_server, data, auth=(machine.client_id, machine.client_secret))
+    response = post_token(site, data, auth=(machine.client_id, machine.client_secret))
     assert_oauth_error(response, "invalid_request")
 
 
 @pytest.mark.parametrize("secret", ["p@ss:w rd+%/é", "a+b", "100%", "colon:in:secret", "sp ace"])
-def test_basic_credentials_are_form_urlencoded(live_server, make, secret):
+def test_basic_credentials_are_form_urlencoded(site, make, secret):
     """RFC 6749 §2.3.1: client_id and secret are application/x-www-form-urlencoded inside Basic."""
     machine = make.machine()
     client_id = "app: 1+é/%"
     make.update(Client, {"client_id": machine.client_id}, client_id=client_id, client_secret_hash=digest(secret))
-    response = post_token(live_server, cc(scope="api:read"), headers=basic(client_id, secret))
+    response = post_token(site, cc(scope="api:read"), headers=basic(client_id, secret))
     assert response.status_code == 200, response.text
-    post = post_token(live_server, cc(client_id=client_id, client_secret=secret))
+    post = post_token(site, cc(client_id=client_id, client_secret=secret))
     assert post.status_code == 200, post.text
 
 
 # --- unauthorized_client and client_credentials scope ------------------------------------------------------
 
-def test_client_not_registered_for_client_credentials(live_server, rp):
-    assert_oauth_error(post_token(live_server, cc(), auth=(rp.client_id, rp.client_secret)), "unauthorized_client")
+def test_client_not_registered_for_client_credentials(site, rp):
+    assert_oauth_error(post_token(site, cc(), auth=(rp.client_id, rp.client_secret)), "unauthorized_client")
 
 
-def test_public_client_cannot_use_client_credentials(live_server, make):
+def test_public_client_cannot_use_client_credentials(site, make):
     public = make.client(public=True)
-    assert_oauth_error(post_token(live_server, cc(client_id=public.client_id)), "unauthorized_client")
+    assert_oauth_error(post_token(site, cc(client_id=public.client_id)), "unauthorized_client")
 
 
 @pytest.mark.parametrize("grant_type", ["authorization_code", "refresh_token"])
-def test_machine_cannot_use_user_grants(live_server, machine, grant_type):
+def test_machine_cannot_use_user_grants(site, machine, grant_type):
     data = {"grant_type": grant_type, "code": "x", "refresh_token": "x", "redirect_uri": "x", "code_verifier": "x"}
-    assert_oauth_error(post_token(live_server, data, auth=(machine.client_id, machine.client_secret)),
+    assert_oauth_error(post_token(site, data, auth=(machine.client_id, machine.client_secret)),
                        "unauthorized_client")
 
 
@@ -273,24 +274,24 @@ def test_machine_cannot_use_user_grants(live_server, machine, grant_type):
         ("api:write api:read", "api:write api:read"),
     ],
 )
-def test_client_credentials_scope(live_server, machine, scope, expected):
+def test_client_credentials_scope(site, machine, scope, expected):
     data = cc() if scope is None else cc(scope=scope)
-    response = post_token(live_server, data, auth=(machine.client_id, machine.client_secret))
+    response = post_token(site, data, auth=(machine.client_id, machine.client_secret))
     assert response.status_code == 200, response.text
     assert_no_store(response)
     body = response.json()
     assert body["scope"] == expected and "refresh_token" not in body
 
 
-def test_client_credentials_default_scope_leaves_out_oidc_scopes(live_server, make):
+def test_client_credentials_default_scope_leaves_out_oidc_scopes(site, make):
     machine = make.machine(scope="openid api:read")
-    response = post_token(live_server, cc(), auth=(machine.client_id, machine.client_secret))
+    response = post_token(site, cc(), auth=(machine.client_id, machine.client_secret))
     assert response.json()["scope"] == "api:read"
 
 
 @pytest.mark.parametrize("scope", ["api:admin", "api:read api:admin", "openid", "api:read \"x\"", "é"])
-def test_client_credentials_scope_not_allowed(live_server, machine, scope):
-    response = post_token(live_server, cc(scope=scope), auth=(machine.client_id, machine.client_secret))
+def test_client_credentials_scope_not_allowed(site, machine, scope):
+    response = post_token(site, cc(scope=scope), auth=(machine.client_id, machine.client_secret))
     assert_oauth_error(response, "invalid_scope")
 
 
@@ -298,18 +299,18 @@ def test_client_credentials_scope_not_allowed(live_server, machine, scope):
 
 @pytest.mark.parametrize("name", ["grant_type", "code", "code_verifier", "redirect_uri", "client_id",
                                   "client_secret", "scope", "refresh_token", "é"])
-def test_duplicate_parameter_is_invalid_request(live_server, machine, name):
+def test_duplicate_parameter_is_invalid_request(site, machine, name):
     data = [("grant_type", "client_credentials"), (name, "a"), (name, "a")]
     if name == "grant_type":
         data = data[:2]
-    response = post_token(live_server, data, auth=(machine.client_id, machine.client_secret))
+    response = post_token(site, data, auth=(machine.client_id, machine.client_secret))
     assert_oauth_error(response, "invalid_request")
 
 
 @pytest.mark.parametrize("query", [{"grant_type": "client_credentials"}, {"scope": "api:read"}, {"x": "1"}])
-def test_parameters_in_the_query_string_are_refused(live_server, machine, query):
+def test_parameters_in_the_query_string_are_refused(site, machine, query):
     """RFC 6749 §3.2: the token request is a POST with a form body."""
-    response = post_token(live_server, cc(), auth=(machine.client_id, machine.client_secret), params=query)
+    response = post_token(site, cc(), auth=(machine.client_id, machine.client_secret), params=query)
     assert_oauth_error(response, "invalid_request")
 
 
@@ -325,8 +326,8 @@ def test_parameters_in_the_query_string_are_refused(live_server, machine, query)
         pytest.param({"data": {"grant_type": "client_credentials", "scope": "a" * 5000}}, id="long-value"),
     ],
 )
-def test_malformed_requests_get_json_errors(live_server, machine, kwargs):
-    response = requests.post(f"{live_server}/oauth/token", auth=(machine.client_id, machine.client_secret), **kwargs)
+def test_malformed_requests_get_json_errors(site, machine, kwargs):
+    response = site.post("/oauth/token", auth=(machine.client_id, machine.client_secret), **kwargs)
     assert 400 <= response.status_code < 500, response.text
     assert_oauth_error(response, response.json()["error"], response.status_code)
 
@@ -336,6 +337,6 @@ def test_malformed_requests_get_json_errors(live_server, machine, kwargs):
     [("GET", {"params": {"grant_type": "client_credentials"}}, 405),
      ("POST", {"data": {"grant_type": "client_credentials", "scope": "a " * 40_000}}, 413)],
 )
-def test_wrong_method_or_huge_body_gets_json_error(live_server, method, kwargs, status):
-    response = requests.request(method, f"{live_server}/oauth/token", **kwargs)
+def test_wrong_method_or_huge_body_gets_json_error(site, method, kwargs, status):
+    response = site.request(method, "/oauth/token", **kwargs)
     assert_oauth_error(response, "invalid_request", status)

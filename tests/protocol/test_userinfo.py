@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import jwt
 import pytest
-import requests
 
 from app.models import User
 from app.oauth.signing import keyring
@@ -25,8 +24,8 @@ def rp(make) -> RegisteredClient:
 
 
 @pytest.fixture
-def tokens(live_server, alice, rp) -> dict:
-    return tokens_for(live_server, rp, "alice@example.com")
+def tokens(site, alice, rp) -> dict:
+    return tokens_for(site, rp, "alice@example.com")
 
 
 # RFC 6750 §2.1 in a GET or a POST, and §2.2 (the form body; pyoidc's default).
@@ -34,8 +33,8 @@ TRANSPORTS = ["GET", "POST", "POST body"]
 
 
 @pytest.mark.parametrize("method", TRANSPORTS)
-def test_claims_of_the_signed_in_user(live_server, alice, tokens, method):
-    response = userinfo(live_server, tokens["access_token"], method)
+def test_claims_of_the_signed_in_user(site, alice, tokens, method):
+    response = userinfo(site, tokens["access_token"], method)
 
     assert response.status_code == 200
     assert response.headers["Cache-Control"] == "no-store"
@@ -54,25 +53,25 @@ def test_claims_of_the_signed_in_user(live_server, alice, tokens, method):
         ("openid api:read", {"sub"}),
     ],
 )
-def test_claims_follow_the_granted_scope(live_server, alice, rp, scope, claims):
-    token = tokens_for(live_server, rp, "alice@example.com", scope=scope)["access_token"]
-    body = userinfo(live_server, token).json()
+def test_claims_follow_the_granted_scope(site, alice, rp, scope, claims):
+    token = tokens_for(site, rp, "alice@example.com", scope=scope)["access_token"]
+    body = userinfo(site, token).json()
     assert body.keys() == claims
     assert body["sub"] == alice.sub
 
 
-def test_a_request_without_credentials_gets_a_bare_challenge(live_server):
+def test_a_request_without_credentials_gets_a_bare_challenge(site):
     """RFC 6750 §3.1: no error code in the challenge when the request carried no authentication; the body has
     the JSON shape of every OAuth error, as at the admin API."""
-    response = requests.get(f"{live_server}/oauth/userinfo")
+    response = site.get("/oauth/userinfo")
     assert_oauth_error(response, "invalid_token", 401)
     assert response.headers["WWW-Authenticate"] == "Bearer"
     assert response.json() == {"error": "invalid_token", "error_description": "a Bearer access token is required"}
 
 
 @pytest.mark.parametrize("authorization", ["Basic YTpi", "Bearer", "Bearer   ", "Digest x", "DPoP abc"])
-def test_no_bearer_credentials_is_a_bare_challenge(live_server, authorization):
-    response = requests.get(f"{live_server}/oauth/userinfo", headers={"Authorization": authorization})
+def test_no_bearer_credentials_is_a_bare_challenge(site, authorization):
+    response = site.get("/oauth/userinfo", headers={"Authorization": authorization})
     assert (response.status_code, response.headers["WWW-Authenticate"]) == (401, "Bearer")
 
 
@@ -94,8 +93,8 @@ def test_no_bearer_credentials_is_a_bare_challenge(live_server, authorization):
     ],
     ids=["header and body", "repeated", "json body", "multipart body", "query string"],
 )
-def test_the_token_in_the_body_is_refused_where_rfc_6750_forbids_it(live_server, tokens, request_for, status, error):
-    response = requests.post(f"{live_server}/oauth/userinfo", **request_for(tokens["access_token"]))
+def test_the_token_in_the_body_is_refused_where_rfc_6750_forbids_it(site, tokens, request_for, status, error):
+    response = site.post("/oauth/userinfo", **request_for(tokens["access_token"]))
     assert response.status_code == status
     if error is None:
         assert response.headers["WWW-Authenticate"] == "Bearer"  # no credentials seen: a bare challenge
@@ -104,27 +103,27 @@ def test_the_token_in_the_body_is_refused_where_rfc_6750_forbids_it(live_server,
         assert response.headers["WWW-Authenticate"].startswith(f'Bearer error="{error}"')
 
 
-def test_a_get_with_the_token_in_the_query_is_not_read(live_server, tokens):
-    response = requests.get(f"{live_server}/oauth/userinfo", params={"access_token": tokens["access_token"]})
+def test_a_get_with_the_token_in_the_query_is_not_read(site, tokens):
+    response = site.get("/oauth/userinfo", params={"access_token": tokens["access_token"]})
     assert (response.status_code, response.headers["WWW-Authenticate"]) == (401, "Bearer")
 
 
-def test_a_client_credentials_token_has_no_user(live_server, make):
+def test_a_client_credentials_token_has_no_user(site, make):
     machine = make.machine(scope="openid api:read")
     for scope in ("api:read", "openid"):
-        token = requests.post(
-            f"{live_server}/oauth/token", data={"grant_type": "client_credentials", "scope": scope},
+        token = site.post(
+            "/oauth/token", data={"grant_type": "client_credentials", "scope": scope},
             auth=(machine.client_id, machine.client_secret),
         ).json()["access_token"]
-        response = userinfo(live_server, token)
+        response = userinfo(site, token)
         assert_oauth_error(response, "invalid_token", 401)
 
 
-def test_a_token_without_openid_is_insufficient_scope(live_server, make, rp, tokens):
+def test_a_token_without_openid_is_insufficient_scope(site, make, rp, tokens):
     claims = jwt.decode(tokens["access_token"], options={"verify_signature": False})
     token = make.jwt({**claims, "scope": "profile email", "jti": "no-openid"})
 
-    response = userinfo(live_server, token)
+    response = userinfo(site, token)
 
     assert_oauth_error(response, "insufficient_scope", 403)
     assert 'scope="openid"' in response.headers["WWW-Authenticate"]
@@ -141,8 +140,8 @@ def test_a_token_without_openid_is_insufficient_scope(live_server, make, rp, tok
         {"Authorization": "Bearer \u00e9t\u00e9".encode().decode("latin-1")},
     ],
 )
-def test_hostile_headers_never_cause_a_server_error(live_server, headers):
-    response = requests.get(f"{live_server}/oauth/userinfo", headers=headers)
+def test_hostile_headers_never_cause_a_server_error(site, headers):
+    response = site.get("/oauth/userinfo", headers=headers)
     assert response.status_code == 401
 
 
@@ -154,38 +153,38 @@ def verified(app, token: str, audience: str) -> dict:
     return jwt.decode(token, key, algorithms=["RS256"], audience=audience, issuer=issuer)
 
 
-def test_a_token_minted_for_a_resource_server_is_refused(live_server, app, make, alice):
+def test_a_token_minted_for_a_resource_server_is_refused(site, app, make, alice):
     """RFC 8707: the billing service receives tokens for itself; it cannot read the person's profile with them."""
     make.resource(BILLING, scope="invoices:read")
     rp = make.client(scope="openid profile offline_access invoices:read", resources=[BILLING])
-    tokens = tokens_for(live_server, rp, "alice@example.com", scope="openid profile invoices:read", resource=BILLING)
+    tokens = tokens_for(site, rp, "alice@example.com", scope="openid profile invoices:read", resource=BILLING)
     assert verified(app, tokens["access_token"], BILLING)["aud"] == BILLING
 
-    response = userinfo(live_server, tokens["access_token"])
+    response = userinfo(site, tokens["access_token"])
 
     assert_oauth_error(response, "invalid_token", 401)
 
 
 @pytest.mark.parametrize("configured", ["client audience", "default audience"])
-def test_a_token_obtained_without_resource_works_whatever_the_audience(live_server, app, make, alice, monkeypatch,
+def test_a_token_obtained_without_resource_works_whatever_the_audience(site, app, make, alice, monkeypatch,
                                                                       configured):
     if configured == "client audience":
         rp = make.client(audience=BILLING)
     else:
         monkeypatch.setitem(app.config, "DEFAULT_AUDIENCE", BILLING)
         rp = make.client()
-    token = tokens_for(live_server, rp, "alice@example.com")["access_token"]
+    token = tokens_for(site, rp, "alice@example.com")["access_token"]
 
-    assert userinfo(live_server, token).status_code == 200
+    assert userinfo(site, token).status_code == 200
     # RFC 7519 §4.1.3: an array of both audiences, which an offline verifier of either accepts.
-    assert verified(app, token, BILLING)["aud"] == [BILLING, live_server]
-    assert verified(app, token, live_server)["aud"] == [BILLING, live_server]
+    assert verified(app, token, BILLING)["aud"] == [BILLING, site.base_url]
+    assert verified(app, token, site.base_url)["aud"] == [BILLING, site.base_url]
 
 
-def test_only_a_token_that_may_call_userinfo_also_names_the_issuer(live_server, app, make, alice):
+def test_only_a_token_that_may_call_userinfo_also_names_the_issuer(site, app, make, alice):
     """Without openid the token cannot call userinfo: it keeps the single audience verifiers expect."""
     machine = make.machine(audience=BILLING)
-    assert verified(app, client_credentials(live_server, machine).json()["access_token"], BILLING)["aud"] == BILLING
+    assert verified(app, client_credentials(site, machine).json()["access_token"], BILLING)["aud"] == BILLING
     rp = make.client(audience=BILLING, scope="profile email offline_access")
-    token = tokens_for(live_server, rp, "alice@example.com", scope="profile email")["access_token"]
+    token = tokens_for(site, rp, "alice@example.com", scope="profile email")["access_token"]
     assert verified(app, token, BILLING)["aud"] == BILLING
