@@ -12,12 +12,14 @@ from flask import Flask
 from app.scopes import ADMIN_SCOPE
 from tests.factories import Factories, RegisteredClient
 from tests.flows import client_credentials
+from tests.site import Site, as_site
 
 ADMIN_EMAIL = "root@example.com"
 
 
-def admin_token(base_url: str, key: RegisteredClient) -> str:
-    response = client_credentials(base_url, key, resource=f"{base_url}/admin/api", scope=ADMIN_SCOPE)
+def admin_token(site: Site | str, key: RegisteredClient) -> str:
+    site = as_site(site)
+    response = client_credentials(site, key, resource=f"{site.base_url}/admin/api", scope=ADMIN_SCOPE)
     assert response.status_code == 200, response.text
     return response.json()["access_token"]
 
@@ -36,12 +38,12 @@ def admin_headers(app: Flask, make: Factories, name: str) -> dict[str, str]:
 class AdminApi:
     """requests against /admin/api with a Bearer token."""
 
-    base_url: str
+    site: Site
     token: str
 
     def call(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         headers = {"Authorization": f"Bearer {self.token}", **kwargs.pop("headers", {})}
-        return requests.request(method, f"{self.base_url}/admin/api{path}", headers=headers, timeout=30, **kwargs)
+        return self.site.request(method, f"/admin/api{path}", headers=headers, timeout=30, **kwargs)
 
     def get(self, path: str, **kwargs: Any) -> requests.Response:
         return self.call("GET", path, **kwargs)
@@ -87,5 +89,5 @@ def admin_key(make, admin) -> RegisteredClient:
 
 
 @pytest.fixture
-def api(live_server, admin_key) -> AdminApi:
-    return AdminApi(live_server, admin_token(live_server, admin_key))
+def api(site, admin_key) -> AdminApi:
+    return AdminApi(site, admin_token(site, admin_key))

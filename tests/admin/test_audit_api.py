@@ -6,7 +6,6 @@ import json
 import re
 
 import pytest
-import requests
 
 from app.cli import cli
 from app.extensions import db
@@ -104,8 +103,8 @@ def test_bad_parameters_are_refused_naming_the_field(api, params, field):
     refused(api.get("/audit-events", params=params), 400, "invalid_request", field)
 
 
-def test_only_administrators_read_the_trail(live_server, api, make, trail):
-    assert requests.get(f"{live_server}/admin/api/audit-events", timeout=30).status_code == 401
+def test_only_administrators_read_the_trail(site, api, make, trail):
+    assert site.get("/admin/api/audit-events", timeout=30).status_code == 401
     make.update(User, {"email": ADMIN_EMAIL}, roles=[])  # the token's subject is no longer an administrator
     body = refused(api.get("/audit-events"), 403, "insufficient_scope")
     assert "administrator" in body["error_description"]

@@ -16,25 +16,25 @@ from tests.flows import Browser, authorization_params, introspect, is_consent_pa
 
 
 @pytest.fixture
-def apps(live_server, make):
+def apps(site, make):
     """Alice and Bob, each connected to two apps: the apps, and the tokens by (person, client_id)."""
     make.user("alice@example.com")
     make.user("bob@example.com")
     first, second = make.client(), make.client()
-    tokens = {(who, app.client_id): tokens_for(live_server, app, f"{who}@example.com")
+    tokens = {(who, app.client_id): tokens_for(site, app, f"{who}@example.com")
               for who in ("alice", "bob") for app in (first, second)}
     return first, second, tokens
 
 
-def live(base_url, app, tokens) -> tuple[bool, bool]:
+def live(site, app, tokens) -> tuple[bool, bool]:
     """(the refresh token still works, the access token is still active)."""
-    return (refresh(base_url, app, tokens["refresh_token"]).status_code == 200,
-            introspect(base_url, app, tokens["access_token"])["active"])
+    return (refresh(site, app, tokens["refresh_token"]).status_code == 200,
+            introspect(site, app, tokens["access_token"])["active"])
 
 
-def test_deny_withdraws_the_consent_and_revokes_the_apps_tokens(live_server, make, apps):
+def test_deny_withdraws_the_consent_and_revokes_the_apps_tokens(site, make, apps):
     first, second, tokens = apps
-    browser = Browser(live_server)
+    browser = Browser(site)
     browser.login("alice@example.com")
     _, challenge = pkce_pair()
     denied = browser.authorize(authorization_params(first, challenge, prompt="consent"), decision="deny")
@@ -42,12 +42,12 @@ def test_deny_withdraws_the_consent_and_revokes_the_apps_tokens(live_server, mak
 
     asked = browser.authorize(authorization_params(first, challenge), decision=None)
     assert asked.status_code == 200 and is_consent_page(asked.text)  # no remembered consent answers for her
-    assert live(live_server, first, tokens[("alice", first.client_id)]) == (False, False)
-    assert live(live_server, second, tokens[("alice", second.client_id)]) == (True, True)
-    assert live(live_server, first, tokens[("bob", first.client_id)]) == (True, True)
+    assert live(site, first, tokens[("alice", first.client_id)]) == (False, False)
+    assert live(site, second, tokens[("alice", second.client_id)]) == (True, True)
+    assert live(site, first, tokens[("bob", first.client_id)]) == (True, True)
 
 
-def test_the_admin_api_lists_and_revokes_consents(live_server, api, make, apps, app):
+def test_the_admin_api_lists_and_revokes_consents(site, api, make, apps, app):
     first, second, tokens = apps
     alice = ok(api.get("/users", params={"q": "alice@example.com"}))["items"][0]
 
@@ -59,9 +59,9 @@ def test_the_admin_api_lists_and_revokes_consents(live_server, api, make, apps, 
     assert ok(api.get("/consents", params={"user": "00000000-0000-4000-8000-000000000000"}))["items"] == []
 
     assert ok(api.delete(f"/users/{alice['sub']}/consents/{first.client_id}"), 204) is None
-    assert live(live_server, first, tokens[("alice", first.client_id)]) == (False, False)
-    assert live(live_server, second, tokens[("alice", second.client_id)]) == (True, True)
-    assert live(live_server, first, tokens[("bob", first.client_id)]) == (True, True)
+    assert live(site, first, tokens[("alice", first.client_id)]) == (False, False)
+    assert live(site, second, tokens[("alice", second.client_id)]) == (True, True)
+    assert live(site, first, tokens[("bob", first.client_id)]) == (True, True)
     assert [c["client_id"] for c in ok(api.get("/consents", params={"user": alice["sub"]}))["items"]] == [
         second.client_id]
     with app.app_context():
@@ -78,14 +78,14 @@ def test_the_admin_api_lists_and_revokes_consents(live_server, api, make, apps, 
         ("/users/{alice}/consents/no-such-client", 404, "not_found"),
     ],
 )
-def test_revoking_what_does_not_exist(live_server, api, apps, path, status, error):
+def test_revoking_what_does_not_exist(site, api, apps, path, status, error):
     first, _, _ = apps
     alice = ok(api.get("/users", params={"q": "alice@example.com"}))["items"][0]["sub"]
     api.delete(f"/users/{alice}/consents/{first.client_id}")
     refused(api.delete(path.format(alice=alice, first=first.client_id)), status, error)
 
 
-def test_the_cli_lists_and_revokes_consents(live_server, runner, apps):
+def test_the_cli_lists_and_revokes_consents(site, runner, apps):
     first, second, tokens = apps
     listed = runner.invoke(cli, ["consents", "list", "--user", "alice@example.com"])
     assert listed.exit_code == 0, listed.output
@@ -95,8 +95,8 @@ def test_the_cli_lists_and_revokes_consents(live_server, runner, apps):
     revoked = runner.invoke(cli, ["consents", "revoke", "alice@example.com", first.client_id, "--json"])
     assert revoked.exit_code == 0, revoked.output
     assert json.loads(revoked.stdout)["revoked"] is True
-    assert live(live_server, first, tokens[("alice", first.client_id)]) == (False, False)
-    assert live(live_server, first, tokens[("bob", first.client_id)]) == (True, True)
+    assert live(site, first, tokens[("alice", first.client_id)]) == (False, False)
+    assert live(site, first, tokens[("bob", first.client_id)]) == (True, True)
 
     remaining = json.loads(runner.invoke(cli, ["consents", "list", "--client", first.client_id, "--json"]).stdout)
     assert [c["client_id"] for c in remaining] == [first.client_id] and len(remaining) == 1  # Bob's

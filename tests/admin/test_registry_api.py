@@ -17,7 +17,7 @@ API = "https://api.example.com"
 
 # --- clients ----------------------------------------------------------------------------------------------------
 
-def test_register_a_confidential_client_and_use_it(api, live_server, make):
+def test_register_a_confidential_client_and_use_it(api, site, make):
     make.user("u@example.com")
     response = api.post("/clients", json={
         "name": "Web app", "redirect_uris": ["https://app.example.com/cb"],
@@ -30,7 +30,7 @@ def test_register_a_confidential_client_and_use_it(api, live_server, make):
     listed = ok(api.get(f"/clients/{created['client_id']}"))
     assert "client_secret" not in listed and listed["post_logout_redirect_uris"] == ["https://app.example.com/"]
     client = RegisteredClient(created["client_id"], created["client_secret"], "https://app.example.com/cb")
-    assert "access_token" in tokens_for(live_server, client, "u@example.com", scope="openid profile")
+    assert "access_token" in tokens_for(site, client, "u@example.com", scope="openid profile")
 
 
 def test_register_a_public_client(api):
@@ -40,26 +40,26 @@ def test_register_a_public_client(api):
     refused(api.post(f"/clients/{created['client_id']}/secret"), 400, "invalid_request")
 
 
-def test_update_rotate_and_delete_a_client(api, live_server, make):
+def test_update_rotate_and_delete_a_client(api, site, make):
     make.resource(API, scope="api:read")
     created = ok(api.post("/clients", json={"name": "Worker", "grant_types": ["client_credentials"],
                                             "scope": "api:read"}), 201)
     old = RegisteredClient(created["client_id"], created["client_secret"], "")
-    assert_oauth_error(client_credentials(live_server, old, resource=API), "invalid_target")
+    assert_oauth_error(client_credentials(site, old, resource=API), "invalid_target")
 
     updated = ok(api.patch(f"/clients/{old.client_id}", json={"resources": [API], "name": "Billing worker"}))
     assert (updated["resources"], updated["name"]) == ([API], "Billing worker")
-    assert client_credentials(live_server, old, resource=API).status_code == 200
+    assert client_credentials(site, old, resource=API).status_code == 200
 
     rotated = ok(api.post(f"/clients/{old.client_id}/secret"))
     assert rotated["client_id"] == old.client_id and rotated["client_secret"] != old.client_secret
-    assert_oauth_error(client_credentials(live_server, old), "invalid_client", 401)
+    assert_oauth_error(client_credentials(site, old), "invalid_client", 401)
     new = RegisteredClient(old.client_id, rotated["client_secret"], "")
-    assert client_credentials(live_server, new).status_code == 200
+    assert client_credentials(site, new).status_code == 200
 
     assert api.delete(f"/clients/{old.client_id}").status_code == 204
     refused(api.get(f"/clients/{old.client_id}"), 404, "not_found")
-    assert_oauth_error(client_credentials(live_server, new), "invalid_client", 401)
+    assert_oauth_error(client_credentials(site, new), "invalid_client", 401)
 
 
 @pytest.mark.parametrize(("body", "field"), [
@@ -84,8 +84,8 @@ def test_client_validation_names_the_field(api, make, body, field):
     refused(api.post("/clients", json=body), 400, "invalid_request", field)
 
 
-def test_the_admin_api_is_served_by_no_client(api, live_server):
-    body = {"name": "x", "grant_types": ["client_credentials"], "introspect_resources": [f"{live_server}/admin/api"]}
+def test_the_admin_api_is_served_by_no_client(api, site):
+    body = {"name": "x", "grant_types": ["client_credentials"], "introspect_resources": [f"{site.base_url}/admin/api"]}
     refused(api.post("/clients", json=body), 400, "invalid_request", "introspect_resources")
 
 
@@ -99,7 +99,7 @@ def test_client_pages(api, make):
 
 # --- resources --------------------------------------------------------------------------------------------------
 
-def test_resource_lifecycle(api, live_server, make):
+def test_resource_lifecycle(api, site, make):
     response = api.post("/resources", json={"identifier": API, "name": "Billing", "scope": "invoices:read"})
     created = ok(response, 201)
     assert response.headers["Location"] == f"/admin/api/resources/{created['id']}"
@@ -109,10 +109,10 @@ def test_resource_lifecycle(api, live_server, make):
     refused(api.patch(f"/resources/{created['id']}", json={"identifier": "https://x.example.com"}), 400,
             "invalid_request", "identifier")
     machine = make.machine(scope="invoices:write", resources=[API])
-    assert client_credentials(live_server, machine, resource=API).status_code == 200
+    assert client_credentials(site, machine, resource=API).status_code == 200
     assert api.delete(f"/resources/{created['id']}").status_code == 204
     refused(api.get(f"/resources/{created['id']}"), 404, "not_found")
-    assert_oauth_error(client_credentials(live_server, machine, resource=API), "invalid_target")
+    assert_oauth_error(client_credentials(site, machine, resource=API), "invalid_target")
 
 
 @pytest.mark.parametrize(("body", "status", "field"), [
@@ -128,13 +128,13 @@ def test_resource_validation(api, make, body, status, field):
     refused(api.post("/resources", json=body), status, "conflict" if status == 409 else "invalid_request", field)
 
 
-def test_the_admin_api_identifier_is_taken(api, live_server):
-    refused(api.post("/resources", json={"identifier": f"{live_server}/admin/api", "name": "x"}), 409, "conflict")
+def test_the_admin_api_identifier_is_taken(api, site):
+    refused(api.post("/resources", json={"identifier": f"{site.base_url}/admin/api", "name": "x"}), 409, "conflict")
 
 
 # --- API keys -----------------------------------------------------------------------------------------------------
 
-def test_api_key_lifecycle(api, app, live_server, make, admin):
+def test_api_key_lifecycle(api, app, site, make, admin):
     user = make.user("k@example.com", scope="api:read api:write")
     response = api.post("/api-keys", json={"owner": user.sub, "name": "deploy", "scope": "api:read",
                                            "expires_at": int(time.time()) + 3600})
@@ -143,7 +143,7 @@ def test_api_key_lifecycle(api, app, live_server, make, admin):
     shown = ok(api.get(f"/api-keys/{issued['key_id']}"))
     assert "key" not in shown and shown["prefix"] == f"ost_{issued['key_id']}_"
     key = RegisteredClient(issued["key_id"], issued["key"], "")
-    assert client_credentials(live_server, key).status_code == 200
+    assert client_credentials(site, key).status_code == 200
     assert ok(api.get(f"/api-keys/{issued['key_id']}"))["last_used_at"] is not None
 
     assert [k["key_id"] for k in ok(api.get("/api-keys", params={"owner": user.sub}))["items"]] == [issued["key_id"]]
@@ -151,7 +151,7 @@ def test_api_key_lifecycle(api, app, live_server, make, admin):
 
     revoked = ok(api.post(f"/api-keys/{issued['key_id']}/revoke"))
     assert revoked["revoked_at"] is not None
-    assert_oauth_error(client_credentials(live_server, key), "invalid_client", 401)
+    assert_oauth_error(client_credentials(site, key), "invalid_client", 401)
     assert ok(api.post(f"/api-keys/{issued['key_id']}/revoke"))["revoked_at"] == revoked["revoked_at"]
     with app.app_context():
         events = [e.event for e in db.session.query(AuditEvent).filter_by(client_id=issued["key_id"])
@@ -180,13 +180,13 @@ def test_unknown_keys(api):
 
 # --- service accounts ----------------------------------------------------------------------------------------------
 
-def test_service_account_lifecycle(api, live_server):
+def test_service_account_lifecycle(api, site):
     created = ok(api.post("/service-accounts", json={"name": "billing-sync", "scope": "invoices:read"}), 201)
     assert (created["name"], created["allowed_scope"]) == ("billing-sync", "invoices:read")
     assert ok(api.get("/service-accounts"))["items"] == [created]
     issued = ok(api.post("/api-keys", json={"owner": created["sub"], "name": "sync", "scope": "invoices:read"}), 201)
     key = RegisteredClient(issued["key_id"], issued["key"], "")
-    assert client_credentials(live_server, key).status_code == 200
+    assert client_credentials(site, key).status_code == 200
 
     updated = ok(api.patch(f"/service-accounts/{created['sub']}", json={"scope": "", "roles": ["admin"]}))
     assert updated["allowed_scope"] == "ostiary:admin"
@@ -195,7 +195,7 @@ def test_service_account_lifecycle(api, live_server):
     assert api.delete(f"/service-accounts/{created['sub']}").status_code == 204
     refused(api.get(f"/service-accounts/{created['sub']}"), 404, "not_found")
     refused(api.get(f"/api-keys/{issued['key_id']}"), 404, "not_found")
-    assert_oauth_error(client_credentials(live_server, key), "invalid_client", 401)
+    assert_oauth_error(client_credentials(site, key), "invalid_client", 401)
 
 
 def test_users_are_not_service_accounts(api, admin):

@@ -18,7 +18,7 @@ def create(api, email: str, **fields) -> dict:
     return ok(api.post("/users", json={"email": email, **fields}), 201)
 
 
-def test_create_and_get(api, live_server):
+def test_create_and_get(api, site):
     response = api.post("/users", json={"email": "Ann@Example.com", "password": PASSWORD, "name": "Ann",
                                         "username": "ann", "roles": ["support"], "scope": "api:read"})
     created = ok(response, 201)
@@ -29,7 +29,7 @@ def test_create_and_get(api, live_server):
         "is_active": True, "is_admin": False}
     assert "password" not in created and "password_hash" not in created
     assert ok(api.get(f"/users/{created['sub']}")) == created
-    assert Browser(live_server).login("ann", PASSWORD).status_code == 302
+    assert Browser(site).login("ann", PASSWORD).status_code == 302
 
 
 def test_pagination_and_search(api):
@@ -64,48 +64,48 @@ def test_update_profile_and_roles(api):
     assert (changed["email"], changed["email_verified"]) == ("bo2@example.com", False)
 
 
-def test_disabling_ends_sessions_and_refresh_tokens_at_once(api, app, live_server, make):
+def test_disabling_ends_sessions_and_refresh_tokens_at_once(api, app, site, make):
     make.user("cy@example.com")
     rp = make.client()
-    browser = signed_in(live_server, "cy@example.com")
-    tokens = tokens_for(live_server, rp, "cy@example.com")
+    browser = signed_in(site, "cy@example.com")
+    tokens = tokens_for(site, rp, "cy@example.com")
     sub = ok(api.get("/users", params={"q": "cy@"}))["items"][0]["sub"]
 
     disabled = ok(api.post(f"/users/{sub}/disable"))
     assert disabled["is_active"] is False
-    assert "signed-in-as" not in browser.session.get(f"{live_server}/").text
-    assert_oauth_error(refresh(live_server, rp, tokens["refresh_token"]), "invalid_grant")
-    assert introspect(live_server, rp, tokens["access_token"])["active"] is False
-    assert Browser(live_server).login("cy@example.com").status_code == 401
+    assert "signed-in-as" not in browser.session.get(f"{site.base_url}/").text
+    assert_oauth_error(refresh(site, rp, tokens["refresh_token"]), "invalid_grant")
+    assert introspect(site, rp, tokens["access_token"])["active"] is False
+    assert Browser(site).login("cy@example.com").status_code == 401
     with app.app_context():
         assert db.session.query(LoginSession).filter(LoginSession.revoked_at.is_(None)).count() == 0
         assert db.session.query(RefreshToken).filter(RefreshToken.revoked_at.is_(None)).count() == 0
 
     assert ok(api.post(f"/users/{sub}/enable"))["is_active"] is True
-    assert Browser(live_server).login("cy@example.com").status_code == 302
+    assert Browser(site).login("cy@example.com").status_code == 302
 
 
-def test_set_password(api, live_server):
+def test_set_password(api, site):
     user = create(api, "di@example.com", password=PASSWORD)
-    browser = Browser(live_server)
+    browser = Browser(site)
     assert browser.login("di@example.com", PASSWORD).status_code == 302
     assert api.put(f"/users/{user['sub']}/password", json={"password": "another good password"}).status_code == 204
-    assert "signed-in-as" not in browser.session.get(f"{live_server}/").text  # its session ended
-    assert Browser(live_server).login("di@example.com", PASSWORD).status_code == 401
-    assert Browser(live_server).login("di@example.com", "another good password").status_code == 302
+    assert "signed-in-as" not in browser.session.get(f"{site.base_url}/").text  # its session ended
+    assert Browser(site).login("di@example.com", PASSWORD).status_code == 401
+    assert Browser(site).login("di@example.com", "another good password").status_code == 302
     refused(api.put(f"/users/{user['sub']}/password", json={"password": "short"}), 400, "invalid_request", "password")
 
 
-def test_delete(api, live_server, make):
+def test_delete(api, site, make):
     make.user("ed@example.com")
     rp = make.client()
-    tokens = tokens_for(live_server, rp, "ed@example.com")
+    tokens = tokens_for(site, rp, "ed@example.com")
     sub = ok(api.get("/users", params={"q": "ed@"}))["items"][0]["sub"]
     assert api.delete(f"/users/{sub}").status_code == 204
     refused(api.get(f"/users/{sub}"), 404, "not_found")
     refused(api.delete(f"/users/{sub}"), 404, "not_found")
-    assert_oauth_error(refresh(live_server, rp, tokens["refresh_token"]), "invalid_grant")
-    assert introspect(live_server, rp, tokens["access_token"])["active"] is False
+    assert_oauth_error(refresh(site, rp, tokens["refresh_token"]), "invalid_grant")
+    assert introspect(site, rp, tokens["access_token"])["active"] is False
 
 
 def test_an_admin_cannot_lock_themselves_out(api, admin):
