@@ -43,13 +43,13 @@ def stored_events(app) -> list[AuditEvent]:
         return events
 
 
-def test_security_events_are_audited_and_no_secret_is_ever_written(live_server, app, make, logs):
+def test_security_events_are_audited_and_no_secret_is_ever_written(site, app, make, logs):
     user = make.user("audited@example.com")
     registered = make.client(post_logout_redirect_uris=["https://app.example.com/bye"])
     machine = make.machine()
     secrets: list[str] = [DEFAULT_PASSWORD, *WRONG_PASSWORDS, registered.client_secret, machine.client_secret]
 
-    browser = Browser(live_server)
+    browser = Browser(site)
     assert browser.login("audited@example.com", WRONG_PASSWORDS[0]).status_code == 401
     assert browser.login("nobody@example.com", WRONG_PASSWORDS[1]).status_code == 401
     assert browser.login("audited@example.com").status_code == 302
@@ -60,42 +60,42 @@ def test_security_events_are_audited_and_no_secret_is_ever_written(live_server, 
     assert query_of(denied.headers["Location"])["error"] == "access_denied"
     granted = browser.authorize(authorization_params(registered, challenge))
     code = query_of(granted.headers["Location"])["code"]
-    tokens = exchange_code(live_server, registered, code, verifier).json()
-    rotated = refresh(live_server, registered, tokens["refresh_token"]).json()
+    tokens = exchange_code(site, registered, code, verifier).json()
+    rotated = refresh(site, registered, tokens["refresh_token"]).json()
     make.rotated_long_ago(tokens["refresh_token"])  # past the retry grace window
-    assert_oauth_error(refresh(live_server, registered, tokens["refresh_token"]), "invalid_grant")  # reuse
+    assert_oauth_error(refresh(site, registered, tokens["refresh_token"]), "invalid_grant")  # reuse
     secrets += [verifier, code, tokens["access_token"], tokens["refresh_token"], tokens["id_token"],
                 rotated["access_token"], rotated["refresh_token"]]
 
     second_verifier, second_challenge = pkce_pair()
     second = browser.authorize(authorization_params(registered, second_challenge))
-    second_tokens = exchange_code(live_server, registered, query_of(second.headers["Location"])["code"],
+    second_tokens = exchange_code(site, registered, query_of(second.headers["Location"])["code"],
                                   second_verifier).json()
-    assert revoke(live_server, registered, second_tokens["access_token"]).status_code == 200
-    assert revoke(live_server, registered, second_tokens["refresh_token"]).status_code == 200
+    assert revoke(site, registered, second_tokens["access_token"]).status_code == 200
+    assert revoke(site, registered, second_tokens["refresh_token"]).status_code == 200
     secrets += [second_verifier, second_tokens["access_token"], second_tokens["refresh_token"]]
 
-    machine_token = client_credentials(live_server, machine).json()["access_token"]
+    machine_token = client_credentials(site, machine).json()["access_token"]
     api_key = make.api_key(user, name="laptop")
-    key_token = client_credentials(live_server, api_key).json()["access_token"]
+    key_token = client_credentials(site, api_key).json()["access_token"]
     secrets += [machine_token, api_key.client_secret, key_token]
     for attempt in range(app.config["CLIENT_AUTH_FAILURES_PER_IP"]):
         bad_secret = f"not-the-secret-{attempt}"
         secrets.append(bad_secret)
-        assert client_credentials(live_server, machine.__class__(machine.client_id, bad_secret, "")).status_code == 401
+        assert client_credentials(site, machine.__class__(machine.client_id, bad_secret, "")).status_code == 401
     for attempt in range(app.config["SIGN_IN_FAILURES_PER_ACCOUNT"]):
-        Browser(live_server).login("audited@example.com", f"guess-{attempt}-xyz")
+        Browser(site).login("audited@example.com", f"guess-{attempt}-xyz")
         secrets.append(f"guess-{attempt}-xyz")
 
-    page = browser.session.get(f"{live_server}/logout").text
+    page = browser.session.get(f"{site.base_url}/logout").text
     secrets.append(csrf_token(page))
-    assert browser.session.post(f"{live_server}/logout", data={"csrf_token": csrf_token(page)},
+    assert browser.session.post(f"{site.base_url}/logout", data={"csrf_token": csrf_token(page)},
                                 allow_redirects=False).status_code == 302
 
-    rp = Browser(live_server)
-    rp.session.post(f"{live_server}/login", allow_redirects=False, data={
+    rp = Browser(site)
+    rp.session.post(f"{site.base_url}/login", allow_redirects=False, data={
         "login": "audited@example.com", "password": DEFAULT_PASSWORD,
-        "csrf_token": csrf_token(rp.session.get(f"{live_server}/login").text)})
+        "csrf_token": csrf_token(rp.session.get(f"{site.base_url}/login").text)})
     assert rp.session.cookies.get("ostiary_session") is None  # the account is locked now: no session
     events = stored_events(app)
 

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 
 import jwt
 import pytest
-import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -44,6 +43,7 @@ from tests.security.forgery import (
     tampered,
     unsigned,
 )
+from tests.site import Site
 
 ATTACKER = new_rsa_key()
 
@@ -61,7 +61,7 @@ HOLDER = "holder@example.com"
 class Real:
     """The genuine tokens of one sign-in, and what it takes to spoil them."""
 
-    live_server: str
+    site: Site
     make: Factories
     client: RegisteredClient
     access_token: str
@@ -83,18 +83,18 @@ def ours(app) -> Ours:
 
 
 @pytest.fixture
-def real(live_server, make) -> Real:
+def real(site, make) -> Real:
     make.user(HOLDER)
     client = make.client(post_logout_redirect_uris=["https://app.example.com/bye"])
-    tokens = tokens_for(live_server, client, HOLDER)
-    return Real(live_server, make, client, tokens["access_token"], tokens["refresh_token"], tokens["id_token"])
+    tokens = tokens_for(site, client, HOLDER)
+    return Real(site, make, client, tokens["access_token"], tokens["refresh_token"], tokens["id_token"])
 
 
 @pytest.fixture
-def admin(live_server, make) -> str:
+def admin(site, make) -> str:
     """An access token for the admin API (another audience), from an administrator's API key."""
     key = make.api_key(make.user("root@example.com", roles=["admin"]), scope=ADMIN_SCOPE, name="ops")
-    return admin_token(live_server, key)
+    return admin_token(site, key)
 
 
 def resigned(token: str, ours: Ours, **claims: object) -> str:
@@ -147,11 +147,11 @@ FORGERIES: dict[str, Forge] = {
 def refused_by_userinfo(real: Real, token: str) -> None:
     """RFC 6750 §3.1, in the Authorization header of a GET or a POST, and in a form-encoded POST body (§2.2)."""
     for method in ("GET", "POST", "POST body"):
-        assert_oauth_error(userinfo(real.live_server, token, method), "invalid_token", 401)
+        assert_oauth_error(userinfo(real.site, token, method), "invalid_token", 401)
 
 
-def refused_by_admin_api(live_server: str, token: str) -> None:
-    response = requests.get(f"{live_server}/admin/api/users", headers={"Authorization": f"Bearer {token}"})
+def refused_by_admin_api(site: Site, token: str) -> None:
+    response = site.get("/admin/api/users", headers={"Authorization": f"Bearer {token}"})
     assert_oauth_error(response, "invalid_token", 401)
 
 
@@ -159,7 +159,7 @@ def inactive_at_introspection(real: Real, token: str) -> None:
     """RFC 7662 §2.2: nothing beyond "active": false, whatever the hint."""
     for hint in (None, "access_token", "refresh_token"):
         data = {"token": token} | ({"token_type_hint": hint} if hint else {})
-        response = requests.post(f"{real.live_server}/oauth/introspect", data=data,
+        response = real.site.post("/oauth/introspect", data=data,
                                  auth=(real.client.client_id, real.client.client_secret))
         assert response.status_code == 200, (hint, response.text)
         assert response.json() == {"active": False}, hint
@@ -168,18 +168,18 @@ def inactive_at_introspection(real: Real, token: str) -> None:
 
 def harmless_at_revocation(real: Real, token: str) -> None:
     """RFC 7009 §2.2 answers 200 to anything; the real token with the same jti must stay active."""
-    assert revoke(real.live_server, real.client, token).status_code == 200
-    active = requests.post(f"{real.live_server}/oauth/introspect", data={"token": real.access_token},
+    assert revoke(real.site, real.client, token).status_code == 200
+    active = real.site.post("/oauth/introspect", data={"token": real.access_token},
                            auth=(real.client.client_id, real.client.client_secret)).json()
     assert active["active"] is True
 
 
 def refused_by_the_refresh_grant(real: Real, token: str) -> None:
-    assert_oauth_error(refresh(real.live_server, real.client, token), "invalid_grant")
+    assert_oauth_error(refresh(real.site, real.client, token), "invalid_grant")
 
 
-def refused_as_id_token_hint(live_server: str, token: str) -> None:
-    response = requests.get(f"{live_server}/oauth/logout", params={"id_token_hint": token}, allow_redirects=False)
+def refused_as_id_token_hint(site: Site, token: str) -> None:
+    response = site.get("/oauth/logout", params={"id_token_hint": token}, allow_redirects=False)
     assert response.status_code == 400, response.text
     assert "Location" not in response.headers
 
@@ -188,24 +188,24 @@ def refused_as_authorization_hint(real: Real, token: str) -> None:
     """OpenID Connect Core §3.1.2.1 at /oauth/authorize: invalid_request, sent back to the verified client."""
     _, challenge = pkce_pair()
     params = authorization_params(real.client, challenge, id_token_hint=token)
-    response = requests.get(f"{real.live_server}/oauth/authorize", params=params, allow_redirects=False)
+    response = real.site.get("/oauth/authorize", params=params, allow_redirects=False)
     assert redirect_error(response)["error"] == "invalid_request"
 
 
-def test_the_real_tokens_are_accepted_everywhere(live_server, real, admin):
+def test_the_real_tokens_are_accepted_everywhere(site, real, admin):
     """The baseline every bad token below is measured against."""
     for method in ("GET", "POST"):
-        assert userinfo(live_server, real.access_token, method).status_code == 200
-    assert requests.get(f"{live_server}/admin/api/users",
+        assert userinfo(site, real.access_token, method).status_code == 200
+    assert site.get("/admin/api/users",
                         headers={"Authorization": f"Bearer {admin}"}).status_code == 200
     for token in (real.access_token, real.refresh_token):
-        assert requests.post(f"{live_server}/oauth/introspect", data={"token": token},
+        assert site.post("/oauth/introspect", data={"token": token},
                              auth=(real.client.client_id, real.client.client_secret)).json()["active"] is True
-    hint = requests.get(f"{live_server}/oauth/logout", allow_redirects=False,
+    hint = site.get("/oauth/logout", allow_redirects=False,
                         params={"id_token_hint": real.id_token, "post_logout_redirect_uri": "https://app.example.com/bye"})
     assert hint.status_code == 302
     _, challenge = pkce_pair()
-    authorize = requests.get(f"{live_server}/oauth/authorize", allow_redirects=False,
+    authorize = site.get("/oauth/authorize", allow_redirects=False,
                              params=authorization_params(real.client, challenge, id_token_hint=real.id_token))
     assert authorize.status_code == 302 and authorize.headers["Location"].startswith("/login?")
 
@@ -214,20 +214,20 @@ def test_the_real_tokens_are_accepted_everywhere(live_server, real, admin):
 
 @pytest.mark.fuzz  # every forgery at every site: some 700 requests
 @pytest.mark.parametrize("forge", FORGERIES.values(), ids=FORGERIES.keys())
-def test_forged_tokens_are_refused_wherever_ostiary_verifies_one(live_server, real, admin, ours, forge):
+def test_forged_tokens_are_refused_wherever_ostiary_verifies_one(site, real, admin, ours, forge):
     forged_access = forge(real.access_token, ours)
     refused_by_userinfo(real, forged_access)
     inactive_at_introspection(real, forged_access)
     harmless_at_revocation(real, forged_access)
-    refused_by_admin_api(live_server, forge(admin, ours))
-    refused_as_id_token_hint(live_server, forge(real.id_token, ours))
+    refused_by_admin_api(site, forge(admin, ours))
+    refused_as_id_token_hint(site, forge(real.id_token, ours))
     refused_as_authorization_hint(real, forge(real.id_token, ours))
 
 
 # --- genuine tokens that may no longer be used x every place that takes them -----------------------------------
 
 def revoked(real: Real, token: str) -> str:
-    assert revoke(real.live_server, real.client, token).status_code == 200
+    assert revoke(real.site, real.client, token).status_code == 200
     return token
 
 
@@ -238,7 +238,7 @@ def of_a_disabled_user(real: Real, token: str) -> str:
 
 def rotated(real: Real, token: str) -> str:
     """Rotated a minute ago: past the retry grace window, in which a lost response may be retried."""
-    assert refresh(real.live_server, real.client, token).status_code == 200
+    assert refresh(real.site, real.client, token).status_code == 200
     real.make.rotated_long_ago(token)
     return token
 
@@ -287,35 +287,35 @@ def test_unusable_refresh_tokens_are_refused_wherever_ostiary_takes_one(real, sp
 
 # --- tokens for another purpose ----------------------------------------------------------------------------------
 
-def test_expired_access_tokens_are_refused(live_server, real, admin, ours):
+def test_expired_access_tokens_are_refused(site, real, admin, ours):
     expired = {"exp": NOW - 60, "iat": NOW - 660}
     forged = resigned(real.access_token, ours, **expired)
     refused_by_userinfo(real, forged)
     inactive_at_introspection(real, forged)
-    refused_by_admin_api(live_server, resigned(admin, ours, **expired))
+    refused_by_admin_api(site, resigned(admin, ours, **expired))
 
 
-def test_a_token_for_another_audience_is_refused_where_the_audience_is_checked(live_server, real, admin, ours):
-    refused_by_admin_api(live_server, resigned(admin, ours, aud="https://api.example.com"))
-    refused_by_admin_api(live_server, resigned(admin, ours, aud=["https://api.example.com"]))
+def test_a_token_for_another_audience_is_refused_where_the_audience_is_checked(site, real, admin, ours):
+    refused_by_admin_api(site, resigned(admin, ours, aud="https://api.example.com"))
+    refused_by_admin_api(site, resigned(admin, ours, aud=["https://api.example.com"]))
     # Userinfo is Ostiary's own resource: a resource server cannot replay the tokens it receives there.
     refused_by_userinfo(real, resigned(real.access_token, ours, aud="https://api.example.com"))
     refused_by_userinfo(real, resigned(real.access_token, ours, aud=["https://api.example.com"]))
 
 
-def test_an_id_token_is_not_an_access_token(live_server, real):
+def test_an_id_token_is_not_an_access_token(site, real):
     refused_by_userinfo(real, real.id_token)
     inactive_at_introspection(real, real.id_token)
     harmless_at_revocation(real, real.id_token)
-    refused_by_admin_api(live_server, real.id_token)
+    refused_by_admin_api(site, real.id_token)
 
 
-def test_a_refresh_token_is_not_a_bearer_token(live_server, real):
+def test_a_refresh_token_is_not_a_bearer_token(site, real):
     refused_by_userinfo(real, real.refresh_token)
-    refused_by_admin_api(live_server, real.refresh_token)
+    refused_by_admin_api(site, real.refresh_token)
 
 
-def test_an_access_token_is_not_an_id_token_hint(live_server, real, admin):
+def test_an_access_token_is_not_an_id_token_hint(site, real, admin):
     for token in (real.access_token, admin):
-        refused_as_id_token_hint(live_server, token)
+        refused_as_id_token_hint(site, token)
         refused_as_authorization_hint(real, token)

@@ -26,6 +26,7 @@ from tests.flows import (
     signed_in,
     tokens_for,
 )
+from tests.site import Site
 
 EMAIL = "changer@example.com"
 NEW_PASSWORD = "a brand new passphrase"
@@ -43,25 +44,25 @@ class Issued:
 
 
 @pytest.fixture
-def issued(live_server, make) -> Issued:
+def issued(site, make) -> Issued:
     user = make.user(EMAIL, scope="api:read")
     rp = make.client()
-    tokens = tokens_for(live_server, rp, EMAIL)
-    id_only = tokens_for(live_server, rp, EMAIL, scope="openid profile")
+    tokens = tokens_for(site, rp, EMAIL)
+    id_only = tokens_for(site, rp, EMAIL, scope="openid profile")
     assert "refresh_token" not in id_only
-    code, verifier, _ = code_for(live_server, rp, EMAIL)
+    code, verifier, _ = code_for(site, rp, EMAIL)
     return Issued(rp, tokens, id_only, (code, verifier), make.api_key(user, scope="api:read"))
 
 
-def assert_grants_revoked(live_server: str, issued: Issued) -> None:
-    assert_oauth_error(refresh(live_server, issued.rp, issued.tokens["refresh_token"]), "invalid_grant")
-    assert introspect(live_server, issued.rp, issued.tokens["access_token"]) == {"active": False}
-    assert introspect(live_server, issued.rp, issued.id_only["access_token"]) == {"active": False}
-    assert_oauth_error(exchange_code(live_server, issued.rp, *issued.pending), "invalid_grant")
+def assert_grants_revoked(site: Site, issued: Issued) -> None:
+    assert_oauth_error(refresh(site, issued.rp, issued.tokens["refresh_token"]), "invalid_grant")
+    assert introspect(site, issued.rp, issued.tokens["access_token"]) == {"active": False}
+    assert introspect(site, issued.rp, issued.id_only["access_token"]) == {"active": False}
+    assert_oauth_error(exchange_code(site, issued.rp, *issued.pending), "invalid_grant")
 
 
-def key_works(live_server: str, issued: Issued) -> bool:
-    return client_credentials(live_server, issued.key).status_code == 200
+def key_works(site: Site, issued: Issued) -> bool:
+    return client_credentials(site, issued.key).status_code == 200
 
 
 def change_on_the_account_page(browser: Browser, **extra: str) -> requests.Response:
@@ -71,24 +72,24 @@ def change_on_the_account_page(browser: Browser, **extra: str) -> requests.Respo
         "csrf_token": token, **extra})
 
 
-def test_changing_ones_password_revokes_every_grant_and_keeps_api_keys(live_server, app, issued):
-    browser = signed_in(live_server, EMAIL)
+def test_changing_ones_password_revokes_every_grant_and_keeps_api_keys(site, app, issued):
+    browser = signed_in(site, EMAIL)
     assert change_on_the_account_page(browser).status_code == 302
-    assert_grants_revoked(live_server, issued)
-    assert key_works(live_server, issued)
-    assert browser.session.get(f"{live_server}/account", allow_redirects=False).status_code == 200
-    assert Browser(live_server).login(EMAIL, NEW_PASSWORD).status_code == 302
+    assert_grants_revoked(site, issued)
+    assert key_works(site, issued)
+    assert browser.session.get(f"{site.base_url}/account", allow_redirects=False).status_code == 200
+    assert Browser(site).login(EMAIL, NEW_PASSWORD).status_code == 302
     with app.app_context():
         changed = db.session.scalars(select(AuditEvent).where(AuditEvent.event == "user.password_changed")).one()
         assert changed.details["api_keys_revoked"] == 0
 
 
-def test_changing_ones_password_can_revoke_api_keys_too(live_server, app, issued):
-    browser = signed_in(live_server, EMAIL)
+def test_changing_ones_password_can_revoke_api_keys_too(site, app, issued):
+    browser = signed_in(site, EMAIL)
     assert change_on_the_account_page(browser, revoke_api_keys="1").status_code == 302
-    assert_grants_revoked(live_server, issued)
-    assert not key_works(live_server, issued)
-    page = browser.session.get(f"{live_server}/account").text
+    assert_grants_revoked(site, issued)
+    assert not key_works(site, issued)
+    page = browser.session.get(f"{site.base_url}/account").text
     assert "Your password was changed" in page and "1 API key was revoked" in page
     with app.app_context():
         events = [e.event for e in db.session.scalars(select(AuditEvent).order_by(AuditEvent.id))]
@@ -96,33 +97,33 @@ def test_changing_ones_password_can_revoke_api_keys_too(live_server, app, issued
 
 
 @pytest.mark.parametrize("revoke_api_keys", [False, True])
-def test_an_administrator_setting_a_password_revokes_every_grant(live_server, make, issued, revoke_api_keys):
+def test_an_administrator_setting_a_password_revokes_every_grant(site, make, issued, revoke_api_keys):
     admin = make.user("root@example.com", roles=["admin"])
     api_key = make.api_key(admin, scope="ostiary:admin", name="ops")
-    token = admin_token(live_server, api_key)
-    sub = requests.get(f"{live_server}/admin/api/users", params={"q": EMAIL},
+    token = admin_token(site, api_key)
+    sub = site.get("/admin/api/users", params={"q": EMAIL},
                        headers={"Authorization": f"Bearer {token}"}).json()["items"][0]["sub"]
     body = {"password": NEW_PASSWORD, **({"revoke_api_keys": True} if revoke_api_keys else {})}
-    response = requests.put(f"{live_server}/admin/api/users/{sub}/password", json=body,
+    response = site.put(f"/admin/api/users/{sub}/password", json=body,
                             headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 204, response.text
-    assert_grants_revoked(live_server, issued)
-    assert key_works(live_server, issued) is not revoke_api_keys
+    assert_grants_revoked(site, issued)
+    assert key_works(site, issued) is not revoke_api_keys
 
 
 @pytest.mark.parametrize("revoke_api_keys", [False, True])
-def test_the_cli_setting_a_password_revokes_every_grant(live_server, runner, issued, revoke_api_keys):
+def test_the_cli_setting_a_password_revokes_every_grant(site, runner, issued, revoke_api_keys):
     flag = ["--revoke-api-keys"] if revoke_api_keys else []
     result = runner.invoke(cli, ["users", "set-password", EMAIL, "--password-stdin", *flag, "--json"],
                            input=NEW_PASSWORD)
     assert result.exit_code == 0, result.output
-    assert_grants_revoked(live_server, issued)
-    assert key_works(live_server, issued) is not revoke_api_keys
+    assert_grants_revoked(site, issued)
+    assert key_works(site, issued) is not revoke_api_keys
 
 
-def test_other_people_keep_what_they_were_issued(live_server, make, issued):
+def test_other_people_keep_what_they_were_issued(site, make, issued):
     make.user("bystander@example.com")
-    theirs = tokens_for(live_server, issued.rp, "bystander@example.com")
-    browser = signed_in(live_server, EMAIL)
+    theirs = tokens_for(site, issued.rp, "bystander@example.com")
+    browser = signed_in(site, EMAIL)
     assert change_on_the_account_page(browser, revoke_api_keys="1").status_code == 302
-    assert refresh(live_server, issued.rp, theirs["refresh_token"]).status_code == 200
+    assert refresh(site, issued.rp, theirs["refresh_token"]).status_code == 200
