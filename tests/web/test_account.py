@@ -37,8 +37,8 @@ def user(make):
 
 
 @pytest.fixture
-def browser(live_server, user) -> Browser:
-    return signed_in(live_server, EMAIL)
+def browser(site, user) -> Browser:
+    return signed_in(site, EMAIL)
 
 
 def form_post(browser: Browser, page: str, action: str, data: dict | list) -> requests.Response:
@@ -49,8 +49,8 @@ def form_post(browser: Browser, page: str, action: str, data: dict | list) -> re
 
 
 @pytest.mark.parametrize("path", ["/account", "/account/sessions", "/account/api-keys"])
-def test_signed_out_browsers_are_sent_to_sign_in(live_server, path):
-    response = requests.get(f"{live_server}{path}", allow_redirects=False)
+def test_signed_out_browsers_are_sent_to_sign_in(site, path):
+    response = site.get(f"{path}", allow_redirects=False)
     assert response.status_code == 302
     assert urlsplit(response.headers["Location"]).path == "/login"
     assert query_of(response.headers["Location"]) == {"next": path}
@@ -79,8 +79,8 @@ def test_profile(browser):
     assert form_post(browser, "/account", "/account/profile", {"name": "bad\x01name"}).status_code == 400
 
 
-def test_changing_the_password_needs_the_current_one_and_signs_out_other_sessions(live_server, browser):
-    other = signed_in(live_server, EMAIL)
+def test_changing_the_password_needs_the_current_one_and_signs_out_other_sessions(site, browser):
+    other = signed_in(site, EMAIL)
     wrong = form_post(browser, "/account", "/account/password", {
         "current_password": "not it", "new_password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD})
     assert wrong.status_code == 400 and "current password is not correct" in wrong.text
@@ -94,60 +94,60 @@ def test_changing_the_password_needs_the_current_one_and_signs_out_other_session
     changed = form_post(browser, "/account", "/account/password", {
         "current_password": DEFAULT_PASSWORD, "new_password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD})
     assert changed.status_code == 302
-    assert browser.session.get(f"{live_server}/account", allow_redirects=False).status_code == 200  # this one stays
-    assert other.session.get(f"{live_server}/account", allow_redirects=False).status_code == 302  # the other ended
-    assert Browser(live_server).login(EMAIL, DEFAULT_PASSWORD).status_code == 401
-    assert Browser(live_server).login(EMAIL, NEW_PASSWORD).status_code == 302
+    assert browser.session.get(f"{site.base_url}/account", allow_redirects=False).status_code == 200  # this one stays
+    assert other.session.get(f"{site.base_url}/account", allow_redirects=False).status_code == 302  # the other ended
+    assert Browser(site).login(EMAIL, DEFAULT_PASSWORD).status_code == 401
+    assert Browser(site).login(EMAIL, NEW_PASSWORD).status_code == 302
 
 
-def test_sessions_list_and_sign_out(live_server, browser):
-    other = Browser(live_server)
+def test_sessions_list_and_sign_out(site, browser):
+    other = Browser(site)
     other.session.headers["User-Agent"] = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
     assert other.login(EMAIL).status_code == 302
-    page = browser.session.get(f"{live_server}/account/sessions").text
+    page = browser.session.get(f"{site.base_url}/account/sessions").text
     assert page.count("<li data-session=") == 2
     assert "Firefox on Linux" in page and "This browser" in page and "127.0.0.1" in page
     other_id = re.findall(r'action="/account/sessions/(\d+)/end"', page)
     assert len(other_id) == 1
 
     assert form_post(browser, "/account/sessions", f"/account/sessions/{other_id[0]}/end", {}).status_code == 302
-    assert other.session.get(f"{live_server}/account", allow_redirects=False).status_code == 302  # next request
-    assert browser.session.get(f"{live_server}/account", allow_redirects=False).status_code == 200
+    assert other.session.get(f"{site.base_url}/account", allow_redirects=False).status_code == 302  # next request
+    assert browser.session.get(f"{site.base_url}/account", allow_redirects=False).status_code == 200
 
 
-def test_sign_out_of_all_other_sessions(live_server, browser):
-    others = [signed_in(live_server, EMAIL) for _ in range(2)]
+def test_sign_out_of_all_other_sessions(site, browser):
+    others = [signed_in(site, EMAIL) for _ in range(2)]
     response = form_post(browser, "/account/sessions", "/account/sessions/end-others", {})
     assert response.status_code == 302
-    assert "2 other sessions signed out." in browser.session.get(f"{live_server}/account/sessions").text
-    assert all(o.session.get(f"{live_server}/account", allow_redirects=False).status_code == 302 for o in others)
+    assert "2 other sessions signed out." in browser.session.get(f"{site.base_url}/account/sessions").text
+    assert all(o.session.get(f"{site.base_url}/account", allow_redirects=False).status_code == 302 for o in others)
 
 
-def test_a_session_of_someone_else_cannot_be_ended(live_server, app, make, browser):
+def test_a_session_of_someone_else_cannot_be_ended(site, app, make, browser):
     victim_user = make.user("else@example.com")
-    victim = signed_in(live_server, "else@example.com")
+    victim = signed_in(site, "else@example.com")
     with app.app_context():
         victim_session = db.session.query(LoginSession.id).filter_by(user_id=victim_user.id).scalar()
     form_post(browser, "/account", f"/account/sessions/{victim_session}/end", {})
-    assert victim.session.get(f"{live_server}/account", allow_redirects=False).status_code == 200
+    assert victim.session.get(f"{site.base_url}/account", allow_redirects=False).status_code == 200
 
 
-def test_api_keys(live_server, app, browser, user):
+def test_api_keys(site, app, browser, user):
     response = form_post(browser, "/account/api-keys", "/account/api-keys",
                          [("name", "laptop"), ("scope", "api:read"), ("expires_in_days", "30")])
     assert response.status_code == 200
     key = KEY.search(response.text).group(1)
     key_id = key.split("_")[1]
     assert "will not be shown again" in response.text
-    listed = browser.session.get(f"{live_server}/account/api-keys").text
+    listed = browser.session.get(f"{site.base_url}/account/api-keys").text
     assert key not in listed and f"ost_{key_id}_…" in listed and "laptop" in listed and "api:read" in listed
 
-    body = client_credentials(live_server, RegisteredClient(key_id, key, "")).json()
+    body = client_credentials(site, RegisteredClient(key_id, key, "")).json()
     assert body["scope"] == "api:read"
 
     assert form_post(browser, "/account/api-keys", f"/account/api-keys/{key_id}/revoke", {}).status_code == 302
-    assert "Revoked" in browser.session.get(f"{live_server}/account/api-keys").text
-    assert_oauth_error(client_credentials(live_server, RegisteredClient(key_id, key, "")), "invalid_client", 401)
+    assert "Revoked" in browser.session.get(f"{site.base_url}/account/api-keys").text
+    assert_oauth_error(client_credentials(site, RegisteredClient(key_id, key, "")), "invalid_client", 401)
     with app.app_context():
         events = db.session.query(AuditEvent).filter(AuditEvent.client_id == key_id,
                                                      AuditEvent.event.like("api_key.%")).order_by(AuditEvent.id)
@@ -165,7 +165,7 @@ def test_api_key_refusals(browser, data, message):
     assert response.status_code == 400 and message in response.text
 
 
-def test_the_keys_of_someone_else_cannot_be_revoked(live_server, app, make, browser):
+def test_the_keys_of_someone_else_cannot_be_revoked(site, app, make, browser):
     someone = make.user("other@example.com", scope="api:read")
     theirs = make.api_key(someone, scope="api:read")
     form_post(browser, "/account/api-keys", f"/account/api-keys/{theirs.client_id}/revoke", {})
@@ -176,11 +176,11 @@ def test_the_keys_of_someone_else_cannot_be_revoked(live_server, app, make, brow
 KEY_FORM = [("name", "laptop"), ("scope", "api:read"), ("expires_in_days", "30")]
 
 
-def test_creating_a_key_needs_a_recent_sign_in(live_server, app, make, browser, user):
+def test_creating_a_key_needs_a_recent_sign_in(site, app, make, browser, user):
     """OpenID Connect auth_time older than OSTIARY_REAUTHENTICATE_SECONDS: the password is asked again."""
-    assert 'name="password"' not in browser.session.get(f"{live_server}/account/api-keys").text
+    assert 'name="password"' not in browser.session.get(f"{site.base_url}/account/api-keys").text
     make.update(LoginSession, {"user_id": user.id}, auth_time=int(time.time()) - app.config["REAUTHENTICATE_SECONDS"])
-    page = browser.session.get(f"{live_server}/account/api-keys").text
+    page = browser.session.get(f"{site.base_url}/account/api-keys").text
     assert 'name="password"' in page and "enter your password" in page
 
     for password, message in [([], "enter your password"), ([("password", "not it")], "password is not correct")]:
@@ -189,7 +189,7 @@ def test_creating_a_key_needs_a_recent_sign_in(live_server, app, make, browser, 
     created = form_post(browser, "/account/api-keys", "/account/api-keys", KEY_FORM + [("password", DEFAULT_PASSWORD)])
     assert created.status_code == 200 and KEY.search(created.text)
     # The password proved the person again: auth_time is now, and the next key needs no password for a while.
-    assert 'name="password"' not in browser.session.get(f"{live_server}/account/api-keys").text
+    assert 'name="password"' not in browser.session.get(f"{site.base_url}/account/api-keys").text
     again = form_post(browser, "/account/api-keys", "/account/api-keys", [("name", "second"), ("expires_in_days", "0")])
     assert again.status_code == 200 and KEY.search(again.text)
     with app.app_context():
@@ -203,7 +203,7 @@ def tokens_in(browser: Browser, rp: RegisteredClient) -> dict:
     verifier, challenge = pkce_pair()
     response = browser.authorize(authorization_params(rp, challenge))
     code = query_of(response.headers["Location"])["code"]
-    return exchange_code(browser.base_url, rp, code, verifier).json()
+    return exchange_code(browser.site, rp, code, verifier).json()
 
 
 def session_ids(browser: Browser) -> list[str]:
@@ -211,43 +211,43 @@ def session_ids(browser: Browser) -> list[str]:
 
 
 @pytest.mark.parametrize("disconnect", [True, False])
-def test_signing_out_a_session_can_disconnect_the_apps_signed_in_from_it(live_server, make, browser, disconnect):
+def test_signing_out_a_session_can_disconnect_the_apps_signed_in_from_it(site, make, browser, disconnect):
     rp = make.client()
     other_rp = make.client()
     make.update(Client, {"client_id": other_rp.client_id}, name="Other App")
-    laptop = signed_in(live_server, EMAIL)
-    theirs = refresh(live_server, rp, tokens_in(laptop, rp)["refresh_token"]).json()  # rotated: still that session's
+    laptop = signed_in(site, EMAIL)
+    theirs = refresh(site, rp, tokens_in(laptop, rp)["refresh_token"]).json()  # rotated: still that session's
     verifier, challenge = pkce_pair()
     pending = query_of(laptop.authorize(authorization_params(other_rp, challenge)).headers["Location"])["code"]
     mine = tokens_in(browser, rp)
 
-    page = browser.session.get(f"{live_server}/account/sessions").text
+    page = browser.session.get(f"{site.base_url}/account/sessions").text
     assert page.count("<dd>Test App</dd>") == 2  # both sessions; a code not yet redeemed connects nothing yet
     [laptop_session] = session_ids(browser)
     form = {"disconnect_apps": "1"} if disconnect else {}
     assert form_post(browser, "/account/sessions", f"/account/sessions/{laptop_session}/end", form).status_code == 302
-    assert laptop.session.get(f"{live_server}/account", allow_redirects=False).status_code == 302
+    assert laptop.session.get(f"{site.base_url}/account", allow_redirects=False).status_code == 302
 
     expected = "its apps were disconnected" if disconnect else "That session was signed out."
-    assert expected in browser.session.get(f"{live_server}/account/sessions").text
-    assert (refresh(live_server, rp, theirs["refresh_token"]).status_code == 400) is disconnect
-    assert introspect(live_server, rp, theirs["access_token"])["active"] is not disconnect
-    assert (exchange_code(live_server, other_rp, pending, verifier).status_code == 400) is disconnect
+    assert expected in browser.session.get(f"{site.base_url}/account/sessions").text
+    assert (refresh(site, rp, theirs["refresh_token"]).status_code == 400) is disconnect
+    assert introspect(site, rp, theirs["access_token"])["active"] is not disconnect
+    assert (exchange_code(site, other_rp, pending, verifier).status_code == 400) is disconnect
     # This browser's apps are untouched either way.
-    assert refresh(live_server, rp, mine["refresh_token"]).status_code == 200
+    assert refresh(site, rp, mine["refresh_token"]).status_code == 200
 
 
-def test_signing_out_all_other_sessions_can_disconnect_their_apps(live_server, make, browser):
+def test_signing_out_all_other_sessions_can_disconnect_their_apps(site, make, browser):
     rp = make.client()
-    others = [signed_in(live_server, EMAIL) for _ in range(2)]
+    others = [signed_in(site, EMAIL) for _ in range(2)]
     theirs = [tokens_in(other, rp) for other in others]
     mine = tokens_in(browser, rp)
     response = form_post(browser, "/account/sessions", "/account/sessions/end-others", {"disconnect_apps": "1"})
     assert response.status_code == 302
     assert "2 other sessions signed out, and their apps disconnected." in browser.session.get(
-        f"{live_server}/account/sessions").text
-    assert all(refresh(live_server, rp, t["refresh_token"]).status_code == 400 for t in theirs)
-    assert refresh(live_server, rp, mine["refresh_token"]).status_code == 200
+        f"{site.base_url}/account/sessions").text
+    assert all(refresh(site, rp, t["refresh_token"]).status_code == 400 for t in theirs)
+    assert refresh(site, rp, mine["refresh_token"]).status_code == 200
 
 
 @pytest.mark.parametrize("whose", ["mine, still working", "someone else's, revoked", "no such key"])
