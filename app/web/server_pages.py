@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 import gunicorn.util  # type: ignore[import-untyped]
-from flask import Flask
+from flask import Flask, Response
 
 from app.web.errors import HTTP_ERROR_CODES, page_error
 from app.web.headers import add_security_headers
@@ -40,11 +40,17 @@ def _writer(app: Flask, stock: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def page(app: Flask, status: int, reason: str, detail: str) -> bytes:
-    """The whole HTTP/1.1 response. No request could be read, so the page is for no path, in the default
-    language; the connection closes, as gunicorn's own answer does."""
+    """The whole HTTP/1.1 response; the connection closes, as gunicorn's own answer does."""
+    response = refusal(app, status, detail)
+    body = response.get_data()
+    lines = [f"HTTP/1.1 {status} {reason}", "Connection: close", f"Content-Length: {len(body)}"]
+    lines += [f"{name}: {value}" for name, value in response.headers.items() if name != "Content-Length"]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+
+
+def refusal(app: Flask, status: int, detail: str) -> Response:
+    """The app's error page for a request refused before it was read: for no path, in the default language."""
     with app.test_request_context("/"):
         response = add_security_headers(page_error(status, HTTP_ERROR_CODES.get(status, "invalid_request"), detail))
-        body = response.get_data()
-        lines = [f"HTTP/1.1 {status} {reason}", "Connection: close", f"Content-Length: {len(body)}"]
-        lines += [f"{name}: {value}" for name, value in response.headers.items() if name != "Content-Length"]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+        response.get_data()  # rendered while the context lasts
+    return response
