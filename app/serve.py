@@ -1,4 +1,5 @@
-"""`ostiary serve`: gunicorn with app/gunicorn_conf.py, each worker running its own create_app()."""
+"""`ostiary serve`: gunicorn with app/gunicorn_conf.py (or granian with the same numbers, app/granian_server.py),
+each worker running its own create_app()."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from app.config import ENV_PREFIX, database_url, engine_options, environment, is
 from app.schema import check_before_serving
 
 DEFAULT_PORT = 8000
+SERVERS = ("gunicorn", "granian")
 
 
 @dataclass(frozen=True)
@@ -74,13 +76,19 @@ def plan(port: int | None, environ: Mapping[str, str] | None = None) -> Plan:
     return Plan(port, warning=warning)
 
 
-def run(host: str, planned: Plan, workers: int | None = None, threads: int | None = None) -> None:
+def run(host: str, planned: Plan, workers: int | None = None, threads: int | None = None,
+        server: str = "gunicorn") -> None:
     """Serve until stopped; never a database without this release's schema (SchemaNotReady)."""
     from app import secret_key
 
     settings = load_settings(environment(), planned.overrides)
     secret_key(settings)
     check_before_serving(database_url(settings["DATABASE_URL"]), engine_options(settings))
+    if server == "granian":
+        from app import granian_server
+
+        granian_server.run(host, planned.port, workers, threads, planned.overrides)
+        return
     options: dict[str, Any] = {"bind": f"{host}:{planned.port}"}
     if workers is not None:
         options["workers"] = workers

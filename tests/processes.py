@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -20,6 +21,8 @@ from tests.settings import SERVED_SETTINGS, as_env, installation
 
 OSTIARY = Path(sys.executable).with_name("ostiary")
 START_TIMEOUT_SECONDS = 30
+# The server `serve` runs where a test does not name one: OSTIARY_TEST_SERVER=granian runs the served tests on it.
+TEST_SERVER = os.environ.get("OSTIARY_TEST_SERVER", "gunicorn")
 
 T = TypeVar("T")
 
@@ -72,7 +75,7 @@ def ostiary_json(env: dict[str, str], *args: str) -> Any:
 
 @dataclass
 class Node:
-    """One `ostiary serve` process (a gunicorn master and its workers) on its own port, started once `ready_path`
+    """One `ostiary serve` process (a server's master and its workers) on its own port, started once `ready_path`
     answers 200: /readyz (database and keys usable) by default, /healthz where the database may be away."""
 
     env: dict[str, str]
@@ -82,6 +85,7 @@ class Node:
     port: int = field(default_factory=free_port)
     ready_path: str = "/readyz"
     name_port: bool = True  # False: `ostiary serve` finds the port itself (from the issuer), as an operator's would
+    server: str = TEST_SERVER
     process: subprocess.Popen | None = None
     _log: BinaryIO | None = None
 
@@ -93,7 +97,8 @@ class Node:
         self._log = self.log_path.open("ab")
         port = ["--port", str(self.port)] if self.name_port else []
         self.process = subprocess.Popen(
-            [str(OSTIARY), "serve", *port, "--workers", str(self.workers), "--threads", str(self.threads)],
+            [str(OSTIARY), "serve", *port, "--workers", str(self.workers), "--threads", str(self.threads),
+             "--server", self.server],
             env=self.env, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
         )
         try:
@@ -111,7 +116,7 @@ class Node:
         return requests.get(f"{self.url}{self.ready_path}", timeout=5).status_code == 200
 
     def stop(self) -> None:
-        """SIGTERM: gunicorn's graceful shutdown, as an orchestrator would stop a node."""
+        """SIGTERM: the server's graceful shutdown, as an orchestrator would stop a node."""
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:

@@ -86,19 +86,22 @@ def served_at(issuer: str) -> str:
     return f"Serve it with `ostiary serve`, at {issuer} (or with `ostiary serve --port N`, at http://localhost:N)."
 
 
-# No app in this process: each gunicorn worker creates its own after the fork (see app/gunicorn_conf.py).
+# No app in this process: each worker creates its own after the fork (see app/gunicorn_conf.py).
 @cli.command("serve", needs_app=False)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=click.IntRange(1, 65535),
               help="[default: the port of a loopback http OSTIARY_ISSUER, else 8000]")
 @click.option("--workers", type=click.IntRange(1, 64), help="Worker processes  [default: one per CPU]")
 @click.option("--threads", type=click.IntRange(1, 64), help="Threads per worker  [default: 4]")
-def serve_command(host: str, port: int | None, workers: int | None, threads: int | None) -> None:
-    """Serve through gunicorn. Without OSTIARY_ISSUER the issuer is the URL served, http://localhost:<port>."""
+@click.option("--server", type=click.Choice(serve.SERVERS), default="gunicorn", show_default=True,
+              envvar="OSTIARY_SERVER", help="The HTTP server (README \"Serving\" says what each keeps).")
+def serve_command(host: str, port: int | None, workers: int | None, threads: int | None, server: str) -> None:
+    """Serve through gunicorn or granian. Without OSTIARY_ISSUER the issuer is the URL served,
+    http://localhost:<port>."""
     planned = serve.plan(port)
     if planned.warning:
         warn(planned.warning)
-    serve.run(host, planned, workers=workers, threads=threads)
+    serve.run(host, planned, workers=workers, threads=threads, server=server)
 
 
 for group in (users_group, clients_group, resources_group, api_keys_group, service_accounts_group, consents_group,

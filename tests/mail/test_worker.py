@@ -12,6 +12,7 @@ import pytest
 from flask import Flask, request
 
 from app.extensions import csrf, db
+from app.serve import SERVERS
 from app.services import outbox
 from app.services.mail_worker import DeliveryWorker
 from tests.mail.conftest import queued
@@ -94,7 +95,8 @@ def test_a_down_relay_never_slows_or_fails_the_page_and_the_message_goes_out_whe
 
 
 @pytest.mark.slow
-def test_ostiary_serve_runs_a_loop_per_worker_and_stops_them_on_sigterm(tmp_path: Path):
+@pytest.mark.parametrize("http_server", SERVERS)
+def test_ostiary_serve_runs_a_loop_per_worker_and_stops_them_on_sigterm(tmp_path: Path, http_server: str):
     server = SmtpServer(free_port()).start()
     port = free_port()
     database = f"sqlite:///{tmp_path / 'serve.db'}"
@@ -107,7 +109,7 @@ def test_ostiary_serve_runs_a_loop_per_worker_and_stops_them_on_sigterm(tmp_path
                 for n in range(10):
                     outbox.enqueue(f"user{n}@example.com", "test_message", {})
                 db.session.commit()
-            with serve(env, log_path, workers=2):
+            with serve(env, log_path, workers=2, server=http_server):
                 assert len(server.inbox.wait_for(10, timeout=20)) == 10
                 with setup.app_context():  # queued by another process: found by polling
                     outbox.enqueue("late@example.com", "test_message", {})

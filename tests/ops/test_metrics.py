@@ -1,4 +1,4 @@
-"""Prometheus /metrics: what is counted, by which labels, who may scrape, what it costs, and gunicorn workers summed."""
+"""Prometheus /metrics: what is counted, by which labels, who may scrape, what it costs, and workers summed."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
 from app.config import ConfigError, load_settings
+from app.serve import SERVERS
 from tests.flows import Browser, assert_oauth_error, code_for, exchange_code, refresh, tokens_for
 from tests.ops.nodes import worker_pids
 from tests.processes import Node, eventually, free_port, ostiary_env, ostiary_json
@@ -175,13 +176,14 @@ def scrape(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
             for family in text_string_to_metric_families(response.text) for s in family.samples}
 
 
-def test_gunicorn_workers_are_summed_and_a_dead_worker_stops_counting_as_busy(tmp_path):
+@pytest.mark.parametrize("server", SERVERS)
+def test_workers_are_summed_and_a_dead_worker_stops_counting_as_busy(tmp_path, server):
     port = free_port()
     env = ostiary_env(f"sqlite:///{tmp_path / 'metrics.db'}", tmp_path / "keys", port)
     ostiary_json(env, "init")
     machine = ostiary_json(env, "clients", "create", "--name", "scraped", "--grant-type", "client_credentials",
                            "--scope", "api:read")
-    with Node(env, tmp_path / "node.log", workers=2, threads=2, port=port) as node:
+    with Node(env, tmp_path / "node.log", workers=2, threads=2, port=port, server=server) as node:
         metrics_dir = Path(tempfile.gettempdir()) / f"ostiary-metrics-{node.process.pid}"
         # A new connection per request: the kernel spreads them over both workers' accept queues.
         for _ in range(40):
