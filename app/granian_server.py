@@ -3,9 +3,9 @@
 granian (a Rust HTTP server) has no worker hooks, so this module supplies them: the worker's app is built by the
 loader granian calls after the fork (no preload), with its mail delivery loop; the loop stops once granian has
 drained the worker's connections; a heartbeat lets the master kill a worker whose Python is stuck, which granian
-then respawns; a replaced worker is marked dead for Prometheus. The numbers (workers, threads, keep-alive,
+then respawns; a replaced worker is marked dead for Prometheus; systemd hears when the server is ready. The numbers (workers, threads, keep-alive,
 time-outs) are gunicorn_conf's, so both servers are sized alike. Pinned to one granian release: the hooks use
-its MPServer's worker target and respawn step.
+its MPServer's worker target, start-up and respawn steps.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from typing import Any
 from granian.constants import HTTPModes, Interfaces
 from granian.http import HTTP1Settings
 from granian.server.mp import MPServer
+from gunicorn.systemd import sd_notify  # type: ignore[import-untyped]
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,11 @@ class OstiaryGranian(MPServer):
         super().__init__(*args, **kwargs)
         self.heartbeats = heartbeats
         self.stuck_after = stuck_after
+
+    def startup(self, *args: Any, **kwargs: Any) -> None:
+        """Listening, workers spawned: tell systemd (Type=notify, deploy/ostiary.service), as gunicorn's master does."""
+        super().startup(*args, **kwargs)
+        sd_notify("READY=1\nSTATUS=granian workers spawned", log)
 
     def _respawn_workers(self, workers: list[int], *args: Any, **kwargs: Any) -> None:
         """A replaced worker (crashed, killed as stuck, or reloaded by SIGHUP) no longer has requests in progress:

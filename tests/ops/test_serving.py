@@ -1,6 +1,6 @@
 """What `ostiary serve` promises an operator, under each server it runs: a request in flight when SIGTERM comes is
-answered before the server exits, a second server on a taken port does not start, idle connections are kept 75 s, and a worker whose
-Python is stuck is replaced."""
+answered before the server exits, a second server on a taken port does not start, systemd is told when it is ready,
+idle connections are kept 75 s, and a worker whose Python is stuck is replaced."""
 
 from __future__ import annotations
 
@@ -87,6 +87,18 @@ def test_a_second_server_on_a_port_in_use_does_not_start(installed, tmp_path, se
             with connect(first) as sock:
                 sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
                 assert read_response(sock).startswith(b"HTTP/1.1 200 ")
+
+
+@pytest.mark.parametrize("server", SERVERS)
+def test_systemd_is_told_when_the_server_is_ready(installed, tmp_path, server):
+    """deploy/ostiary.service is Type=notify: systemd starts what depends on Ostiary once READY=1 arrives."""
+    env, _ = installed
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as notify:
+        notify.bind(str(tmp_path / "notify"))
+        notify.settimeout(30)
+        with serve(env | {"NOTIFY_SOCKET": str(tmp_path / "notify")}, tmp_path / "serve.log", workers=1,
+                   server=server):
+            assert b"READY=1" in notify.recv(4096).split(b"\n")
 
 
 def nodes_of_each_server(stack: ExitStack, env: dict[str, str], tmp_path: Path) -> dict[str, Node]:
