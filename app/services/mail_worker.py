@@ -1,7 +1,7 @@
 """The delivery loop of one server process: a daemon thread that drains the outbox, woken by enqueue.
 
-`ostiary serve` starts one per gunicorn worker after the fork (app/gunicorn_conf.py post_worker_init)
-and stops it on graceful shutdown (worker_exit). Between wake-ups it polls every MAIL_POLL_SECONDS, so
+`ostiary serve` starts one per worker after the fork and stops it on graceful shutdown, after the last request
+(gunicorn: app/gunicorn_conf.py post_worker_init and worker_exit; granian: app/granian_server.py). Between wake-ups it polls every MAIL_POLL_SECONDS, so
 mail queued by another process or node, and retries that fall due, go out too. Any number of loops on
 any number of nodes share one outbox safely: each message is claimed by exactly one of them.
 """
@@ -19,7 +19,7 @@ from app.services.mail_delivery import deliver_due
 from app.services.outbox import WORKER
 
 log = logging.getLogger(__name__)
-_running: DeliveryWorker | None = None  # this process's loop, for the gunicorn hooks
+_running: DeliveryWorker | None = None  # this process's loop, for the server's worker hooks
 
 
 class DeliveryWorker:
@@ -71,14 +71,14 @@ class DeliveryWorker:
 
 
 def start_in_process(app: object) -> None:
-    """gunicorn post_worker_init: one loop for this worker process (nothing for a non-Flask app)."""
+    """After the fork (gunicorn post_worker_init, granian's worker loader): one loop for this worker process (nothing for a non-Flask app)."""
     global _running
     if isinstance(app, Flask) and _running is None:
         _running = DeliveryWorker(app).start()
 
 
 def stop_in_process() -> None:
-    """gunicorn worker_exit: stop this process's loop, if it runs one."""
+    """On graceful shutdown (gunicorn worker_exit, granian's drained worker): stop this process's loop, if it runs one."""
     global _running
     if _running is not None:
         _running.stop(_running.app.config["SMTP_TIMEOUT_SECONDS"])
