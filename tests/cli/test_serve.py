@@ -56,3 +56,9 @@ def test_init_prints_the_url_that_serve_will_serve(env):
 def test_the_port_served_and_the_issuer_advertised(issuer, given, bound, advertised, warned):
     planned = plan(given, {"OSTIARY_ISSUER": issuer} if issuer else {})
     assert (planned.port, planned.overrides.get("ISSUER"), planned.warning is not None) == (bound, advertised, warned)
+
+
+def test_the_server_is_gunicorn_or_granian_by_option_or_environment(env):
+    for args, environment in [(["--server", "uwsgi"], env), ([], env | {"OSTIARY_SERVER": "uwsgi"})]:
+        result = ostiary(environment, "serve", *args)
+        assert result.returncode == 2 and "'gunicorn', 'granian'" in result.stderr, result.stderr
