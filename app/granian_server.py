@@ -3,9 +3,9 @@
 granian (a Rust HTTP server) has no worker hooks, so this module supplies them: the worker's app is built by the
 loader granian calls after the fork (no preload), with its mail delivery loop; the loop stops once granian has
 drained the worker's connections; a heartbeat lets the master kill a worker whose Python is stuck, which granian
-then respawns; a replaced worker is marked dead for Prometheus; systemd hears when the server is ready. The numbers (workers, threads, keep-alive,
-time-outs) are gunicorn_conf's, so both servers are sized alike. Pinned to one granian release: the hooks use
-its MPServer's worker target, start-up and respawn steps.
+then respawns; a replaced worker is marked dead for Prometheus; systemd hears when the server is ready. The
+numbers (workers, threads, keep-alive, time-outs) are gunicorn_conf's, so both servers are sized alike. Pinned to
+one granian release: the hooks use its MPServer's worker target, start-up and respawn steps.
 """
 
 from __future__ import annotations
