@@ -1,7 +1,7 @@
 """Pooled database connections are proven alive before use, unless one was in use a moment ago.
 
-SQLAlchemy's pool_pre_ping costs a round trip on every checkout: on a busy token endpoint a third of a refresh
-grant's round trips. A connection given back to the pool within the last half second was talking to the database
+SQLAlchemy's pool_pre_ping costs a round trip on every checkout: on a busy token endpoint one of a refresh
+grant's four round trips. A connection given back to the pool within the last half second was talking to the database
 then, and asking again tells nothing new (HikariCP skips the same check within its aliveBypassWindowMs, 500 ms).
 A connection idle for longer is pinged, as before. One that dies inside the window fails its statement, which
 SQLAlchemy recognises as a disconnect: that request gets the readable 503, and the pool replaces every
