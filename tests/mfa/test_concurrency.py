@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import pyotp
@@ -22,23 +23,28 @@ from tests.mfa.conftest import enrol_totp
 PARALLEL = 12
 
 
-def test_one_code_submitted_at_once_is_accepted_once(app, make):
-    with app.app_context():
-        secret = enrol_totp(make.user("race@example.com")).secret
-    code = pyotp.TOTP(secret).now()
+def all_at_once(app, email: str, attempt: Callable[[User], bool]) -> list[bool]:
+    """`attempt` for the account `email` in PARALLEL threads released together, each in its own transaction."""
     barrier = threading.Barrier(PARALLEL)
 
     def submit(_: int) -> bool:
         with app.app_context():
-            user = db.session.scalar(select(User).where(User.email == "race@example.com"))
+            user = db.session.scalar(select(User).where(User.email == email))
             barrier.wait()
             with transaction():
-                accepted = second_factors.verify_totp(user, code)
+                outcome = attempt(user)
             db.session.remove()
-            return accepted
+            return outcome
 
     with ThreadPoolExecutor(PARALLEL) as pool:
-        results = list(pool.map(submit, range(PARALLEL)))
+        return list(pool.map(submit, range(PARALLEL)))
+
+
+def test_one_code_submitted_at_once_is_accepted_once(app, make):
+    with app.app_context():
+        secret = enrol_totp(make.user("race@example.com")).secret
+    code = pyotp.TOTP(secret).now()
+    results = all_at_once(app, "race@example.com", lambda user: second_factors.verify_totp(user, code))
     assert results.count(True) == 1
 
 
@@ -48,19 +54,7 @@ def test_one_recovery_code_used_at_once_is_used_once(app, make):
     with app.app_context():
         enrolled = enrol_totp(make.user("stolen@example.com"))
     code = enrolled.recovery_codes[0]
-    barrier = threading.Barrier(PARALLEL)
-
-    def submit(_: int) -> bool:
-        with app.app_context():
-            user = db.session.get(User, enrolled.user.id)
-            barrier.wait()
-            with transaction():
-                used = second_factors.use_recovery_code(user, code)
-            db.session.remove()
-            return used
-
-    with ThreadPoolExecutor(PARALLEL) as pool:
-        results = list(pool.map(submit, range(PARALLEL)))
+    results = all_at_once(app, "stolen@example.com", lambda user: second_factors.use_recovery_code(user, code))
     assert results.count(True) == 1
     with app.app_context():
         assert second_factors.factors_of(enrolled.user).recovery_codes_left == 9
